@@ -1,0 +1,1 @@
+"""One module per ``seq2math`` subcommand (see ``seq2math.cli``)."""

@@ -1,0 +1,1 @@
+"""Mathematics as tokens: numbers, matrices, prefix expressions, vocabularies."""
