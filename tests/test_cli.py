@@ -1,0 +1,36 @@
+"""The command line: every subcommand is listed and has --help."""
+
+import pytest
+
+from seq2math.cli import COMMANDS, build_parser, main
+
+
+def _subcommands():
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)
+
+
+def test_help_lists_subcommands(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for name in _subcommands():
+        assert name in out
+    # every built subcommand is one the CLI table knows
+    assert set(_subcommands()) <= set(COMMANDS)
+    assert "generate" in _subcommands()
+
+
+@pytest.mark.parametrize("name", _subcommands())
+def test_every_subcommand_has_help(name, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([name, "--help"])
+    assert info.value.code == 0
+    assert "usage: seq2math " + name in capsys.readouterr().out
+
+
+def test_unknown_subcommand_is_an_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["no-such-command"])
+    assert info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
