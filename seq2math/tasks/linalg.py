@@ -1,0 +1,472 @@
+"""The nine linear-algebra tasks of Charton, "Linear algebra with transformers" (TMLR 2022).
+
+Layouts (M is m x n; every matrix is ``V{rows} V{cols}`` + row-major entries, a vector ``V{n}`` + entries):
+
+=================  ============================  ==================================================
+task               source                        target
+=================  ============================  ==================================================
+transpose          M                             M^T (n x m)
+add                M, N (both m x n)             M + N
+matvec             M, v (v has m entries)        M^T v (vector of n entries)
+matmul             M, N (both m x n)             M^T N (n x n)
+eigenvalues        M symmetric n x n             its n eigenvalues, descending (vector)
+eigenvectors       M symmetric n x n             (n+1) x n: eigenvalues (descending) in row 0, then Q
+                                                 whose rows are unit eigenvectors: Q M Q^T = diag
+singular-values    M                             the n eigenvalues of M^T M, descending (vector)
+svd                M                             (m+n+1) x k, k = min(m, n): singular values s in
+                                                 row 0, then U (m x k), then V (n x k) with
+                                                 U^T M V = diag(s), i.e. M = U diag(s) V^T
+inverse            M square, invertible          P with M P = P M = I
+=================  ============================  ==================================================
+
+Example (transpose, 2x2, P1000): ``V2 V2 + 100 E-2 + 200 E-2 - 300 E-2 + 400 E-2`` ->
+``V2 V2 + 100 E-2 - 300 E-2 + 200 E-2 + 400 E-2``.
+
+Targets are computed in float64 on the *unrounded* input, then rounded (as in the paper);
+the verifier only sees the rounded input, so a correct 3-digit answer carries both errors.
+Factors are canonical up to sign: the largest entry of each eigenvector row of Q (and of
+each column of V, with its partner column of U) is positive.
+
+Scores (metrics ``5%``, ``2%``, ``1%``, ``0.5%``; primary ``5%``): relative L1 error
+``||hyp - ref||_1 / ||ref||_1`` with ``ref`` recomputed from the decoded source, below the
+tolerance. Exceptions, which cannot be fooled by zeros or rescaling:
+
+* eigenvectors: the maximum of the spectrum error, the orthonormality error
+  ``||Q Q^T - I||_1 / n`` and the reconstruction error ``||Q^T diag(l) Q - M||_1 / ||M||_1``;
+* svd: the maximum of the spectrum error, ``||U^T U - I||_1 / k``, ``||V^T V - I||_1 / k``
+  and ``||U diag(s) V^T - M||_1 / ||M||_1``;
+* inverse: ``||M P - I||_1 / n``. Rounding M and P to 3 digits alone costs up to about
+  0.003 * cond(M) of this error, so generation rejects matrices with cond(M) > ``max_condition``
+  and those whose own 3-digit target fails the primary 5% check (about 2% of draws at the
+  default 100); the stricter tolerances then measure how close to exact an answer is.
+
+Human form (``from_human``): Python-style nested lists, operands separated by ``;``:
+``[[1, 2], [3, 4]]`` or, for add/matmul, ``[[1, 2], [3, 4]] ; [[5, 6], [7, 8]]``, and for
+matvec ``[[1, 2], [3, 4]] ; [5, 6]``.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from seq2math.config import ConfigError
+from seq2math.tasks.base import Task, Verdict, register_task
+from seq2math.tokens.numbers import (dimension_vocabulary, encode_matrix, encode_vector, get_encoding,
+                                     read_array, read_matrix, read_vector)
+
+EncodingName = Literal["P10", "P1000", "B1999", "FP15"]
+Spectrum = Literal["semicircle", "uniform", "gaussian", "laplace", "positive", "marchenko-pastur"]
+TOLERANCES = {"5%": 0.05, "2%": 0.02, "1%": 0.01, "0.5%": 0.005}
+TINY = 1e-300
+
+
+@dataclass
+class LinalgOptions:
+    dim: int = field(default=5, metadata={"help": "size of square matrices"})
+    rows: int | None = field(default=None, metadata={"help": "rows m of M (overrides --dim)"})
+    cols: int | None = field(default=None, metadata={"help": "columns n of M (overrides --dim)"})
+    min_dim: int | None = field(default=None, metadata={"help": "mixed sizes: smallest size drawn"})
+    max_dim: int | None = field(default=None, metadata={"help": "mixed sizes: largest size drawn"})
+    encoding: EncodingName = field(default="P1000", metadata={"help": "number encoding of input and output"})
+    input_encoding: EncodingName | None = field(default=None, metadata={"help": "input encoding (overrides --encoding)"})
+    output_encoding: EncodingName | None = field(default=None, metadata={"help": "output encoding (overrides --encoding)"})
+    distribution: Literal["uniform", "gaussian"] = field(
+        default="uniform", metadata={"help": "entries uniform in [-a, a] or gaussian with the same variance"})
+    max_coefficient: float = field(default=10.0, metadata={"help": "a: bound of uniform entries"})
+    spectrum: Spectrum = field(default="semicircle", metadata={
+        "help": "eigenvalue/eigenvector tasks: semicircle (Wigner matrix of iid entries), uniform, gaussian, "
+                "laplace, positive (|Wigner eigenvalues|) or marchenko-pastur (scaled A^T A)"})
+    max_condition: float = field(default=100.0, metadata={
+        "help": "inverse: reject matrices with a larger 2-norm condition number"})
+
+
+def relative_l1(hypothesis: np.ndarray, reference: np.ndarray) -> float:
+    error = float(np.abs(hypothesis - reference).sum() / max(np.abs(reference).sum(), TINY))
+    return error if np.isfinite(error) else float("inf")
+
+
+def canonical_signs(vectors: np.ndarray) -> np.ndarray:
+    """+1/-1 per row making each row's largest-magnitude entry positive."""
+    picks = vectors[np.arange(len(vectors)), np.abs(vectors).argmax(axis=1)]
+    return np.where(picks < 0, -1.0, 1.0)
+
+
+def haar_orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A Haar-distributed orthogonal matrix (QR of a Gaussian matrix with the sign fix of Mezzadri 2007)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+class LinalgTask(Task):
+    """Shared machinery: options, sampling, token layout, checking."""
+
+    Options = LinalgOptions
+    metrics = tuple(TOLERANCES)
+    primary_metric = "5%"
+    square_only: ClassVar[bool] = False
+    symmetric: ClassVar[bool] = False
+    #: operand kinds in the source, in order
+    operands: ClassVar[tuple[str, ...]] = ("matrix",)
+
+    # ---- options ------------------------------------------------------------------------
+    def validate_options(self) -> None:
+        o = self.options
+        sizes = [o.dim, o.rows, o.cols, o.min_dim, o.max_dim]
+        if any(s is not None and s < 1 for s in sizes):
+            raise ConfigError(f"task {self.name}: sizes must be >= 1, got dim={o.dim} rows={o.rows} cols={o.cols} "
+                              f"min_dim={o.min_dim} max_dim={o.max_dim}")
+        if (o.min_dim is None) != (o.max_dim is None):
+            raise ConfigError(f"task {self.name}: give both --min-dim and --max-dim, or neither")
+        if o.min_dim is not None and (o.min_dim > o.max_dim or o.rows or o.cols):
+            raise ConfigError(f"task {self.name}: need min_dim <= max_dim and no --rows/--cols with them")
+        if self.square_only and self.shape_bounds()[0] != self.shape_bounds()[1]:
+            raise ConfigError(f"task {self.name} needs square matrices; got rows={o.rows} cols={o.cols}")
+        if o.spectrum != "semicircle" and not self.symmetric:
+            raise ConfigError(f"task {self.name}: --spectrum only applies to eigenvalues and eigenvectors")
+        if o.max_coefficient <= 0 or o.max_condition <= 1:
+            raise ConfigError(f"task {self.name}: need max_coefficient > 0 and max_condition > 1")
+        self.input_encoding = get_encoding(o.input_encoding or o.encoding)
+        self.output_encoding = get_encoding(o.output_encoding or o.encoding)
+
+    def shape_bounds(self) -> tuple[int, int]:
+        """Largest (rows, cols) this configuration can draw."""
+        o = self.options
+        if o.max_dim is not None:
+            return o.max_dim, o.max_dim
+        return (o.rows or o.dim), (o.cols or o.dim)
+
+    def draw_shape(self, rng: np.random.Generator) -> tuple[int, int]:
+        o = self.options
+        if o.min_dim is None:
+            return self.shape_bounds()
+        rows = int(rng.integers(o.min_dim, o.max_dim + 1))
+        cols = rows if self.square_only else int(rng.integers(o.min_dim, o.max_dim + 1))
+        return rows, cols
+
+    # ---- sampling -----------------------------------------------------------------------
+    @property
+    def entry_std(self) -> float:
+        return self.options.max_coefficient / np.sqrt(3.0)
+
+    def draw_entries(self, rng: np.random.Generator, shape) -> np.ndarray:
+        a = self.options.max_coefficient
+        if self.options.distribution == "gaussian":
+            return rng.normal(0.0, self.entry_std, size=shape)
+        return rng.uniform(-a, a, size=shape)
+
+    def draw_symmetric(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """A symmetric matrix whose eigenvalues follow ``options.spectrum`` on the Wigner scale."""
+        full = self.draw_entries(rng, (n, n))
+        wigner = np.triu(full) + np.triu(full, 1).T
+        spectrum = self.options.spectrum
+        if spectrum == "semicircle":
+            return wigner
+        radius = 2.0 * self.entry_std * np.sqrt(n)  # semicircle support [-R, R], variance R^2 / 4
+        if spectrum == "uniform":
+            eigenvalues = rng.uniform(-radius, radius, n)
+        elif spectrum == "gaussian":
+            eigenvalues = rng.normal(0.0, radius / 2, n)
+        elif spectrum == "laplace":
+            eigenvalues = rng.laplace(0.0, radius / (2 * np.sqrt(2)), n)
+        elif spectrum == "positive":
+            eigenvalues = np.abs(np.linalg.eigvalsh(wigner))
+        else:  # marchenko-pastur: A^T A / n has support [0, 4 sigma^2]; rescale to [0, R]
+            a = self.draw_entries(rng, (n, n))
+            eigenvalues = np.linalg.eigvalsh(a.T @ a / n) * radius / (4 * self.entry_std ** 2)
+        q = haar_orthogonal(rng, n)
+        matrix = q.T @ np.diag(eigenvalues) @ q
+        return (matrix + matrix.T) / 2
+
+    def sample_operands(self, rng: np.random.Generator) -> list[np.ndarray] | None:
+        rows, cols = self.draw_shape(rng)
+        if self.symmetric:
+            return [self.draw_symmetric(rng, rows)]
+        operands = [self.draw_entries(rng, (rows, cols))]
+        for kind in self.operands[1:]:
+            operands.append(self.draw_entries(rng, (rows, cols) if kind == "matrix" else (rows,)))
+        return operands
+
+    # ---- the mathematics (per task) ---------------------------------------------------
+    def solve(self, operands: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def target_shape(self, rows: int, cols: int) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def error(self, operands: list[np.ndarray], hypothesis: np.ndarray) -> tuple[float, dict]:
+        """Relative L1 error of a well-shaped hypothesis (and its components)."""
+        return relative_l1(hypothesis, self.solve(operands)), {}
+
+    # ---- tokens -------------------------------------------------------------------------
+    def generate(self, rng: np.random.Generator):
+        operands = self.sample_operands(rng)
+        if operands is None:
+            return None
+        target = self.solve(operands)
+        source: list[str] = []
+        for array in operands:
+            source += (encode_matrix if array.ndim == 2 else encode_vector)(array, self.input_encoding)
+        encode = encode_matrix if target.ndim == 2 else encode_vector
+        return source, encode(target, self.output_encoding)
+
+    def vocabulary(self) -> list[str]:
+        rows, cols = self.shape_bounds()
+        largest = max(rows, cols, *self.target_shape(rows, cols))
+        tokens = dimension_vocabulary(largest) + self.input_encoding.vocabulary()
+        return tokens + [t for t in self.output_encoding.vocabulary() if t not in set(tokens)]
+
+    def decode_source(self, source: list[str]) -> list[np.ndarray]:
+        """Decode and validate the operands of a source; ``ValueError`` names the bad token."""
+        operands, pos = [], 0
+        for kind in self.operands:
+            read = read_matrix if kind == "matrix" else read_vector
+            array, pos = read(source, pos, self.input_encoding)
+            operands.append(array)
+        if pos != len(source):
+            raise ValueError(f"token {pos} {source[pos]!r}: unexpected token after the {len(self.operands)} "
+                             f"operand(s) of task {self.name}")
+        self.check_operands(operands)
+        return operands
+
+    def check_operands(self, operands: list[np.ndarray]) -> None:
+        first = operands[0]
+        if first.size == 0:
+            raise ValueError(f"task {self.name}: empty matrix {first.shape}")
+        if self.square_only and first.shape[0] != first.shape[1]:
+            raise ValueError(f"task {self.name} needs a square matrix, got {first.shape[0]}x{first.shape[1]}")
+        if self.symmetric and not np.array_equal(first, first.T):
+            i, j = np.argwhere(first != first.T)[0]
+            raise ValueError(f"task {self.name} needs a symmetric matrix: entry ({i},{j}) = {first[i, j]:g} "
+                             f"but ({j},{i}) = {first[j, i]:g}")
+        for k, (kind, array) in enumerate(zip(self.operands[1:], operands[1:]), 2):
+            expected = first.shape if kind == "matrix" else (first.shape[0],)
+            if array.shape != expected:
+                raise ValueError(f"task {self.name}: operand {k} has shape {array.shape}, expected {expected}")
+
+    def check_source(self, source: list[str]) -> None:
+        self.decode_source(source)
+
+    def size_key(self, source: list[str]) -> str:
+        rows, cols = self.decode_source(source)[0].shape
+        return f"{rows}x{cols}"
+
+    # ---- checking -----------------------------------------------------------------------
+    def verify(self, source: list[str], hypothesis: list[str]) -> Verdict:
+        operands = self.decode_source(source)
+        shape = self.target_shape(*operands[0].shape)
+        try:
+            read = read_matrix if len(shape) == 2 else read_vector
+            answer, end = read(hypothesis, 0, self.output_encoding)
+            if end != len(hypothesis):
+                raise ValueError(f"token {end} {hypothesis[end]!r}: unexpected token after the answer")
+        except ValueError as err:
+            return Verdict.invalid(self.metrics, str(err))
+        if answer.shape != shape:
+            return Verdict(True, {m: False for m in self.metrics}, float("inf"),
+                           f"answer has shape {answer.shape}, expected {shape}")
+        with np.errstate(all="ignore"):
+            error, details = self.error(operands, answer)
+        error = error if np.isfinite(error) else float("inf")
+        return Verdict(True, {m: error <= tol for m, tol in TOLERANCES.items()}, error, details=details)
+
+    # ---- human form ---------------------------------------------------------------------
+    def from_human(self, text: str) -> list[str]:
+        parts = [p.strip() for p in text.split(";")]
+        if len(parts) != len(self.operands):
+            raise ValueError(f"task {self.name} expects {len(self.operands)} operand(s) "
+                             f"({', '.join(self.operands)}) separated by ';', got {len(parts)}")
+        operands = []
+        for k, (kind, part) in enumerate(zip(self.operands, parts), 1):
+            try:
+                value = ast.literal_eval(part)
+                array = np.array(value, dtype=float)
+            except (ValueError, SyntaxError, TypeError) as err:
+                raise ValueError(f"operand {k}: cannot read {part!r} as a list of numbers ({err})") from None
+            if array.ndim != (2 if kind == "matrix" else 1):
+                raise ValueError(f"operand {k}: expected a {kind} like "
+                                 f"{'[[1, 2], [3, 4]]' if kind == 'matrix' else '[1, 2]'}, got {part!r}")
+            operands.append(array)
+        self.check_operands(operands)
+        source: list[str] = []
+        for array in operands:
+            source += (encode_matrix if array.ndim == 2 else encode_vector)(array, self.input_encoding)
+        return source
+
+    def to_human(self, tokens: list[str]) -> str:
+        for encoding in (self.input_encoding, self.output_encoding):
+            try:
+                arrays, pos = [], 0
+                while pos < len(tokens):
+                    array, pos = read_array(tokens, pos, encoding)
+                    arrays.append(array)
+                return "\n".join(np.array2string(a, precision=4, suppress_small=True) for a in arrays)
+            except ValueError:
+                continue
+        return " ".join(tokens)
+
+
+@register_task
+class Transpose(LinalgTask):
+    """transpose: M (m x n) -> M^T."""
+
+    name = "transpose"
+
+    def solve(self, operands):
+        return operands[0].T.copy()
+
+    def target_shape(self, rows, cols):
+        return cols, rows
+
+
+@register_task
+class Add(LinalgTask):
+    """add: M, N (m x n) -> M + N."""
+
+    name, operands = "add", ("matrix", "matrix")
+
+    def solve(self, operands):
+        return operands[0] + operands[1]
+
+    def target_shape(self, rows, cols):
+        return rows, cols
+
+
+@register_task
+class MatVec(LinalgTask):
+    """matvec: M (m x n), v (m) -> M^T v."""
+
+    name, operands = "matvec", ("matrix", "vector")
+
+    def solve(self, operands):
+        return operands[0].T @ operands[1]
+
+    def target_shape(self, rows, cols):
+        return (cols,)
+
+
+@register_task
+class MatMul(LinalgTask):
+    """matmul: M, N (m x n) -> M^T N (n x n)."""
+
+    name, operands = "matmul", ("matrix", "matrix")
+
+    def solve(self, operands):
+        return operands[0].T @ operands[1]
+
+    def target_shape(self, rows, cols):
+        return cols, cols
+
+
+@register_task
+class Eigenvalues(LinalgTask):
+    """eigenvalues: M symmetric n x n -> its eigenvalues, descending."""
+
+    name, square_only, symmetric = "eigenvalues", True, True
+
+    def solve(self, operands):
+        return np.linalg.eigvalsh(operands[0])[::-1].copy()
+
+    def target_shape(self, rows, cols):
+        return (rows,)
+
+
+@register_task
+class Eigenvectors(LinalgTask):
+    """eigenvectors: M symmetric n x n -> (n+1) x n: eigenvalues (row 0), then Q with Q M Q^T = D."""
+
+    name, square_only, symmetric = "eigenvectors", True, True
+
+    def solve(self, operands):
+        eigenvalues, vectors = np.linalg.eigh(operands[0])
+        q = vectors[:, ::-1].T  # rows = eigenvectors, eigenvalues descending
+        q = q * canonical_signs(q)[:, None]
+        return np.vstack([eigenvalues[::-1], q])
+
+    def target_shape(self, rows, cols):
+        return rows + 1, cols
+
+    def error(self, operands, hypothesis):
+        matrix = operands[0]
+        eigenvalues, q = hypothesis[0], hypothesis[1:]
+        n = len(eigenvalues)
+        parts = {
+            "spectrum": relative_l1(eigenvalues, np.linalg.eigvalsh(matrix)[::-1]),
+            "orthonormality": relative_l1(q @ q.T, np.eye(n)),
+            "reconstruction": relative_l1(q.T @ np.diag(eigenvalues) @ q, matrix),
+        }
+        return max(parts.values()), parts
+
+
+@register_task
+class SingularValues(LinalgTask):
+    """singular-values: M (m x n) -> the n eigenvalues of M^T M, descending."""
+
+    name = "singular-values"
+
+    def solve(self, operands):
+        gram = operands[0].T @ operands[0]
+        return np.maximum(np.linalg.eigvalsh(gram)[::-1], 0.0)  # M^T M is positive semidefinite
+
+    def target_shape(self, rows, cols):
+        return (cols,)
+
+
+@register_task
+class SVD(LinalgTask):
+    """svd: M (m x n) -> (m+n+1) x min(m,n): singular values, then U (m x k), then V (n x k)."""
+
+    name = "svd"
+
+    def solve(self, operands):
+        u, s, vt = np.linalg.svd(operands[0], full_matrices=False)
+        signs = canonical_signs(vt)  # flip u_i and v_i together
+        return np.vstack([s, u * signs, (vt * signs[:, None]).T])
+
+    def target_shape(self, rows, cols):
+        return rows + cols + 1, min(rows, cols)
+
+    def error(self, operands, hypothesis):
+        matrix = operands[0]
+        rows = matrix.shape[0]
+        s, u, v = hypothesis[0], hypothesis[1:rows + 1], hypothesis[rows + 1:]
+        k = len(s)
+        parts = {
+            "spectrum": relative_l1(s, np.linalg.svd(matrix, compute_uv=False)),
+            "orthonormality_u": relative_l1(u.T @ u, np.eye(k)),
+            "orthonormality_v": relative_l1(v.T @ v, np.eye(k)),
+            "reconstruction": relative_l1(u @ np.diag(s) @ v.T, matrix),
+        }
+        return max(parts.values()), parts
+
+
+@register_task
+class Inverse(LinalgTask):
+    """inverse: M square invertible -> P with M P = I (scored on ||M P - I||_1 / n)."""
+
+    name, square_only = "inverse", True
+
+    def sample_operands(self, rng):
+        operands = super().sample_operands(rng)
+        if np.linalg.cond(operands[0]) > self.options.max_condition:
+            return None  # the 3-digit inverse of an ill-conditioned matrix cannot satisfy M P ~ I
+        return operands
+
+    def generate(self, rng):
+        example = super().generate(rng)
+        if example is not None and self.verify(*example).error > TOLERANCES[self.primary_metric]:
+            return None  # rounding M and P to 3 digits already breaks M P ~ I (measured: error <= 0.003 cond)
+        return example
+
+    def solve(self, operands):
+        return np.linalg.inv(operands[0])
+
+    def target_shape(self, rows, cols):
+        return rows, cols
+
+    def error(self, operands, hypothesis):
+        n = operands[0].shape[0]
+        return relative_l1(operands[0] @ hypothesis, np.eye(n)), {}

@@ -1,0 +1,447 @@
+"""Numbers and matrices as tokens (Charton, "Linear algebra with transformers", TMLR 2022).
+
+Float encodings keep 3 significant digits: ``x ~ s * m * 10**e`` with mantissa ``m`` in
+100..999 and ``e = floor(log10|x|) - 2``.
+
+Rounding rule (one rule, used everywhere): the float is first written as its shortest
+decimal representation (``repr``), then the mantissa is rounded *half to even* on that
+decimal value. Hence 0.1225 -> 1.22e-1, 0.1235 -> 1.24e-1, and a mantissa that rounds
+up to 1000 moves to the next decade: 999.5 -> 1.00e3 (``+ 100 E1`` in P1000).
+
+=========  =====================  ===============  ===============  ================
+encoding   tokens per number      3.14159          -0.5             zero
+=========  =====================  ===============  ===============  ================
+P10        5 (sign, 3 digits, E)  ``+ 3 1 4 E-2``  ``- 5 0 0 E-3``  ``+ 0 0 0 E0``
+P1000      3 (sign, digit, E)     ``+ 314 E-2``    ``- 500 E-3``    ``+ 0 E0``
+B1999      2 (signed digit, E)    ``N314 E-2``     ``N-500 E-3``    ``N0 E0``
+FP15       1                      ``N314e7``       ``N-500e6``      ``N0e0``
+=========  =====================  ===============  ===============  ================
+
+P10, P1000 and B1999 use exponent tokens ``E-100`` .. ``E100``; values whose exponent is
+below -100 (|x| < 1e-98) underflow to zero, values above raise ``ValueError``.
+FP15 packs mantissa and exponent in one token ``N{m}e{k}`` standing for ``m * 10**(k-9)``
+with k in 0..15, so normal values cover 1e-7 <= |x| < 1e9. Smaller values are subnormal
+tokens ``N{m}e0`` with 1 <= |m| <= 99 (value m*1e-9, rounded half to even, so fewer
+significant digits) and below 0.5e-9 they round to zero; values that round to 1e9 or more
+become the overflow tokens ``Ninf`` / ``N-inf`` (decoded as +-inf).
+
+Integers (``INT``): a sign token then base-B digits, most significant first
+(B = 1000: 2005 -> ``INT+ 2 5``, -1000 -> ``INT- 1 0``, 0 -> ``INT+ 0``).
+
+Decoding accepts canonical spellings only (no leading-zero mantissa, no ``-0``), and every
+error names the bad token and its index: ``token 3 'E-x': expected an exponent token E<int>``.
+
+A matrix is ``V{rows} V{cols}`` then its entries in row-major order; a vector is ``V{n}``
+then its entries.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Sequence
+
+import numpy as np
+
+MAX_EXPONENT = 100
+MIN_EXPONENT = -100
+
+
+def round3(x: float) -> tuple[int, int, int]:
+    """(sign, mantissa, exponent) with ``x ~ sign * mantissa * 10**exponent``, mantissa 100..999.
+
+    Zero gives (1, 0, 0). Non-finite values raise ``ValueError``.
+    """
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"cannot encode non-finite number {x!r}")
+    if x == 0.0:
+        return 1, 0, 0
+    sign = -1 if x < 0 else 1
+    digits = Decimal(repr(abs(x)))
+    decade = digits.adjusted()  # floor(log10|x|), exact
+    mantissa = int(digits.scaleb(2 - decade).to_integral_value(ROUND_HALF_EVEN))
+    if mantissa == 1000:  # 999.5 -> 1.00e3
+        mantissa, decade = 100, decade + 1
+    return sign, mantissa, decade - 2
+
+
+def round_to_3_digits(x: float) -> float:
+    """The value that every float encoding gives back for ``x`` (normal range)."""
+    sign, mantissa, exponent = round3(x)
+    return float(Decimal(sign * mantissa).scaleb(exponent))
+
+
+def _describe(tokens: Sequence[str], pos: int) -> str:
+    if pos >= len(tokens):
+        return f"token {pos}: found end of sequence"
+    return f"token {pos} {tokens[pos]!r}"
+
+
+def _fail(tokens: Sequence[str], pos: int, expected: str) -> ValueError:
+    return ValueError(f"{_describe(tokens, pos)}: expected {expected}")
+
+
+def _parse_int(text: str, low: int, high: int) -> int | None:
+    """Canonical decimal integer in [low, high] (no '+', no leading zeros), else None."""
+    body = text[1:] if text.startswith("-") else text
+    if not body.isdigit() or not body.isascii() or (len(body) > 1 and body[0] == "0") or text == "-0":
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+class NumberEncoding(ABC):
+    """Encode one number as tokens and read it back from a token list."""
+
+    name: str = ""
+    #: fixed token count per number, or None when variable (integers)
+    tokens_per_number: int | None = None
+
+    @abstractmethod
+    def encode(self, x: float) -> list[str]:
+        """Tokens for ``x`` (rounded with the module's rule)."""
+
+    @abstractmethod
+    def read(self, tokens: Sequence[str], pos: int) -> tuple[float, int]:
+        """Decode one number starting at ``tokens[pos]``: (value, position after it)."""
+
+    @abstractmethod
+    def vocabulary(self) -> list[str]:
+        """Every token this encoding can emit."""
+
+    def decode(self, tokens: Sequence[str]) -> float:
+        """Decode exactly one number; trailing tokens are an error."""
+        value, end = self.read(tokens, 0)
+        if end != len(tokens):
+            raise ValueError(f"{_describe(tokens, end)}: unexpected token after a complete number")
+        return value
+
+    def encode_many(self, values) -> list[str]:
+        out: list[str] = []
+        for x in np.asarray(values, dtype=float).ravel():
+            out.extend(self.encode(x))
+        return out
+
+    def read_many(self, tokens: Sequence[str], pos: int, count: int) -> tuple[list[float], int]:
+        values = []
+        for _ in range(count):
+            value, pos = self.read(tokens, pos)
+            values.append(value)
+        return values, pos
+
+    def __repr__(self) -> str:
+        return f"<encoding {self.name}>"
+
+
+def _exponent_tokens() -> list[str]:
+    return [f"E{k}" for k in range(MIN_EXPONENT, MAX_EXPONENT + 1)]
+
+
+def _read_exponent(tokens: Sequence[str], pos: int) -> int:
+    token = tokens[pos] if pos < len(tokens) else ""
+    value = _parse_int(token[1:], MIN_EXPONENT, MAX_EXPONENT) if token.startswith("E") else None
+    if value is None:
+        raise _fail(tokens, pos, f"an exponent token E<int> with {MIN_EXPONENT} <= int <= {MAX_EXPONENT}")
+    return value
+
+
+def _split_for_exponent_range(x: float) -> tuple[int, int, int]:
+    """round3 with the E-100..E100 range: underflow to zero, overflow is an error."""
+    sign, mantissa, exponent = round3(x)
+    if exponent < MIN_EXPONENT:
+        return 1, 0, 0
+    if exponent > MAX_EXPONENT:
+        raise ValueError(f"{x!r} is too large for exponent tokens up to E{MAX_EXPONENT}")
+    return sign, mantissa, exponent
+
+
+def _value(sign: int, mantissa: int, exponent: int) -> float:
+    return float(Decimal(sign * mantissa).scaleb(exponent))
+
+
+def _check_mantissa(tokens, pos, mantissa: int, exponent: int, where: int) -> None:
+    """Mantissa 100..999, or 0 with exponent 0 (zero's canonical spelling)."""
+    if mantissa == 0 and exponent != 0:
+        raise ValueError(f"{_describe(tokens, where)}: zero must be written with exponent E0")
+    if 0 < mantissa < 100:
+        raise ValueError(f"{_describe(tokens, pos)}: mantissa {mantissa} has a leading zero "
+                         "(expected 100..999, or 0 for zero)")
+
+
+class P10(NumberEncoding):
+    """Sign, three base-10 digits, exponent: ``+ 3 1 4 E-2``."""
+
+    name, tokens_per_number = "P10", 5
+
+    def encode(self, x: float) -> list[str]:
+        sign, mantissa, exponent = _split_for_exponent_range(x)
+        return ["+" if sign > 0 else "-", *str(mantissa).rjust(3, "0"), f"E{exponent}"]
+
+    def read(self, tokens, pos):
+        sign = _read_sign(tokens, pos)
+        mantissa = 0
+        for i in range(pos + 1, pos + 4):
+            token = tokens[i] if i < len(tokens) else ""
+            if len(token) != 1 or not token.isdigit() or not token.isascii():
+                raise _fail(tokens, i, "a digit token 0..9")
+            mantissa = 10 * mantissa + int(token)
+        exponent = _read_exponent(tokens, pos + 4)
+        _check_mantissa(tokens, pos + 1, mantissa, exponent, pos + 4)
+        _check_no_negative_zero(tokens, pos, sign, mantissa)
+        return _value(sign, mantissa, exponent), pos + 5
+
+    def vocabulary(self):
+        return ["+", "-", *map(str, range(10)), *_exponent_tokens()]
+
+
+class P1000(NumberEncoding):
+    """Sign, one base-1000 digit, exponent: ``+ 314 E-2``."""
+
+    name, tokens_per_number = "P1000", 3
+
+    def encode(self, x: float) -> list[str]:
+        sign, mantissa, exponent = _split_for_exponent_range(x)
+        return ["+" if sign > 0 else "-", str(mantissa), f"E{exponent}"]
+
+    def read(self, tokens, pos):
+        sign = _read_sign(tokens, pos)
+        token = tokens[pos + 1] if pos + 1 < len(tokens) else ""
+        mantissa = _parse_int(token, 0, 999)
+        if mantissa is None:
+            raise _fail(tokens, pos + 1, "a mantissa token 100..999 (or 0 for zero)")
+        exponent = _read_exponent(tokens, pos + 2)
+        _check_mantissa(tokens, pos + 1, mantissa, exponent, pos + 2)
+        _check_no_negative_zero(tokens, pos, sign, mantissa)
+        return _value(sign, mantissa, exponent), pos + 3
+
+    def vocabulary(self):
+        return ["+", "-", *map(str, range(1000)), *_exponent_tokens()]
+
+
+class B1999(NumberEncoding):
+    """Signed mantissa token then exponent: ``N-500 E-3``."""
+
+    name, tokens_per_number = "B1999", 2
+
+    def encode(self, x: float) -> list[str]:
+        sign, mantissa, exponent = _split_for_exponent_range(x)
+        return [f"N{sign * mantissa}", f"E{exponent}"]
+
+    def read(self, tokens, pos):
+        token = tokens[pos] if pos < len(tokens) else ""
+        signed = _parse_int(token[1:], -999, 999) if token.startswith("N") else None
+        if signed is None:
+            raise _fail(tokens, pos, "a signed mantissa token N<int> with -999 <= int <= 999")
+        exponent = _read_exponent(tokens, pos + 1)
+        _check_mantissa(tokens, pos, abs(signed), exponent, pos + 1)
+        return _value(1 if signed >= 0 else -1, abs(signed), exponent), pos + 2
+
+    def vocabulary(self):
+        return [f"N{m}" for m in range(-999, 1000)] + _exponent_tokens()
+
+
+class FP15(NumberEncoding):
+    """One token ``N{m}e{k}`` = m * 10**(k-9), k in 0..15; subnormals, zero and overflow tokens."""
+
+    name, tokens_per_number = "FP15", 1
+    BIAS, MAX_K = 9, 15
+    OVERFLOW = ("Ninf", "N-inf")
+
+    def encode(self, x: float) -> list[str]:
+        sign, mantissa, exponent = round3(x)
+        k = exponent + self.BIAS
+        if mantissa == 0:
+            return ["N0e0"]
+        if k > self.MAX_K:
+            return [self.OVERFLOW[sign < 0]]
+        if k < 0:  # subnormal: an integer multiple of 1e-9, rounded half to even
+            units = int((Decimal(repr(abs(float(x)))).scaleb(self.BIAS)).to_integral_value(ROUND_HALF_EVEN))
+            if units == 0:
+                return ["N0e0"]
+            if units == 100:  # rounds up into the normal range
+                return [f"N{sign * 100}e0"]
+            return [f"N{sign * units}e0"]
+        return [f"N{sign * mantissa}e{k}"]
+
+    def read(self, tokens, pos):
+        token = tokens[pos] if pos < len(tokens) else ""
+        if token in self.OVERFLOW:
+            return (math.inf if token == "Ninf" else -math.inf), pos + 1
+        body, _, k_text = token[1:].partition("e") if token.startswith("N") else ("", "", "")
+        signed = _parse_int(body, -999, 999)
+        k = _parse_int(k_text, 0, self.MAX_K)
+        if signed is None or k is None:
+            raise _fail(tokens, pos, "an FP15 token N<mantissa>e<0..15>, Ninf or N-inf")
+        mantissa = abs(signed)
+        if mantissa < 100 and k != 0:
+            raise _fail(tokens, pos, "a mantissa 100..999 (mantissas below 100 are subnormals, with e0)")
+        if token == "N-0e0":
+            raise _fail(tokens, pos, "N0e0 for zero (there is no negative zero)")
+        return _value(1 if signed >= 0 else -1, mantissa, k - self.BIAS), pos + 1
+
+    def vocabulary(self):
+        normal = [f"N{s * m}e{k}" for k in range(self.MAX_K + 1) for s in (1, -1) for m in range(100, 1000)]
+        subnormal = [f"N{s * m}e0" for s in (1, -1) for m in range(1, 100)]
+        return ["N0e0", *subnormal, *normal, *self.OVERFLOW]
+
+
+class IntegerEncoding(NumberEncoding):
+    """``INT+``/``INT-`` then base-B digits, most significant first (B = 1000 by default)."""
+
+    tokens_per_number = None
+
+    def __init__(self, base: int = 1000):
+        if base < 2:
+            raise ValueError(f"integer base must be >= 2, got {base}")
+        self.base = base
+        self.name = "INT" if base == 1000 else f"INT{base}"
+
+    def encode(self, x) -> list[str]:
+        if isinstance(x, (float, np.floating)):
+            if not math.isfinite(x) or not float(x).is_integer():
+                raise ValueError(f"{x!r} is not an integer")
+        value = int(x)
+        digits = []
+        magnitude = abs(value)
+        while True:
+            magnitude, digit = divmod(magnitude, self.base)
+            digits.append(str(digit))
+            if magnitude == 0:
+                break
+        return ["INT-" if value < 0 else "INT+", *reversed(digits)]
+
+    def read(self, tokens, pos):
+        token = tokens[pos] if pos < len(tokens) else ""
+        if token not in ("INT+", "INT-"):
+            raise _fail(tokens, pos, "an integer sign token INT+ or INT-")
+        value, i = 0, pos + 1
+        while i < len(tokens):
+            digit = _parse_int(tokens[i], 0, self.base - 1)
+            if digit is None:
+                break
+            if digit == 0 and i == pos + 1 and i + 1 < len(tokens) and _parse_int(tokens[i + 1], 0, self.base - 1) is not None:
+                raise _fail(tokens, i, "a leading digit other than 0")
+            value = value * self.base + digit
+            i += 1
+        if i == pos + 1:
+            raise _fail(tokens, i, f"a base-{self.base} digit token 0..{self.base - 1}")
+        if token == "INT-" and value == 0:
+            raise ValueError(f"{_describe(tokens, pos)}: zero is written INT+ 0 (no negative zero)")
+        return (-value if token == "INT-" else value), i
+
+    def vocabulary(self):
+        return ["INT+", "INT-", *map(str, range(self.base))]
+
+
+def _read_sign(tokens, pos) -> int:
+    token = tokens[pos] if pos < len(tokens) else ""
+    if token not in ("+", "-"):
+        raise _fail(tokens, pos, "a sign token + or -")
+    return 1 if token == "+" else -1
+
+
+def _check_no_negative_zero(tokens, pos, sign: int, mantissa: int) -> None:
+    if sign < 0 and mantissa == 0:
+        raise ValueError(f"{_describe(tokens, pos)}: zero is written with '+' (no negative zero)")
+
+
+ENCODINGS: dict[str, NumberEncoding] = {enc.name: enc for enc in (P10(), P1000(), B1999(), FP15(), IntegerEncoding())}
+FLOAT_ENCODINGS = ("P10", "P1000", "B1999", "FP15")
+
+
+def get_encoding(name: str) -> NumberEncoding:
+    try:
+        return ENCODINGS[name]
+    except KeyError:
+        raise ValueError(f"unknown number encoding {name!r}; available: {', '.join(ENCODINGS)}") from None
+
+
+# ---- matrices and vectors -------------------------------------------------------------------
+
+def dimension_token(size: int) -> str:
+    return f"V{int(size)}"
+
+
+def dimension_vocabulary(max_size: int) -> list[str]:
+    return [dimension_token(k) for k in range(max_size + 1)]
+
+
+def _read_dimension(tokens: Sequence[str], pos: int) -> int:
+    token = tokens[pos] if pos < len(tokens) else ""
+    size = _parse_int(token[1:], 0, 10**6) if token.startswith("V") else None
+    if size is None:
+        raise _fail(tokens, pos, "a dimension token V<int>")
+    return size
+
+
+def encode_matrix(matrix, encoding: NumberEncoding) -> list[str]:
+    """``V{rows} V{cols}`` then the entries row by row."""
+    array = np.asarray(matrix, dtype=float)
+    if array.ndim != 2:
+        raise ValueError(f"encode_matrix expects a 2-D array, got shape {array.shape}")
+    return [dimension_token(array.shape[0]), dimension_token(array.shape[1]), *encoding.encode_many(array)]
+
+
+def encode_vector(vector, encoding: NumberEncoding) -> list[str]:
+    """``V{n}`` then the entries."""
+    array = np.asarray(vector, dtype=float)
+    if array.ndim != 1:
+        raise ValueError(f"encode_vector expects a 1-D array, got shape {array.shape}")
+    return [dimension_token(array.shape[0]), *encoding.encode_many(array)]
+
+
+def read_matrix(tokens: Sequence[str], pos: int, encoding: NumberEncoding) -> tuple[np.ndarray, int]:
+    """Decode one matrix at ``pos``; checks that enough tokens follow the header."""
+    rows, cols = _read_dimension(tokens, pos), _read_dimension(tokens, pos + 1)
+    start = pos + 2
+    if encoding.tokens_per_number is not None:
+        needed = rows * cols * encoding.tokens_per_number
+        if len(tokens) - start < needed:
+            raise ValueError(
+                f"token {pos}: matrix V{rows} V{cols} needs {rows * cols} entries = {needed} {encoding.name} "
+                f"tokens after its header, only {len(tokens) - start} follow")
+    values, end = encoding.read_many(tokens, start, rows * cols)
+    return np.array(values, dtype=float).reshape(rows, cols), end
+
+
+def read_vector(tokens: Sequence[str], pos: int, encoding: NumberEncoding) -> tuple[np.ndarray, int]:
+    size = _read_dimension(tokens, pos)
+    if encoding.tokens_per_number is not None and len(tokens) - pos - 1 < size * encoding.tokens_per_number:
+        raise ValueError(
+            f"token {pos}: vector V{size} needs {size * encoding.tokens_per_number} {encoding.name} tokens "
+            f"after its header, only {len(tokens) - pos - 1} follow")
+    values, end = encoding.read_many(tokens, pos + 1, size)
+    return np.array(values, dtype=float), end
+
+
+def _expect_end(tokens: Sequence[str], end: int, what: str) -> None:
+    if end != len(tokens):
+        raise ValueError(f"{_describe(tokens, end)}: unexpected token after the complete {what} "
+                         f"({len(tokens) - end} extra token(s))")
+
+
+def decode_matrix(tokens: Sequence[str], encoding: NumberEncoding,
+                  shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode a whole token list holding one matrix (optionally of a required shape)."""
+    matrix, end = read_matrix(tokens, 0, encoding)
+    if shape is not None and matrix.shape != tuple(shape):
+        raise ValueError(f"token 0: matrix is {matrix.shape[0]}x{matrix.shape[1]}, expected {shape[0]}x{shape[1]}")
+    _expect_end(tokens, end, "matrix")
+    return matrix
+
+
+def decode_vector(tokens: Sequence[str], encoding: NumberEncoding, size: int | None = None) -> np.ndarray:
+    vector, end = read_vector(tokens, 0, encoding)
+    if size is not None and vector.shape[0] != size:
+        raise ValueError(f"token 0: vector has {vector.shape[0]} entries, expected {size}")
+    _expect_end(tokens, end, "vector")
+    return vector
+
+
+def read_array(tokens: Sequence[str], pos: int, encoding: NumberEncoding) -> tuple[np.ndarray, int]:
+    """A matrix (two dimension tokens) or a vector (one), told apart by the second token."""
+    if pos + 1 < len(tokens) and tokens[pos + 1].startswith("V"):
+        return read_matrix(tokens, pos, encoding)
+    return read_vector(tokens, pos, encoding)
