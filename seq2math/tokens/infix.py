@@ -1,0 +1,291 @@
+"""Human (infix) syntax for expressions and systems, both ways, with position-accurate errors.
+
+    parse_infix_system("x0' = -x0 + x1^3; x1' = -x1")   # -> [Expr, Expr]
+    to_infix(parse_infix("-2*x1 + x0^3"))                 # '-2*x1 + x0^3'
+
+Grammar (precedence climbing, lowest first): sums ``+ -`` (left to right), products ``* /``
+(also implicit, ``2x0``), unary minus, powers ``^`` or ``**`` (right associative), then
+numbers, ``x<i>``, ``pi``, ``E`` and calls ``sqrt exp ln sin cos tan asin acos atan Abs``
+(``log``/``abs`` are accepted aliases). Sums are built in the files' convention: right-nested,
+with negative terms as ``* INT- k ...`` (so ``-2*x1 + x0^3`` gives ``+ * INT- 2 x1 ^ x0 INT+ 3``).
+Decimals are exact: ``0.50`` is mantissa 50, exponent −2 (``FLOAT+ 50 10^ INT- 2``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from seq2math.symbolic.expr import (UNARY_OPERATORS, Binary, Const, Expr, Float, Int, Unary, Var, chain, negate,
+                                    operands)
+
+FUNCTION_ALIASES = {name: name for name in UNARY_OPERATORS} | {"log": "ln", "abs": "Abs"}
+
+
+class InfixParseError(ValueError):
+    """A syntax error in infix text; names the character position and shows it."""
+
+    def __init__(self, message: str, text: str, position: int):
+        pointer = text + "\n" + " " * position + "^"
+        super().__init__(f"{message} at position {position}:\n{pointer}")
+        self.position = position
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "number", "name", "op", "end"
+    text: str
+    position: int
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
+                    r"|(?P<op>\*\*|[-+*/^()]))")
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens, i = [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        match = _TOKEN.match(text, i)
+        if not match or match.end() == i:
+            raise InfixParseError(f"unexpected character {text[i]!r}", text, i)
+        kind = match.lastgroup
+        value = match.group(kind)
+        tokens.append(_Token(kind, "^" if value == "**" else value, match.start(kind)))
+        i = match.end()
+    tokens.append(_Token("end", "", len(text)))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    @property
+    def current(self) -> _Token:
+        return self.tokens[self.i]
+
+    def error(self, message: str, token: _Token | None = None) -> InfixParseError:
+        token = token or self.current
+        return InfixParseError(message, self.text, token.position)
+
+    def expect(self, text: str) -> None:
+        if self.current.text != text or self.current.kind != "op":
+            found = self.current.text or "end of input"
+            raise self.error(f"expected {text!r}, found {found!r}")
+        self.i += 1
+
+    def parse(self) -> Expr:
+        expression = self.sum()
+        if self.current.kind != "end":
+            raise self.error(f"unexpected {self.current.text!r} after a complete expression")
+        return expression
+
+    def sum(self) -> Expr:
+        terms = [self.term()]
+        while self.current.kind == "op" and self.current.text in "+-":
+            sign = self.current.text
+            self.i += 1
+            term = self.term()
+            terms.append(negate(term) if sign == "-" else term)
+        return chain("+", terms)
+
+    def term(self) -> Expr:
+        negative = False
+        while self.current.kind == "op" and self.current.text in "+-":
+            negative ^= self.current.text == "-"
+            self.i += 1
+        result = self.product()
+        return negate(result) if negative else result
+
+    def product(self) -> Expr:
+        run = [self.power()]  # a run of '*' factors, right-nested when closed
+        while True:
+            token = self.current
+            if token.kind == "op" and token.text == "*":
+                self.i += 1
+                run.append(self.power())
+            elif token.kind == "op" and token.text == "/":
+                self.i += 1
+                run = [Binary("/", chain("*", run), self.power())]
+            elif token.kind in ("number", "name") or (token.kind == "op" and token.text == "("):
+                run.append(self.power())  # implicit multiplication: 2x0, 3(x0 + 1)
+            else:
+                return chain("*", run)
+
+    def power(self) -> Expr:
+        base = self.primary()
+        if self.current.kind == "op" and self.current.text == "^":
+            self.i += 1
+            if self.current.kind == "op" and self.current.text in "+-":
+                sign = self.current.text
+                self.i += 1
+                exponent = self.power()
+                return Binary("^", base, negate(exponent) if sign == "-" else exponent)
+            return Binary("^", base, self.power())
+        return base
+
+    def primary(self) -> Expr:
+        token = self.current
+        if token.kind == "number":
+            self.i += 1
+            return _number(token.text)
+        if token.kind == "op" and token.text == "(":
+            self.i += 1
+            inside = self.sum()
+            self.expect(")")
+            return inside
+        if token.kind == "name":
+            self.i += 1
+            return self.name(token)
+        found = token.text or "end of input"
+        raise self.error(f"expected a number, a variable, a function or '(', found {found!r}", token)
+
+    def name(self, token: _Token) -> Expr:
+        name = token.text
+        variable = re.fullmatch(r"x_?(0|[1-9]\d*)", name)
+        if variable:
+            return Var(int(variable.group(1)))
+        if name in ("pi", "E"):
+            return Const(name)
+        if name in FUNCTION_ALIASES:
+            self.expect("(")
+            argument = self.sum()
+            self.expect(")")
+            return Unary(FUNCTION_ALIASES[name], argument)
+        raise self.error(f"unknown name {name!r} (variables are x0, x1, ...; functions: "
+                         f"{', '.join(UNARY_OPERATORS)})", token)
+
+
+def _number(text: str) -> Expr:
+    mantissa_text, _, exponent_text = text.lower().partition("e")
+    exponent = int(exponent_text) if exponent_text else 0
+    whole, point, fraction = mantissa_text.partition(".")
+    if not point and not exponent_text:
+        return Int(int(whole))
+    mantissa = int((whole or "0") + fraction)
+    return Float(False, mantissa, exponent - len(fraction))
+
+
+def parse_infix(text: str) -> Expr:
+    """Parse one infix expression; raise ``InfixParseError`` naming the position."""
+    if not text.strip():
+        raise InfixParseError("empty expression", text, 0)
+    return _Parser(text).parse()
+
+
+_EQUATION_HEAD = re.compile(r"\s*(?:d\s*)?x_?(0|[1-9]\d*)\s*(?:'|/\s*dt)\s*=")
+
+
+def parse_infix_system(text: str) -> list[Expr]:
+    """``"x0' = -x0 + x1^3; x1' = -x1"`` (``;`` or newlines between equations) -> [f0, f1].
+
+    Each equation may be ``x<i>' = ...`` (any order, every index once) or a bare right-hand
+    side (taken in order).
+    """
+    pieces = [(m.start(), m.group()) for m in re.finditer(r"[^;\n]+", text) if m.group().strip()]
+    if not pieces:
+        raise InfixParseError("empty system", text, 0)
+    equations: dict[int, Expr] = {}
+    for order, (offset, piece) in enumerate(pieces):
+        head = _EQUATION_HEAD.match(piece)
+        index = int(head.group(1)) if head else order
+        body_start = head.end() if head else 0
+        if index in equations:
+            raise InfixParseError(f"x{index}' is defined twice", text, offset)
+        try:
+            equations[index] = parse_infix(piece[body_start:])
+        except InfixParseError as err:
+            raise InfixParseError(str(err).split(" at position")[0], text, offset + body_start + err.position) from None
+    missing = sorted(set(range(len(equations))) - set(equations))
+    if missing:
+        raise InfixParseError(f"equation for x{missing[0]}' is missing ({len(equations)} equations given)", text, 0)
+    return [equations[i] for i in range(len(equations))]
+
+
+# ---- writing -------------------------------------------------------------------------------
+SUM, PRODUCT, POWER, ATOM = 1, 2, 4, 5
+
+
+def _positive_part(e: Expr) -> Expr | None:
+    """For a term written with a leading minus sign (``INT- 2``, ``* INT- 2 x``, ``* / INT- 1 INT+ 3 x``),
+    the same term without it; None for other terms."""
+    if isinstance(e, Int):
+        return Int(-e.value) if e.value < 0 else None
+    if isinstance(e, Float):
+        return Float(False, e.mantissa, e.exponent) if e.negative else None
+    if isinstance(e, Binary) and e.op == "/" and isinstance(e.left, Int) and e.left.value < 0:
+        return Binary("/", Int(-e.left.value), e.right)
+    if isinstance(e, Binary) and e.op == "*":
+        if isinstance(e.left, Int) and e.left.value < 0:
+            return e.right if e.left.value == -1 else Binary("*", Int(-e.left.value), e.right)
+        head = _positive_part(e.left) if isinstance(e.left, Binary) and e.left.op == "/" else None
+        if head is not None:
+            return Binary("*", head, e.right)
+    return None
+
+
+def _float_text(e: Float) -> str:
+    if e.exponent >= 0:
+        return f"{e.mantissa}e{e.exponent}"
+    digits = str(e.mantissa).rjust(-e.exponent + 1, "0")
+    return digits[:e.exponent] + "." + digits[e.exponent:]
+
+
+def _render(e: Expr) -> tuple[str, int]:
+    """(text, precedence of its outermost operator)."""
+    if isinstance(e, Var):
+        return f"x{e.index}", ATOM
+    if isinstance(e, Const):
+        return e.name, ATOM
+    if isinstance(e, Int):
+        return str(e.value), (SUM if e.value < 0 else ATOM)
+    if isinstance(e, Float):
+        return ("-" if e.negative else "") + _float_text(e), (SUM if e.negative else ATOM)
+    if isinstance(e, Unary):
+        return f"{e.op}({to_infix(e.arg)})", ATOM
+    if e.op == "+":
+        items = operands(e, "+")
+        text = _wrap(items[0], SUM)
+        for item in items[1:]:
+            positive = _positive_part(item)
+            if positive is not None:
+                text += " - " + _wrap(positive, PRODUCT)
+            else:
+                text += " + " + _wrap(item, SUM + 1 if isinstance(item, Binary) and item.op == "+" else SUM)
+        return text, SUM
+    if e.op == "-":
+        return f"{_wrap(e.left, SUM)} - {_wrap(e.right, PRODUCT)}", SUM
+    if e.op == "*":
+        positive = _positive_part(e)
+        if positive is not None:
+            return "-" + _wrap(positive, PRODUCT), SUM
+        items = operands(e, "*")
+        parts = [_wrap(items[0], PRODUCT)]
+        parts += [_wrap(item, PRODUCT + 1 if isinstance(item, Binary) and item.op in "*/" else PRODUCT)
+                  for item in items[1:]]
+        return "*".join(parts), PRODUCT
+    if e.op == "/":
+        positive = _positive_part(e)
+        if positive is not None:
+            return "-" + _wrap(positive, PRODUCT), SUM
+        return f"{_wrap(e.left, PRODUCT)}/{_wrap(e.right, PRODUCT + 1)}", PRODUCT
+    return f"{_wrap(e.left, ATOM)}^{_wrap(e.right, ATOM)}", POWER  # "^"
+
+
+def _wrap(e: Expr, minimum: int) -> str:
+    text, precedence = _render(e)
+    return text if precedence >= minimum else f"({text})"
+
+
+def to_infix(e: Expr) -> str:
+    """Readable infix text that ``parse_infix`` reads back to the same value (usually the same tree)."""
+    return _render(e)[0]
+
+
+def system_to_infix(system: list[Expr]) -> str:
+    return "; ".join(f"x{i}' = {to_infix(f)}" for i, f in enumerate(system))
