@@ -1,0 +1,141 @@
+"""Multi-head scaled dot-product attention (Vaswani et al. 2017), with a KV cache.
+
+Two code paths compute the same thing:
+- ``sdpa``: ``F.scaled_dot_product_attention`` (fused kernels, no weights returned);
+- ``eager``: the textbook ``softmax(QK^T / sqrt(hd)) V``, which also returns the weights
+  (used for attention plots, and as the reference the fast path is tested against).
+
+Mask conventions (the same as ``torch.nn.MultiheadAttention``): ``key_padding_mask`` is
+``(B, Tk)`` with True at padding keys; ``causal`` lets query i see keys ``<= i`` where the
+queries are the *last* Tq of the Tk keys (so it also works with cached keys in front).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .positions import RotaryEmbedding
+
+
+@dataclass
+class KVCache:
+    """Keys and values of one attention layer kept between decoding steps.
+
+    Self-attention appends the new step's keys/values; cross-attention fills it once with
+    the projected encoder output (``static``) and reuses it for every step.
+    """
+
+    keys: Tensor | None = None  # (B, H, Tk, hd)
+    values: Tensor | None = None  # (B, H, Tk, hd)
+    static: bool = False
+
+    def append(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        if self.keys is None:
+            self.keys, self.values = keys, values
+        else:
+            self.keys = torch.cat((self.keys, keys), dim=2)  # (B, H, Tk + t, hd)
+            self.values = torch.cat((self.values, values), dim=2)  # (B, H, Tk + t, hd)
+        return self.keys, self.values
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep rows ``index`` of the batch (beam search: the surviving beams' parents)."""
+        if self.keys is not None:
+            self.keys = self.keys.index_select(0, index)
+            self.values = self.values.index_select(0, index)
+
+
+def allowed_mask(query_len: int, key_len: int, key_padding_mask: Tensor | None, causal: bool,
+                 device: torch.device) -> Tensor | None:
+    """Boolean mask broadcastable to (B, H, Tq, Tk), True where attention is allowed."""
+    allowed = None
+    if causal:
+        offset = key_len - query_len  # keys cached before the first query
+        query_pos = torch.arange(query_len, device=device).unsqueeze(1) + offset  # (Tq, 1)
+        allowed = torch.arange(key_len, device=device).unsqueeze(0) <= query_pos  # (Tq, Tk)
+    if key_padding_mask is not None:
+        keep = ~key_padding_mask[:, None, None, :]  # (B, 1, 1, Tk)
+        allowed = keep if allowed is None else keep & allowed  # (B, 1, Tq, Tk)
+    return allowed
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor | None, dropout_p: float,
+           eager: bool) -> tuple[Tensor, Tensor | None]:
+    """``softmax(q k^T / sqrt(hd)) v`` for (B, H, T, hd) inputs; weights only on the eager path.
+
+    A query whose keys are all masked gets zero output (and zero weights) instead of NaN.
+    """
+    if not eager:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout_p)  # (B, H, Tq, hd)
+        if allowed is not None:
+            out = out.masked_fill(~allowed.any(-1, keepdim=True), 0.0)
+        return out, None
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, Tq, Tk)
+    if allowed is not None:
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    weights = scores.float().softmax(dim=-1).nan_to_num(0.0).to(q.dtype)  # (B, H, Tq, Tk)
+    dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0 else weights
+    return dropped @ v, weights  # (B, H, Tq, hd)
+
+
+class MultiHeadAttention(nn.Module):
+    """Self- or cross-attention with separate Q, K, V projections and an output projection."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, impl: str = "sdpa",
+                 bias: bool = True):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+        if impl not in ("sdpa", "eager"):
+            raise ValueError(f"attention impl must be 'sdpa' or 'eager', got {impl!r}")
+        self.n_heads, self.head_dim, self.dropout, self.impl = n_heads, d_model // n_heads, dropout, impl
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def split_heads(self, x: Tensor) -> Tensor:
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+
+    def project_memory(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values of an encoder output, computed once per input for cross-attention."""
+        return self.split_heads(self.k_proj(memory)), self.split_heads(self.v_proj(memory))  # 2 x (B, H, S, hd)
+
+    def forward(self, query: Tensor, memory: Tensor | None = None, *,
+                key_padding_mask: Tensor | None = None, causal: bool = False,
+                rotary: RotaryEmbedding | None = None, positions: Tensor | None = None,
+                cache: KVCache | None = None, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        """Attend from ``query`` (B, Tq, D) to ``memory`` (B, Tk, D), or to itself if None.
+
+        ``rotary`` + ``positions`` (B, Tq) rotate queries and keys (self-attention only).
+        ``cache``: self-attention appends this call's keys/values and attends over all of
+        them; cross-attention computes memory keys/values on the first call only.
+        ``key_padding_mask`` covers every key attended to, cached ones included.
+        Returns the output (B, Tq, D) and, if ``need_weights``, weights (B, H, Tq, Tk).
+        """
+        batch, query_len, d_model = query.shape
+        q = self.split_heads(self.q_proj(query))  # (B, H, Tq, hd)
+        if cache is not None and cache.static:  # cross-attention, memory projected once
+            k, v = cache.keys, cache.values  # (B, H, S, hd)
+        elif memory is None:  # self-attention
+            k, v = self.split_heads(self.k_proj(query)), self.split_heads(self.v_proj(query))  # (B, H, Tq, hd)
+            if rotary is not None:
+                if positions is None:
+                    raise ValueError("rotary attention needs the query positions")
+                q, k = rotary(q, positions), rotary(k, positions)
+            if cache is not None:
+                k, v = cache.append(k, v)  # (B, H, Tk, hd)
+        else:
+            k, v = self.project_memory(memory)  # (B, H, S, hd)
+            if cache is not None:
+                cache.keys, cache.values, cache.static = k, v, True
+        allowed = allowed_mask(query_len, k.size(2), key_padding_mask, causal, query.device)
+        dropout_p = self.dropout if self.training else 0.0
+        out, weights = attend(q, k, v, allowed, dropout_p, eager=need_weights or self.impl == "eager")
+        out = out.transpose(1, 2).reshape(batch, query_len, d_model)  # (B, Tq, D)
+        return self.out_proj(out), weights

@@ -1,0 +1,97 @@
+"""Position information: sinusoidal and learned (added to embeddings), rotary (applied in attention).
+
+Every model passes explicit position ids of shape ``(B, T)`` rather than assuming
+``0..T-1``: the decoder-only model packs a padded source and a target in one sequence,
+and incremental decoding feeds one position at a time, so positions differ per row.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def check_positions(positions: Tensor, max_len: int) -> None:
+    """Clear error instead of an index error deep inside an embedding lookup."""
+    if positions.numel() and int(positions.max()) >= max_len:
+        raise ValueError(f"sequence needs position {int(positions.max())} but the model has "
+                         f"max_len={max_len} positions (raise model.max_len or shorten the input)")
+
+
+def sinusoid_table(max_len: int, dim: int) -> Tensor:
+    """Vaswani et al. 2017 §3.5: PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(...)."""
+    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)  # (P, 1)
+    inv_freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(max_len, dim)
+    table[:, 0::2] = torch.sin(position * inv_freq)  # (P, ceil(d/2))
+    table[:, 1::2] = torch.cos(position * inv_freq[: dim // 2])  # (P, floor(d/2))
+    return table
+
+
+class SinusoidalPositions(nn.Module):
+    """Fixed sinusoids, not saved in checkpoints (they are a function of the config)."""
+
+    def __init__(self, d_model: int, max_len: int):
+        super().__init__()
+        self.max_len = max_len
+        self.register_buffer("table", sinusoid_table(max_len, d_model), persistent=False)
+
+    def forward(self, positions: Tensor) -> Tensor:
+        check_positions(positions, self.max_len)
+        return self.table[positions]  # (B, T, D)
+
+
+class LearnedPositions(nn.Module):
+    """One trained vector per position (GPT-2, BERT)."""
+
+    def __init__(self, d_model: int, max_len: int):
+        super().__init__()
+        self.max_len = max_len
+        self.embedding = nn.Embedding(max_len, d_model)
+        # small at start so token identity dominates early training
+        nn.init.normal_(self.embedding.weight, std=0.1)
+
+    def forward(self, positions: Tensor) -> Tensor:
+        check_positions(positions, self.max_len)
+        return self.embedding(positions)  # (B, T, D)
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary position embedding (Su et al. 2021, RoFormer).
+
+    Query and key vectors are rotated pairwise by angles proportional to their position, so
+    the dot product of a query at position m and a key at position n depends only on m - n.
+    We pair dimension i with i + hd/2 ("rotate half" layout); the choice of pairing is a
+    convention and does not change what the model can express.
+    """
+
+    def __init__(self, head_dim: int, max_len: int, base: float = 10000.0):
+        super().__init__()
+        if head_dim % 2:
+            raise ValueError(f"rotary positions need an even head size, got {head_dim}")
+        self.max_len = max_len
+        inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)  # (hd/2,)
+        angles = torch.arange(max_len, dtype=torch.float32).unsqueeze(1) * inv_freq  # (P, hd/2)
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, x: Tensor, positions: Tensor) -> Tensor:
+        """Rotate ``x`` of shape (B, H, T, hd) at ``positions`` of shape (B, T)."""
+        check_positions(positions, self.max_len)
+        cos = self.cos[positions].unsqueeze(1).to(x.dtype)  # (B, 1, T, hd/2)
+        sin = self.sin[positions].unsqueeze(1).to(x.dtype)  # (B, 1, T, hd/2)
+        first, second = x.chunk(2, dim=-1)  # 2 x (B, H, T, hd/2)
+        return torch.cat((first * cos - second * sin, second * cos + first * sin), dim=-1)  # (B, H, T, hd)
+
+
+def make_additive_positions(kind: str, d_model: int, max_len: int) -> nn.Module | None:
+    """The module added to token embeddings, or None for rotary (handled inside attention)."""
+    if kind == "sinusoidal":
+        return SinusoidalPositions(d_model, max_len)
+    if kind == "learned":
+        return LearnedPositions(d_model, max_len)
+    if kind == "rotary":
+        return None
+    raise ValueError(f"unknown positions {kind!r}; choose sinusoidal, learned or rotary")
