@@ -1,0 +1,178 @@
+"""``seq2math train``: train a model on a task (on the fly or from a file), resumable."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from seq2math.config import ConfigError
+
+HELP = "train a model on a task (data generated on the fly or read from a file)"
+DESCRIPTION = """Train a model: a written-out loop with teacher forcing, Adam with warm-up, AMP on GPUs.
+
+Configuration, later sources winning: defaults < --preset < --config YAML < task flags
+(--task, --dim, ...) < the flags below < dotted overrides (model.d_model=256 train.lr=3e-4
+task.dim=6). Task options are flags (--dim 5 --encoding P1000) or task.<option>= overrides.
+The run directory gets config.json (resolved config + command), vocab.json,
+model.safetensors, best.safetensors, train_state.pt and metrics.jsonl. Ctrl-C stops after the
+current step and saves; --resume continues exactly where the run stopped.
+Multi-GPU: torchrun --nproc_per_node 8 -m seq2math.cli train ... (batch size is per GPU).
+
+examples:
+  seq2math train --task transpose --dim 5 --encoding P1000 --preset tiny --max-time 10m --out runs/t
+  seq2math train --config transpose-tiny --out runs/t2 train.lr=5e-4
+  seq2math train --resume --out runs/t --max-time 5m
+"""
+
+#: flags of this command; task options with these names are given as task.<name>= instead
+OWN_FLAGS = {"task", "preset", "config", "out", "max_steps", "max_time", "resume", "data", "valid_data",
+             "device", "seed", "quiet", "overrides", "help"}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides, e.g. model.d_model=256 train.lr=3e-4 task.dim=6")
+    parser.add_argument("--task", help="task name (see `seq2math generate --help`)")
+    parser.add_argument("--preset", help="model size preset with matching training defaults "
+                                         "(tiny, small, base, paper, ...)")
+    parser.add_argument("--config", help="YAML run config (a file, or the name of a bundled preset such as "
+                                         "transpose-tiny)")
+    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--max-steps", help="stop after this many optimiser steps in total")
+    parser.add_argument("--max-time", help="stop after this much training time in this session: 90s, 10m, 2h")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--data", help="training data file (default: generate on the fly)")
+    parser.add_argument("--valid-data", help="validation data file (default: a seeded generated set)")
+    parser.add_argument("--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--seed", help="seed of the model initialisation and of the data streams")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or validation lines")
+    _add_task_option_flags(parser.add_argument_group("task options (see `seq2math generate TASK --help`)"))
+
+
+def _task_option_fields() -> dict[str, list[tuple[str, Any]]]:
+    """Option name -> [(task, dataclass field)] over every registered task."""
+    from seq2math.tasks.base import TASKS, task_names
+
+    fields: dict[str, list[tuple[str, Any]]] = {}
+    for name in task_names():
+        for f in dataclasses.fields(TASKS[name].Options):
+            fields.setdefault(f.name, []).append((name, f))
+    return fields
+
+
+def _add_task_option_flags(group) -> None:
+    for option, owners in sorted(_task_option_fields().items()):
+        if option in OWN_FLAGS:
+            continue
+        tasks = ", ".join(task for task, _ in owners)
+        is_bool = any(f.type in (bool, "bool") for _, f in owners)
+        help_text = (owners[0][1].metadata or {}).get("help", "")
+        kwargs = {"nargs": "?", "const": "true"} if is_bool else {}
+        group.add_argument("--" + option.replace("_", "-"), dest=f"opt_{option}", default=None,
+                           help=f"{help_text} [{tasks}]".strip(), **kwargs)
+
+
+def _given_task_options(args) -> dict[str, str]:
+    return {key[4:]: value for key, value in vars(args).items() if key.startswith("opt_") and value is not None}
+
+
+def _read_yaml(path_or_name: str) -> dict[str, Any]:
+    import yaml
+
+    path = Path(path_or_name)
+    if not path.exists():
+        bundled = Path(__file__).resolve().parent.parent / "presets" / f"{path_or_name}.yaml"
+        if not bundled.exists():
+            raise ConfigError(f"config {path_or_name!r} is neither a file nor a bundled preset "
+                              f"(seq2math/presets/*.yaml)")
+        path = bundled
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with task/model/train sections")
+    data["__path__"] = str(path)
+    return data
+
+
+def build_config(args) -> Any:
+    """The RunConfig of a fresh run from presets, YAML, task flags, flags and overrides."""
+    from seq2math.config import apply_overrides, merge_dict, to_dict
+    from seq2math.model import ModelConfig
+    from seq2math.tasks.base import get_task_class
+    from seq2math.train import TRAIN_PRESETS, RunConfig, TrainConfig
+
+    data = _read_yaml(args.config) if args.config else {}
+    where = data.pop("__path__", "")
+    preset = args.preset or data.pop("preset", None)
+    data.pop("preset", None)
+    config = RunConfig()
+    if preset:
+        try:
+            model = ModelConfig.from_preset(preset)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        config = RunConfig(model=model, train=dataclasses.replace(TrainConfig(), **TRAIN_PRESETS.get(preset, {})))
+    config = merge_dict(config, data, where)
+    task = dict(config.task)
+    if args.task:
+        if task.get("name") not in (None, args.task):
+            task = {}  # another task than the YAML's: its options do not apply
+        task["name"] = args.task
+    task.update(_given_task_options(args))
+    config = dataclasses.replace(config, task=task, train=_apply_train_flags(config.train, args))
+    config = apply_overrides(config, args.overrides)
+    if not config.task.get("name"):
+        raise ConfigError("name a task: --task transpose (or task.name= in the config)")
+    cls = get_task_class(config.task["name"])
+    options = {k: v for k, v in config.task.items() if k != "name"}
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(cls.Options)})
+    if unknown:
+        raise ConfigError(f"task {cls.name} has no option(s) {', '.join(unknown)}; "
+                          f"options: {', '.join(f.name for f in dataclasses.fields(cls.Options))}")
+    resolved = merge_dict(cls.Options(), options, f"task {cls.name}")
+    return dataclasses.replace(config, task={"name": cls.name, **to_dict(resolved)})
+
+
+def _apply_train_flags(train, args):
+    from seq2math.config import apply_override
+
+    for flag, key in (("max_steps", "max_steps"), ("max_time", "max_time"), ("data", "data"),
+                      ("valid_data", "valid_data"), ("device", "device"), ("seed", "seed")):
+        value = getattr(args, flag)
+        if value is not None:
+            train = apply_override(train, key, value)
+    return train
+
+
+def resume_config(args) -> Any:
+    """The saved RunConfig of ``--out`` with the training flags and ``train.*`` overrides applied."""
+    from seq2math.checkpoint import read_run_config
+    from seq2math.config import apply_overrides
+
+    config, _ = read_run_config(args.out)
+    if args.task or args.preset or args.config or _given_task_options(args):
+        raise ConfigError("--resume continues the saved run: --task, --preset, --config and task options "
+                          "cannot change (only training flags and train.* overrides)")
+    bad = [o for o in args.overrides if not o.startswith("train.")]
+    if bad:
+        raise ConfigError(f"--resume accepts only train.* overrides, got {', '.join(bad)}")
+    config = dataclasses.replace(config, train=_apply_train_flags(config.train, args))
+    return apply_overrides(config, args.overrides)
+
+
+def run(args) -> int:
+    from seq2math.train import train
+
+    try:
+        config = resume_config(args) if args.resume else build_config(args)
+        summary = train(config, args.out, resume=args.resume, quiet=args.quiet)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if not args.quiet:
+        print(f"train: stopped at step {summary['step']} ({summary['stop']}, {summary['elapsed']:.0f}s); "
+              f"best validation at step {summary['best_step']}; run in {args.out}", file=sys.stderr)
+    return 0
