@@ -312,6 +312,13 @@ class IntegerEncoding(NumberEncoding):
                 break
         return ["INT-" if value < 0 else "INT+", *reversed(digits)]
 
+    def encode_many(self, values) -> list[str]:
+        """Python ints stay exact (no detour through float64)."""
+        out: list[str] = []
+        for value in (values.ravel().tolist() if isinstance(values, np.ndarray) else values):
+            out.extend(self.encode(value))
+        return out
+
     def read(self, tokens, pos):
         token = tokens[pos] if pos < len(tokens) else ""
         if token not in ("INT+", "INT-"):
