@@ -1,1 +1,8 @@
-"""seq2math.verify"""
+"""Verification of Lyapunov and barrier candidates: SOS certificates made exact, z3, falsification.
+
+The entry point is :func:`check_candidate` (see ``seq2math.verify.check``).
+"""
+
+from seq2math.verify.check import CHECKS, CheckResult, check_candidate
+
+__all__ = ["CHECKS", "CheckResult", "check_candidate"]
