@@ -304,8 +304,10 @@ def poly_tokens(p: P.Poly) -> list[str]:
         if numerator != 1 or denominator != 1:
             out.append("*")
             out.extend(_coefficient_tokens(numerator, denominator))
-        out.extend(["*"] * (len(factors) - 1))
-        for i, e in factors:
+        last_factor = len(factors) - 1
+        for position, (i, e) in enumerate(factors):
+            if position < last_factor:  # right-nested product: "* x0 * x1 x2"
+                out.append("*")
             if e == 1:
                 out.append(f"x{i}")
             else:

@@ -1,0 +1,161 @@
+"""Global Lyapunov functions: from a dynamical system ẋ = f(x), predict V (Alfarano, Charton, Hayat 2024).
+
+One example, in the benchmark line format (DOMAIN.md §3.1): the system ẋ0 = −x0,
+ẋ1 = −2·x1 + x0³ with V = x0² + x1² is ::
+
+    1|INT+ 2 <SPECIAL_3> * INT- 1 x0 <SPECIAL_3> + * INT- 2 x1 ^ x0 INT+ 3<TAB>+ ^ x0 INT+ 2 ^ x1 INT+ 2
+
+``--mode backward`` (default) draws V first and builds a system it stabilises (every pair is
+correct by construction; ``--nonpoly`` for non-polynomial V and f); ``--mode forward`` and
+``--mode barrier`` draw a random system and search V by SOS programming
+(``seq2math.generators.forward``). Hypotheses are scored by ``seq2math.verify`` under two
+checks: ``barrier`` (V ≥ 0 and −V̇ SOS) and ``lyapunov`` (V positive definite and proper,
+−V̇ SOS; the primary metric).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from seq2math.generators.backward import BackwardConfig, generate_backward
+from seq2math.symbolic.expr import Expr, variables
+from seq2math.tasks.base import DataFormatError, Task, Verdict, register_task
+from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, expression_tokens, parse_full_expression,
+                                    parse_system, split_benchmark_line, system_tokens)
+
+
+@dataclass
+class LyapunovOptions(BackwardConfig):
+    """Options of ``seq2math generate lyapunov`` (flat: every field is a ``--flag``)."""
+
+    mode: Literal["backward", "forward", "barrier"] = "backward"
+    nonpoly: bool = False  # backward mode only: exp/sqrt/ln compositions and trigonometric cross terms
+
+
+@register_task
+class LyapunovTask(Task):
+    """Lyapunov functions: system -> V (backward, forward or barrier generation; prefix format)."""
+
+    name = "lyapunov"
+    Options = LyapunovOptions
+    metrics = ("barrier", "lyapunov")  # most lenient first
+    primary_metric = "lyapunov"
+    default_format = "prefix"
+
+    def validate_options(self) -> None:
+        self.options.validate()
+
+    # ---- generation -------------------------------------------------------------------
+    def generate(self, rng: np.random.Generator) -> tuple[list[str], list[str]] | None:
+        if self.options.mode in ("forward", "barrier"):
+            try:
+                from seq2math.generators.forward import generate_forward
+            except ImportError as err:
+                raise RuntimeError(f"--mode {self.options.mode} needs seq2math.generators.forward, "
+                                   f"which is not available ({err})") from None
+            return generate_forward(rng, self.options)
+        if self.options.nonpoly:
+            from seq2math.generators.nonpoly import generate_nonpoly
+
+            result = generate_nonpoly(rng, self.options)
+        else:
+            result = generate_backward(rng, self.options)
+        return None if result is None else (result[1], result[2])
+
+    def vocabulary(self) -> list[str]:
+        """The whole prefix vocabulary (x0..x11, digits 0..999): the same for every option set,
+        so models trained on different generators or on mixed files share one vocabulary."""
+        return list(PREFIX_VOCABULARY)
+
+    # ---- files ----------------------------------------------------------------------------
+    def format_line(self, source: list[str], target: list[str]) -> str:
+        return "1|" + " ".join(source) + "\t" + " ".join(target)
+
+    def parse_line(self, line: str, path: str | None = None, line_number: int | None = None
+                   ) -> tuple[list[str], list[str]]:
+        """``[COUNT|]SOURCE<TAB>TARGET`` -> token lists (COUNT is ignored)."""
+        try:
+            _, source, target = split_benchmark_line(line, path, line_number)
+        except PrefixParseError as err:
+            raise DataFormatError(err.detail, path, line_number) from None
+        if not source:
+            raise DataFormatError("empty source", path, line_number)
+        return source, target
+
+    def check_source(self, source: list[str]) -> None:
+        parse_system(source)
+
+    def size_key(self, source: list[str]) -> str:
+        try:
+            return f"n={len(parse_system(source))}"
+        except PrefixParseError:
+            return "invalid"
+
+    # ---- checking -----------------------------------------------------------------------
+    def verify(self, source: list[str], hypothesis: list[str]) -> Verdict:
+        system = parse_system(source)  # a bad source is a data error, not a bad hypothesis
+        try:
+            candidate = parse_full_expression(hypothesis)
+        except PrefixParseError as err:
+            return Verdict.invalid(self.metrics, f"invalid syntax: {err}")
+        extra = sorted(v for v in variables(candidate) if v >= len(system))
+        if extra:
+            return Verdict.invalid(self.metrics, f"V uses x{extra[-1]} but the system has {len(system)} variables")
+        try:
+            from seq2math.verify import check_candidate
+        except ImportError:
+            return self._verdict(*[numerical_falsification_only(system, candidate, m) for m in self.metrics])
+        results = {}
+        for metric in ("lyapunov", "barrier"):
+            if metric == "barrier" and results["lyapunov"][0] is True:
+                results[metric] = (True, "implied by the lyapunov certificate")  # V − εΣx^2k SOS ⇒ V SOS
+                continue
+            outcome = check_candidate(system, candidate, check=metric)
+            results[metric] = (outcome.valid, outcome.reason)
+        return self._verdict(results["barrier"], results["lyapunov"])
+
+    def _verdict(self, barrier: tuple[bool | None, str], lyapunov: tuple[bool | None, str]) -> Verdict:
+        reason = f"lyapunov: {lyapunov[1]}; barrier: {barrier[1]}"
+        return Verdict(valid=True, scores={"barrier": barrier[0], "lyapunov": lyapunov[0]}, reason=reason)
+
+    # ---- human form ---------------------------------------------------------------------
+    def from_human(self, text: str) -> list[str]:
+        """``"x0' = -x0 + x1^3; x1' = -x1"`` -> source tokens."""
+        from seq2math.tokens.infix import parse_infix_system
+
+        return system_tokens(parse_infix_system(text))
+
+    def to_human(self, tokens: list[str]) -> str:
+        from seq2math.tokens.infix import system_to_infix, to_infix
+
+        if tokens and tokens[0] == "INT+" and "<SPECIAL_3>" in tokens:
+            return system_to_infix(parse_system(tokens))
+        return to_infix(parse_full_expression(tokens))
+
+
+def numerical_falsification_only(system: list[Expr], V: Expr, check: str, samples: int = 4096,
+                                 seed: int = 0) -> tuple[bool | None, str]:
+    """Fallback used only while ``seq2math.verify`` is absent (tests of this module): it can
+    refute a candidate (False, with the point) but never proves one (None = undecided)."""
+    from seq2math.symbolic.calculus import diff, evaluate
+
+    n = len(system)
+    rng = np.random.default_rng(seed)
+    points = rng.standard_normal((samples, n)) * np.logspace(-2, 2, samples)[:, None]  # [samples, n]
+    origin = np.zeros((1, n))
+    if abs(evaluate(V, origin)[0]) > 1e-12:
+        return False, "V(0) != 0"
+    values = evaluate(V, points)
+    if np.any(values < 0):
+        return False, f"V < 0 at {points[np.argmin(values)].tolist()}"
+    if check == "lyapunov" and np.any(values <= 0):
+        return False, f"V = 0 away from the origin at {points[np.argmin(values)].tolist()}"
+    derivative = sum(evaluate(diff(V, i), points) * evaluate(f, points) for i, f in enumerate(system))
+    scale = 1e-9 * (1 + np.abs(values))
+    if np.any(derivative > scale):
+        return False, f"V̇ > 0 at {points[np.argmax(derivative)].tolist()}"
+    return None, "no counterexample found (numerical only; seq2math.verify not available)"
+
