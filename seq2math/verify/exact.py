@@ -131,7 +131,7 @@ def exact_certificate(p: dict[Exps, Q], basis: np.ndarray, gram: np.ndarray, mar
 # ---- JSON form ------------------------------------------------------------------------
 
 def poly_to_json(p: dict[Exps, Q]) -> list[list]:
-    return [[list(e), str(c)] for e, c in sorted(p.items())]
+    return [[[int(v) for v in e], str(c)] for e, c in sorted(p.items(), key=lambda item: tuple(map(int, item[0])))]
 
 
 def poly_from_json(terms: list[list]) -> dict[Exps, Q]:
@@ -155,5 +155,18 @@ def gram_from_json(data: dict) -> tuple[np.ndarray, list[list[Q]]]:
 def save_certificate(path: str | Path, certificate: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(certificate, indent=1) + "\n")
+    path.write_text(readable_json(certificate) + "\n")
     return path
+
+
+def readable_json(value, indent: str = "") -> str:
+    """JSON with one line per key, per condition and per Gram matrix row (terms kept compact)."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k)}: {readable_json(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "[\n" + ",\n".join(inner + readable_json(v, inner) for v in value) + "\n" + indent + "]"
+    if isinstance(value, list) and value and all(isinstance(v, list) and v and isinstance(v[0], str) for v in value):
+        return "[\n" + ",\n".join(inner + json.dumps(v) for v in value) + "\n" + indent + "]"   # Gram rows
+    return json.dumps(value)

@@ -44,9 +44,10 @@ def _directions(nvars: int, count: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _relative(target: Target, X: np.ndarray) -> np.ndarray:
-    values = target.sign * target.function(X)
-    if target.scale is not None:
-        values = values / np.maximum(target.scale(X), 1e-300)
+    with np.errstate(all="ignore"):
+        values = target.sign * target.function(X)
+        if target.scale is not None:
+            values = values / np.maximum(target.scale(X), 1e-300)
     return np.where(np.isfinite(values), values, -np.inf)
 
 

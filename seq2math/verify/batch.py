@@ -1,0 +1,123 @@
+"""Shared plumbing of the file commands (verify, baseline findlyap, solve --file).
+
+Input files hold one problem per line: ``[COUNT|]SYSTEM<TAB>V`` in prefix tokens, or with
+``--infix`` ``SYSTEM<TAB>V`` in human syntax (``x0' = -x0; x1' = -x1<TAB>x0^2 + x1^2``).
+Blank lines and lines starting with ``#`` are skipped. Output is JSONL, one record per
+input line carrying its ``line`` number, so ``--resume`` can skip what is already written.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+
+class InputError(ValueError):
+    """A malformed input line; the message names the file, the line and the problem."""
+
+
+def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    with open(path, encoding="utf-8") as handle:
+        for number, text in enumerate(handle, start=1):
+            stripped = text.strip()
+            if stripped and not stripped.startswith("#"):
+                yield number, text.rstrip("\r\n")
+
+
+def parse_problem(text: str, infix: bool, path: str | None = None, line: int | None = None,
+                  need_target: bool = True) -> tuple[list, Any]:
+    """(system as expression trees, V or None) of one line; raise ``InputError`` naming the line."""
+    where = f"{path}:{line}: " if path else (f"line {line}: " if line else "")
+    try:
+        if infix:
+            from seq2math.tokens.infix import parse_infix, parse_infix_system
+
+            source, tab, target = text.partition("\t")
+            if need_target and not tab:
+                raise ValueError("expected SYSTEM<TAB>V, found no tab")
+            return parse_infix_system(source), (parse_infix(target) if target.strip() else None)
+        from seq2math.tokens.prefix import parse_benchmark_line, parse_system, split_benchmark_line
+
+        if need_target:
+            _, system, V = parse_benchmark_line(text, path, line)
+            return system, V
+        head = text.split("\t", 1)[0]
+        source = head.split("|", 1)[1] if "|" in head else head
+        return parse_system(source.split()), None
+    except InputError:
+        raise
+    except ValueError as err:
+        message = str(err)
+        raise InputError(message if path and message.startswith(str(path)) else where + message) from None
+
+
+class ResultWriter:
+    """JSONL records to a file (append with ``resume``) or to stdout; knows which lines are done."""
+
+    def __init__(self, out: str | None, resume: bool):
+        self.done: set[int] = set()
+        self.previous: list[dict] = []
+        self.handle: TextIO
+        if out is None:
+            self.handle, self.close_handle = sys.stdout, False
+            return
+        path = Path(out)
+        if path.exists() and not resume:
+            raise FileExistsError(f"{path} exists; pass --resume to continue it or remove it first")
+        if path.exists():
+            kept = []
+            for raw in path.read_text(encoding="utf-8").splitlines(keepends=True):
+                if not raw.endswith("\n"):
+                    break                                          # a partial last line is redone
+                record = json.loads(raw)
+                self.previous.append(record)
+                self.done.add(int(record["line"]))
+                kept.append(raw)
+            path.write_text("".join(kept), encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle, self.close_handle = open(path, "a", encoding="utf-8"), True
+
+    def write(self, record: dict) -> None:
+        self.handle.write(json.dumps(record) + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        if self.close_handle:
+            self.handle.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary(records: list[dict], key: str = "valid") -> dict:
+    """Counts of each answer of ``key`` plus time statistics."""
+    counts: dict[str, int] = {}
+    for record in records:
+        label = json.dumps(record.get(key)) if not isinstance(record.get(key), str) else record[key]
+        counts[label] = counts.get(label, 0) + 1
+    seconds = [float(r["seconds"]) for r in records if isinstance(r.get("seconds"), (int, float))]
+    return {"lines": len(records), "counts": counts,
+            "median_seconds": round(statistics.median(seconds), 6) if seconds else None,
+            "p90_seconds": round(percentile(seconds, 0.9), 6) if seconds else None,
+            "total_seconds": round(sum(seconds), 3)}
+
+
+def print_summary(title: str, data: dict, out: str | None) -> None:
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(data["counts"].items()))
+    print(f"{title}: {data['lines']} lines ({counts}); median {data['median_seconds']} s, "
+          f"p90 {data['p90_seconds']} s, total {data['total_seconds']} s", file=sys.stderr)
+    if out:
+        Path(str(out) + ".summary.json").write_text(json.dumps(data, indent=1) + "\n")
