@@ -1,0 +1,150 @@
+"""Backward generation: every pair is a Lyapunov function by construction, checked exactly."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from seq2math.generation import generate_example, iter_lines
+from seq2math.generators.backward import (BackwardConfig, build_polynomial, draw_recipe, expected_count_weights,
+                                          generate_backward, weighted_count)
+from seq2math.generators.nonpoly import generate_nonpoly, lie_derivative_values
+from seq2math.symbolic import poly as P
+from seq2math.symbolic.calculus import evaluate
+from seq2math.symbolic.expr import to_poly
+from seq2math.tasks.base import make_task
+from seq2math.tokens.prefix import parse_full_expression, parse_system
+
+
+def _examples(count, seed=0, config=None):
+    config = config or BackwardConfig()
+    out = []
+    index = 0
+    while len(out) < count:
+        result = generate_backward(np.random.default_rng([seed, index]), config)
+        index += 1
+        if result is not None:
+            out.append(result)
+    return out
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return _examples(2000)
+
+
+def test_lie_derivative_is_minus_sum_of_squares_exactly(examples):
+    for example, source, target in examples:
+        n, V = example.n, example.V
+        derivative = P.lie_derivative(V, example.system)
+        expected = P.ring(n).constant(0)
+        for k, h in example.damping.items():
+            expected -= (h * V.derivative(k)) ** 2
+        assert derivative == expected, (source, target)
+        # V(0) = 0 and ∇V(0) = 0: no term of degree < 2
+        assert all(sum(monom) >= 2 for monom, _ in P.terms(V))
+        # the system vanishes at the origin
+        assert all(sum(monom) >= 1 for f in example.system for monom, _ in P.terms(f))
+
+
+def test_tokens_describe_the_constructed_pair(examples):
+    for example, source, target in examples[:300]:
+        system = parse_system(source)
+        assert [to_poly(f, example.n) for f in system] == example.system
+        assert to_poly(parse_full_expression(target), example.n) == example.V
+
+
+def test_lyapunov_function_is_positive_and_grows(examples):
+    rng = np.random.default_rng(1)
+    for example, _, _ in examples[:500]:
+        n = example.n
+        directions = rng.standard_normal((64, n))
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        radii = np.array([0.05, 0.5, 2.0, 8.0])
+        points = (directions[:, None, :] * radii[None, :, None]).reshape(-1, n)  # [64*4, n]
+        values = P.evaluate(example.V, points).reshape(64, len(radii))
+        assert np.all(values > 0)
+        # properness: V on the sphere of radius 8 exceeds its maximum on the sphere of radius 0.05
+        assert values[:, -1].min() > values[:, 0].max()
+        # V = proper part + Σ q² is bounded below by its proper part
+        assert np.all(P.evaluate(example.proper, points) <= P.evaluate(example.V, points) + 1e-9)
+
+
+def test_sizes_and_degrees_respect_the_config():
+    config = BackwardConfig(min_variables=2, max_variables=3, max_source_tokens=200, max_target_tokens=60,
+                            max_system_degree=9)
+    for example, source, target in _examples(300, seed=3, config=config):
+        assert 2 <= example.n <= 3
+        assert len(source) <= 200 and len(target) <= 60
+        assert max(P.total_degree(f) for f in example.system) <= 9
+        assert not any(f.is_zero() for f in example.system)
+
+
+def test_small_counts_are_favoured():
+    rng = np.random.default_rng(0)
+    draws = np.array([weighted_count(rng, 0, 4, 1.5) for _ in range(4000)])
+    frequencies = np.bincount(draws, minlength=5) / len(draws)
+    assert np.allclose(frequencies, expected_count_weights(4), atol=0.03)
+    assert frequencies[0] > frequencies[1] > frequencies[2]
+
+
+def test_both_proper_parts_occur_and_are_positive_definite():
+    config = BackwardConfig()
+    kinds = set()
+    for index in range(200):
+        recipe = draw_recipe(np.random.default_rng([7, index]), config)
+        kinds.add("diagonal" if recipe.diagonal is not None else "matrix")
+        if recipe.matrix is not None:
+            assert np.linalg.eigvalsh(np.array(recipe.matrix, dtype=float)).min() >= 1 - 1e-9  # AAᵀ + I
+        example = build_polynomial(recipe)
+        assert example.proper.total_degree() <= 2 * config.max_half_degree
+    assert kinds == {"diagonal", "matrix"}
+
+
+def test_deterministic_per_seed_whatever_workers():
+    task = make_task("lyapunov", {"max_variables": 3})
+    one = [line for chunk in iter_lines(task, 40, seed=5, workers=1, chunk=7) for line in chunk]
+    two = [line for chunk in iter_lines(task, 40, seed=5, workers=2, chunk=7) for line in chunk]
+    assert one == two
+    assert generate_example(task, 5, 3) == generate_example(task, 5, 3)
+    assert generate_example(task, 5, 3) != generate_example(task, 6, 3)
+
+
+def test_nonpoly_pairs_pass_a_numerical_check():
+    config = BackwardConfig(max_variables=3)
+    checked = 0
+    rng = np.random.default_rng(0)
+    for index in range(150):
+        result = generate_nonpoly(np.random.default_rng([11, index]), config)
+        if result is None:
+            continue
+        example, source, target = result
+        assert parse_system(source) == example.system and parse_full_expression(target) == example.V
+        points = rng.standard_normal((1500, example.n)) * np.logspace(-3, 0.3, 1500)[:, None]  # [1500, n]
+        values = evaluate(example.V, points)
+        derivative, scale = lie_derivative_values(example, points)
+        finite = np.isfinite(values) & np.isfinite(derivative)
+        assert finite.mean() > 0.5
+        assert abs(evaluate(example.V, np.zeros((1, example.n)))[0]) < 1e-12
+        assert np.all(values[finite] >= 0)
+        assert np.all(derivative[finite] <= 1e-9 * scale[finite] + 1e-300)
+        checked += 1
+    assert checked >= 100
+
+
+def test_nonpoly_flag_makes_non_polynomial_pairs():
+    task = make_task("lyapunov", {"nonpoly": True, "max_variables": 3})
+    functions = 0
+    for index in range(30):
+        source, target = generate_example(task, 0, index)
+        functions += any(t in ("exp", "sin", "cos", "ln", "sqrt", "atan") for t in source + target)
+    assert functions >= 20
+
+
+def test_bad_options_are_rejected():
+    from seq2math.config import ConfigError
+
+    with pytest.raises(ConfigError, match="max_variables"):
+        make_task("lyapunov", {"min_variables": 4, "max_variables": 3})
+    with pytest.raises(ConfigError, match="max_lyapunov_degree"):
+        replace(BackwardConfig(), max_half_degree=7).validate()
