@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import flint
 import numpy as np
 
 from seq2math.verify.check import CheckResult, check_candidate
@@ -84,24 +83,33 @@ def build_program(system: list[Poly], degree: int, check: str = "lyapunov") -> t
     return SOSProgram(n, nparams, conditions, inequalities), basis
 
 
-def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int) -> Iterator[Poly]:
-    """V with coefficients c/max|c| rounded to multiples of 1/s, simplest first (duplicates skipped)."""
+def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_scale: int | None = None
+                       ) -> Iterator[Poly]:
+    """V with integer coefficients round(s·c/max|c|), s = 1, 2, 3, … (simplest first, duplicates skipped).
+
+    A positive multiple of a Lyapunov function is one too, so integer coefficients lose nothing.
+    """
     R = ring(nvars)
     top = float(np.max(np.abs(coefficients))) if len(coefficients) else 0.0
     if top == 0:
         return
     seen = set()
     for scale in ROUNDING_SCALES:
+        if max_scale is not None and scale > max_scale:
+            return
         values = np.rint(coefficients / top * scale).astype(np.int64)
-        terms = {m: flint.fmpq(int(v), scale) for m, v in zip(basis, values) if v}
-        key = tuple(sorted((m, int(v)) for m, v in zip(basis, values) if v))
-        if terms and key not in seen:
+        common = int(np.gcd.reduce(np.abs(values))) if np.any(values) else 0
+        if common == 0:
+            continue
+        terms = {m: int(v) // common for m, v in zip(basis, values) if v}
+        key = tuple(sorted(terms.items()))
+        if key not in seen:
             seen.add(key)
             yield R.from_dict(terms)
 
 
 def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None = None, check: str = "lyapunov",
-               attempts: list[Attempt] | None = None) -> Iterator[tuple[Poly, int]]:
+               attempts: list[Attempt] | None = None, max_scale: int | None = None) -> Iterator[tuple[Poly, int]]:
     """(rounded V, degree) from the SOS search at degrees 2, 4, …; ``attempts`` collects the log."""
     attempts = attempts if attempts is not None else []
     n = len(system)
@@ -123,7 +131,7 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
             attempts.append(Attempt(degree, "infeasible", seconds, f"best margin {min(solution.margins):.2e} < 0"))
             continue
         attempts.append(Attempt(degree, "feasible", seconds, f"margins {', '.join(f'{m:.2e}' for m in solution.margins)}"))
-        for V in rounded_candidates(solution.params[:len(basis)], basis, n):
+        for V in rounded_candidates(solution.params[:len(basis)], basis, n, max_scale):
             yield V, degree
 
 
