@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from seq2math.generators.backward import BackwardConfig, generate_backward
+from seq2math.generators.forward import ForwardConfig
 from seq2math.symbolic.expr import Expr, variables
 from seq2math.tasks.base import DataFormatError, Task, Verdict, register_task
 from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, expression_tokens, parse_full_expression,
@@ -28,7 +29,7 @@ from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, express
 
 
 @dataclass
-class LyapunovOptions(BackwardConfig):
+class LyapunovOptions(BackwardConfig, ForwardConfig):
     """Options of ``seq2math generate lyapunov`` (flat: every field is a ``--flag``)."""
 
     mode: Literal["backward", "forward", "barrier"] = "backward"
