@@ -148,3 +148,30 @@ def test_bad_options_are_rejected():
         make_task("lyapunov", {"min_variables": 4, "max_variables": 3})
     with pytest.raises(ConfigError, match="max_lyapunov_degree"):
         replace(BackwardConfig(), max_half_degree=7).validate()
+
+
+def test_task_lines_human_form_and_verify():
+    from seq2math.tasks.base import DataFormatError
+    from seq2math.tasks.lyapunov import numerical_falsification_only
+
+    task = make_task("lyapunov", {"max_variables": 2})
+    source = task.from_human("x0' = -x0 + x1; x1' = -x0 - x1^3")
+    assert task.to_human(source) == "x0' = -x0 + x1; x1' = -x0 - x1^3"
+    assert task.size_key(source) == "n=2"
+    line = task.format_line(source, ["x0"])
+    assert line.startswith("1|") and task.parse_line(line) == (source, ["x0"])
+    assert task.parse_line(line.split("|", 1)[1]) == (source, ["x0"])  # COUNT| optional
+    with pytest.raises(DataFormatError, match="f.txt:4"):
+        task.parse_line("1|INT+ 2 x0", "f.txt", 4)
+    good = "+ ^ x0 INT+ 2 ^ x1 INT+ 2".split()
+    assert task.verify(source, good).scores == {"barrier": True, "lyapunov": True}
+    assert task.verify(source, ["*", "INT-", "1", *good]).scores == {"barrier": False, "lyapunov": False}
+    assert not task.verify(source, ["+", "x0"]).valid
+    assert not task.verify(source, "^ x2 INT+ 2".split()).valid
+    generated_source, generated_target = generate_example(task, 0, 0)
+    assert task.verify(generated_source, generated_target).scores["lyapunov"] is True
+    # the fallback without seq2math.verify can refute but never prove
+    system = [parse_full_expression(t.split()) for t in ("+ * INT- 1 x0 x1", "+ * INT- 1 x0 * INT- 1 ^ x1 INT+ 3")]
+    assert numerical_falsification_only(system, parse_full_expression(good), "lyapunov")[0] is None
+    assert numerical_falsification_only(system, parse_full_expression("^ x0 INT+ 2".split()), "lyapunov")[0] is False
+    assert set(task.vocabulary()) >= {"x11", "999", "<SPECIAL_3>", "FLOAT+", "10^", "Abs"}
