@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from seq2math.config import set_command_line
+
+    # called in-process with argv, sys.argv is not the command being run (saved in config.json)
+    set_command_line(["seq2math", *argv] if argv is not None else None)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0 if args.command is None else 2

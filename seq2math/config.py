@@ -214,9 +214,20 @@ def merge_dict(obj: T, data: dict[str, Any], where: str = "") -> T:
     return dataclasses.replace(obj, **changes)
 
 
+#: set by ``seq2math.cli.main(argv)`` when called in-process, where ``sys.argv`` is not the command
+_COMMAND: list[str] | None = None
+
+
+def set_command_line(argv: list[str] | None) -> None:
+    """Record the command being run (``None``: use ``sys.argv``)."""
+    global _COMMAND
+    _COMMAND = list(argv) if argv is not None else None
+
+
 def command_line() -> str:
-    """The exact command that started this process, shell-quoted."""
-    return " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])
+    """The exact command that started this process (or this in-process ``main`` call), shell-quoted."""
+    argv = _COMMAND if _COMMAND is not None else [Path(sys.argv[0]).name, *sys.argv[1:]]
+    return " ".join(shlex.quote(a) for a in argv)
 
 
 def save_config(cfg: Any, directory: str | Path, name: str = "config.json", extra: dict | None = None) -> Path:
