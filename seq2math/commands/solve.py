@@ -1,0 +1,139 @@
+"""``seq2math solve "SYSTEM"``: find a Lyapunov function and prove it, or say what was tried."""
+
+from __future__ import annotations
+
+HELP = "find a certified Lyapunov function for a system (methods: sos; model later)"
+DESCRIPTION = """Find V for a polynomial system and prove it exactly.
+
+Each method proposes candidates; every candidate is verified (exact SOS certificate or z3);
+the first valid one is printed in infix and prefix form with the check it passed and the
+method that found it. "not found" lists what was tried: it is not a proof of instability.
+
+examples:
+  seq2math solve "x0' = -x0 + x1; x1' = -x0 - x1^3"
+  seq2math solve "x0' = -x0 + x0*x1; x1' = -x1" --json
+  seq2math solve --file systems.txt --out solved.jsonl --time-limit 30
+"""
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("system", nargs="?", help="the system in infix form, e.g. \"x0' = -x0; x1' = -x1^3\"")
+    parser.add_argument("--file", default=None, help="solve every system of a prefix-format file (targets ignored)")
+    parser.add_argument("--infix", action="store_true", help="with --file: lines are infix systems")
+    parser.add_argument("--methods", default="sos", help="comma-separated methods, tried in order (default: sos)")
+    parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov", help="check to pass")
+    parser.add_argument("--max-degree", type=int, default=6, help="sos method: largest degree of V (even)")
+    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per system (default 60)")
+    parser.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+    parser.add_argument("--out", default=None, help="with --file: output JSONL (default stdout)")
+    parser.add_argument("--resume", action="store_true", help="with --file: skip lines already in --out")
+    parser.add_argument("--workers", type=int, default=1, help="with --file: worker processes")
+
+
+def _methods(args) -> list:
+    from seq2math.baselines.methods import make_method
+
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not names:
+        from seq2math.config import ConfigError
+
+        raise ConfigError("--methods is empty")
+    methods = []
+    for name in names:
+        options = {"max_degree": args.max_degree, "check": args.check} if name == "sos" else {}
+        try:
+            methods.append((name, make_method(name, **options)))
+        except ValueError as err:
+            from seq2math.config import ConfigError
+
+            raise ConfigError(str(err)) from None
+    return methods
+
+
+def outcome_record(system, outcome, check: str) -> dict:
+    from seq2math.symbolic.expr import as_expr, from_poly
+    from seq2math.tokens.infix import system_to_infix, to_infix
+    from seq2math.tokens.prefix import expression_tokens
+    from seq2math.verify.polytools import Poly
+
+    exprs = [from_poly(f) if isinstance(f, Poly) else f for f in system]
+    record = {"system": system_to_infix(exprs), "found": outcome.found, "check": check,
+              "seconds": round(outcome.seconds, 6), "tried": outcome.tried}
+    if outcome.found:
+        V = from_poly(outcome.V) if isinstance(outcome.V, Poly) else as_expr(outcome.V)
+        record |= {"V": to_infix(V), "V_prefix": " ".join(expression_tokens(V)), "method": outcome.method,
+                   "proof": outcome.verification.proof, "asymptotic": outcome.verification.asymptotic}
+    return record
+
+
+class _FileJob:
+    def __init__(self, args):
+        self.args = args
+
+    def __call__(self, item: tuple[int, str]) -> dict:
+        from seq2math.baselines.methods import solve_system
+        from seq2math.verify.batch import InputError, parse_problem
+
+        line, text = item
+        try:
+            system, _ = parse_problem(text, self.args.infix, self.args.file, line, need_target=False)
+        except InputError as err:
+            return {"line": line, "found": None, "reason": f"input error: {err}", "error": True}
+        outcome = solve_system(system, _methods(self.args), self.args.check, self.args.time_limit)
+        return {"line": line} | outcome_record(system, outcome, self.args.check)
+
+
+def _print_text(record: dict) -> None:
+    print(f"system: {record['system']}")
+    if record["found"]:
+        print(f"V = {record['V']}")
+        print(f"prefix: {record['V_prefix']}")
+        print(f"check: {record['check']} passed (proof: {record['proof']}); found by method {record['method']} "
+              f"in {record['seconds']:.3f} s")
+    else:
+        print("not found")
+        for t in record["tried"]:
+            print(f"  tried {t['method']}: {t['candidates']} candidate(s) in {t['seconds']:.3f} s"
+                  + (f"; last: {t['last_reason']}" if t["last_reason"] else ""))
+
+
+def run(args) -> int:
+    import json
+    import sys
+
+    from seq2math.config import ConfigError
+
+    if (args.system is None) == (args.file is None):
+        raise ConfigError("give either a system (infix text) or --file FILE")
+    if args.file is None:
+        from seq2math.baselines.methods import solve_system
+        from seq2math.tokens.infix import parse_infix_system
+
+        try:
+            system = parse_infix_system(args.system)
+        except ValueError as err:
+            raise ConfigError(f"cannot read the system: {err}") from None
+        record = outcome_record(system, solve_system(system, _methods(args), args.check, args.time_limit), args.check)
+        print(json.dumps(record)) if args.json else _print_text(record)
+        return 0 if record["found"] else 1
+    from seq2math.verify.batch import ResultWriter, print_summary, read_lines, summary
+    from seq2math.verify.runner import TIMED_OUT, JobError, run_jobs
+
+    _methods(args)                                    # fail early on unknown names
+    writer = ResultWriter(args.out, args.resume)
+    records = list(writer.previous)
+    items = (item for item in read_lines(args.file) if item[0] not in writer.done)
+    hard_limit = None if args.time_limit is None else args.time_limit * 1.5 + 5
+    try:
+        for (line, _), result in run_jobs(_FileJob(args), items, args.workers, hard_limit):
+            if result is TIMED_OUT or isinstance(result, JobError):
+                why = "timeout" if result is TIMED_OUT else f"failure: {result.message}"
+                result = {"line": line, "found": None, "reason": why, "error": result is not TIMED_OUT}
+            if result.get("error"):
+                print(f"seq2math solve: line {line}: {result['reason']}", file=sys.stderr)
+            writer.write(result)
+            records.append(result)
+    finally:
+        writer.close()
+    print_summary(f"solve ({args.check})", summary(records, key="found"), args.out)
+    return 0
