@@ -147,24 +147,27 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def apply_override(obj: T, key: str, value: Any) -> T:
-    """Return a copy of ``obj`` with the dotted ``key`` (``model.d_model``) set to ``value``."""
+def apply_override(obj: T, key: str, value: Any, prefix: str = "") -> T:
+    """Return a copy of ``obj`` with the dotted ``key`` (``model.d_model``) set to ``value``.
+
+    ``prefix`` is the part of the key already resolved, so errors name the full dotted key.
+    """
     head, _, rest = key.partition(".")
     types_ = _field_types(type(obj))
     if head not in types_:
         raise ConfigError(
-            f"unknown key {key!r} for {type(obj).__name__}; valid keys: {', '.join(sorted(types_))}"
+            f"unknown key {prefix + key!r} for {type(obj).__name__}; valid keys: {', '.join(sorted(types_))}"
         )
     current = getattr(obj, head)
     if rest:
         if dataclasses.is_dataclass(current):
-            return dataclasses.replace(obj, **{head: apply_override(current, rest, value)})
+            return dataclasses.replace(obj, **{head: apply_override(current, rest, value, f"{prefix}{head}.")})
         if isinstance(current, dict):
             updated = dict(current)
             updated[rest] = _parse_scalar(value) if isinstance(value, str) else value
             return dataclasses.replace(obj, **{head: updated})
-        raise ConfigError(f"key {key!r}: {head} is not a section and has no sub-key {rest!r}")
-    return dataclasses.replace(obj, **{head: coerce(value, types_[head], key)})
+        raise ConfigError(f"key {prefix + key!r}: {head} is not a section and has no sub-key {rest!r}")
+    return dataclasses.replace(obj, **{head: coerce(value, types_[head], prefix + key)})
 
 
 def apply_overrides(obj: T, overrides: list[str] | None) -> T:
