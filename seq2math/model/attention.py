@@ -138,4 +138,4 @@ class MultiHeadAttention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
         out, weights = attend(q, k, v, allowed, dropout_p, eager=need_weights or self.impl == "eager")
         out = out.transpose(1, 2).reshape(batch, query_len, d_model)  # (B, Tq, D)
-        return self.out_proj(out), weights
+        return self.out_proj(out), (weights if need_weights else None)
