@@ -55,6 +55,7 @@ import numpy as np
 
 from seq2math.config import ConfigError
 from seq2math.tasks.base import Task, Verdict, register_task
+from seq2math.tasks.random_matrices import draw_entries, draw_symmetric
 from seq2math.tokens.numbers import (dimension_vocabulary, encode_matrix, encode_vector, get_encoding,
                                      read_array, read_matrix, read_vector)
 
@@ -93,12 +94,6 @@ def canonical_signs(vectors: np.ndarray) -> np.ndarray:
     """+1/-1 per row making each row's largest-magnitude entry positive."""
     picks = vectors[np.arange(len(vectors)), np.abs(vectors).argmax(axis=1)]
     return np.where(picks < 0, -1.0, 1.0)
-
-
-def haar_orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A Haar-distributed orthogonal matrix (QR of a Gaussian matrix with the sign fix of Mezzadri 2007)."""
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))
 
 
 class LinalgTask(Task):
@@ -147,39 +142,13 @@ class LinalgTask(Task):
         cols = rows if self.square_only else int(rng.integers(o.min_dim, o.max_dim + 1))
         return rows, cols
 
-    # ---- sampling -----------------------------------------------------------------------
-    @property
-    def entry_std(self) -> float:
-        return self.options.max_coefficient / np.sqrt(3.0)
-
+    # ---- sampling (see seq2math.tasks.random_matrices) ------------------------------------
     def draw_entries(self, rng: np.random.Generator, shape) -> np.ndarray:
-        a = self.options.max_coefficient
-        if self.options.distribution == "gaussian":
-            return rng.normal(0.0, self.entry_std, size=shape)
-        return rng.uniform(-a, a, size=shape)
+        return draw_entries(rng, shape, self.options.distribution, self.options.max_coefficient)
 
     def draw_symmetric(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """A symmetric matrix whose eigenvalues follow ``options.spectrum`` on the Wigner scale."""
-        full = self.draw_entries(rng, (n, n))
-        wigner = np.triu(full) + np.triu(full, 1).T
-        spectrum = self.options.spectrum
-        if spectrum == "semicircle":
-            return wigner
-        radius = 2.0 * self.entry_std * np.sqrt(n)  # semicircle support [-R, R], variance R^2 / 4
-        if spectrum == "uniform":
-            eigenvalues = rng.uniform(-radius, radius, n)
-        elif spectrum == "gaussian":
-            eigenvalues = rng.normal(0.0, radius / 2, n)
-        elif spectrum == "laplace":
-            eigenvalues = rng.laplace(0.0, radius / (2 * np.sqrt(2)), n)
-        elif spectrum == "positive":
-            eigenvalues = np.abs(np.linalg.eigvalsh(wigner))
-        else:  # marchenko-pastur: A^T A / n has support [0, 4 sigma^2]; rescale to [0, R]
-            a = self.draw_entries(rng, (n, n))
-            eigenvalues = np.linalg.eigvalsh(a.T @ a / n) * radius / (4 * self.entry_std ** 2)
-        q = haar_orthogonal(rng, n)
-        matrix = q.T @ np.diag(eigenvalues) @ q
-        return (matrix + matrix.T) / 2
+        o = self.options
+        return draw_symmetric(rng, n, o.spectrum, o.distribution, o.max_coefficient)
 
     def sample_operands(self, rng: np.random.Generator) -> list[np.ndarray] | None:
         rows, cols = self.draw_shape(rng)
