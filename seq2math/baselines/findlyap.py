@@ -80,7 +80,7 @@ def build_program(system: list[Poly], degree: int, check: str = "lyapunov") -> t
         pure = {k: -1.0 for k, m in enumerate(basis) if sum(1 for e in m if e) == 1 and sum(m) % 2 == 0}
         inequalities.append((pure, -0.1))
     conditions = [SOSCondition("positive", {}, positive), SOSCondition("decrease", {}, decrease)]
-    return SOSProgram(n, nparams, conditions, inequalities), basis
+    return SOSProgram(n, nparams, conditions, inequalities, shared_margin=True), basis
 
 
 def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_scale: int | None = None

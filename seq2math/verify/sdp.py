@@ -44,6 +44,9 @@ class SOSProgram:
     conditions: list[SOSCondition]
     inequalities: list[tuple[dict[int, float], float]] = field(default_factory=list)  # Σ g_k c_k ≤ h
     margin_cap: float = 1.0
+    #: one margin t for all conditions (maximise the smallest): needed when conditions share parameters,
+    #: otherwise Σ t_j could trade one infeasible condition for a large margin elsewhere
+    shared_margin: bool = False
 
 
 @dataclass
@@ -144,9 +147,13 @@ def solve_sos(program: SOSProgram, time_limit: float | None = None, backend: str
     return solution
 
 
+def _margin_count(program: SOSProgram, blocks: list[_Block]) -> int:
+    return 1 if program.shared_margin else len(blocks)
+
+
 def _layout(program: SOSProgram, blocks: list[_Block]) -> tuple[int, list[int]]:
-    """Variable vector: [c (nparams), t_1..t_K, q_1, ..., q_K]; returns (size, offsets of q_j)."""
-    offset = program.nparams + len(blocks)
+    """Variable vector: [c (nparams), t_1..t_T, q_1, ..., q_K]; returns (size, offsets of q_j)."""
+    offset = program.nparams + _margin_count(program, blocks)
     offsets = []
     for block in blocks:
         offsets.append(offset)
@@ -158,7 +165,7 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
     import clarabel
 
     nvar, offsets = _layout(program, blocks)
-    P, K = program.nparams, len(blocks)
+    P, K, T = program.nparams, len(blocks), _margin_count(program, blocks)
     eq_rows, eq_b = [], []
     for block, off in zip(blocks, offsets):
         m = block.A_q.shape[0]
@@ -171,7 +178,7 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
         for k, v in g.items():
             row[k] = v
         ineq_rows.append(sp.csr_matrix(row)), ineq_b.append([h])
-    for j in range(K):                                                 # t_j ≤ cap
+    for j in range(T):                                                 # t_j ≤ cap
         row = sp.csr_matrix(([1.0], ([0], [P + j])), shape=(1, nvar))
         ineq_rows.append(row), ineq_b.append([program.margin_cap])
     psd_rows, psd_b, cones = [], [], [clarabel.ZeroConeT(sum(b.A_q.shape[0] for b in blocks)),
@@ -181,7 +188,7 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
         i_idx, j_idx = block.pairs
         diag = np.flatnonzero(i_idx == j_idx)
         rows = np.concatenate([np.arange(npairs), diag])
-        cols = np.concatenate([off + np.arange(npairs), np.full(len(diag), P + j)])
+        cols = np.concatenate([off + np.arange(npairs), np.full(len(diag), P + (0 if program.shared_margin else j))])
         vals = np.concatenate([-np.ones(npairs), np.ones(len(diag))])
         psd_rows.append(sp.csr_matrix((vals, (rows, cols)), shape=(npairs, nvar)))
         psd_b.append(np.zeros(npairs))
@@ -189,7 +196,7 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
     A = sp.vstack(eq_rows + ineq_rows + psd_rows).tocsc()
     b = np.concatenate(eq_b + [np.concatenate(ineq_b) if ineq_b else np.zeros(0)] + psd_b)
     q = np.zeros(nvar)
-    q[P:P + K] = -1.0
+    q[P:P + T] = -1.0
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     if time_limit is not None:
@@ -208,7 +215,7 @@ def _unpack(x, program, blocks, offsets, solver: str) -> SOSSolution:
     P, K = program.nparams, len(blocks)
     grams = [_unsvec(x[off:off + blk.A_q.shape[1]], blk.pairs, len(blk.basis)) * blk.scale
              for blk, off in zip(blocks, offsets)]
-    margins = [float(x[P + j]) * blocks[j].scale for j in range(K)]
+    margins = [float(x[P + (0 if program.shared_margin else j)]) * blocks[j].scale for j in range(K)]
     return SOSSolution("solved", solver, margins, x[:P].copy(), grams, [b.basis for b in blocks], 0.0)
 
 
@@ -217,7 +224,7 @@ def _solve_cvxpy(program: SOSProgram, blocks: list[_Block], time_limit: float | 
     import cvxpy as cp
 
     c = cp.Variable(program.nparams) if program.nparams else None
-    t = cp.Variable(len(blocks))
+    t = cp.Variable(_margin_count(program, blocks))
     constraints, grams = [t <= program.margin_cap], []
     for j, block in enumerate(blocks):
         s = len(block.basis)
@@ -230,7 +237,7 @@ def _solve_cvxpy(program: SOSProgram, blocks: list[_Block], time_limit: float | 
         lhs = (block.A_q @ select) @ cp.vec(Q, order="F")
         if c is not None:
             lhs = lhs + block.A_c @ c
-        constraints += [lhs == block.b, Q - t[j] * np.eye(s) >> 0]
+        constraints += [lhs == block.b, Q - t[0 if program.shared_margin else j] * np.eye(s) >> 0]
     for g, h in program.inequalities:
         constraints.append(sum(v * c[k] for k, v in g.items()) <= h)
     problem = cp.Problem(cp.Maximize(cp.sum(t)), constraints)
@@ -242,6 +249,7 @@ def _solve_cvxpy(program: SOSProgram, blocks: list[_Block], time_limit: float | 
     if problem.status not in ("optimal", "optimal_inaccurate"):
         return SOSSolution("failed", f"cvxpy/{solver}", [], np.zeros(0), [], [], 0.0, f"status {problem.status}")
     x = [np.atleast_1d(c.value) if c is not None else np.zeros(0), np.atleast_1d(t.value)]
-    return SOSSolution("solved", f"cvxpy/{solver}", [float(v) * b.scale for v, b in zip(t.value, blocks)],
+    t_values = np.resize(np.atleast_1d(t.value), len(blocks))
+    return SOSSolution("solved", f"cvxpy/{solver}", [float(v) * b.scale for v, b in zip(t_values, blocks)],
                        x[0], [np.asarray(Q.value) * b.scale for Q, b in zip(grams, blocks)],
                        [b.basis for b in blocks], 0.0)

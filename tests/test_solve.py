@@ -1,0 +1,58 @@
+"""``seq2math solve``: certified answers, honest "not found", method registry, --file."""
+
+from __future__ import annotations
+
+import json
+
+from seq2math.baselines.methods import METHODS, make_method, register_method, solve_system
+from seq2math.cli import main
+from seq2math.tokens.infix import parse_infix_system
+
+
+def test_solve_prints_a_certified_v(capsys):
+    assert main(["solve", "x0' = -x0 + x1; x1' = -x0 - x1^3"]) == 0
+    out = capsys.readouterr().out
+    assert "V = x0^2 + x1^2" in out and "prefix: + ^ x0 INT+ 2 ^ x1 INT+ 2" in out
+    assert "lyapunov passed (proof: sos-exact)" in out and "method sos" in out
+
+
+def test_ahmadi_krstic_parrilo_system_is_not_found(capsys):
+    assert main(["solve", "x0' = -x0 + x0*x1; x1' = -x1", "--json", "--max-degree", "4"]) == 1
+    record = json.loads(capsys.readouterr().out)
+    assert record["found"] is False and "V" not in record
+    assert record["tried"][0]["method"] == "sos" and record["tried"][0]["candidates"] >= 0
+
+
+def test_a_lying_method_cannot_produce_a_false_certificate():
+    """Methods only propose: a method that proposes wrong V gets 'not found', never a certificate."""
+    from seq2math.verify.polytools import ring
+
+    x0, x1 = ring(2).gens()
+    register_method("liar", lambda: (lambda system, limit: iter([-(x0**2) - x1**2, x0**2, x0 + x1])))
+    try:
+        system = parse_infix_system("x0' = -x0; x1' = x1")
+        outcome = solve_system(system, [("liar", make_method("liar"))])
+        assert not outcome.found and outcome.tried[0]["candidates"] == 3
+        # the real method after the liar still gets its turn (barrier: V = x0^2 is right there)
+        outcome = solve_system(system, [("liar", make_method("liar")), ("sos", make_method("sos", check="barrier"))],
+                               check="barrier")
+        assert outcome.found and outcome.method in ("liar", "sos")
+    finally:
+        METHODS.pop("liar")
+
+
+def test_solve_file_writes_per_line_results(tmp_path):
+    from seq2math.symbolic.expr import from_poly
+    from seq2math.tokens.prefix import format_benchmark_line
+    from seq2math.verify.polytools import ring
+
+    x0, x1 = ring(2).gens()
+    data, out = tmp_path / "systems.txt", tmp_path / "solved.jsonl"
+    lines = [format_benchmark_line([from_poly(-x0**3 + x1), from_poly(-x0 - x1)], from_poly(x0)),   # target ignored
+             format_benchmark_line([from_poly(-x0 + x0 * x1), from_poly(-x1)], from_poly(x1))]
+    data.write_text("\n".join(lines) + "\n")
+    assert main(["solve", "--file", str(data), "--out", str(out), "--max-degree", "4", "--time-limit", "30"]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["found"] for r in records] == [True, False]
+    assert records[0]["proof"].startswith("sos-exact")
+    assert main(["solve", "--file", str(data), "--methods", "nonsense"]) == 2
