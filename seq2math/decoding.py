@@ -8,6 +8,8 @@ batch, so the work per step shrinks as sequences end.
 
 Returned token lists hold the generated ids *without* <bos> and <eos>; a sequence that
 reaches ``max_len`` tokens without <eos> is returned cut (``Hypothesis.finished`` is False).
+The padding token is never generated (its probability is set to zero and the others
+renormalised, as in fairseq): a generated <pad> would read as padding to the model itself.
 
 Beam search score (as in Wu et al. 2016 without their constant, and fairseq/HF):
 
@@ -49,8 +51,16 @@ def _check_inputs(model: nn.Module, src: Tensor, max_len: int) -> Tensor:
     return src.to(device)
 
 
+def _next_token_logits(model: nn.Module, tokens: Tensor, state, pad_id: int):
+    """One decoding step in float32, with <pad> excluded from the candidates."""
+    logits, state = model.step(tokens, state)
+    logits = logits.float()
+    logits[:, pad_id] = float("-inf")
+    return logits, state
+
+
 def _decode_one_by_one(model: nn.Module, src: Tensor, max_len: int, choose: Callable[[Tensor], Tensor],
-                       bos_id: int, eos_id: int, use_cache: bool) -> list[list[int]]:
+                       bos_id: int, eos_id: int, pad_id: int, use_cache: bool) -> list[list[int]]:
     """Shared loop of greedy and sampling: ``choose`` maps logits (B, V) to next tokens (B,)."""
     src = _check_inputs(model, src, max_len)
     outputs: list[list[int]] = [[] for _ in range(src.size(0))]
@@ -59,8 +69,8 @@ def _decode_one_by_one(model: nn.Module, src: Tensor, max_len: int, choose: Call
         active = torch.arange(src.size(0), device=src.device)  # original row of each state row
         tokens = torch.full((src.size(0),), bos_id, dtype=torch.long, device=src.device)
         for _ in range(max_len):
-            logits, state = model.step(tokens, state)
-            tokens = choose(logits.float())  # (A,)
+            logits, state = _next_token_logits(model, tokens, state, pad_id)
+            tokens = choose(logits)  # (A,)
             for row, token in zip(active.tolist(), tokens.tolist()):
                 if token != eos_id:
                     outputs[row].append(token)
@@ -77,7 +87,7 @@ def greedy(model: nn.Module, src: Tensor, max_len: int, bos_id: int = 1, eos_id:
            pad_id: int = 0, use_cache: bool = True) -> list[list[int]]:
     """Most likely next token at every step, for each source row (padded with ``pad_id``)."""
     return _decode_one_by_one(model, src, max_len, lambda logits: logits.argmax(dim=-1), bos_id, eos_id,
-                              use_cache)
+                              pad_id, use_cache)
 
 
 def sample(model: nn.Module, src: Tensor, max_len: int, temperature: float = 1.0, top_k: int | None = None,
@@ -100,7 +110,7 @@ def sample(model: nn.Module, src: Tensor, max_len: int, temperature: float = 1.0
             logits = logits.masked_fill(logits < threshold, float("-inf"))
         return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(1)  # (B,)
 
-    return _decode_one_by_one(model, src, max_len, choose, bos_id, eos_id, use_cache)
+    return _decode_one_by_one(model, src, max_len, choose, bos_id, eos_id, pad_id, use_cache)
 
 
 class _FinishedPool:
@@ -159,8 +169,8 @@ def beam_search(model: nn.Module, src: Tensor, beam_size: int, max_len: int, len
         history = torch.zeros(batch * width, 0, dtype=torch.long, device=device)  # (A*K, t)
         tokens = torch.full((batch * width,), bos_id, dtype=torch.long, device=device)
         for length in range(1, max_len + 1):
-            logits, state = model.step(tokens, state)
-            log_probs = logits.float().log_softmax(dim=-1)  # (A*K, V)
+            logits, state = _next_token_logits(model, tokens, state, pad_id)
+            log_probs = logits.log_softmax(dim=-1)  # (A*K, V)
             vocab = log_probs.size(-1)
             totals = sums.unsqueeze(-1) + log_probs.view(len(active), width, vocab)  # (A, K, V)
             top_sums, top_ids = totals.view(len(active), width * vocab).topk(2 * width, dim=1)  # (A, 2K)

@@ -1,0 +1,201 @@
+"""Decoding: beam size 1 = greedy, beam search exact when the beam holds every prefix,
+scores = log-probability / len ** length_penalty, batching and caching change nothing,
+sampling follows the model's distribution."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import pytest
+import torch
+
+from seq2math.decoding import Hypothesis, beam_search, greedy, sample
+from seq2math.model import ModelConfig, build_model
+
+VOCAB = 12
+BOS, EOS = 1, 2
+ARCHS = [("seq2seq", "sinusoidal"), ("decoder", "rotary"), ("decoder", "learned"), ("rnn", "sinusoidal")]
+
+
+def random_model(arch: str, positions: str = "sinusoidal", seed: int = 0, vocab: int = VOCAB):
+    """An untrained model with peaked, input-dependent next-token distributions and <eos> reachable."""
+    torch.manual_seed(seed)
+    config = ModelConfig(arch=arch, positions=positions, d_model=32, n_heads=4, enc_layers=1, dec_layers=2,
+                         d_ff=64, dropout=0.0, max_len=64, tie_embeddings=False, rnn_layers=1)
+    model = build_model(config, vocab).eval()
+    if getattr(model, "output", None) is not None:
+        torch.nn.init.normal_(model.output.weight, std=0.5)  # sharper than the default init
+        model.output.weight.data[EOS] *= 3  # sequences end at various lengths
+    return model
+
+
+def copy_batch(gen: torch.Generator, batch: int = 32, longest: int = 6) -> tuple[torch.Tensor, ...]:
+    """Copy task with lengths 1..longest: src = x <pad>..., target = x <eos> <pad>..."""
+    lengths = torch.randint(1, longest + 1, (batch,), generator=gen)
+    digits = torch.randint(6, VOCAB, (batch, longest), generator=gen)
+    columns = torch.arange(longest + 1)
+    src = digits.masked_fill(columns[:longest] >= lengths[:, None], 0)
+    target = torch.cat([src, torch.zeros(batch, 1, dtype=torch.long)], dim=1)
+    target[torch.arange(batch), lengths] = EOS
+    tgt_in = torch.cat([torch.full((batch, 1), BOS), target[:, :-1]], dim=1).masked_fill(
+        columns > lengths[:, None], 0)
+    return src, tgt_in, target
+
+
+@functools.lru_cache(maxsize=None)
+def trained_model(arch: str, positions: str):
+    """A model trained briefly to copy: its outputs depend on the input and end at various lengths."""
+    model = random_model(arch, positions, seed=11).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(40):
+        src, tgt_in, target = copy_batch(gen)
+        logits = model(src, tgt_in)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def sources(seed: int = 1, batch: int = 5, length: int = 6) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    src = torch.randint(6, VOCAB, (batch, length), generator=gen)
+    for row in range(1, batch):
+        src[row, length - row % 4:] = 0  # various amounts of padding at the end
+    return src
+
+
+def sequence_log_prob(model, src_row: torch.Tensor, tokens: list[int], finished: bool) -> float:
+    """log p(tokens [+ <eos>] | src) by teacher forcing (<pad> excluded), the reference for beam scores."""
+    target = torch.tensor(tokens + ([EOS] if finished else []))
+    tgt_in = torch.tensor([BOS] + tokens + ([EOS] if finished else []))[: len(target)]
+    with torch.no_grad():
+        logits = model(src_row.unsqueeze(0), tgt_in.unsqueeze(0))[0]  # (T, V)
+        log_probs = logits.index_fill(1, torch.tensor([0]), float("-inf")).log_softmax(-1)
+    return float(log_probs.gather(1, target.unsqueeze(1)).sum())
+
+
+@pytest.mark.parametrize("arch,positions", ARCHS)
+def test_beam_size_one_equals_greedy(arch, positions):
+    model, src = trained_model(arch, positions), sources(batch=8)
+    for max_len in (4, 10):  # some outputs are cut at 4 tokens
+        greedy_out = greedy(model, src, max_len=max_len)
+        beams = beam_search(model, src, beam_size=1, max_len=max_len)
+        assert [hyps[0].tokens for hyps in beams] == greedy_out
+        assert greedy(model, src, max_len=max_len, use_cache=False) == greedy_out
+    assert any(hyps[0].finished for hyps in beams) and len({len(g) for g in greedy_out}) > 1  # non-trivial
+
+
+@pytest.mark.parametrize("arch,positions", ARCHS)
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0, 2.0])
+def test_beam_scores_are_penalised_log_probs_ranked_best_first(arch, positions, length_penalty):
+    model, src = trained_model(arch, positions), sources(3, batch=3)
+    results = beam_search(model, src, beam_size=4, max_len=8, length_penalty=length_penalty, n_best=3)
+    for row, hyps in enumerate(results):
+        assert len(hyps) == 3
+        assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+        for hyp in hyps:
+            length = len(hyp.tokens) + int(hyp.finished)
+            assert EOS not in hyp.tokens and (hyp.finished or length == 8)
+            reference = sequence_log_prob(model, src[row][src[row] != 0], hyp.tokens, hyp.finished)
+            assert hyp.log_prob == pytest.approx(reference, abs=1e-4)
+            assert hyp.score == pytest.approx(reference / length ** length_penalty, abs=1e-4)
+
+
+def all_log_probs(model, src_row: torch.Tensor, prefixes: torch.Tensor, finished: bool) -> torch.Tensor:
+    """Batched ``sequence_log_prob`` of every row of ``prefixes`` (N, L) -> (N,)."""
+    count, length = prefixes.shape
+    bos = torch.full((count, 1), BOS)
+    target = torch.cat([prefixes, torch.full((count, 1), EOS)], dim=1) if finished else prefixes
+    tgt_in = torch.cat([bos, prefixes], dim=1)[:, : target.size(1)]
+    with torch.no_grad():
+        logits = model(src_row.expand(count, -1), tgt_in)  # (N, T, V)
+        log_probs = logits.index_fill(2, torch.tensor([0]), float("-inf")).log_softmax(-1)
+    return log_probs.gather(2, target.unsqueeze(2)).squeeze(2).sum(dim=1)  # (N,)
+
+
+@pytest.mark.parametrize("arch,positions", [("seq2seq", "learned"), ("decoder", "rotary"), ("rnn", "sinusoidal")])
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
+def test_wide_beam_finds_the_exact_best_sequences(arch, positions, length_penalty):
+    """With K >= (V-2)^(max_len-1) beams nothing is pruned: compare with brute-force enumeration."""
+    vocab, max_len = 7, 3
+    model = random_model(arch, positions, seed=4, vocab=vocab)
+    src = torch.tensor([[6, 6, 0], [6, 0, 0]])
+    results = beam_search(model, src, beam_size=vocab ** 2, max_len=max_len, length_penalty=length_penalty,
+                          early_stopping=False)
+    non_eos = [t for t in range(1, vocab) if t != EOS]  # <pad>=0 is never generated
+    for row, hyps in enumerate(results):
+        real_src = src[row][src[row] != 0].unsqueeze(0)
+        candidates = []
+        for length in range(max_len + 1):
+            finished = length < max_len  # a prefix of max_len tokens is an unfinished hypothesis
+            total = length + int(finished)
+            if total == 0:
+                continue
+            prefixes = torch.tensor(list(itertools.product(non_eos, repeat=length)), dtype=torch.long)
+            prefixes = prefixes.view(len(non_eos) ** length, length)  # (N, L)
+            scores = all_log_probs(model, real_src, prefixes, finished) / total ** length_penalty
+            candidates += [(float(score), prefix.tolist()) for score, prefix in zip(scores, prefixes)]
+        candidates.sort(key=lambda c: c[0], reverse=True)
+        for hyp, (score, tokens) in zip(hyps[:5], candidates[:5]):
+            assert hyp.tokens == tokens
+            assert hyp.score == pytest.approx(score, abs=1e-4)
+
+
+@pytest.mark.parametrize("arch,positions", ARCHS)
+def test_batched_cached_beams_equal_single_uncached_beams(arch, positions):
+    model, src = trained_model(arch, positions), sources(6)
+    batched = beam_search(model, src, beam_size=3, max_len=9)
+    for row in range(src.size(0)):
+        single = beam_search(model, src[row:row + 1][:, src[row] != 0], beam_size=3, max_len=9, use_cache=False)[0]
+        assert [h.tokens for h in single] == [h.tokens for h in batched[row]]
+        assert [h.score for h in single] == pytest.approx([h.score for h in batched[row]], abs=1e-5)
+
+
+def test_late_stopping_never_returns_a_worse_best_hypothesis():
+    model, src = random_model("seq2seq", seed=6), sources(7, batch=6)
+    early = beam_search(model, src, beam_size=3, max_len=12, length_penalty=1.5)
+    late = beam_search(model, src, beam_size=3, max_len=12, length_penalty=1.5, early_stopping=False)
+    for early_hyps, late_hyps in zip(early, late):
+        assert late_hyps[0].score >= early_hyps[0].score - 1e-6
+
+
+def test_sampling_follows_the_model_distribution():
+    model = random_model("seq2seq", seed=7)
+    src = sources(8, batch=1).repeat(4000, 1)
+    with torch.no_grad():
+        probs = model(src[:1], torch.tensor([[BOS]]))[0, 0, 1:].softmax(-1)  # (V - 1,): no <pad>
+        probs = torch.cat([torch.zeros(1), probs])
+    draws = sample(model, src, max_len=1, generator=torch.Generator().manual_seed(0))
+    first = torch.tensor([d[0] if d else EOS for d in draws])
+    frequencies = torch.bincount(first, minlength=VOCAB).float() / len(draws)
+    assert (frequencies - probs).abs().max() < 0.03  # ~4 standard errors at n = 4000
+    top2 = sample(model, src[:500], max_len=1, top_k=2, generator=torch.Generator().manual_seed(1))
+    allowed = set(probs.topk(2).indices.tolist())
+    assert {d[0] if d else EOS for d in top2} <= allowed
+
+
+def test_sampling_limits_are_greedy_and_seeds_reproduce():
+    model, src = random_model("decoder", "rotary", seed=8), sources(9)
+    reference = greedy(model, src, max_len=8)
+    assert sample(model, src, max_len=8, top_k=1) == reference
+    assert sample(model, src, max_len=8, temperature=1e-4) == reference
+    first = sample(model, src, max_len=8, temperature=1.5, generator=torch.Generator().manual_seed(3))
+    again = sample(model, src, max_len=8, temperature=1.5, generator=torch.Generator().manual_seed(3))
+    assert first == again
+
+
+def test_decoding_rejects_what_it_cannot_do():
+    src = sources()
+    with pytest.raises(TypeError, match="encoder-only"):
+        greedy(random_model("encoder"), src, max_len=4)
+    model = random_model("seq2seq")
+    with pytest.raises(ValueError, match="n_best"):
+        beam_search(model, src, beam_size=2, max_len=4, n_best=3)
+    with pytest.raises(ValueError, match="temperature"):
+        sample(model, src, max_len=4, temperature=0)
+    with pytest.raises(ValueError, match="shape"):
+        greedy(model, src[0], max_len=4)
+    assert isinstance(beam_search(model, src, beam_size=2, max_len=4)[0][0], Hypothesis)
