@@ -109,7 +109,8 @@ def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_sc
 
 
 def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None = None, check: str = "lyapunov",
-               attempts: list[Attempt] | None = None, max_scale: int | None = None) -> Iterator[tuple[Poly, int]]:
+               attempts: list[Attempt] | None = None, max_scale: int | None = None, backend: str = "clarabel"
+               ) -> Iterator[tuple[Poly, int]]:
     """(rounded V, degree) from the SOS search at degrees 2, 4, …; ``attempts`` collects the log."""
     attempts = attempts if attempts is not None else []
     n = len(system)
@@ -120,7 +121,7 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
             return
         start = time.perf_counter()
         program, basis = build_program(system, degree, check)
-        solution = solve_sos(program, time_limit=remaining)
+        solution = solve_sos(program, time_limit=remaining, backend=backend)
         seconds = time.perf_counter() - start
         if solution.status != "solved":
             status = "infeasible" if solution.status == "infeasible" else (

@@ -107,7 +107,7 @@ def diverges(system, rng: np.random.Generator, starts: int = 12, steps: int = 30
     return False
 
 
-def search_forward(rng: np.random.Generator, config: ForwardConfig, check: str):
+def search_forward(rng: np.random.Generator, config: ForwardConfig, check: str, backend: str = "clarabel"):
     """(system, V) with V proved exactly under ``check``, or None (rejected)."""
     from seq2math.baselines.findlyap import candidates
     from seq2math.verify.check import check_candidate
@@ -117,7 +117,7 @@ def search_forward(rng: np.random.Generator, config: ForwardConfig, check: str):
     if any(f.is_zero() for f in system) or linearly_unstable(system) or diverges(system, rng):
         return None
     for V, _ in candidates(system, config.forward_max_lyapunov_degree, check=check,
-                           max_scale=config.forward_max_rounding):
+                           max_scale=config.forward_max_rounding, backend=backend):
         if check_candidate(system, V, check, use_z3=False).valid:
             return system, V
     return None
