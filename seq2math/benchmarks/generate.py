@@ -130,3 +130,12 @@ def bench_backward(args) -> None:
 
 #: generator name -> benchmark function; other generators add themselves here
 MODES: dict[str, Callable] = {"backward": bench_backward}
+
+
+def _bench_forward(args) -> None:            # forward / barrier generation (seq2math.benchmarks.forward)
+    from seq2math.benchmarks.forward import bench_forward
+
+    bench_forward(args, "barrier" if args.mode == "barrier" else "lyapunov")
+
+
+MODES["forward"] = MODES["barrier"] = _bench_forward
