@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-HELP = "run a baseline (findlyap: SOSTOOLS-style SOS search) on a file of systems"
+HELP = "run a baseline (findlyap: SOSTOOLS-style SOS search; neural: learner-verifier) on a file of systems"
 DESCRIPTION = """Run a baseline on every system of a prefix-format file (targets ignored).
 
 findlyap: V over all monomials of degree 2..d, d = 2, 4, ... <= --max-degree; nonnegative
@@ -13,6 +13,10 @@ solver failure / timeout, the degrees tried and the time.
 examples:
   seq2math baseline findlyap systems.txt --max-degree 6 --out findlyap.jsonl
   seq2math baseline findlyap systems.txt --check barrier --timeout 60 --workers 2
+
+neural: a small network trained on an annulus with counterexamples in a loop (Fossil 2 /
+ANLC / LyzNet style); region and global results reported apart. See
+`seq2math baseline neural --help`.
 """
 
 
@@ -29,6 +33,9 @@ def add_arguments(parser) -> None:
     findlyap.add_argument("--workers", type=int, default=1, help="worker processes")
     findlyap.add_argument("--out", default=None, help="output JSONL (default stdout)")
     findlyap.add_argument("--resume", action="store_true", help="skip lines already in --out")
+    from seq2math.baselines.neural_cli import add_neural_parser   # no torch at import time
+
+    add_neural_parser(sub, parser.formatter_class)
 
 
 class _Job:
@@ -71,8 +78,12 @@ def run(args) -> int:
     from seq2math.verify.batch import ResultWriter, print_summary, read_lines, summary
     from seq2math.verify.runner import TIMED_OUT, JobError, run_jobs
 
+    if args.baseline == "neural":
+        from seq2math.baselines.neural_cli import run_neural
+
+        return run_neural(args)
     if args.baseline != "findlyap":
-        raise ConfigError("name a baseline: findlyap")
+        raise ConfigError("name a baseline: findlyap, neural")
     if args.max_degree < 2 or args.max_degree % 2:
         raise ConfigError(f"--max-degree must be even and at least 2, got {args.max_degree}")
     writer = ResultWriter(args.out, args.resume)
