@@ -177,18 +177,15 @@ def beam_search(model: nn.Module, src: Tensor, beam_size: int, max_len: int, len
             parents, next_tokens = top_ids // vocab, top_ids % vocab  # (A, 2K)
             is_eos = next_tokens == eos_id
             ends = is_eos & (torch.arange(2 * width, device=device) < width) & (top_sums > float("-inf"))
-            for group, rank in ends.nonzero().tolist():
-                row = group * width + int(parents[group, rank])
-                log_prob = float(top_sums[group, rank])
-                pools[active[group]].add(Hypothesis(history[row].tolist(), log_prob / length ** length_penalty,
-                                                    log_prob, True))
+            _collect_finished(pools, active, ends, parents, top_sums, history, length, length_penalty)
             # each beam has one <eos> candidate, so at least K of the 2K continuations are not <eos>
             sums, chosen = top_sums.masked_fill(is_eos, float("-inf")).topk(width, dim=1)  # (A, K)
             rows = (torch.arange(len(active), device=device).unsqueeze(1) * width
                     + parents.gather(1, chosen)).view(-1)  # (A*K,)
             tokens = next_tokens.gather(1, chosen).view(-1)  # (A*K,)
             history = torch.cat((history.index_select(0, rows), tokens.unsqueeze(1)), dim=1)  # (A*K, t+1)
-            done = [_input_done(pools[b], float(sums[g, 0]), length, max_len, length_penalty, early_stopping)
+            best_live = sums[:, 0].tolist()  # one device -> host copy per step
+            done = [_input_done(pools[b], best_live[g], length, max_len, length_penalty, early_stopping)
                     for g, b in enumerate(active)]
             if length == max_len:
                 _add_unfinished(pools, active, done, history, sums, length, length_penalty)
@@ -205,6 +202,22 @@ def beam_search(model: nn.Module, src: Tensor, beam_size: int, max_len: int, len
     return [pool.items[:n_best] for pool in pools]
 
 
+def _collect_finished(pools: list[_FinishedPool], active: list[int], ends: Tensor, parents: Tensor,
+                      top_sums: Tensor, history: Tensor, length: int, length_penalty: float) -> None:
+    """Turn the candidates marked in ``ends`` (A, 2K) into finished hypotheses (few host copies)."""
+    hits = ends.nonzero().tolist()
+    if not hits:
+        return
+    width = history.size(0) // len(active)
+    groups, ranks = zip(*hits)
+    index = (torch.tensor(groups), torch.tensor(ranks))
+    rows = (torch.tensor(groups) * width + parents.cpu()[index]).tolist()
+    log_probs = top_sums.cpu()[index].tolist()
+    prefixes = history.index_select(0, torch.tensor(rows, device=history.device)).tolist()
+    for group, prefix, log_prob in zip(groups, prefixes, log_probs):
+        pools[active[group]].add(Hypothesis(prefix, log_prob / length ** length_penalty, log_prob, True))
+
+
 def _input_done(pool: _FinishedPool, best_live_sum: float, length: int, max_len: int,
                 length_penalty: float, early_stopping: bool) -> bool:
     if not pool.full():
@@ -217,12 +230,11 @@ def _input_done(pool: _FinishedPool, best_live_sum: float, length: int, max_len:
 def _add_unfinished(pools: list[_FinishedPool], active: list[int], done: list[bool], history: Tensor,
                     sums: Tensor, length: int, length_penalty: float) -> None:
     """At ``max_len``: live beams of unfinished inputs compete with the finished hypotheses."""
-    width = sums.size(1)
+    width, all_sums, prefixes = sums.size(1), sums.tolist(), history.tolist()
     for group, input_index in enumerate(active):
         if done[group]:
             continue
-        for beam in range(width):
-            log_prob = float(sums[group, beam])
+        for beam, log_prob in enumerate(all_sums[group]):
             if log_prob > float("-inf"):
-                pools[input_index].add(Hypothesis(history[group * width + beam].tolist(),
+                pools[input_index].add(Hypothesis(prefixes[group * width + beam],
                                                   log_prob / length ** length_penalty, log_prob, False))

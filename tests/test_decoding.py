@@ -199,3 +199,14 @@ def test_decoding_rejects_what_it_cannot_do():
     with pytest.raises(ValueError, match="shape"):
         greedy(model, src[0], max_len=4)
     assert isinstance(beam_search(model, src, beam_size=2, max_len=4)[0][0], Hypothesis)
+
+
+def test_model_benchmark_command_runs(capsys):
+    from seq2math.cli import main
+
+    argv = ["bench", "model", "--batch", "2", "--beam", "2", "--src-len", "5", "--max-len", "4", "--vocab", "20",
+            "--repeats", "1", "--attention-len", "8"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "speed-up of the cache" in out and "speed-up of SDPA" in out
+    assert main(["bench", "model", "--beam", "0"]) == 2

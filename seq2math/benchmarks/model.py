@@ -52,8 +52,10 @@ def run(args) -> int:
     from seq2math.decoding import beam_search
     from seq2math.model import ModelConfig, build_model, count_parameters
 
-    if min(args.batch, args.beam, args.src_len, args.max_len, args.repeats) < 1:
-        raise ValueError("--batch, --beam, --src-len, --max-len and --repeats must be >= 1")
+    from seq2math.config import ConfigError
+
+    if min(args.batch, args.beam, args.src_len, args.max_len, args.repeats, args.attention_len) < 1:
+        raise ConfigError("--batch, --beam, --src-len, --max-len, --repeats and --attention-len must be >= 1")
     device = torch.device(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)

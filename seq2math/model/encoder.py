@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from .blocks import BlockStack, TokenEmbedding
 from .config import ModelConfig
-from .outputs import AttentionMaps, check_tokens, inference
+from .outputs import AttentionMaps, check_tokens, inference, to_model_device
 
 
 class EncoderOnlyTransformer(nn.Module):
@@ -58,6 +58,7 @@ class EncoderOnlyTransformer(nn.Module):
 
     def attention_maps(self, src: Tensor) -> AttentionMaps:
         record = {"self": [], "cross": []}
+        (src,) = to_model_device(self, src)
         with inference(self):
             self(src, record=record)
         return AttentionMaps(encoder_self=record["self"])

@@ -59,3 +59,9 @@ def inference(model: nn.Module) -> Iterator[None]:
             yield
     finally:
         model.train(was_training)
+
+
+def to_model_device(model: nn.Module, *tensors: Tensor) -> tuple[Tensor, ...]:
+    """Move inputs to the device of the model's parameters (plots pass CPU tensors)."""
+    device = next(model.parameters()).device
+    return tuple(t.to(device) for t in tensors)

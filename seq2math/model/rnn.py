@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .config import ModelConfig
-from .outputs import AttentionMaps, check_tokens, inference
+from .outputs import AttentionMaps, check_tokens, inference, to_model_device
 
 
 class AdditiveAttention(nn.Module):
@@ -144,6 +144,7 @@ class RNNSeq2Seq(nn.Module):
 
     def attention_maps(self, src: Tensor, tgt_in: Tensor) -> AttentionMaps:
         """The additive attention weights as one "layer" with one head: [(B, 1, T, S)]."""
+        src, tgt_in = to_model_device(self, src, tgt_in)
         with inference(self):
             _, weights = self._run(src, tgt_in)
         return AttentionMaps(cross=[weights.unsqueeze(1)])

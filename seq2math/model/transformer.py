@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from .blocks import BlockStack, LayerCache, TokenEmbedding
 from .config import ModelConfig
-from .outputs import AttentionMaps, check_tokens, inference
+from .outputs import AttentionMaps, check_tokens, inference, to_model_device
 
 SEP_ID = 4  # seq2math.tokens.vocab: <pad>=0 <bos>=1 <eos>=2 <unk>=3 <sep>=4 <mask>=5
 
@@ -149,6 +149,7 @@ class Seq2SeqTransformer(TransformerGenerator):
     def attention_maps(self, src: Tensor, tgt_in: Tensor) -> AttentionMaps:
         """Eager-path weights of every layer, in eval mode and without gradients."""
         encoder_record, decoder_record = {"self": [], "cross": []}, {"self": [], "cross": []}
+        src, tgt_in = to_model_device(self, src, tgt_in)
         with inference(self):
             self(src, tgt_in, record=decoder_record, encoder_record=encoder_record)
         return AttentionMaps(encoder_self=encoder_record["self"], decoder_self=decoder_record["self"],
@@ -191,6 +192,7 @@ class DecoderOnlyTransformer(TransformerGenerator):
 
     def attention_maps(self, src: Tensor, tgt_in: Tensor) -> AttentionMaps:
         record = {"self": [], "cross": []}
+        src, tgt_in = to_model_device(self, src, tgt_in)
         with inference(self):
             self(src, tgt_in, record=record)
         return AttentionMaps(decoder_self=record["self"])
