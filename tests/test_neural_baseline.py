@@ -12,6 +12,8 @@ import torch
 
 from seq2math.baselines.neural import neural_lyapunov
 from seq2math.baselines.neural_config import NeuralOptions
+from seq2math.baselines.neural_region_sos import recheck as recheck_region
+from seq2math.baselines.neural_region_sos import region_certificate
 from seq2math.baselines.neural_torch import SquareNetwork, system_function, torch_evaluate
 from seq2math.baselines.neural_verify import exact_region_check, sample_annulus
 from seq2math.cli import main
@@ -26,6 +28,7 @@ from seq2math.verify.polytools import exact_value, ring
 LINEAR = "x0' = -x0 + x1; x1' = -x0 - x1"
 UNSTABLE = "x0' = x0; x1' = -x1"
 AKP = "x0' = -x0 + x0*x1; x1' = -x1"          # globally stable, no polynomial Lyapunov function
+THREE = "x0' = -x0 + x1*x2; x1' = -x1 - x0*x2; x2' = -x2"
 
 
 def _polys(text: str):
@@ -55,6 +58,32 @@ def test_linear_system_region_is_proved_and_rechecked_independently(linear_resul
     X = _annulus_points(2, 0.01, 10.0, 20000, seed=123)
     assert np.all(evaluate(V, X) > 0)
     assert np.all(evaluate(lie_derivative(V, system), X) < 0)
+
+
+def test_three_variable_region_certificate_rechecks_exactly():
+    result = neural_lyapunov(parse_infix_system(THREE), time_limit=20, seed=0, region_radius=10.0)
+    assert result.found_region is True and result.found_global is not True
+    system = _polys(THREE)
+    if result.region_proof == "sos-exact (annulus)":
+        assert recheck_region(result.V_poly, system, 0.01, 10.0, result.region_certificate) == (
+            True, "every Gram matrix re-proved exactly")
+    X = _annulus_points(3, 0.01, 10.0, 20000, seed=7)
+    assert np.all(evaluate(lie_derivative(result.V_poly, system), X) < 0)
+
+
+def test_region_certificate_is_sound_and_tamper_evident():
+    x0, x1 = ring(2).gens()
+    V = x0**2 + x1**2
+    certificate, detail = region_certificate(V, _polys(LINEAR), 0.01, 10.0, time_limit=10)
+    assert certificate is not None, detail
+    assert recheck_region(V, _polys(LINEAR), 0.01, 10.0, certificate)[0]
+    assert not recheck_region(V + x0 * x1, _polys(LINEAR), 0.01, 10.0, certificate)[0]     # another V
+    assert not recheck_region(V, _polys(LINEAR), 0.01, 20.0, certificate)[0]               # another region
+    assert not recheck_region(V, _polys(LINEAR), 0.01, 10.0, certificate | {"delta": "1000"})[0]
+    assert region_certificate(V, _polys(UNSTABLE), 0.01, 10.0, time_limit=10)[0] is None
+    # for the AKP system and V = x0^2 + x1^2, dV/dt = 154 > 0 at (9, 2), inside |x| <= 10
+    assert lie_derivative(V, _polys(AKP))(9, 2) == 154
+    assert region_certificate(V, _polys(AKP), 0.01, 10.0, time_limit=10)[0] is None
 
 
 def test_global_claim_comes_with_an_exact_certificate(linear_result):

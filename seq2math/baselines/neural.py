@@ -8,8 +8,8 @@ until the verifier accepts or the budget (rounds, seconds) runs out.
 Two results, reported separately and never mixed (the published tools certify a region):
 
 - ``found_region``: True only when the region claim (V > 0, V̇ < 0 on the annulus) is
-  *proved exactly* — z3 on the annulus, or an exact SOS certificate of global asymptotic
-  decrease. ``None`` when the numerical verifier found no counterexample but nothing exact
+  *proved exactly* — an exact SOS certificate on the annulus (``neural_region_sos``), z3 on
+  the annulus, or an exact SOS certificate of global asymptotic decrease. ``None`` when the numerical verifier found no counterexample but nothing exact
   settled it (non-polynomial systems always end here): "no counterexample", not a proof.
   False when the budget ran out with counterexamples left.
 - ``found_global``: True only when ``check_candidate(system, V, "lyapunov")`` proves the
@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from seq2math.baselines.neural_config import NeuralOptions
+from seq2math.baselines.neural_region_sos import region_certificate
 from seq2math.baselines.neural_torch import SquareNetwork, Tensor, system_function
 from seq2math.baselines.neural_verify import decrease_cosine, exact_region_check, falsify, sample_annulus
 from seq2math.verify.check import as_polynomials, check_candidate
@@ -42,7 +43,7 @@ JITTER_COPIES = 3          # each counterexample joins the training set with thi
 class NeuralResult:
     found_region: bool | None
     found_global: bool | None
-    region_proof: str = ""                 # "z3", "sos-exact (global asymptotic decrease)", "none (numerical)", ""
+    region_proof: str = ""     # "sos-exact (annulus)", "z3", "sos-exact (global asymptotic decrease)", "none (numerical)"
     global_proof: str = ""                 # check_candidate's proof label when found_global
     reason: str = ""
     V_poly: Poly | None = None
@@ -50,6 +51,7 @@ class NeuralResult:
     seconds: float = 0.0
     counterexamples: int = 0
     history: list[dict] = field(default_factory=list)
+    region_certificate: dict | None = None  # exact S-procedure certificate (neural_region_sos.recheck)
     options: NeuralOptions | None = None
 
     @property
@@ -187,9 +189,16 @@ def _settle_candidate(result: NeuralResult, network: SquareNetwork, system: list
         result.found_region, result.region_proof = True, "sos-exact (global asymptotic decrease)"
         result.reason = "region proved by the global certificate"
         return True
+    certificate, detail = region_certificate(V, system, options.inner_radius, options.radius,
+                                             max(1.0, deadline - time.perf_counter()))
+    if certificate is not None:
+        entry["verifier"] = detail
+        result.found_region, result.region_proof, result.region_certificate = True, "sos-exact (annulus)", certificate
+        result.reason = "region proved by an exact SOS certificate on the annulus"
+        return True
     remaining = max(0.5, min(options.z3_timeout, deadline - time.perf_counter()))
     answer = exact_region_check(V, system, options.inner_radius, options.radius, remaining)
-    entry["verifier"] = answer.detail
+    entry["verifier"] = f"{detail}; {answer.detail}"
     if answer.verdict == "proved":
         result.found_region, result.region_proof, result.reason = True, "z3", "region proved exactly by z3"
         return True
