@@ -63,13 +63,13 @@ def test_self_attention_matches_torch_with_padding_and_causal_masks(impl):
     padding = torch.zeros(batch, length, dtype=torch.bool)
     padding[1, 4:] = True
     causal_block = torch.triu(torch.ones(length, length, dtype=torch.bool), diagonal=1)  # True = blocked
-    for causal in (False, True):
-        out, weights = ours(x, key_padding_mask=padding, causal=causal, need_weights=True)
-        ref_out, ref_weights = ref(x, x, x, key_padding_mask=padding, attn_mask=causal_block if causal else None,
+    for causal, mask in [(False, padding), (True, padding), (True, None), (False, None)]:
+        out, weights = ours(x, key_padding_mask=mask, causal=causal, need_weights=True)
+        ref_out, ref_weights = ref(x, x, x, key_padding_mask=mask, attn_mask=causal_block if causal else None,
                                    need_weights=True, average_attn_weights=False)
         torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(weights, ref_weights, atol=1e-6, rtol=1e-5)
-        fast_out, no_weights = ours(x, key_padding_mask=padding, causal=causal)
+        fast_out, no_weights = ours(x, key_padding_mask=mask, causal=causal)
         assert no_weights is None
         torch.testing.assert_close(fast_out, ref_out, atol=1e-5, rtol=1e-5)
 

@@ -53,7 +53,7 @@ def allowed_mask(query_len: int, key_len: int, key_padding_mask: Tensor | None, 
                  device: torch.device) -> Tensor | None:
     """Boolean mask broadcastable to (B, H, Tq, Tk), True where attention is allowed."""
     allowed = None
-    if causal:
+    if causal and query_len > 1:  # a single (last) query may see every key
         offset = key_len - query_len  # keys cached before the first query
         query_pos = torch.arange(query_len, device=device).unsqueeze(1) + offset  # (Tq, 1)
         allowed = torch.arange(key_len, device=device).unsqueeze(0) <= query_pos  # (Tq, Tk)
@@ -64,14 +64,18 @@ def allowed_mask(query_len: int, key_len: int, key_padding_mask: Tensor | None, 
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor | None, dropout_p: float,
-           eager: bool) -> tuple[Tensor, Tensor | None]:
+           eager: bool, plain_causal: bool = False) -> tuple[Tensor, Tensor | None]:
     """``softmax(q k^T / sqrt(hd)) v`` for (B, H, T, hd) inputs; weights only on the eager path.
 
-    A query whose keys are all masked gets zero output (and zero weights) instead of NaN.
+    ``plain_causal``: ``allowed`` is exactly the square causal mask, which SDPA builds itself
+    (``is_causal``), letting it pick its fused kernels. A query whose keys are all masked
+    gets zero output (and zero weights) instead of NaN.
     """
     if not eager:
+        if plain_causal:
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True), None
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout_p)  # (B, H, Tq, hd)
-        if allowed is not None:
+        if allowed is not None and allowed.dim() == 4:  # padding masks can empty a row
             out = out.masked_fill(~allowed.any(-1, keepdim=True), 0.0)
         return out, None
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, Tq, Tk)
@@ -136,6 +140,8 @@ class MultiHeadAttention(nn.Module):
                 cache.keys, cache.values, cache.static = k, v, True
         allowed = allowed_mask(query_len, k.size(2), key_padding_mask, causal, query.device)
         dropout_p = self.dropout if self.training else 0.0
-        out, weights = attend(q, k, v, allowed, dropout_p, eager=need_weights or self.impl == "eager")
+        plain_causal = causal and key_padding_mask is None and query_len == k.size(2) > 1
+        out, weights = attend(q, k, v, allowed, dropout_p, eager=need_weights or self.impl == "eager",
+                              plain_causal=plain_causal)
         out = out.transpose(1, 2).reshape(batch, query_len, d_model)  # (B, Tq, D)
         return self.out_proj(out), (weights if need_weights else None)
