@@ -37,6 +37,7 @@ from seq2math.verify.check import as_polynomials, check_candidate
 from seq2math.verify.polytools import Poly, fmt_point
 
 JITTER_COPIES = 3          # each counterexample joins the training set with this many perturbed copies
+MAX_MARGIN = 0.5           # an undecided candidate doubles the training margin up to this cosine
 
 
 @dataclass
@@ -77,14 +78,14 @@ class NeuralResult:
         return record
 
 
-def _train(network: SquareNetwork, f, X: Tensor, options: NeuralOptions, deadline: float) -> float:
+def _train(network: SquareNetwork, f, X: Tensor, options: NeuralOptions, margin: float, deadline: float) -> float:
     """Adam on mean relu(cos(∇V, f) + margin): scale free, so small and large states count alike."""
     optimiser = torch.optim.Adam(network.parameters(), lr=options.learning_rate)
     loss_value = float("nan")
     for step in range(options.steps):
         _, cosine = decrease_cosine(network, f, X)
         finite = torch.isfinite(cosine)
-        loss = torch.relu(cosine[finite] + options.margin).mean()
+        loss = torch.relu(cosine[finite] + margin).mean()
         loss_value = float(loss.detach())
         if loss_value == 0.0 or (step % 25 == 0 and time.perf_counter() > deadline):
             break
@@ -147,12 +148,13 @@ def _neural_lyapunov(system: list, options: NeuralOptions) -> NeuralResult:
     network.quantize_(options.quantization_bits)
     X = sample_annulus(n, options.samples, options.inner_radius, options.radius, generator)
     result = NeuralResult(False, False, reason="budget exhausted with counterexamples left", options=options)
+    margin, undecided = options.margin, None
     for round_index in range(1, options.iterations + 1):
         if time.perf_counter() > deadline:
             result.reason = "time limit reached with counterexamples left"
             break
         result.iterations = round_index
-        loss = _train(network, f, X, options, deadline)
+        loss = _train(network, f, X, options, margin, deadline)
         network.quantize_(options.quantization_bits)
         found = falsify(network, f, options.inner_radius, options.radius, options.falsify_samples, generator)
         entry = {"round": round_index, "loss": round(loss, 6), "training_states": len(X)}
@@ -162,18 +164,29 @@ def _neural_lyapunov(system: list, options: NeuralOptions) -> NeuralResult:
             result.counterexamples += len(found)
             X = _with_counterexamples(X, found, options, generator)
             continue
-        if _settle_candidate(result, network, polynomial_system, entry, options, deadline):
+        verdict = _settle_candidate(result, network, polynomial_system, entry, options, deadline)
+        if verdict == "stop":
             break
-        X = _with_counterexamples(X, entry.pop("_point"), options, generator)
+        if verdict == "counterexample":
+            X = _with_counterexamples(X, entry.pop("_point"), options, generator)
+            continue
+        # undecided: keep this candidate, then ask for a more robust decrease on fresh states
+        undecided = {k: getattr(result, k) for k in ("V_poly", "found_global", "global_proof", "reason")}
+        margin = min(MAX_MARGIN, 2 * margin)
+        X = torch.cat([X, sample_annulus(n, options.samples, options.inner_radius, options.radius, generator)])
+    if result.found_region is False and undecided is not None:     # budget spent: report the undecided candidate
+        for key, value in undecided.items():
+            setattr(result, key, value)
+        result.found_region, result.region_proof = None, "none (numerical)"
     result.seconds = time.perf_counter() - start
     return result
 
 
 def _settle_candidate(result: NeuralResult, network: SquareNetwork, system: list[Poly] | None, entry: dict,
-                      options: NeuralOptions, deadline: float) -> bool:
-    """Exact checks of a candidate the numerical verifier accepted; True when the loop should stop.
+                      options: NeuralOptions, deadline: float) -> str:
+    """Exact checks of a candidate the numerical verifier accepted: "stop", "counterexample" or "undecided".
 
-    On an exact counterexample it stores the point under ``entry["_point"]`` and returns False.
+    On an exact counterexample it stores the point under ``entry["_point"]``.
     """
     V = network.to_poly()
     result.V_poly = V
@@ -182,36 +195,36 @@ def _settle_candidate(result: NeuralResult, network: SquareNetwork, system: list
         result.found_region, result.region_proof, result.found_global = None, "none (numerical)", None
         result.reason = "no counterexample found numerically on the region (not a proof); no exact verifier " \
                         "for non-polynomial systems"
-        return True
+        return "stop"
     region_proved = _global_check(result, system, V, options, deadline)
     if region_proved:
         entry["verifier"] = "sos-exact"
         result.found_region, result.region_proof = True, "sos-exact (global asymptotic decrease)"
         result.reason = "region proved by the global certificate"
-        return True
+        return "stop"
     certificate, detail = region_certificate(V, system, options.inner_radius, options.radius,
                                              max(1.0, deadline - time.perf_counter()))
     if certificate is not None:
         entry["verifier"] = detail
         result.found_region, result.region_proof, result.region_certificate = True, "sos-exact (annulus)", certificate
         result.reason = "region proved by an exact SOS certificate on the annulus"
-        return True
+        return "stop"
     remaining = max(0.5, min(options.z3_timeout, deadline - time.perf_counter()))
     answer = exact_region_check(V, system, options.inner_radius, options.radius, remaining)
     entry["verifier"] = f"{detail}; {answer.detail}"
     if answer.verdict == "proved":
         result.found_region, result.region_proof, result.reason = True, "z3", "region proved exactly by z3"
-        return True
+        return "stop"
     if answer.verdict == "counterexample":
         entry["counterexamples"] = 1
         result.counterexamples += 1
         entry["_point"] = torch.tensor([[float(v) for v in answer.point]], dtype=torch.float64)
         entry["z3_point"] = fmt_point(answer.point)
         result.V_poly, result.found_global, result.global_proof = None, False, ""
-        return False
-    result.found_region, result.region_proof = None, "none (numerical)"
+        return "counterexample"
     result.reason = f"no counterexample found numerically (not a proof); exact region check undecided ({answer.detail})"
-    return True
+    result.V_poly = V
+    return "undecided"
 
 
 def _global_check(result: NeuralResult, system: list[Poly], V: Poly, options: NeuralOptions, deadline: float

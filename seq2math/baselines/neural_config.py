@@ -32,7 +32,7 @@ class NeuralOptions:
     margin: float = field(default=0.02, metadata=_help("training asks cos(grad V, f) <= -margin"))
     falsify_samples: int = field(default=4096, metadata=_help("states the numerical verifier tries per round"))
     quantization_bits: int = field(default=10, metadata=_help("weights are rounded to multiples of 2^-bits"))
-    z3_timeout: float = field(default=10.0, metadata=_help("seconds for one exact region check by z3"))
+    z3_timeout: float = field(default=5.0, metadata=_help("seconds for one exact region check by z3"))
     global_check: bool = field(default=True, metadata=_help("also try to prove V globally (check_candidate)"))
 
     def validate(self) -> None:
