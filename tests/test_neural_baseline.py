@@ -71,6 +71,18 @@ def test_three_variable_region_certificate_rechecks_exactly():
     assert np.all(evaluate(lie_derivative(result.V_poly, system), X) < 0)
 
 
+def test_undecided_candidate_is_reported_as_numerical_and_the_loop_goes_on():
+    system = parse_infix_system(THREE)      # seed 1: the first candidate has no SOS certificate, z3 times out
+    once = neural_lyapunov(system, time_limit=20, seed=1, region_radius=10.0, z3_timeout=0.3, iterations=1)
+    assert once.found_region is None and once.region_proof == "none (numerical)" and once.V_poly is not None
+    assert "not a proof" in once.reason
+    more = neural_lyapunov(system, time_limit=20, seed=1, region_radius=10.0, z3_timeout=0.3, iterations=4)
+    assert more.history[0]["verifier"] == once.history[0]["verifier"]
+    if more.found_region:                   # a later, more robust candidate must carry a checkable certificate
+        assert more.region_proof == "sos-exact (annulus)" and more.iterations > 1
+        assert recheck_region(more.V_poly, _polys(THREE), 0.01, 10.0, more.region_certificate)[0]
+
+
 def test_region_certificate_is_sound_and_tamper_evident():
     x0, x1 = ring(2).gens()
     V = x0**2 + x1**2

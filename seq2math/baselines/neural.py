@@ -9,9 +9,11 @@ Two results, reported separately and never mixed (the published tools certify a 
 
 - ``found_region``: True only when the region claim (V > 0, V̇ < 0 on the annulus) is
   *proved exactly* — an exact SOS certificate on the annulus (``neural_region_sos``), z3 on
-  the annulus, or an exact SOS certificate of global asymptotic decrease. ``None`` when the numerical verifier found no counterexample but nothing exact
-  settled it (non-polynomial systems always end here): "no counterexample", not a proof.
-  False when the budget ran out with counterexamples left.
+  the annulus, or an exact SOS certificate of global asymptotic decrease. ``None`` when the
+  numerical verifier found no counterexample but nothing exact settled it (non-polynomial
+  systems always end here; an undecided polynomial candidate first raises the training
+  margin and the loop goes on): "no counterexample", not a proof. False when the budget ran
+  out with counterexamples left.
 - ``found_global``: True only when ``check_candidate(system, V, "lyapunov")`` proves the
   extracted polynomial V exactly (SOS certificate made exact, or z3); False when refuted or
   when no candidate survived; None when undecided or not applicable (non-polynomial system).
@@ -44,7 +46,8 @@ MAX_MARGIN = 0.5           # an undecided candidate doubles the training margin 
 class NeuralResult:
     found_region: bool | None
     found_global: bool | None
-    region_proof: str = ""     # "sos-exact (annulus)", "z3", "sos-exact (global asymptotic decrease)", "none (numerical)"
+    #: "sos-exact (annulus)", "z3", "sos-exact (global asymptotic decrease)", "none (numerical)" or ""
+    region_proof: str = ""
     global_proof: str = ""                 # check_candidate's proof label when found_global
     reason: str = ""
     V_poly: Poly | None = None

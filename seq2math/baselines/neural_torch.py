@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from seq2math.symbolic.expr import Binary, Const, Expr, Float, Int, Unary, Var, constant_value, from_poly, operands
+from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, constant_value, from_poly, operands
 from seq2math.verify.polytools import Poly, ring
 
 Tensor = torch.Tensor
