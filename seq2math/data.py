@@ -193,6 +193,9 @@ class StepBatches(torch.utils.data.Dataset):
 def step_loader(dataset: StepBatches, first_step: int, workers: int = 0) -> Iterator[dict[str, torch.Tensor]]:
     """Batches for steps ``first_step, first_step + 1, ...`` (built by ``workers`` processes)."""
     sampler = range(first_step, 2**62)
+    # a private generator: creating the iterator draws a worker base seed, which must not
+    # advance the global RNG that drives dropout (it would break exact resumption)
     loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=workers,
-                                         persistent_workers=False, prefetch_factor=4 if workers else None)
+                                         prefetch_factor=4 if workers else None,
+                                         generator=torch.Generator().manual_seed(0))
     return iter(loader)

@@ -12,6 +12,7 @@ options; a rerun with the same header skips the examples already there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import defaultdict
@@ -48,6 +49,9 @@ def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]
     from seq2math.decoding import beam_search, greedy
 
     src = pad_batch([vocab.encode(s, strict=False) for s in sources], vocab.pad_id).to(device)  # [B, S]
+    config = getattr(model, "config", None)
+    if getattr(config, "arch", None) == "decoder":  # source <sep> output share the positions
+        max_len = min(max_len, config.max_len - src.size(1) - 1)
     if beam <= 1:
         return [[Hypothesis(vocab.decode(ids))] for ids in greedy(model, src, max_len)]
     found = beam_search(model, src, beam_size=beam, max_len=max_len, length_penalty=length_penalty, n_best=beam)
@@ -271,7 +275,7 @@ def validate(model: torch.nn.Module, loss_module: torch.nn.Module, task: Task, v
         batch = collate_masked(pairs, vocab, 0.15, generator) if objective == "masked" \
             else collate_seq2seq(pairs, vocab)
         batch = {k: v.to(device) for k, v in batch.items()}
-        with autocast() if autocast else torch.autocast("cpu", enabled=False):
+        with autocast() if autocast else contextlib.nullcontext():
             loss, batch_correct, batch_tokens = loss_module(batch)
         total_loss += float(loss) * int(batch_tokens)
         correct, tokens = correct + int(batch_correct), tokens + int(batch_tokens)

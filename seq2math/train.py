@@ -239,7 +239,9 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             device_ids = [self.runtime.device.index] if self.runtime.device.type == "cuda" else None
-            self.wrapped = DistributedDataParallel(self.loss_module, device_ids=device_ids)
+            # the encoder-only regression head is idle under the masked-token objective
+            self.wrapped = DistributedDataParallel(self.loss_module, device_ids=device_ids,
+                                                   find_unused_parameters=self.objective == "masked")
             if not resume:  # distinct dropout masks per rank
                 torch.manual_seed(t.seed + 7919 * self.runtime.rank)
         limits = self._length_limits()

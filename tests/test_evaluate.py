@@ -1,0 +1,178 @@
+"""Evaluation: any-of-K and top-1 rules, invalid and undecided outputs, resumption, the commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import seq2math.evaluate as evaluation
+from seq2math.evaluate import (EvalOptions, Hypothesis, Verifier, evaluate_examples, example_record, format_table,
+                               safe_verify, summarize)
+from seq2math.generation import generate_example
+from seq2math.model import ModelConfig
+from seq2math.tasks.base import Verdict, make_task
+from seq2math.tokens.vocab import Vocab
+from seq2math.train import RunConfig, TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def task():
+    return make_task("transpose", {"dim": 2, "encoding": "P10"})
+
+
+@pytest.fixture(scope="module")
+def examples(task):
+    return [generate_example(task, 5, i) for i in range(12)]
+
+
+def wrong(target: list[str]) -> list[str]:
+    """The target with every sign flipped: a readable matrix at relative L1 error 200%."""
+    flip = {"+": "-", "-": "+"}
+    return [flip.get(token, token) for token in target]
+
+
+def record_for(task, source, target, hypotheses):
+    hyps = [Hypothesis(h) for h in hypotheses]
+    return example_record(task, 0, source, target, hyps, [safe_verify(task, source, h) for h in hypotheses])
+
+
+def test_correct_answer_verifies_and_a_wrong_one_does_not(task, examples):
+    source, target = examples[0]
+    assert all(safe_verify(task, source, target).scores.values())
+    assert not safe_verify(task, source, wrong(target)).scores["0.5%"]
+
+
+def test_any_of_k_counts_a_later_hypothesis_top1_only_the_first(task, examples):
+    source, target = examples[0]
+    record = record_for(task, source, target, [wrong(target), target])
+    assert record["any"]["0.5%"] is True and record["top1"]["0.5%"] is False
+    assert record["first_verified"] == 1
+    summary = summarize(task, [record, record_for(task, source, target, [target])], beam=2)
+    assert summary["any"]["0.5%"] == 1.0 and summary["top1"]["0.5%"] == 0.5
+
+
+@pytest.mark.parametrize("hypothesis", [[], ["V2"], ["V2", "V2", "+", "+", "+"], ["<unk>", "x"] * 40,
+                                        ["V3", "V1", "+", "1", "0", "0", "E0"]])
+def test_malformed_hypotheses_are_invalid_never_a_crash(task, examples, hypothesis):
+    source, target = examples[1]
+    record = record_for(task, source, target, [hypothesis])
+    assert record["valid"] is False and record["any"]["5%"] is False
+    assert summarize(task, [record], beam=1)["invalid_top1"] == 1.0
+
+
+def test_a_raising_verifier_gives_an_invalid_verdict_naming_the_error(task, examples):
+    class Broken(type(task)):
+        def verify(self, source, hypothesis):
+            raise ZeroDivisionError("boom")
+
+    verdict = safe_verify(Broken(task.options), *examples[0])
+    assert not verdict.valid and "ZeroDivisionError: boom" in verdict.reason
+
+
+def test_undecided_verdicts_are_neither_solved_nor_failed(task, examples):
+    undecided = Verdict(True, {m: None for m in task.metrics})
+    failed = Verdict(True, {m: False for m in task.metrics})
+    source, target = examples[0]
+    record = example_record(task, 0, source, target, [Hypothesis(target)] * 2, [failed, undecided])
+    assert record["any"]["5%"] is None
+    summary = summarize(task, [record], beam=2)
+    assert summary["undecided"]["5%"] == 1.0 and summary["any"]["5%"] == 0.0
+
+
+def test_parallel_verification_matches_serial(task, examples):
+    jobs = [(s, [t, wrong(t), ["V9"]]) for s, t in examples[:6]]
+    with Verifier(task, 1) as serial, Verifier(task, 2) as parallel:
+        assert [[v.scores for v in vs] for vs in serial(jobs)] == [[v.scores for v in vs] for vs in parallel(jobs)]
+
+
+def fake_decoder(answers: dict[str, list[list[str]]], calls: list[int]):
+    def decode(model, vocab, sources, beam, max_len, device, length_penalty=1.0):
+        calls.append(len(sources))
+        return [[Hypothesis(h, -float(i)) for i, h in enumerate(answers[" ".join(s)])] for s in sources]
+    return decode
+
+
+class NoModel:
+    config = ModelConfig(max_len=64)
+
+    def eval(self):
+        return self
+
+
+def test_evaluation_counts_exactly_the_verified_examples(task, examples, monkeypatch):
+    # even examples: the right answer second; odd ones: only wrong answers
+    answers = {" ".join(s): ([wrong(t), t] if i % 2 == 0 else [wrong(t), ["V2", "+"]])
+               for i, (s, t) in enumerate(examples)}
+    monkeypatch.setattr(evaluation, "decode_sources", fake_decoder(answers, []))
+    report = evaluate_examples(NoModel(), task, Vocab(task.vocabulary()), examples, EvalOptions(beam=2, batch_size=5),
+                               progress=False)
+    assert report["count"] == 12 and report["any"]["0.5%"] == 0.5 and report["top1"]["5%"] < 0.5
+    assert report["invalid_hypotheses"] == pytest.approx(6 / 24)
+    assert [f["index"] for f in report["failures"]] == [1, 3, 5, 7, 9, 11]
+    assert "0.5%" in format_table(report) and "any-of-2" in format_table(report)
+
+
+def test_an_interrupted_evaluation_resumes_where_it_stopped(task, examples, monkeypatch, tmp_path):
+    answers = {" ".join(s): [t if i % 3 else wrong(t)] for i, (s, t) in enumerate(examples)}
+    calls: list[int] = []
+    monkeypatch.setattr(evaluation, "decode_sources", fake_decoder(answers, calls))
+    vocab, options = Vocab(task.vocabulary()), EvalOptions(beam=1, batch_size=4, identity={"data": "x"})
+    full = evaluate_examples(NoModel(), task, vocab, examples, options, progress=False)
+    partial = tmp_path / "eval.examples.jsonl"
+    evaluate_examples(NoModel(), task, vocab, examples[:8] + [], options, partial_path=partial, progress=False)
+    lines = partial.read_text().splitlines()
+    header = json.loads(lines[0])["header"]
+    # pretend the run of all 12 was cut after 8 records and in the middle of a line
+    header["count"] = 12
+    partial.write_text("\n".join([json.dumps({"header": header}), *lines[1:], '{"index": 8, "si']))
+    calls.clear()
+    resumed = evaluate_examples(NoModel(), task, vocab, examples, options, partial_path=partial, progress=False)
+    assert calls == [4]  # only the last chunk was decoded again
+    assert resumed["any"] == full["any"] and resumed["count"] == 12
+    assert len(partial.read_text().splitlines()) == 13
+
+
+# ---- the commands on a (barely) trained run -------------------------------------------------
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("run")
+    model = ModelConfig(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, dropout=0.0, max_len=64)
+    config = RunConfig(task={"name": "transpose", "dim": 2, "encoding": "P10"}, model=model,
+                       train=TrainConfig(batch_size=8, warmup=2, max_steps=10, eval_every=5, log_every=2,
+                                         valid_count=8, verify_count=2, device="cpu", tensorboard=False))
+    train(config, directory, quiet=True)
+    return directory
+
+
+def test_evaluate_command_writes_a_report(run_dir, capsys):
+    from seq2math.cli import main
+
+    assert main(["evaluate", str(run_dir), "--count", "10", "--seed", "7", "--beam", "2", "--quiet"]) == 0
+    report = json.loads((run_dir / "eval.json").read_text())
+    assert report["count"] == 10 and report["beam"] == 2 and report["seed"] == 7
+    assert set(report["any"]) == {"5%", "2%", "1%", "0.5%"} and "by_size" in report
+    assert "any-of-2" in capsys.readouterr().out
+
+
+def test_predict_command_lists_hypotheses(run_dir, capsys):
+    from seq2math.cli import main
+
+    code = main(["predict", str(run_dir), "[[1, 2], [3, 4]]", "--beam", "2", "--json"])
+    output = json.loads(capsys.readouterr().out)
+    assert len(output["hypotheses"]) == 2 and code == (0 if any(h["verified"] for h in output["hypotheses"]) else 1)
+    assert main(["predict", str(run_dir), "[[1, 2], [3"]) == 2  # unreadable input: a clear error
+
+
+def test_plot_commands_write_pngs(run_dir, tmp_path, capsys):
+    from seq2math.cli import main
+
+    assert main(["plot", "curves", str(run_dir), "--out", str(tmp_path / "c.png")]) == 0
+    assert main(["plot", "attention", str(run_dir), "[[1, 2], [3, 4]]", "--out", str(tmp_path / "a.png")]) == 0
+    report = tmp_path / "eval.json"
+    main(["evaluate", str(run_dir), "--count", "4", "--quiet", "--out", str(report)])
+    capsys.readouterr()
+    assert main(["plot", "table", str(report), "--out", str(tmp_path / "t.png")]) == 0
+    assert "| run | examples | beam | 5% | 2% | 1% | 0.5% | invalid |" in capsys.readouterr().out
+    for name in ("c.png", "a.png", "t.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"

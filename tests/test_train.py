@@ -1,0 +1,282 @@
+"""Training: schedules, data streams, configuration, exact resume, interruption, early stopping."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+
+import pytest
+import torch
+
+from seq2math.config import ConfigError
+from seq2math.data import (FileSource, GeneratedSource, StepBatches, collate_masked, collate_seq2seq,
+                           validation_examples)
+from seq2math.generation import generate_example
+from seq2math.model import ModelConfig
+from seq2math.schedule import learning_rate
+from seq2math.tasks.base import make_task
+from seq2math.tokens.vocab import Vocab
+from seq2math.train import RunConfig, TrainConfig, Trainer, parse_duration, train
+
+TASK = {"name": "transpose", "dim": 2, "encoding": "P10"}
+
+
+def tiny_config(**train_overrides) -> RunConfig:
+    model = ModelConfig(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, dropout=0.1, max_len=64)
+    train_cfg = TrainConfig(batch_size=8, lr=1e-3, warmup=5, eval_every=1000, log_every=2, valid_count=16,
+                            verify_count=4, device="cpu", tensorboard=False)
+    return RunConfig(task=dict(TASK), model=model, train=dataclasses.replace(train_cfg, **train_overrides))
+
+
+def parameters(directory) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(directory / "model.safetensors"))
+
+
+# ---- schedule and durations ------------------------------------------------------------------
+def test_inverse_sqrt_schedule_warms_up_linearly_then_decays_as_inverse_square_root():
+    lr, warmup = 1e-3, 100
+    assert learning_rate(0, lr, warmup) == pytest.approx(lr / warmup)
+    assert learning_rate(49, lr, warmup) == pytest.approx(lr / 2)
+    assert learning_rate(99, lr, warmup) == pytest.approx(lr)
+    assert learning_rate(399, lr, warmup) == pytest.approx(lr / 2)  # sqrt(100 / 400)
+    assert learning_rate(9999, lr, warmup) == pytest.approx(lr / 10)
+
+
+def test_cosine_schedule_reaches_its_floor_and_needs_a_horizon():
+    assert learning_rate(1009, 1e-3, 10, "cosine", total_steps=1010, min_lr=1e-5) == pytest.approx(1e-5)
+    middle = learning_rate(509, 1e-3, 10, "cosine", total_steps=1010, min_lr=0.0)
+    assert middle == pytest.approx(5e-4)
+    with pytest.raises(ValueError, match="total_steps"):
+        learning_rate(50, 1e-3, 10, "cosine")
+    with pytest.raises(ValueError, match="unknown schedule"):
+        learning_rate(0, 1e-3, 10, "linear")
+
+
+def test_durations_accept_seconds_minutes_hours():
+    assert parse_duration("10m") == 600
+    assert parse_duration("90") == 90
+    assert parse_duration("1.5h") == 5400
+    assert parse_duration(None) is None
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration("10 minutes")
+
+
+# ---- data ---------------------------------------------------------------------------------------
+def test_batches_are_a_function_of_the_step_and_ranks_share_the_stream_without_overlap():
+    task = make_task("transpose", {"dim": 2, "encoding": "P10"})
+    vocab = Vocab(task.vocabulary())
+    source = GeneratedSource(task, seed=3)
+    whole = StepBatches(source, vocab, batch_size=8, seed=3)
+    halves = [StepBatches(source, vocab, batch_size=4, seed=3, rank=r, world_size=2) for r in range(2)]
+    assert torch.equal(whole[5]["src"], StepBatches(GeneratedSource(task, 3), vocab, 8, 3)[5]["src"])
+    assert not torch.equal(whole[5]["src"], whole[6]["src"])
+    # rank r of 2 at step s reads positions (2s + r) * 4 ..: together exactly the 8 of one rank at step s
+    assert torch.equal(torch.cat([halves[0][5]["src"], halves[1][5]["src"]]), whole[5]["src"])
+
+
+def test_training_validation_and_generated_files_never_share_examples():
+    task = make_task("transpose", {"dim": 2, "encoding": "P10"})
+    training = [GeneratedSource(task, 0).example(i) for i in range(20)]
+    validation = validation_examples(task, 20, seed=0)
+    files = [generate_example(task, 0, i) for i in range(20)]
+    keys = [{" ".join(s) for s, _ in group} for group in (training, validation, files)]
+    assert not keys[0] & keys[1] and not keys[0] & keys[2] and not keys[1] & keys[2]
+
+
+def test_file_source_visits_every_example_once_per_epoch_in_a_new_order():
+    examples = [([str(i)], [str(i)]) for i in range(10)]
+    source = FileSource(examples, seed=1)
+    first = [source.example(p)[0][0] for p in range(10)]
+    second = [source.example(p)[0][0] for p in range(10, 20)]
+    assert sorted(first) == sorted(second) == sorted(str(i) for i in range(10))
+    assert first != second
+
+
+def test_teacher_forcing_batch_layout():
+    vocab = Vocab(["a", "b", "c"])
+    batch = collate_seq2seq([([6, 7, 8], [8]), ([7], [6, 7])], vocab)
+    assert batch["src"].tolist() == [[6, 7, 8], [7, 0, 0]]
+    assert batch["tgt_in"].tolist() == [[1, 8, 0], [1, 6, 7]]
+    assert batch["tgt_out"].tolist() == [[8, 2, 0], [6, 7, 2]]
+
+
+def test_masked_batches_label_exactly_the_chosen_tokens():
+    vocab = Vocab([str(i) for i in range(20)])
+    pairs = [([6, 7, 8, 9], [10, 11]), ([12], [13])]
+    batch = collate_masked(pairs, vocab, mask_prob=0.5, generator=torch.Generator().manual_seed(0))
+    packed = torch.tensor([[6, 7, 8, 9, 4, 10, 11, 2], [12, 4, 13, 2, 0, 0, 0, 0]])
+    chosen = batch["labels"] != 0
+    assert torch.equal(batch["labels"][chosen], packed[chosen])
+    assert torch.equal(batch["src"][~chosen], packed[~chosen])  # unchosen tokens stay
+    assert chosen.sum(dim=1).min() >= 1 and not chosen[1, 4:].any()  # padding is never chosen
+
+
+# ---- configuration from the command line ---------------------------------------------------
+def parse(*argv):
+    from seq2math.cli import build_parser
+    from seq2math.commands.train import build_config
+
+    return build_config(build_parser().parse_args(["train", "--out", "unused", *argv]))
+
+
+def test_task_options_as_flags_and_dotted_overrides():
+    config = parse("--task", "transpose", "--dim", "5", "--encoding", "P1000", "--preset", "tiny",
+                   "model.d_model=64", "train.lr=3e-4", "task.max_coefficient=2", "--max-time", "10m")
+    assert config.task["name"] == "transpose" and config.task["dim"] == 5
+    assert config.task["encoding"] == "P1000" and config.task["max_coefficient"] == 2.0
+    assert config.model.d_model == 64 and config.model.enc_layers == ModelConfig.from_preset("tiny").enc_layers
+    assert config.train.lr == 3e-4 and config.train.max_time == "10m"
+
+
+def test_bad_configurations_are_named():
+    with pytest.raises(ConfigError, match="no option"):
+        parse("--task", "transpose", "task.no_such_option=1")
+    with pytest.raises(ConfigError, match="model.widht|unknown key"):
+        parse("--task", "transpose", "model.widht=3")
+    with pytest.raises(ConfigError, match="name a task"):
+        parse("--preset", "tiny")
+
+
+def test_bundled_presets_say_how_to_run_them_and_load():
+    from pathlib import Path
+
+    presets = sorted((Path(__file__).parent.parent / "seq2math" / "presets").glob("*.yaml"))
+    assert presets
+    for path in presets:
+        assert path.read_text().splitlines()[0].startswith("# seq2math train --config")
+        config = parse("--config", str(path))
+        assert config.task["name"]
+
+
+# ---- the loop -----------------------------------------------------------------------------------
+def test_resumed_run_equals_uninterrupted_run_exactly(tmp_path):
+    straight = tmp_path / "straight"
+    train(tiny_config(max_steps=12), straight, quiet=True)
+    parted = tmp_path / "parted"
+    train(tiny_config(max_steps=5, eval_every=4), parted, quiet=True)  # stops (and validates) at 5
+    summary = train(dataclasses.replace(tiny_config(max_steps=12)), parted, resume=True, quiet=True)
+    assert summary["step"] == 12
+    a, b = parameters(straight), parameters(parted)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    state_a = torch.load(straight / "train_state.pt", weights_only=True)
+    state_b = torch.load(parted / "train_state.pt", weights_only=True)
+    for key, value in state_a["optimizer"]["state"].items():
+        assert torch.equal(value["exp_avg_sq"], state_b["optimizer"]["state"][key]["exp_avg_sq"])
+
+
+def test_sigint_finishes_the_step_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
+    straight = tmp_path / "straight"
+    train(tiny_config(max_steps=8), straight, quiet=True)
+    original = Trainer._train_step
+
+    def interrupted_step(self, batch):
+        result = original(self, batch)
+        if self.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C during step 3
+        return result
+
+    monkeypatch.setattr(Trainer, "_train_step", interrupted_step)
+    summary = train(tiny_config(max_steps=8), tmp_path / "parted", quiet=True)
+    assert summary == {**summary, "step": 3, "stop": "SIGINT"}
+    monkeypatch.setattr(Trainer, "_train_step", original)
+    train(tiny_config(max_steps=8), tmp_path / "parted", resume=True, quiet=True)
+    a, b = parameters(straight), parameters(tmp_path / "parted")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_error_mid_run_leaves_a_resumable_checkpoint(tmp_path, monkeypatch):
+    original = Trainer._train_step
+
+    def failing_step(self, batch):
+        if self.step == 4:
+            raise RuntimeError("disk on fire")
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "_train_step", failing_step)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        train(tiny_config(max_steps=10), tmp_path, quiet=True)
+    assert torch.load(tmp_path / "train_state.pt", weights_only=True)["step"] == 4
+    monkeypatch.setattr(Trainer, "_train_step", original)
+    assert train(tiny_config(max_steps=6), tmp_path, resume=True, quiet=True)["step"] == 6
+
+
+def test_existing_run_is_not_overwritten_without_resume(tmp_path):
+    train(tiny_config(max_steps=2), tmp_path, quiet=True)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny_config(max_steps=2), tmp_path, quiet=True)
+
+
+def test_early_stopping_after_patience_validations_without_improvement(tmp_path):
+    # lr = 0: the model never changes, so no validation after the first one improves
+    summary = train(tiny_config(lr=0.0, max_steps=50, eval_every=2, patience=2), tmp_path, quiet=True)
+    assert summary["stop"] == "early_stop" and summary["step"] == 6 and summary["best_step"] == 2
+
+
+def test_training_reduces_the_loss_and_logs_metrics(tmp_path):
+    from seq2math.checkpoint import read_metrics
+
+    train(tiny_config(max_steps=40, lr=3e-3, eval_every=20), tmp_path, quiet=True)
+    records = read_metrics(tmp_path)
+    valid = [r for r in records if r["kind"] == "valid"]
+    train_records = [r for r in records if r["kind"] == "train"]
+    assert [r["step"] for r in valid] == [20, 40]
+    assert train_records[-1]["loss"] < 0.7 * train_records[0]["loss"]
+    assert valid[-1]["loss"] < valid[0]["loss"]
+    assert 0.0 <= valid[-1]["verified"] <= 1.0 and set(valid[-1]["verified_by_metric"]) == {"5%", "2%", "1%", "0.5%"}
+    assert all(math.isfinite(r["lr"]) and r["lr"] > 0 for r in train_records)
+
+
+@pytest.mark.parametrize("arch", ["decoder", "encoder", "rnn"])
+def test_other_architectures_train(tmp_path, arch):
+    config = tiny_config(max_steps=4)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, arch=arch))
+    summary = train(config, tmp_path, quiet=True)
+    assert summary["step"] == 4
+    from seq2math.checkpoint import read_metrics
+
+    valid = [r for r in read_metrics(tmp_path) if r["kind"] == "valid"][-1]
+    assert math.isfinite(valid["loss"])
+    assert (valid["verified"] is None) == (arch == "encoder")  # encoder-only: masked tokens, no decoding
+
+
+def _ddp_rank(rank: int, world_size: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    config = tiny_config(max_steps=4, batch_size=4)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, dropout=0.0))
+    trainer = Trainer(config, out, quiet=True)
+    trainer.run()
+    torch.save(trainer.model.state_dict(), f"{out}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_two_gloo_ranks_equal_one_process_with_the_combined_batch(tmp_path):
+    """DDP averages gradients, so 2 ranks x 4 examples = 1 process x 8 (same examples, same order)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mp.spawn(_ddp_rank, args=(2, port, str(tmp_path / "ddp")), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / "ddp" / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    config = tiny_config(max_steps=4, batch_size=8)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, dropout=0.0))
+    train(config, tmp_path / "single", quiet=True)
+    single = parameters(tmp_path / "single")
+    for name, value in single.items():
+        assert torch.equal(ranks[0][name], ranks[1][name]), name
+        if name.endswith("k_proj.bias"):
+            # softmax ignores a key bias: its gradient is rounding noise that Adam normalises to
+            # full-size steps, so it differs with the summation order of the all-reduce
+            continue
+        assert torch.allclose(ranks[0][name], value, atol=1e-6, rtol=1e-5), name
+    assert (tmp_path / "ddp" / "model.safetensors").exists() and not (tmp_path / "single" / "rank1.pt").exists()
