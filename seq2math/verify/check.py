@@ -31,6 +31,11 @@ from seq2math.verify.sdp import SOSCondition, SOSProgram, solve_sos
 
 CHECKS = ("lyapunov", "barrier")
 NUMERIC_SOS_TOLERANCE = 1e-7
+#: facial reduction is tried when the solver's margin is above −this·(largest coefficient): degenerate
+#: SOS programs (no interior point) end with slightly negative margins, clearly negative ones are not SOS
+FACIAL_MARGIN_FLOOR = 1e-2
+#: time for facial reduction per condition (it is a sequence of guesses; z3 gets the rest of the time)
+FACIAL_SECONDS = 1.0
 
 
 @dataclass
@@ -197,6 +202,50 @@ def _exact_polynomial(cond: _Condition, params: dict[int, tuple[int, int]], valu
     return {k: v for k, v in p.items() if v != 0}, epsilons
 
 
+def _fixed_epsilon(params: dict[int, tuple[int, int]], values: np.ndarray) -> dict[int, tuple[int, flint.fmpq]]:
+    """Variable -> (exponent 2k, ε): one pure power per variable, the one the solver weighted most.
+
+    ε is the power of two in (w/4, w/2] for the solver's weight w: half-way towards 0 keeps
+    V − ε·xᵢ^(2k) inside the set of SOS polynomials (convex, and V itself is in it), and a
+    single term per variable keeps ε off the powers that V does not dominate (such as xᵢ²
+    when V's quadratic part is degenerate), which no margin could absorb.
+    """
+    best: dict[int, int] = {}
+    for k, (i, _) in params.items():
+        if i not in best or values[k] > values[best[i]]:
+            best[i] = k
+    chosen = {}
+    for i, k in best.items():
+        if not values[k] > 0:
+            return {}
+        chosen[i] = (params[k][1], flint.fmpq(2) ** int(np.floor(np.log2(values[k] / 2))))
+    return chosen
+
+
+def _facial_certificate(j: int, cond: _Condition, params: dict, solution, deadline) -> dict | None:
+    """A certificate part through facial reduction (``facial.py``), or None."""
+    from seq2math.verify.facial import face_certificate
+
+    target = dict(zip(map(tuple, cond.polynomial.monoms()), cond.polynomial.coeffs()))
+    epsilons = {}
+    if cond.definite:
+        chosen = _fixed_epsilon(params, solution.params)
+        if not chosen:
+            return None
+        for i, (e, eps) in chosen.items():
+            key = tuple(e if v == i else 0 for v in range(len(next(iter(target)))))
+            target[key] = target.get(key, flint.fmpq(0)) - eps
+            epsilons[f"x{i}^{e}"] = str(eps)
+    target = {tuple(int(v) for v in k): c for k, c in target.items() if c != 0}
+    budget = time.perf_counter() + FACIAL_SECONDS
+    gram = face_certificate(target, solution.bases[j], [solution.grams[j]],
+                            budget if deadline is None else min(deadline, budget))
+    if gram is None:
+        return None
+    return {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
+            "epsilon": epsilons, "reduction": "facial"} | X.gram_to_json(solution.bases[j], gram)
+
+
 def _prove_with_z3(cond: _Condition, remaining: float, check: str) -> tuple[str, dict | None]:
     from seq2math.verify.prover import find_point
 
@@ -248,6 +297,11 @@ def _settle_one(j: int, cond: _Condition, params: dict, solution, deadline, proo
                         "epsilon": epsilons} | X.gram_to_json(solution.bases[j], gram)
                 return "sos-exact", part, None
             why = "SOS found numerically, exact rounding failed"
+        if margin >= -FACIAL_MARGIN_FLOOR * scale:
+            found = _facial_certificate(j, cond, params, solution, deadline)
+            if found is not None:
+                return "sos-exact", found, None
+            why += "; facial reduction found no face with a margin"
     elif solution.status == "infeasible":
         why = f"not SOS ({solution.detail})"
     remaining = None if deadline is None else deadline - time.perf_counter()
