@@ -237,9 +237,9 @@ def _facial_certificate(j: int, cond: _Condition, params: dict, solution, deadli
             target[key] = target.get(key, flint.fmpq(0)) - eps
             epsilons[f"x{i}^{e}"] = str(eps)
     target = {tuple(int(v) for v in k): c for k, c in target.items() if c != 0}
-    budget = time.perf_counter() + FACIAL_SECONDS
+    budget = time.perf_counter() + max(FACIAL_SECONDS, 2.5 * solution.seconds)   # a few solves of this size
     gram = face_certificate(target, solution.bases[j], [solution.grams[j]],
-                            budget if deadline is None else min(deadline, budget))
+                            budget if deadline is None else min(deadline, budget), low_rank_first=not cond.definite)
     if gram is None:
         return None
     return {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),

@@ -1,10 +1,11 @@
 """Facial reduction: exact SOS certificates when no Gram matrix has a margin.
 
 Rounding a numerical Gram matrix to an exact one needs λ_min(Q) > 0 (``exact.py``). Many
-correct Lyapunov pairs have no such Q: V = x0^4 + x1^4 + (x0 − 3x1)² vanishes to second
-order along x0 = 3x1, so every Gram matrix of V (and of V − ε·Σ xᵢ^(2k)) has the vector
-of the monomials (x0, x1) ↦ (1, −3) in its kernel; −V̇ = Σ h_k²(∂_kV)² of the backward
-generator is a sum of a few squares, so its Gram matrices have rank 2–3 out of 30.
+correct Lyapunov pairs have no such Q: the quadratic part of V = x0^4 + x1^4 + (x0 − 3x1)²
+vanishes along x0 = 3x1, and the degree-1 block of a Gram matrix is that quadratic form,
+so every Gram matrix of V (and of V − ε·Σ xᵢ^(2k)) has (x0, x1) ↦ (3, 1) in its kernel;
+−V̇ = Σ h_k²(∂_kV)² of the backward generator is a sum of a few squares, so its Gram
+matrices have rank 2–3 out of 30.
 The SDP then has no interior point, the solver's answer is inaccurate, and rounding fails.
 
 The fix (Borwein–Wolkowicz facial reduction, used for SOS by Permenter and Parrilo,
@@ -18,9 +19,10 @@ exists. We
    small-denominator rationals, because the faces of integer problems are rational;
 2. solve the SDP again in the face (p = wᵀRw with the polynomials w = Bᵀz, R ⪰ t·I,
    maximise t), which now has an interior point and a margin;
-3. round R, project it *exactly* onto the coefficient-matching equations (minimal-norm
-   correction r = r0 + A'ᵀ(A'A'ᵀ)⁻¹(p − A'r0) in python-flint ``fmpq_mat``), prove R ⪰ 0
-   by exact LDLᵀ, and return Q = B R Bᵀ in the monomial basis.
+3. round R, project it *exactly* onto the coefficient-matching equations A·r = p (an
+   exact solve in python-flint ``fmpq_mat`` for a well-conditioned set of basic unknowns,
+   the others kept at their rounded values: a minimal-norm correction Aᵀ(AAᵀ)⁻¹(…) gives
+   entries of thousands of digits), prove R ⪰ 0 by exact LDLᵀ, and return Q = B R Bᵀ.
 
 Step 1 is a guess, and nothing rests on it: the result goes through ``verify_gram`` (the
 identity zᵀQz = p and Q ⪰ 0 in exact rationals), the same check that certificate files get.
@@ -231,15 +233,17 @@ def exact_in_face(p: dict[Exps, QQ], basis: np.ndarray, B: list[list[QQ]], R_num
 
 
 def face_certificate(p: dict[Exps, QQ], basis: np.ndarray, hints: list[np.ndarray],
-                     deadline: float | None = None, max_solves: int = 8) -> list[list[QQ]] | None:
+                     deadline: float | None = None, max_solves: int = 8, low_rank_first: bool = False
+                     ) -> list[list[QQ]] | None:
     """An exact Gram matrix of p (monomial basis ``basis``) through a face read off a hint, or None.
 
     ``hints`` are numerical Gram matrices (s, s) of p or of a nearby polynomial. When they run
     out, two more come from solves without a margin: a feasibility solve (an interior-point
     method ends near the relative interior of the feasible set, so the spectrum shows the
     minimal face) and a minimum-trace solve (low rank: a clean gap when p is a sum of a
-    few squares). A face whose solve still has no margin yields its own Gram matrix as a
-    new hint, so faces are reduced repeatedly.
+    few squares; ``low_rank_first`` runs it before the hints, for conditions such as −V̇
+    that are expected to be such sums). A face whose solve still has no margin yields its
+    own Gram matrix as a new hint, so faces are reduced repeatedly.
     """
     p = {k: v for k, v in p.items() if v != 0}
     p_float = {k: float(v) for k, v in p.items()}
@@ -247,7 +251,17 @@ def face_certificate(p: dict[Exps, QQ], basis: np.ndarray, hints: list[np.ndarra
     pending = list(hints)
     fallbacks = ["center", "trace"]
     solves = 0
+    if low_rank_first:
+        fallbacks.remove("trace")
+        pending.insert(0, None)
     while solves < max_solves and not _expired(deadline):
+        if pending and pending[0] is None:                           # the low-rank solve, first
+            pending.pop(0)
+            solved = solve_in_face(p_float, basis, np.eye(len(basis)), "trace", _left(deadline))
+            solves += 1
+            if solved is not None:
+                pending.insert(0, solved[0])
+            continue
         if not pending:
             if not fallbacks:
                 return None

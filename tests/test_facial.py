@@ -1,0 +1,111 @@
+"""Facial reduction: exact certificates for SOS conditions whose Gram matrices are all singular."""
+
+from __future__ import annotations
+
+import flint
+import numpy as np
+
+from seq2math.verify import certificates as C
+from seq2math.verify import check_candidate
+from seq2math.verify import exact as X
+from seq2math.verify import facial as F
+from seq2math.verify.check import _fixed_epsilon
+from seq2math.verify.newton import half_newton_basis
+from seq2math.verify.polytools import ring
+
+Q = flint.fmpq
+
+
+def _terms(p) -> dict:
+    return {tuple(int(v) for v in e): c for e, c in zip(p.monoms(), p.coeffs())}
+
+
+def _degenerate_pair():
+    """V = x0^4 + x1^4 + (x0 − 3x1)², system by the backward recipe: f = −D∇V + c·s with
+    D = diag(1, 0) and one rotation s = (∂1V, −∂0V) with c = x0, so V̇ = −(∂0V)²."""
+    x0, x1 = ring(2).gens()
+    V = x0**4 + x1**4 + (x0 - 3 * x1) ** 2
+    d0, d1 = V.derivative(0), V.derivative(1)
+    return [-d0 + x0 * d1, -x0 * d0], V
+
+
+def test_degenerate_quadratic_part_gets_an_exact_certificate_that_rechecks(tmp_path):
+    system, V = _degenerate_pair()
+    result = check_candidate(system, V, "lyapunov", certificate=True)
+    assert result.valid is True and result.proof == "sos-exact", result.reason
+    parts = {part["name"]: part for part in result.certificate["conditions"]}
+    assert parts["positive"].get("reduction") == "facial"
+    # V's quadratic part vanishes along x0 = 3·x1 and is the degree-1 block of any Gram matrix, so
+    # every Gram matrix of V − ε(...) has (x0, x1) ↦ (3, 1), 0 elsewhere, in its kernel: the face is real
+    basis, gram = X.gram_from_json(parts["positive"])
+    rows = [tuple(int(v) for v in m) for m in basis]
+    kernel = [Q(0)] * len(rows)
+    kernel[rows.index((1, 0))], kernel[rows.index((0, 1))] = Q(3), Q(1)
+    assert all(sum(g * k for g, k in zip(row, kernel)) == 0 for row in gram)
+    document = C.certificate_document(system, V, "lyapunov", result.certificate["conditions"])
+    ok, why = C.recheck(C.load(C.save(tmp_path / "facial.json", document)))
+    assert ok, why
+
+
+def test_tampered_facial_certificate_is_rejected():
+    system, V = _degenerate_pair()
+    result = check_candidate(system, V, "lyapunov", certificate=True)
+    document = C.certificate_document(system, V, "lyapunov", result.certificate["conditions"])
+    positive = next(part for part in document["conditions"] if part["name"] == "positive")
+    positive["gram"][0][0] = str(X._parse_q(positive["gram"][0][0]) + Q(1, 10**6))
+    assert not C.recheck(document)[0]
+
+
+def test_a_perturbed_degenerate_candidate_is_never_certified():
+    """(x0 − 3x1)² − x0·x1/1000 is indefinite: V is negative near 0 along x0 = 3x1."""
+    system, V = _degenerate_pair()
+    x0, x1 = ring(2).gens()
+    wrong = V - x0 * x1 / 1000
+    point = (Q(3, 1000), Q(1, 1000))
+    assert wrong(*point) < 0
+    assert check_candidate(system, wrong, "lyapunov").valid is not True
+    basis = half_newton_basis(np.array(list(_terms(wrong))))
+    assert F.face_certificate(_terms(wrong), basis, hints=[]) is None
+
+
+def test_a_nonnegative_polynomial_that_is_not_sos_gets_no_certificate():
+    """The Motzkin form is ≥ 0 but not SOS: no face can hold a Gram matrix for it."""
+    x0, x1, x2 = ring(3).gens()
+    motzkin = x0**4 * x1**2 + x0**2 * x1**4 + x2**6 - 3 * x0**2 * x1**2 * x2**2
+    terms = _terms(motzkin)
+    basis = half_newton_basis(np.array(list(terms)), prune=False)
+    assert F.face_certificate(terms, basis, hints=[np.eye(len(basis))]) is None
+
+
+def test_rational_range_recovers_a_rational_face_from_a_noisy_gram_matrix():
+    rng = np.random.default_rng(3)
+    B = np.array([[1, 0], [-3, 1], [0, 2], [1, -1], [0, 0]], dtype=float)   # (s, r) rational face
+    R = np.array([[2.0, 0.3], [0.3, 1.0]])
+    gram = B @ R @ B.T + 1e-9 * rng.standard_normal((5, 5))                    # (s, s)
+    assert F.candidate_ranks(gram) == [2]
+    recovered = F.rational_range(gram, 2)
+    exact_B = flint.fmpq_mat([[Q(int(v)) for v in row] for row in B])
+    stacked = flint.fmpq_mat([list(a) + list(b) for a, b in zip(recovered, exact_B.tolist())])
+    assert stacked.rank() == 2                                                  # the same column space, exactly
+
+
+def test_exact_in_face_matches_the_polynomial_exactly_or_declines():
+    x0, x1 = ring(2).gens()
+    basis = np.array([[1, 0], [0, 1], [2, 0], [1, 1], [0, 2]])
+    B = [[Q(1), Q(0), Q(0), Q(0)], [Q(-3), Q(0), Q(0), Q(0)], [Q(0), Q(1), Q(0), Q(0)],
+         [Q(0), Q(0), Q(1), Q(0)], [Q(0), Q(0), Q(0), Q(1)]]                  # x0 − 3x1, x0², x0x1, x1²
+    R_num = np.array([[1.0, 0, 0, 0], [0, 3.0, 1.0, 0], [0, 1.0, 2.0, 0], [0, 0, 0, 1.0]])
+    p = (x0 - 3 * x1) ** 2 + 3 * x0**4 + 2 * x0**3 * x1 + 2 * x0**2 * x1**2 + x1**4
+    rounded_badly = R_num + 1e-4 * np.arange(16).reshape(4, 4) / 16                # off the affine space
+    gram = F.exact_in_face(_terms(p), basis, B, rounded_badly, margin=0.5)
+    assert gram is not None and X.verify_gram(_terms(p), basis, gram)[0]
+    # x0² + x1² is outside this face (its only quadratic direction is x0 − 3x1): no certificate
+    outside = x0**2 + x1**2 + 3 * x0**4 + x1**4
+    assert F.exact_in_face(_terms(outside), basis, B, R_num, margin=0.5) is None
+
+
+def test_fixed_epsilon_keeps_one_power_of_two_per_variable():
+    params = {0: (0, 2), 1: (0, 4), 2: (1, 4), 3: (1, 2)}
+    chosen = _fixed_epsilon(params, np.array([1e-9, 1.5, 0.3, 0.01]))
+    assert chosen == {0: (4, Q(1, 2)), 1: (4, Q(1, 8))}
+    assert _fixed_epsilon(params, np.array([0.0, -1e-9, 0.3, 0.01])) == {}
