@@ -9,7 +9,7 @@ from seq2math.verify import certificates as C
 from seq2math.verify import check_candidate
 from seq2math.verify import exact as X
 from seq2math.verify import facial as F
-from seq2math.verify.check import _fixed_epsilon
+from seq2math.verify.facial import fixed_epsilon
 from seq2math.verify.newton import half_newton_basis
 from seq2math.verify.polytools import ring
 
@@ -106,6 +106,6 @@ def test_exact_in_face_matches_the_polynomial_exactly_or_declines():
 
 def test_fixed_epsilon_keeps_one_power_of_two_per_variable():
     params = {0: (0, 2), 1: (0, 4), 2: (1, 4), 3: (1, 2)}
-    chosen = _fixed_epsilon(params, np.array([1e-9, 1.5, 0.3, 0.01]))
+    chosen = fixed_epsilon(params, np.array([1e-9, 1.5, 0.3, 0.01]))
     assert chosen == {0: (4, Q(1, 2)), 1: (4, Q(1, 8))}
-    assert _fixed_epsilon(params, np.array([0.0, -1e-9, 0.3, 0.01])) == {}
+    assert fixed_epsilon(params, np.array([0.0, -1e-9, 0.3, 0.01])) == {}

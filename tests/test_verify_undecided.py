@@ -73,3 +73,43 @@ def test_the_same_pairs_without_the_quadratic_part_of_V_are_refuted_exactly():
         point = tuple(flint.fmpq(*map(int, (v.split("/") + ["1"])[:2])) for v in result.counterexample["point"])
         value, rate = wrong(*point), lie_derivative(wrong, system)(*point)
         assert value < 0 or (value == 0 and any(point)) or rate > 0
+
+
+def test_hard_limit_kills_a_stuck_call_and_returns_results_and_errors():
+    import time
+
+    from seq2math.verify.runner import TIMED_OUT, JobError, call_with_hard_limit
+
+    start = time.perf_counter()
+    assert call_with_hard_limit(lambda: time.sleep(30), 0.2) is TIMED_OUT
+    assert time.perf_counter() - start < 2.0
+    assert call_with_hard_limit(lambda: {"big": "x" * 200_000}, 5.0) == {"big": "x" * 200_000}   # > one pipe buffer
+    failure = call_with_hard_limit(lambda: 1 // 0, 5.0)
+    assert isinstance(failure, JobError) and "ZeroDivisionError" in failure.message
+
+
+def test_a_timeout_gives_the_same_exact_answer_on_degenerate_pairs():
+    for system_text, V_text in FORMERLY_UNDECIDED[:3]:
+        system, V = as_polynomials(parse_infix_system(system_text), parse_infix(V_text))
+        result = check_candidate(system, V, "lyapunov", timeout=20, certificate=True)
+        assert result.valid is True and result.proof == "sos-exact", result.reason
+        assert C.recheck(C.certificate_document(system, V, "lyapunov", result.certificate["conditions"]))[0]
+
+
+#: seed 0, pair 69: facial reduction finds no face for −V̇, z3 proves it (about a second)
+Z3_PAIR = ("x0' = -24*x0^7 + 144*x0^6 + 12*x1^6 - 216*x0^5 - 18*x0^3*x1^2 + 156*x0^2*x1^2 - 8*x0^3 + 4*x0^2*x1 "
+           "- 282*x0*x1^2 + 48*x0^2 - 32*x0*x1 + 128*x1^2 - 72*x0 + 36*x1; x1' = -54*x1^7 - 48*x0^5*x1 "
+           "- 162*x0^2*x1^3 + 180*x0*x1^3 + 36*x0*x1^2 - 66*x1^3 - 16*x0*x1 + 8*x1^2",
+           "4*x0^6 + x1^6 + 9*x0^2*x1^2 - 12*x0*x1^2 + 4*x0^2 - 4*x0*x1 + 5*x1^2")
+
+
+def test_z3_runs_in_a_killable_child_under_a_timeout():
+    import time
+
+    system, V = as_polynomials(parse_infix_system(Z3_PAIR[0]), parse_infix(Z3_PAIR[1]))
+    proved = check_candidate(system, V, "lyapunov", timeout=30)
+    assert proved.valid is True and proved.conditions["decrease"] == "z3", proved.reason
+    start = time.perf_counter()
+    limited = check_candidate(system, V, "lyapunov", timeout=0.3)
+    assert time.perf_counter() - start < 1.5
+    assert limited.valid is not False

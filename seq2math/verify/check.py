@@ -7,6 +7,10 @@ Checks (DOMAIN.md §3.4):
   −V̇ − Σ δᵢₖ xᵢ^(2k) SOS (global asymptotic stability), reported as its own flag.
 - ``barrier``: V is SOS (V ≥ 0) and −V̇ is SOS.
 
+Each SOS condition is settled by the first of: rounding the solver's Gram matrix (it has a
+margin: milliseconds), facial reduction (``facial.py``: no Gram matrix has a margin, e.g. a
+degenerate quadratic part of V, or −V̇ a sum of a few squares), z3.
+
 Answers: ``valid=False`` only with an exact rational counterexample (or V(0) ≠ 0);
 ``valid=True`` only when every condition is proved exactly — a rational Gram matrix
 checked by exact LDLᵀ, or z3 ``unsat`` — unless ``proof="numerical"`` accepts a solver's
@@ -25,6 +29,7 @@ import flint
 import numpy as np
 
 from seq2math.verify import exact as X
+from seq2math.verify.facial import facial_part
 from seq2math.verify.numeric import Target, find_violations
 from seq2math.verify.polytools import NumericPoly, Poly, exact_value, fmt_point, in_ring, lie_derivative, rationalise
 from seq2math.verify.sdp import SOSCondition, SOSProgram, solve_sos
@@ -34,8 +39,8 @@ NUMERIC_SOS_TOLERANCE = 1e-7
 #: facial reduction is tried when the solver's margin is above −this·(largest coefficient): degenerate
 #: SOS programs (no interior point) end with slightly negative margins, clearly negative ones are not SOS
 FACIAL_MARGIN_FLOOR = 1e-2
-#: time for facial reduction per condition (it is a sequence of guesses; z3 gets the rest of the time)
-FACIAL_SECONDS = 1.0
+#: seconds past the deadline before the child process of the slow stage is killed
+HARD_LIMIT_GRACE = 0.25
 
 
 @dataclass
@@ -84,8 +89,15 @@ def as_polynomials(system, V) -> tuple[list[Poly], Poly] | None:
 
 def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = None, proof: str = "exact",
                     asymptotic: bool = False, use_z3: bool = True, certificate: bool = False,
-                    seed: int = 0) -> CheckResult:
-    """Verify V for ẋ = system; see the module docstring. ``timeout`` is a soft per-call limit."""
+                    seed: int = 0, hard_timeout: bool = True) -> CheckResult:
+    """Verify V for ẋ = system; see the module docstring.
+
+    ``timeout`` (seconds) bounds the call: falsification, the SOS solves (with the solver's
+    own time limit, checked between iterations, so a large solve can overrun by one) and
+    exact rounding and facial reduction run in this process; z3, when it is needed, runs
+    with ``hard_timeout`` in a forked child killed at the limit (z3 does not always honour
+    its own timeout). Without a timeout everything runs here, as fast as it can.
+    """
     if check not in CHECKS:
         raise ValueError(f"unknown check {check!r}; expected one of {CHECKS}")
     if proof not in ("exact", "numerical"):
@@ -99,7 +111,7 @@ def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = 
     else:
         deadline = None if timeout is None else start + timeout
         result = _check_polynomial(polys[0], polys[1], check, deadline, proof, asymptotic, use_z3, certificate,
-                                   np.random.default_rng(seed))
+                                   np.random.default_rng(seed), hard_timeout)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -202,50 +214,6 @@ def _exact_polynomial(cond: _Condition, params: dict[int, tuple[int, int]], valu
     return {k: v for k, v in p.items() if v != 0}, epsilons
 
 
-def _fixed_epsilon(params: dict[int, tuple[int, int]], values: np.ndarray) -> dict[int, tuple[int, flint.fmpq]]:
-    """Variable -> (exponent 2k, ε): one pure power per variable, the one the solver weighted most.
-
-    ε is the power of two in (w/4, w/2] for the solver's weight w: half-way towards 0 keeps
-    V − ε·xᵢ^(2k) inside the set of SOS polynomials (convex, and V itself is in it), and a
-    single term per variable keeps ε off the powers that V does not dominate (such as xᵢ²
-    when V's quadratic part is degenerate), which no margin could absorb.
-    """
-    best: dict[int, int] = {}
-    for k, (i, _) in params.items():
-        if i not in best or values[k] > values[best[i]]:
-            best[i] = k
-    chosen = {}
-    for i, k in best.items():
-        if not values[k] > 0:
-            return {}
-        chosen[i] = (params[k][1], flint.fmpq(2) ** int(np.floor(np.log2(values[k] / 2))))
-    return chosen
-
-
-def _facial_certificate(j: int, cond: _Condition, params: dict, solution, deadline) -> dict | None:
-    """A certificate part through facial reduction (``facial.py``), or None."""
-    from seq2math.verify.facial import face_certificate
-
-    target = dict(zip(map(tuple, cond.polynomial.monoms()), cond.polynomial.coeffs()))
-    epsilons = {}
-    if cond.definite:
-        chosen = _fixed_epsilon(params, solution.params)
-        if not chosen:
-            return None
-        for i, (e, eps) in chosen.items():
-            key = tuple(e if v == i else 0 for v in range(len(next(iter(target)))))
-            target[key] = target.get(key, flint.fmpq(0)) - eps
-            epsilons[f"x{i}^{e}"] = str(eps)
-    target = {tuple(int(v) for v in k): c for k, c in target.items() if c != 0}
-    budget = time.perf_counter() + max(FACIAL_SECONDS, 2.5 * solution.seconds)   # a few solves of this size
-    gram = face_certificate(target, solution.bases[j], [solution.grams[j]],
-                            budget if deadline is None else min(deadline, budget), low_rank_first=not cond.definite)
-    if gram is None:
-        return None
-    return {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
-            "epsilon": epsilons, "reduction": "facial"} | X.gram_to_json(solution.bases[j], gram)
-
-
 def _prove_with_z3(cond: _Condition, remaining: float, check: str) -> tuple[str, dict | None]:
     from seq2math.verify.prover import find_point
 
@@ -260,7 +228,8 @@ def _point_witness(cond: _Condition, answer) -> dict | None:
     return _violation(cond, answer.point) if answer.point is not None else None
 
 
-def _check_polynomial(system, V, check, deadline, proof, asymptotic, use_z3, want_certificate, rng) -> CheckResult:
+def _check_polynomial(system, V, check, deadline, proof, asymptotic, use_z3, want_certificate, rng, hard
+                      ) -> CheckResult:
     n = len(system)
     if check == "lyapunov" and exact_value(V, (flint.fmpq(0),) * n) != 0:
         return CheckResult(False, check, f"V(0) = {exact_value(V, (flint.fmpq(0),) * n)} is not 0", "exact")
@@ -274,36 +243,53 @@ def _check_polynomial(system, V, check, deadline, proof, asymptotic, use_z3, wan
     program, eps_index = built
     remaining = None if deadline is None else max(0.05, deadline - time.perf_counter())
     solution = solve_sos(program, time_limit=remaining)
-    return _settle(conditions, eps_index, solution, check, deadline, proof, use_z3, want_certificate)
+    return _settle(conditions, eps_index, solution, check, deadline, proof, use_z3, want_certificate, hard)
 
 
-def _settle_one(j: int, cond: _Condition, params: dict, solution, deadline, proof: str, use_z3: bool
-                ) -> tuple[str, dict | None, dict | None]:
-    """(how the condition was settled or "open: why", certificate part, exact counterexample)."""
+@dataclass
+class _Attempt:
+    """What the fast stage (rounding the solver's Gram matrix) settled for one condition."""
+
+    how: str | None                  # "sos-exact", or None while the condition is open
+    part: dict | None
+    why: str = ""
+    numerically_sos: bool = False
+    facial: bool = False             # worth trying facial reduction (SOS with at most a tiny negative margin)
+
+
+def _settle_fast(j: int, cond: _Condition, params: dict, solution) -> _Attempt:
+    """Exact rounding of the solver's Gram matrix: milliseconds, always in this process."""
     if cond.polynomial.is_zero() and not cond.definite:
-        return "sos-exact", {"name": cond.name, "method": "sos-exact", "polynomial": [], "basis": [], "gram": []}, None
-    numerically_sos, why = False, f"solver: {solution.detail or solution.status}"
-    if solution.status == "solved":
-        scale = max(abs(float(c)) for c in cond.polynomial.coeffs())
-        margin = solution.margins[j]
-        numerically_sos = margin >= -NUMERIC_SOS_TOLERANCE * scale
-        why = f"not SOS numerically (margin {margin:.2e})" if not numerically_sos else "SOS with no margin to round"
-        exact_poly = _exact_polynomial(cond, params, solution.params) if numerically_sos else None
-        if exact_poly is not None and margin > 0:
-            target, epsilons = exact_poly
-            gram = X.exact_certificate(target, solution.bases[j], solution.grams[j], margin)
-            if gram is not None:
-                part = {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
-                        "epsilon": epsilons} | X.gram_to_json(solution.bases[j], gram)
-                return "sos-exact", part, None
-            why = "SOS found numerically, exact rounding failed"
-        if margin >= -FACIAL_MARGIN_FLOOR * scale:
-            found = _facial_certificate(j, cond, params, solution, deadline)
-            if found is not None:
-                return "sos-exact", found, None
-            why += "; facial reduction found no face with a margin"
-    elif solution.status == "infeasible":
-        why = f"not SOS ({solution.detail})"
+        return _Attempt("sos-exact", {"name": cond.name, "method": "sos-exact", "polynomial": [], "basis": [],
+                                      "gram": []})
+    if solution.status == "infeasible":
+        return _Attempt(None, None, f"not SOS ({solution.detail})")
+    if solution.status != "solved":
+        return _Attempt(None, None, f"solver: {solution.detail or solution.status}")
+    scale = max(abs(float(c)) for c in cond.polynomial.coeffs())
+    margin = solution.margins[j]
+    numerically_sos = margin >= -NUMERIC_SOS_TOLERANCE * scale
+    why = f"not SOS numerically (margin {margin:.2e})" if not numerically_sos else "SOS with no margin to round"
+    exact_poly = _exact_polynomial(cond, params, solution.params) if numerically_sos else None
+    if exact_poly is not None and margin > 0:
+        target, epsilons = exact_poly
+        gram = X.exact_certificate(target, solution.bases[j], solution.grams[j], margin)
+        if gram is not None:
+            return _Attempt("sos-exact", {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
+                                          "epsilon": epsilons} | X.gram_to_json(solution.bases[j], gram))
+        why = "SOS found numerically, exact rounding failed"
+    return _Attempt(None, None, why, numerically_sos, facial=margin >= -FACIAL_MARGIN_FLOOR * scale)
+
+
+def _settle_slow(j: int, cond: _Condition, params: dict, solution, attempt: _Attempt, deadline, proof: str,
+                 use_z3: bool) -> tuple[str, dict | None, dict | None]:
+    """Facial reduction, then z3: (how the condition was settled or "open: why", certificate part, witness)."""
+    why = attempt.why
+    if attempt.facial:
+        found = facial_part(j, cond, params, solution, deadline)
+        if found is not None:
+            return "sos-exact", found, None
+        why += "; facial reduction found no face with a margin"
     remaining = None if deadline is None else deadline - time.perf_counter()
     if use_z3 and cond.name != "asymptotic" and (remaining is None or remaining > 0.05):
         verdict, witness = _prove_with_z3(cond, 5.0 if remaining is None else remaining, "")
@@ -312,15 +298,64 @@ def _settle_one(j: int, cond: _Condition, params: dict, solution, deadline, proo
         if verdict == "proved":
             return "z3", {"name": cond.name, "method": "z3"}, None
         why += "; z3: undecided"
-    if numerically_sos and proof == "numerical":
+    if attempt.numerically_sos and proof == "numerical":
         return "sos (numerical)", None, None
     return "open: " + why, None, None
 
 
-def _settle(conditions, eps_index, solution, check, deadline, proof, use_z3, want_certificate) -> CheckResult:
+def _settle_open(conditions, eps_index, solution, attempts, deadline, proof, use_z3, hard: bool) -> dict:
+    """Condition index -> (how, part, witness) for the conditions the fast stage left open.
+
+    Facial reduction runs here (its solves carry the solver's own time limit). z3 does not
+    return to Python while it works and does not always honour its timeout, so with a
+    deadline and ``hard`` the z3 stage runs in a forked child killed at the deadline (plus
+    HARD_LIMIT_GRACE). Neither the fast stage nor a facial certificate pays for the fork.
+    """
+    outcomes = {}
+    for j, cond in enumerate(conditions):
+        attempt = attempts[j]
+        if attempt.how is None and attempt.facial:
+            found = facial_part(j, cond, eps_index[j], solution, deadline)
+            if found is not None:
+                outcomes[j] = ("sos-exact", found, None)
+            attempt.why += "; facial reduction found no face with a margin" if found is None else ""
+            attempt.facial = False
+    still_open = [j for j in range(len(conditions)) if attempts[j].how is None and j not in outcomes]
+
+    def work() -> dict:
+        done = {}
+        for j in still_open:
+            done[j] = _settle_slow(j, conditions[j], eps_index[j], solution, attempts[j], deadline, proof, use_z3)
+            if done[j][2] is not None and conditions[j].name != "asymptotic":
+                break                                                  # refuted: the rest does not matter
+        return done
+
+    if not still_open:
+        return outcomes
+    if deadline is not None and deadline - time.perf_counter() <= 0.05:
+        return outcomes | {j: (f"open: {attempts[j].why}; time limit reached", None, None) for j in still_open}
+    if deadline is None or not hard or not use_z3:
+        return outcomes | work()
+    from seq2math.verify.runner import TIMED_OUT, JobError, call_with_hard_limit
+
+    result = call_with_hard_limit(work, deadline - time.perf_counter() + HARD_LIMIT_GRACE)
+    if result is TIMED_OUT or isinstance(result, JobError):
+        why = "hard time limit reached" if result is TIMED_OUT else f"failure: {result.message}"
+        return outcomes | {j: (f"open: {attempts[j].why}; {why}", None, None) for j in still_open}
+    return outcomes | result
+
+
+def _settle(conditions, eps_index, solution, check, deadline, proof, use_z3, want_certificate, hard: bool
+            ) -> CheckResult:
+    attempts = [_settle_fast(j, cond, eps_index[j], solution) for j, cond in enumerate(conditions)]
+    slow = {}
+    if any(a.how is None for a in attempts):
+        slow = _settle_open(conditions, eps_index, solution, attempts, deadline, proof, use_z3, hard)
     settled, parts = {}, []
     for j, cond in enumerate(conditions):
-        how, part, witness = _settle_one(j, cond, eps_index[j], solution, deadline, proof, use_z3)
+        if j not in slow and attempts[j].how is None:
+            break                                                      # after a refutation in the slow stage
+        how, part, witness = slow[j] if j in slow else (attempts[j].how, attempts[j].part, None)
         if witness is not None and cond.name != "asymptotic":
             return CheckResult(False, check, "counterexample: " + witness["statement"], "exact counterexample",
                                witness, conditions={**settled, cond.name: "counterexample"})

@@ -48,6 +48,8 @@ SQRT2 = np.sqrt(2.0)
 #: an eigenvalue below this fraction of the largest is a kernel candidate, above GAP times it a range one
 KERNEL_LEVEL, GAP = 1e-4, 100.0
 MAX_CANDIDATES = 3
+#: time for facial reduction per condition, at least (it is a sequence of guesses; z3 gets the rest)
+FACE_SECONDS = 1.0
 
 
 def pair_classes(basis: np.ndarray) -> tuple[np.ndarray, list[Exps]]:
@@ -308,3 +310,50 @@ def _expired(deadline: float | None) -> bool:
 
 def _left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.05, deadline - time.perf_counter())
+
+
+def fixed_epsilon(params: dict[int, tuple[int, int]], values: np.ndarray) -> dict[int, tuple[int, flint.fmpq]]:
+    """Variable -> (exponent 2k, ε): one pure power per variable, the one the solver weighted most.
+
+    ε is the power of two in (w/4, w/2] for the solver's weight w: half-way towards 0 keeps
+    V − ε·xᵢ^(2k) inside the set of SOS polynomials (convex, and V itself is in it), and a
+    single term per variable keeps ε off the powers that V does not dominate (such as xᵢ²
+    when V's quadratic part is degenerate), which no margin could absorb.
+    """
+    best: dict[int, int] = {}
+    for k, (i, _) in params.items():
+        if i not in best or values[k] > values[best[i]]:
+            best[i] = k
+    chosen = {}
+    for i, k in best.items():
+        if not values[k] > 0:
+            return {}
+        chosen[i] = (params[k][1], flint.fmpq(2) ** int(np.floor(np.log2(values[k] / 2))))
+    return chosen
+
+
+def facial_part(j: int, cond, params: dict[int, tuple[int, int]], solution, deadline: float | None) -> dict | None:
+    """The certificate part of condition ``j`` of a solved SOS program through facial reduction, or None.
+
+    ``cond`` has ``name``, ``polynomial`` (exact) and ``definite`` (ε terms to subtract: the
+    solver's ε weights ``params`` are replaced by ``fixed_epsilon``); the budget is a few
+    solves of the original program's size.
+    """
+    target = dict(zip(map(tuple, cond.polynomial.monoms()), cond.polynomial.coeffs()))
+    epsilons = {}
+    if cond.definite:
+        chosen = fixed_epsilon(params, solution.params)
+        if not chosen:
+            return None
+        for i, (e, eps) in chosen.items():
+            key = tuple(e if v == i else 0 for v in range(len(next(iter(target)))))
+            target[key] = target.get(key, flint.fmpq(0)) - eps
+            epsilons[f"x{i}^{e}"] = str(eps)
+    target = {tuple(int(v) for v in k): c for k, c in target.items() if c != 0}
+    budget = time.perf_counter() + max(FACE_SECONDS, 2.5 * solution.seconds)   # a few solves of this size
+    gram = face_certificate(target, solution.bases[j], [solution.grams[j]],
+                            budget if deadline is None else min(deadline, budget), low_rank_first=not cond.definite)
+    if gram is None:
+        return None
+    return {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
+            "epsilon": epsilons, "reduction": "facial"} | X.gram_to_json(solution.bases[j], gram)

@@ -10,6 +10,10 @@ start-up cost is paid once per worker, not per job. Results come back in input o
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import pickle
+import select
+import signal
 import time
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
@@ -111,3 +115,49 @@ def run_jobs(function: Callable[[Any], Any], items: Iterable[Any], workers: int 
     finally:
         for worker in pool:
             worker.kill()
+
+
+def call_with_hard_limit(function: Callable[[], Any], seconds: float) -> Any:
+    """``function()`` in a forked child that is killed after ``seconds``: its result, ``TIMED_OUT``,
+    or a ``JobError``. The child is made with ``os.fork`` (not ``multiprocessing``) so that this
+    also works inside the daemonic workers of ``run_jobs``, which may not have children; the
+    result comes back pickled through a pipe, so it must be picklable (the function need not be).
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                                   # the child: compute, send, exit at once
+        os.close(read_end)
+        try:
+            try:
+                payload = pickle.dumps(function())
+            except Exception as err:  # noqa: BLE001 — reported to the caller
+                payload = pickle.dumps(JobError(f"{type(err).__name__}: {err}"))
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(write_end, view):]
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    deadline = time.monotonic() + max(0.0, seconds)
+    chunks, finished = [], False
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                break
+            chunk = os.read(read_end, 1 << 16)
+            if not chunk:
+                finished = True
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        if not finished:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    if not finished:
+        return TIMED_OUT
+    try:
+        return pickle.loads(b"".join(chunks))
+    except Exception as err:  # noqa: BLE001 — a child that died mid-write
+        return JobError(f"no result from the child process ({type(err).__name__})")
