@@ -275,8 +275,9 @@ def _settle_fast(j: int, cond: _Condition, params: dict, solution) -> _Attempt:
         target, epsilons = exact_poly
         gram = X.exact_certificate(target, solution.bases[j], solution.grams[j], margin)
         if gram is not None:
-            return _Attempt("sos-exact", {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
-                                          "epsilon": epsilons} | X.gram_to_json(solution.bases[j], gram))
+            part = {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
+                    "epsilon": epsilons} | X.gram_to_json(solution.bases[j], gram)
+            return _Attempt("sos-exact", part)
         why = "SOS found numerically, exact rounding failed"
     return _Attempt(None, None, why, numerically_sos, facial=margin >= -FACIAL_MARGIN_FLOOR * scale)
 
@@ -333,7 +334,7 @@ def _settle_open(conditions, eps_index, solution, attempts, deadline, proof, use
     if not still_open:
         return outcomes
     if deadline is not None and deadline - time.perf_counter() <= 0.05:
-        return outcomes | {j: (f"open: {attempts[j].why}; time limit reached", None, None) for j in still_open}
+        return outcomes | {j: _unsettled(attempts[j], "time limit reached", proof) for j in still_open}
     if deadline is None or not hard or not use_z3:
         return outcomes | work()
     from seq2math.verify.runner import TIMED_OUT, JobError, call_with_hard_limit
@@ -341,8 +342,15 @@ def _settle_open(conditions, eps_index, solution, attempts, deadline, proof, use
     result = call_with_hard_limit(work, deadline - time.perf_counter() + HARD_LIMIT_GRACE)
     if result is TIMED_OUT or isinstance(result, JobError):
         why = "hard time limit reached" if result is TIMED_OUT else f"failure: {result.message}"
-        return outcomes | {j: (f"open: {attempts[j].why}; {why}", None, None) for j in still_open}
+        return outcomes | {j: _unsettled(attempts[j], why, proof) for j in still_open}
     return outcomes | result
+
+
+def _unsettled(attempt: _Attempt, why: str, proof: str) -> tuple[str, None, None]:
+    """A condition left without an exact answer: open, or the solver's word if ``proof="numerical"``."""
+    if attempt.numerically_sos and proof == "numerical":
+        return "sos (numerical)", None, None
+    return f"open: {attempt.why}; {why}", None, None
 
 
 def _settle(conditions, eps_index, solution, check, deadline, proof, use_z3, want_certificate, hard: bool

@@ -157,7 +157,8 @@ def rational_range(gram: np.ndarray, rank: int, tolerance: float = 1e-6, max_den
     for a in range(len(B)):
         row = []
         for c in range(rank):
-            f = Fraction(int(a == pivots[c])) if a in pivots else _simple_rational(float(B[a, c]), tolerance, max_denominator)
+            f = (Fraction(int(a == pivots[c])) if a in pivots
+                 else _simple_rational(float(B[a, c]), tolerance, max_denominator))
             if f is None:          # no small-denominator rational: not a face of an integer problem
                 return None
             row.append(QQ(f.numerator, f.denominator))
