@@ -1,4 +1,5 @@
-"""Verification of Lyapunov and barrier candidates: SOS certificates made exact, z3, falsification.
+"""Verification of Lyapunov and barrier candidates: SOS certificates made exact (with facial
+reduction when no Gram matrix has a margin), z3, falsification.
 
 The entry point is :func:`check_candidate` (see ``seq2math.verify.check``).
 """
