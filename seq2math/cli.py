@@ -23,6 +23,7 @@ COMMANDS = {
     "solve": "seq2math.commands.solve",
     "baseline": "seq2math.commands.baseline",
     "report": "seq2math.commands.report",
+    "export": "seq2math.commands.export",
     "plot": "seq2math.commands.plot",
     "bench": "seq2math.commands.bench",
 }

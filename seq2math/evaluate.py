@@ -78,10 +78,35 @@ def _init_pool(task: Task) -> None:
     _POOL_TASK = task
 
 
-def _verify_many(job: tuple[list[str], list[list[str]]]) -> list[Verdict]:
+def fully_verified(verdict: Verdict) -> bool:
+    """True when the hypothesis passes every metric: later hypotheses cannot add anything."""
+    return verdict.valid and all(score is True for score in verdict.scores.values())
+
+
+def verify_ranked(task: Task, source: list[str], hypotheses: list[list[str]]) -> tuple[list[Verdict], float]:
+    """Verdicts of the hypotheses in rank order, and the seconds spent.
+
+    Identical hypotheses (beam search often ends several beams on the same tokens) are
+    checked once; checking stops after the first hypothesis that passes every metric, since
+    the any-of-K outcome is then settled. The list is therefore at most ``len(hypotheses)`` long.
+    """
+    started = time.perf_counter()
+    seen: dict[tuple[str, ...], Verdict] = {}
+    verdicts: list[Verdict] = []
+    for hypothesis in hypotheses:
+        key = tuple(hypothesis)
+        if key not in seen:
+            seen[key] = safe_verify(task, source, hypothesis)
+        verdicts.append(seen[key])
+        if fully_verified(verdicts[-1]):
+            break
+    return verdicts, time.perf_counter() - started
+
+
+def _verify_many(job: tuple[list[str], list[list[str]]]) -> tuple[list[Verdict], float]:
     source, hypotheses = job
     assert _POOL_TASK is not None
-    return [safe_verify(_POOL_TASK, source, h) for h in hypotheses]
+    return verify_ranked(_POOL_TASK, source, hypotheses)
 
 
 class Verifier:
@@ -97,8 +122,13 @@ class Verifier:
                                              initargs=(task,))
 
     def __call__(self, jobs: list[tuple[list[str], list[list[str]]]]) -> list[list[Verdict]]:
+        """Per job (source, ranked hypotheses): the verdicts of ``verify_ranked``."""
+        return [verdicts for verdicts, _ in self.timed(jobs)]
+
+    def timed(self, jobs: list[tuple[list[str], list[list[str]]]]) -> list[tuple[list[Verdict], float]]:
+        """Per job: the verdicts of ``verify_ranked`` and the seconds they took."""
         if self._pool is None:
-            return [[safe_verify(self.task, s, h) for h in hyps] for s, hyps in jobs]
+            return [verify_ranked(self.task, s, hyps) for s, hyps in jobs]
         return list(self._pool.map(_verify_many, jobs))
 
     def close(self) -> None:
@@ -113,8 +143,14 @@ class Verifier:
 
 
 def example_record(task: Task, index: int, source: list[str], target: list[str],
-                   hypotheses: list[Hypothesis], verdicts: list[Verdict]) -> dict[str, Any]:
-    """Per-example outcome: top-1 and any-of-K per metric (True / False / None = undecided)."""
+                   hypotheses: list[Hypothesis], verdicts: list[Verdict], seconds: float | None = None
+                   ) -> dict[str, Any]:
+    """Per-example outcome: top-1 and any-of-K per metric (True / False / None = undecided).
+
+    ``verdicts`` may be shorter than ``hypotheses`` (``verify_ranked`` stops at the first
+    hypothesis that passes every metric); ``hypotheses`` counts the checked ones, ``decoded``
+    all of them.
+    """
     top1 = verdicts[0].scores if verdicts else {m: False for m in task.metrics}
     any_k: dict[str, bool | None] = {}
     for metric in task.metrics:
@@ -124,7 +160,8 @@ def example_record(task: Task, index: int, source: list[str], target: list[str],
     best = verdicts[0] if verdicts else Verdict.invalid(task.metrics, "no hypothesis")
     return {"index": index, "size": task.size_key(source), "top1": dict(top1), "any": any_k,
             "valid": bool(best.valid), "invalid_hypotheses": sum(not v.valid for v in verdicts),
-            "hypotheses": len(verdicts), "first_verified": first_verified, "error": best.error,
+            "hypotheses": len(verdicts), "decoded": len(hypotheses), "first_verified": first_verified,
+            "seconds": None if seconds is None else round(seconds, 6), "error": best.error,
             "reason": best.reason, "source": " ".join(source), "target": " ".join(target),
             "prediction": " ".join(hypotheses[0].tokens) if hypotheses else ""}
 
@@ -132,6 +169,12 @@ def example_record(task: Task, index: int, source: list[str], target: list[str],
 # ---- aggregation --------------------------------------------------------------------------------
 def _rate(records: list[dict], pick: Callable[[dict], bool]) -> float:
     return sum(1 for r in records if pick(r)) / len(records) if records else 0.0
+
+
+def _mean_seconds(records: list[dict]) -> float | None:
+    """Mean decoding + verification seconds per example (records written before timings: None)."""
+    timed = [r["seconds"] for r in records if r.get("seconds") is not None]
+    return sum(timed) / len(timed) if timed else None
 
 
 def summarize(task: Task, records: list[dict[str, Any]], beam: int) -> dict[str, Any]:
@@ -142,6 +185,8 @@ def summarize(task: Task, records: list[dict[str, Any]], beam: int) -> dict[str,
             "top1": {m: _rate(rows, lambda r, m=m: r["top1"].get(m) is True) for m in task.metrics},
             "any": {m: _rate(rows, lambda r, m=m: r["any"].get(m) is True) for m in task.metrics},
             "undecided": {m: _rate(rows, lambda r, m=m: r["any"].get(m) is None) for m in task.metrics},
+            "invalid_top1": _rate(rows, lambda r: not r["valid"]),
+            "mean_seconds": _mean_seconds(rows),
         }
 
     by_size: dict[str, list[dict]] = defaultdict(list)
@@ -172,9 +217,12 @@ def format_table(report: dict[str, Any]) -> str:
                  f"{100 * report['invalid_hypotheses']:.2f}% of all hypotheses")
     if len(report["by_size"]) > 1:
         primary = report["primary_metric"]
-        lines.append(f"by size (any-of-{beam} at {primary}):")
+        lines.append(f"by size (at {primary}): any-of-{beam}, top-1, undecided, invalid top-1, seconds per example")
         for size, row in report["by_size"].items():
-            lines.append(f"  {size:>10}: {100 * row['any'][primary]:6.2f}% of {row['count']}")
+            seconds = "" if row.get("mean_seconds") is None else f" {row['mean_seconds']:8.3f}s"
+            lines.append(f"  {size:>10}: {100 * row['any'][primary]:6.2f}% {100 * row['top1'][primary]:6.2f}% "
+                         f"{100 * row['undecided'][primary]:6.2f}% {100 * row.get('invalid_top1', 0.0):6.2f}% "
+                         f"of {row['count']}{seconds}")
     if "seconds" in report:
         lines.append(f"time: {report['seconds']:.1f}s ({1000 * report['seconds_per_example']:.1f} ms per example)")
     return "\n".join(lines)
@@ -234,12 +282,13 @@ def evaluate_examples(model: torch.nn.Module, task: Task, vocab: Vocab, examples
             tick = time.time()
             hypotheses = decode_sources(model, vocab, [s for s, _ in chunk], options.beam, max_len, device,
                                         options.length_penalty)
+            decode_each = (time.time() - tick) / len(chunk)
             decode_seconds += time.time() - tick
             tick = time.time()
-            verdicts = verifier([(s, [h.tokens for h in hyps]) for (s, _), hyps in zip(chunk, hypotheses)])
+            checked = verifier.timed([(s, [h.tokens for h in hyps]) for (s, _), hyps in zip(chunk, hypotheses)])
             verify_seconds += time.time() - tick
-            new = [example_record(task, first + i, s, t, h, v)
-                   for i, ((s, t), h, v) in enumerate(zip(chunk, hypotheses, verdicts))]
+            new = [example_record(task, first + i, s, t, h, v, decode_each + seconds)
+                   for i, ((s, t), h, (v, seconds)) in enumerate(zip(chunk, hypotheses, checked))]
             records.extend(new)
             if partial_path is not None:
                 with open(partial_path, "a", encoding="utf-8") as handle:
@@ -288,8 +337,8 @@ def validate(model: torch.nn.Module, loss_module: torch.nn.Module, task: Task, v
         for first, chunk in zip(range(0, len(subset), batch_size), iterate_batches(subset, batch_size)):
             hypotheses = decode_sources(model, vocab, [s for s, _ in chunk], 1, max_len, device)
             for i, ((s, t), hyps) in enumerate(zip(chunk, hypotheses)):
-                verdicts = [safe_verify(task, s, h.tokens) for h in hyps]
-                records.append(example_record(task, first + i, s, t, hyps, verdicts))
+                verdicts, seconds = verify_ranked(task, s, [h.tokens for h in hyps])
+                records.append(example_record(task, first + i, s, t, hyps, verdicts, seconds))
         summary = summarize(task, records, beam=1)
         result["verified"] = summary["top1"][task.primary_metric]
         result["verified_by_metric"] = summary["top1"]

@@ -52,6 +52,16 @@ def _sos_method(max_degree: int = 6, check: str = "lyapunov") -> Method:
 register_method("sos", _sos_method)
 
 
+def _model_method(**options) -> Method:
+    """A trained transformer proposing V by beam search (``seq2math.baselines.model_method``)."""
+    from seq2math.baselines.model_method import model_method
+
+    return model_method(**options)
+
+
+register_method("model", _model_method)
+
+
 @dataclass
 class SolveOutcome:
     found: bool

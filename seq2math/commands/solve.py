@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-HELP = "find a certified Lyapunov function for a system (methods: sos; model later)"
+HELP = "find a certified Lyapunov function for a system (methods: model, sos)"
 DESCRIPTION = """Find V for a polynomial system and prove it exactly.
 
 Each method proposes candidates; every candidate is verified (exact SOS certificate or z3);
@@ -13,6 +13,8 @@ examples:
   seq2math solve "x0' = -x0 + x1; x1' = -x0 - x1^3"
   seq2math solve "x0' = -x0 + x0*x1; x1' = -x1" --json
   seq2math solve --file systems.txt --out solved.jsonl --time-limit 30
+  seq2math solve "x0' = -2*x0 + x1; x1' = -x0 - x1^3" --methods model,sos   (committed model, sos fallback)
+  seq2math solve --file systems.txt --methods model,sos --model runs/lyapunov-tiny --beam 10
 """
 
 
@@ -20,7 +22,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("system", nargs="?", help="the system in infix form, e.g. \"x0' = -x0; x1' = -x1^3\"")
     parser.add_argument("--file", default=None, help="solve every system of a prefix-format file (targets ignored)")
     parser.add_argument("--infix", action="store_true", help="with --file: lines are infix systems")
-    parser.add_argument("--methods", default="sos", help="comma-separated methods, tried in order (default: sos)")
+    parser.add_argument("--methods", default="sos", help="comma-separated methods, tried in order (default: sos); "
+                        "model,sos = the trained model proposes, sos is the fallback")
+    parser.add_argument("--model", default=None, help="model method: run directory or exported checkpoint "
+                        "(default: the committed seq2math/checkpoints/lyapunov-tiny)")
+    parser.add_argument("--beam", type=int, default=50, help="model method: hypotheses decoded per system (default 50)")
     parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov", help="check to pass")
     parser.add_argument("--max-degree", type=int, default=6, help="sos method: largest degree of V (even)")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per system (default 60)")
@@ -40,7 +46,8 @@ def _methods(args) -> list:
         raise ConfigError("--methods is empty")
     methods = []
     for name in names:
-        options = {"max_degree": args.max_degree, "check": args.check} if name == "sos" else {}
+        options = {"max_degree": args.max_degree, "check": args.check} if name == "sos" else (
+            {"model": args.model, "beam": args.beam} if name == "model" else {})
         try:
             methods.append((name, make_method(name, **options)))
         except ValueError as err:

@@ -1,0 +1,55 @@
+"""``seq2math report``: the comparison table (methods x test sets) with re-checked certificates."""
+
+from __future__ import annotations
+
+HELP = "compare methods (model, findlyap, sos, neural) on test files: the paper's Table 5 layout"
+DESCRIPTION = """Run each method on each test file with the same verifier and time limit, and write
+report.md + report.json: rows = test sets, columns = methods, the % (count) of systems with a
+certified V under the lyapunov check and under the barrier check (DOMAIN.md §3.4-3.5).
+
+Methods: model (the committed checkpoint) or model:RUN, findlyap, sos, neural (global results;
+its region claims are counted apart). Every counted V has an exact certificate saved under
+OUT/certificates/ and re-proved from that file. Interrupted reports continue where they
+stopped (records.jsonl holds one record per method, file and line).
+
+examples:
+  seq2math report --test bpoly.txt flyap.txt --methods model:runs/lyapunov-tiny,findlyap --time-limit 30 --out rep
+  seq2math report --test bpoly.txt --methods model,findlyap,sos,neural --beam 10 --limit 20 --workers 2 --out rep2
+"""
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--test", nargs="+", required=True, metavar="FILE",
+                        help="test files ([COUNT|]SYSTEM<TAB>V prefix lines; V ignored); one row each")
+    parser.add_argument("--methods", default="model,findlyap",
+                        help="comma-separated columns: model[:RUN], findlyap, sos, neural (default model,findlyap)")
+    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per system and check (default 60)")
+    parser.add_argument("--beam", type=int, default=50, help="model: hypotheses per system (default 50)")
+    parser.add_argument("--max-degree", type=int, default=6, help="findlyap/sos: largest degree of V (default 6)")
+    parser.add_argument("--limit", type=int, help="only the first N systems of each file")
+    parser.add_argument("--workers", type=int, default=1, help="checking processes (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the neural baseline")
+    parser.add_argument("--out", default="report", help="output directory (default ./report)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from seq2math.config import ConfigError
+    from seq2math.report import ReportOptions, parse_methods, print_summary, run_report
+
+    for name in ("beam", "workers"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.time_limit <= 0:
+        raise ConfigError(f"--time-limit must be positive, got {args.time_limit}")
+    try:
+        specs = parse_methods(args.methods)
+        options = ReportOptions(time_limit=args.time_limit, beam=args.beam, workers=args.workers,
+                                max_degree=args.max_degree, limit=args.limit, seed=args.seed)
+        report = run_report(args.test, specs, options, args.out, progress=not args.quiet)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    print_summary(report, Path(args.out))
+    return 0
