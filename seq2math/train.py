@@ -19,7 +19,6 @@ rank trains on its own batches (``batch_size`` is per rank), rank 0 validates an
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import re
@@ -53,7 +52,7 @@ class TrainConfig:
     weight_decay: float = 0.0                 # > 0 switches Adam to AdamW
     clip_norm: float = 1.0                    # 0 disables gradient clipping
     max_steps: int | None = None
-    max_time: str | None = None               # "90s", "10m", "2h"
+    max_time: str | None = None               # per session (a resume gets its own): "90s", "10m", "2h"
     data: str | None = None                   # training file; None = generate on the fly
     valid_data: str | None = None             # validation file; None = seeded validation stream
     valid_seed: int | None = None             # None = seed + 1
@@ -333,7 +332,7 @@ class Trainer:
             try:
                 while True:
                     self.elapsed = elapsed_before + time.time() - started
-                    reason = self._stop_reason(signals.received)
+                    reason = self._stop_reason(signals.received, time.time() - started)
                     if reason:
                         break
                     loss, correct, tokens = self._train_step(next(loader))
@@ -360,11 +359,11 @@ class Trainer:
         return {"step": self.step, "stop": reason, "elapsed": self.elapsed, "best": self.best,
                 "best_step": self.best_step}
 
-    def _stop_reason(self, signal_name: str | None) -> str | None:
+    def _stop_reason(self, signal_name: str | None, session_seconds: float) -> str | None:
         t = self.config.train
         codes = ["", "max_steps", "max_time", "early_stop", signal_name or "signal"]
         code = 4 if signal_name else 3 if self.early_stopped else \
-            2 if self.max_time is not None and self.elapsed >= self.max_time else \
+            2 if self.max_time is not None and session_seconds >= self.max_time else \
             1 if t.max_steps is not None and self.step >= t.max_steps else 0
         if self.runtime.world_size > 1:  # every rank stops at the same step
             import torch.distributed as dist

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -87,4 +86,3 @@ def test_weights_of_another_model_shape_are_refused(run_dir, tmp_path):
 def test_missing_run_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="run directory"):
         load_run(tmp_path)
-    assert dataclasses.is_dataclass(RunConfig)

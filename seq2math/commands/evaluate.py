@@ -74,6 +74,11 @@ def run(args) -> int:
         raise ConfigError(f"{args.run_dir} holds an {loaded.config.model.arch}-only model, which does not "
                           "generate outputs; evaluate needs seq2seq, decoder or rnn")
     examples, origin = load_examples(loaded.task, args)
+    for number, (source, _target) in enumerate(examples, 1):
+        unknown = [t for t in source if t not in loaded.vocab]
+        if unknown:
+            raise ConfigError(f"example {number}: tokens the model never saw: {', '.join(unknown[:5])} "
+                              "(data generated with other task options than the run?)")
     out = Path(args.out) if args.out else Path(args.run_dir) / "eval.json"
     identity = {"run": str(Path(args.run_dir).resolve()), "weights": loaded.weights.name, "step": loaded.step,
                 **origin}

@@ -71,7 +71,7 @@ def _add_task_option_flags(group) -> None:
         help_text = (owners[0][1].metadata or {}).get("help", "")
         kwargs = {"nargs": "?", "const": "true"} if is_bool else {}
         group.add_argument("--" + option.replace("_", "-"), dest=f"opt_{option}", default=None,
-                           help=f"{help_text} [{tasks}]".strip(), **kwargs)
+                           metavar=option.upper(), help=f"{help_text} [{tasks}]".strip(), **kwargs)
 
 
 def _given_task_options(args) -> dict[str, str]:
