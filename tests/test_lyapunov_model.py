@@ -215,3 +215,17 @@ def test_exported_checkpoint_is_small_loads_decodes_and_resumes(tiny_run, tmp_pa
     assert main(["train", "--resume", "--out", str(run), "--max-steps", "9", "--quiet", "train.batch_size=4"]) == 0
     assert ckpt.weights_step(run / "model.safetensors") == 9
     assert main(["export", str(tiny_run), "--out", str(tmp_path / "big"), "--max-mb", "0.01"]) == 2
+
+
+def test_heldout_split_finds_the_systems_of_the_training_stream(tiny_run, tmp_path):
+    from seq2math.data import TRAIN_STREAM, stream_example
+    from seq2math.heldout import split_unseen
+
+    task = make_task("lyapunov", TINY_TASK)
+    trained = stream_example(task, TRAIN_STREAM, 0, 5, 160, 160)            # position 5 < 1 step x batch 64
+    later = stream_example(task, TRAIN_STREAM, 0, 64 * 50, 160, 160)        # far beyond one step
+    test = tmp_path / "test.txt"
+    test.write_text("".join(task.format_line(*example) + "\n" for example in (trained, later)))
+    unseen, seen = split_unseen(tiny_run, test, steps=1)
+    assert seen == [task.format_line(*trained)]
+    assert unseen == ([task.format_line(*later)] if later[0] != trained[0] else [])
