@@ -61,10 +61,17 @@ def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]
 # ---- verification ------------------------------------------------------------------------------
 def safe_verify(task: Task, source: list[str], hypothesis: list[str]) -> Verdict:
     """``task.verify``, with any exception turned into an invalid verdict naming it."""
+    from seq2math.hypotheses import is_solver_panic
+
     try:
         verdict = task.verify(source, hypothesis)
     except Exception as err:  # a malformed hypothesis must never stop an evaluation
         return Verdict.invalid(task.metrics, f"verifier raised {type(err).__name__}: {err}")
+    except BaseException as err:
+        if not is_solver_panic(err):
+            raise
+        return Verdict(valid=True, scores={m: None for m in task.metrics},
+                       reason=f"undecided: the solver panicked ({err})")
     if not isinstance(verdict, Verdict):
         return Verdict.invalid(task.metrics, f"verifier returned {type(verdict).__name__}, not a Verdict")
     return verdict

@@ -39,3 +39,9 @@ def degree_bound(e: Expr) -> int:
     if exponent.denominator != 1 or exponent <= 0:
         return left
     return min(HUGE_DEGREE, left * int(exponent))
+
+
+def is_solver_panic(error: BaseException) -> bool:
+    """A Rust solver's panic (Clarabel's "Eigval error") reaches Python as pyo3's PanicException,
+    which derives from BaseException, so ``except Exception`` lets it kill the process."""
+    return type(error).__name__ == "PanicException"

@@ -32,8 +32,15 @@ def _certify(system: list, V: Any, check: str, deadline: float, certificate_path
     from seq2math.verify import certificates
     from seq2math.verify.check import as_polynomials, check_candidate
 
+    from seq2math.hypotheses import is_solver_panic
+
     remaining = max(0.5, deadline - time.perf_counter())
-    result = check_candidate(system, V, check, timeout=remaining, certificate=True)
+    try:
+        result = check_candidate(system, V, check, timeout=remaining, certificate=True)
+    except BaseException as err:  # one candidate's solver panic must not end the search
+        if not is_solver_panic(err):
+            raise
+        return {"valid": None, "certified": None, "reason": f"undecided: the solver panicked ({err})"}
     record: dict[str, Any] = {"valid": result.valid, "proof": result.proof, "reason": result.reason[:300]}
     if not result.valid:
         return record | {"certified": None if result.valid is None else False}
@@ -79,6 +86,8 @@ def run_cell(method: str, system: list, time_limit: float, certificate_stem: Pat
              hypotheses: list[tuple[list[str], float | None]] | None = None,
              options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Both checks of one method on one system: {"lyapunov": {...}, "barrier": {...}, ...}."""
+    from seq2math.hypotheses import is_solver_panic
+
     options = options or {}
     started = time.perf_counter()
     record: dict[str, Any] = {}
@@ -89,11 +98,15 @@ def run_cell(method: str, system: list, time_limit: float, certificate_stem: Pat
         deadline = time.perf_counter() + time_limit
         path = certificate_stem.with_name(f"{certificate_stem.name}.{check}.json")
         if hypotheses is not None:
-            outcome = _first_certified(_model_candidates(hypotheses, len(system), found_V), system, check,
-                                       deadline, path)
+            candidates = _model_candidates(hypotheses, len(system), found_V)
         else:
             candidates = search_candidates(method, system, check, time_limit, options)
+        try:
             outcome = _first_certified(candidates, system, check, deadline, path)
+        except BaseException as err:  # a solver panic inside the search: this check stays undecided
+            if not is_solver_panic(err):
+                raise
+            outcome = {"certified": None, "reason": f"undecided: the solver panicked ({err})"}
         if outcome.get("certified") and check == "lyapunov":
             found_V = outcome.get("V_object")
         outcome.pop("V_object", None)

@@ -229,3 +229,27 @@ def test_heldout_split_finds_the_systems_of_the_training_stream(tiny_run, tmp_pa
     unseen, seen = split_unseen(tiny_run, test, steps=1)
     assert seen == [task.format_line(*trained)]
     assert unseen == ([task.format_line(*later)] if later[0] != trained[0] else [])
+
+
+def test_a_solver_panic_is_undecided_not_a_crash():
+    """Clarabel panics reach Python as pyo3's PanicException (a BaseException): undecided, not fatal."""
+    from seq2math.evaluate import safe_verify
+
+    class PanicException(BaseException):
+        pass
+
+    class PanickingTask:
+        metrics = ("barrier", "lyapunov")
+
+        def verify(self, source, hypothesis):
+            raise PanicException("Eigval error: Eigen(1)")
+
+    verdict = safe_verify(PanickingTask(), SYSTEM, GOOD_V)
+    assert verdict.valid and verdict.scores == {"barrier": None, "lyapunov": None} and "panicked" in verdict.reason
+
+    class Interrupting(PanickingTask):
+        def verify(self, source, hypothesis):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        safe_verify(Interrupting(), SYSTEM, GOOD_V)
