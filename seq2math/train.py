@@ -23,6 +23,7 @@ import math
 import os
 import re
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ class TrainConfig:
     workers: int = 0                          # data-loader processes
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     device: str = "auto"
+    threads: int = 0                          # CPU threads; 0 = the cores not already busy (see cpu_threads)
     tensorboard: bool = True                  # used only if tensorboard is installed
 
 
@@ -81,7 +83,9 @@ class RunConfig:
 
 #: training defaults that go with the model presets of the same name
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"batch_size": 64, "lr": 1e-3, "warmup": 300, "eval_every": 250, "verify_count": 100},
+    # measured on 5x5 transposition (P1000): the loss leaves its plateau after ~800 steps
+    "tiny": {"batch_size": 64, "lr": 3e-3, "warmup": 200, "eval_every": 250, "valid_count": 200,
+             "verify_count": 100},
     "small": {"batch_size": 64, "lr": 5e-4, "warmup": 2000, "eval_every": 1000},
     "base": {"batch_size": 32, "lr": 2e-4, "warmup": 4000, "eval_every": 2000},
     "paper": {"batch_size": 16, "lr": 1e-4, "warmup": 10_000, "eval_every": 5000},
@@ -151,6 +155,20 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
+def cpu_threads(requested: int = 0, world_size: int = 1) -> int:
+    """Intra-op threads for CPU training: ``requested``, or the cores left idle by other processes.
+
+    PyTorch defaults to one thread per core; when other processes already keep cores busy,
+    its OpenMP threads spin waiting for each other: on a shared 2-core machine with one core
+    busy, one thread ran a training step 3.5x faster than two (0.6 s against 2.2 s).
+    """
+    if requested > 0:
+        return requested
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(1, int(cores - busy + 0.5) // max(world_size, 1))
+
+
 @dataclass
 class Runtime:
     device: torch.device
@@ -216,6 +234,11 @@ class Trainer:
         t = config.train
         self.max_time = parse_duration(t.max_time)
         self.runtime = start_runtime(t.device)
+        if self.runtime.device.type == "cpu":
+            torch.set_num_threads(cpu_threads(t.threads, self.runtime.world_size))
+            if not quiet and self.runtime.is_main:
+                print(f"train: {torch.get_num_threads()} CPU thread(s) (load average {os.getloadavg()[0]:.1f})",
+                      file=sys.stderr)
         self.task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
         self.vocab = Vocab(self.task.vocabulary())
         self.objective = resolve_objective(config)
@@ -350,7 +373,7 @@ class Trainer:
                     self._save(improved=False)
                     if show:
                         print(f"train: stopped by an error at step {self.step}; checkpoint saved in "
-                              f"{self.out} (continue with --resume)", file=__import__("sys").stderr)
+                              f"{self.out} (continue with --resume)", file=sys.stderr)
                 raise
         if self.last_valid_step != self.step:
             self._validate_and_save()
@@ -490,8 +513,6 @@ class Trainer:
 
 
 def _print_validation(record: dict[str, Any], improved: bool) -> None:
-    import sys
-
     verified = "" if record.get("verified") is None else f" verified {100 * record['verified']:.1f}%"
     print(f"valid step {record['step']} ({record['time']:.0f}s): loss {record['loss']:.4f} token accuracy "
           f"{100 * record['token_accuracy']:.2f}%{verified}{' *' if improved else ''}", file=sys.stderr, flush=True)

@@ -65,6 +65,17 @@ def test_durations_accept_seconds_minutes_hours():
         parse_duration("10 minutes")
 
 
+def test_cpu_threads_honours_a_request_and_never_goes_below_one(monkeypatch):
+    from seq2math.train import cpu_threads
+
+    assert cpu_threads(3) == 3
+    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 0.0, 0.0))
+    assert cpu_threads() == 1  # every core busy: one thread, not one per core
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert cpu_threads() == 4 and cpu_threads(world_size=2) == 2
+
+
 # ---- data ---------------------------------------------------------------------------------------
 def test_batches_are_a_function_of_the_step_and_ranks_share_the_stream_without_overlap():
     task = make_task("transpose", {"dim": 2, "encoding": "P10"})

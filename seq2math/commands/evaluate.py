@@ -69,6 +69,12 @@ def run(args) -> int:
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     device = resolve_device(args.device)
+    if device.type == "cpu":
+        import torch
+
+        from seq2math.train import cpu_threads
+
+        torch.set_num_threads(cpu_threads())
     loaded = load_run(args.run_dir, device, which=args.checkpoint)
     if loaded.config.model.arch not in GENERATIVE_ARCHITECTURES:
         raise ConfigError(f"{args.run_dir} holds an {loaded.config.model.arch}-only model, which does not "

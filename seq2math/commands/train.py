@@ -19,6 +19,7 @@ The run directory gets config.json (resolved config + command), vocab.json,
 model.safetensors, best.safetensors, train_state.pt and metrics.jsonl. Ctrl-C stops after the
 current step and saves; --resume continues exactly where the run stopped.
 Multi-GPU: torchrun --nproc_per_node 8 -m seq2math.cli train ... (batch size is per GPU).
+On CPU the number of threads defaults to the cores not already busy (train.threads=N to force it).
 
 examples:
   seq2math train --task transpose --dim 5 --encoding P1000 --preset tiny --max-time 10m --out runs/t
