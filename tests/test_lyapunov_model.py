@@ -253,3 +253,19 @@ def test_a_solver_panic_is_undecided_not_a_crash():
 
     with pytest.raises(KeyboardInterrupt):
         safe_verify(Interrupting(), SYSTEM, GOOD_V)
+
+
+def test_the_committed_checkpoint_is_small_and_is_the_default_model():
+    from seq2math.baselines.model_method import decode_hypotheses, load_model, resolve_model_path
+    from seq2math.export import DEFAULT_MODEL, MAX_EXPORT_BYTES
+
+    if not (DEFAULT_MODEL / "config.json").exists():
+        with pytest.raises(ValueError, match="no committed checkpoint"):
+            resolve_model_path(None)
+        return
+    assert resolve_model_path(None) == DEFAULT_MODEL
+    assert sum(f.stat().st_size for f in DEFAULT_MODEL.iterdir()) <= MAX_EXPORT_BYTES
+    loaded = load_model(None)
+    assert loaded.task.name == "lyapunov" and next(loaded.model.parameters()).dtype == torch.float32
+    decoded = decode_hypotheses(loaded, [SYSTEM], beam=3)[0]
+    assert len(decoded) == 3 and [s for _, s in decoded] == sorted((s for _, s in decoded), reverse=True)
