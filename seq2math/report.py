@@ -4,7 +4,7 @@
 and time limit (``seq2math.report_methods.run_cell``) and writes into ``out``:
 
 - ``records.jsonl``: one record per (method, file, line); a rerun skips the keys already
-  there (resumable at any point);
+  there (resumable at any point) except worker crashes, which it retries;
 - ``certificates/METHOD/FILE/line-K.CHECK.json``: the exact certificate of every certified V,
   re-proved from the file before it is counted;
 - ``report.json`` and ``report.md``: rows = test sets, columns = methods, the % (and
@@ -149,7 +149,8 @@ def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions
         raise ValueError(f"test files need distinct names (rows of the table), got {', '.join(labels)}")
     records_path = out / "records.jsonl"
     records = _read_records(records_path)
-    done = {(r["method"], r["test"], r["line"]) for r in records}
+    # a worker crash ("failure: ...") is retried on the next run; time limits and input errors are final
+    done = {(r["method"], r["test"], r["line"]) for r in records if not r.get("error", "").startswith("failure")}
     hard_limit = 2 * options.time_limit * 1.5 + 30
     ordered = [s for s in specs if s.kind != "model"] + [s for s in specs if s.kind == "model"]
     with open(records_path, "a", encoding="utf-8") as sink:

@@ -49,7 +49,11 @@ def _certify(system: list, V: Any, check: str, deadline: float, certificate_path
         return record | {"certified": None, "reason": "no exact certificate (numerical check only)"}
     document = certificates.certificate_document(polys[0], polys[1], check, result.certificate["conditions"])
     certificates.save(certificate_path, document)
-    ok, why = certificates.recheck(certificates.load(certificate_path))
+    try:
+        ok, why = certificates.recheck(certificates.load(certificate_path))
+    except Exception as err:  # a re-check that cannot run proves nothing: not counted
+        return record | {"certified": None, "recheck": f"re-check raised {type(err).__name__}: {err}",
+                         "certificate": str(certificate_path)}
     return record | {"certified": bool(ok), "recheck": why, "certificate": str(certificate_path)}
 
 
