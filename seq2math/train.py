@@ -10,6 +10,14 @@ Objectives (chosen by the architecture unless ``train.objective`` says otherwise
   (see ``seq2math.data.collate_masked``). An encoder-only run is scored by masked-token
   loss and accuracy; it has no decoder, so it is not scored by verified decoding.
 
+Learning rate: ``schedule`` (warm-up, then inverse square root, cosine or constant), times
+an optional ``cooldown`` that takes it linearly to 0 over the last fraction of the budget
+(see ``seq2math.schedule``). With ``max_steps`` alone the rate is a function of the step,
+so ``--resume`` is exact. With ``max_time`` the cooldown follows the clock of the session
+(``max_time`` is per session): an interrupted time-bounded run resumed with ``--resume``
+starts from the full rate again and cools down at the end of its new session, and two runs
+of the same time budget differ as their step rates do.
+
 Stopping: ``max_steps``, ``max_time``, early stopping (``patience`` validations without
 improvement of ``early_stop_metric``), or SIGINT/SIGTERM (the step finishes, a checkpoint
 is written, ``--resume`` continues exactly). Multi-GPU: launched by ``torchrun``, every
@@ -48,6 +56,7 @@ class TrainConfig:
     schedule: Literal["inverse_sqrt", "cosine", "constant"] = "inverse_sqrt"
     warmup: int = 1000
     min_lr: float = 0.0                       # cosine floor
+    cooldown: float = 0.0                     # last fraction of max_steps/max_time with lr -> 0 linearly
     beta1: float = 0.9
     beta2: float = 0.98
     weight_decay: float = 0.0                 # > 0 switches Adam to AdamW
@@ -85,7 +94,7 @@ class RunConfig:
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # measured on 5x5 transposition (P1000): the loss leaves its plateau after ~800 steps
     "tiny": {"batch_size": 64, "lr": 3e-3, "warmup": 200, "eval_every": 250, "valid_count": 200,
-             "verify_count": 100},
+             "verify_count": 100, "cooldown": 0.2},
     "small": {"batch_size": 64, "lr": 5e-4, "warmup": 2000, "eval_every": 1000},
     "base": {"batch_size": 32, "lr": 2e-4, "warmup": 4000, "eval_every": 2000},
     "paper": {"batch_size": 16, "lr": 1e-4, "warmup": 10_000, "eval_every": 5000},
@@ -233,6 +242,9 @@ class Trainer:
         self.config, self.out, self.quiet = config, Path(out), quiet
         t = config.train
         self.max_time = parse_duration(t.max_time)
+        if not 0.0 <= t.cooldown <= 1.0:
+            raise ValueError(f"train.cooldown is a fraction of the budget in [0, 1], got {t.cooldown}")
+        self.lr, self.session_started = 0.0, time.time()
         self.runtime = start_runtime(t.device)
         if self.runtime.device.type == "cpu":
             torch.set_num_threads(cpu_threads(t.threads, self.runtime.world_size))
@@ -346,6 +358,7 @@ class Trainer:
 
         t = self.config.train
         started, elapsed_before = time.time(), self.elapsed
+        self.session_started = started  # the time budget (and a time-based cooldown) is per session
         loader = step_loader(self.batches, self.step, t.workers)
         window = {"loss": 0.0, "correct": 0, "tokens": 0, "steps": 0, "since": time.time()}
         reason = None
@@ -397,12 +410,14 @@ class Trainer:
         return codes[code] or None
 
     def _train_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        from seq2math.schedule import learning_rate
+        from seq2math.schedule import budget_progress, learning_rate
 
         t = self.config.train
-        lr = learning_rate(self.step, t.lr, t.warmup, t.schedule, t.max_steps, t.min_lr)
+        progress = budget_progress(self.step, t.max_steps, time.time() - self.session_started, self.max_time)
+        self.lr = learning_rate(self.step, t.lr, t.warmup, t.schedule, t.max_steps, t.min_lr,
+                                cooldown=t.cooldown, progress=progress)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = self.lr
         batch = {k: v.to(self.runtime.device, non_blocking=True) for k, v in batch.items()}
         self.model.train()
         with self._autocast():
@@ -431,9 +446,6 @@ class Trainer:
         return torch.autocast(self.runtime.device.type, dtype=self.amp_dtype)
 
     def _log_train(self, window: dict[str, Any], bar) -> None:
-        from seq2math.schedule import learning_rate
-
-        t = self.config.train
         loss = float(window["loss"]) / max(window["steps"], 1)
         if not math.isfinite(loss):
             self.consistent = False  # keep the last good checkpoint instead of saving this state
@@ -442,7 +454,7 @@ class Trainer:
         seconds = max(time.time() - window["since"], 1e-9)
         record = {"kind": "train", "step": self.step, "time": round(self.elapsed, 2), "loss": loss,
                   "token_accuracy": float(window["correct"]) / max(float(window["tokens"]), 1.0),
-                  "lr": learning_rate(self.step - 1, t.lr, t.warmup, t.schedule, t.max_steps, t.min_lr),
+                  "lr": self.lr,
                   "tokens_per_second": float(window["tokens"]) * self.runtime.world_size / seconds}
         window.update(loss=0.0, correct=0, tokens=0, steps=0, since=time.time())
         bar.update(0, loss=f"{loss:.4f}")

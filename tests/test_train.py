@@ -15,7 +15,7 @@ from seq2math.data import (FileSource, GeneratedSource, StepBatches, collate_mas
                            validation_examples)
 from seq2math.generation import generate_example
 from seq2math.model import ModelConfig
-from seq2math.schedule import learning_rate
+from seq2math.schedule import budget_progress, cooldown_factor, learning_rate
 from seq2math.tasks.base import make_task
 from seq2math.tokens.vocab import Vocab
 from seq2math.train import RunConfig, TrainConfig, Trainer, parse_duration, train
@@ -54,6 +54,24 @@ def test_cosine_schedule_reaches_its_floor_and_needs_a_horizon():
         learning_rate(50, 1e-3, 10, "cosine")
     with pytest.raises(ValueError, match="unknown schedule"):
         learning_rate(0, 1e-3, 10, "linear")
+
+
+def test_cooldown_falls_linearly_to_zero_over_the_last_fraction_of_the_budget():
+    lr, warmup, total = 1e-3, 100, 1000
+    plain = [learning_rate(step, lr, warmup) for step in range(total)]
+    cooled = [learning_rate(step, lr, warmup, cooldown=0.2, progress=budget_progress(step, total))
+              for step in range(total)]
+    assert cooled[:800] == plain[:800] and cooled[800] == pytest.approx(plain[800])  # untouched until 80%
+    for step in (850, 900, 999):  # then scaled by (1 - step / total) / 0.2
+        assert cooled[step] == pytest.approx(plain[step] * (total - step) / (0.2 * total))
+    assert all(b < a for a, b in zip(cooled[800:], cooled[801:])) and 0 < cooled[-1] < plain[-1] / 100
+    # a time budget: the fraction of this session's seconds, the nearer bound counting
+    assert budget_progress(10, None, 540.0, 600.0) == pytest.approx(0.9)
+    assert budget_progress(950, 1000, 60.0, 600.0) == pytest.approx(0.95)
+    assert budget_progress(5) is None and cooldown_factor(None, 0.2) == 1.0
+    assert cooldown_factor(0.9, 0.2) == pytest.approx(0.5) and cooldown_factor(1.5, 0.2) == 0.0
+    with pytest.raises(ValueError, match="cooldown"):
+        cooldown_factor(0.5, 1.5)
 
 
 def test_durations_accept_seconds_minutes_hours():
@@ -165,12 +183,18 @@ def test_bundled_presets_say_how_to_run_them_and_load():
 
 # ---- the loop -----------------------------------------------------------------------------------
 def test_resumed_run_equals_uninterrupted_run_exactly(tmp_path):
+    from seq2math.checkpoint import read_metrics
+
+    # a step-bounded cooldown is a function of the step alone, so it resumes exactly too
     straight = tmp_path / "straight"
-    train(tiny_config(max_steps=12), straight, quiet=True)
+    train(tiny_config(max_steps=12, cooldown=0.5), straight, quiet=True)
     parted = tmp_path / "parted"
-    train(tiny_config(max_steps=5, eval_every=4), parted, quiet=True)  # stops (and validates) at 5
-    summary = train(dataclasses.replace(tiny_config(max_steps=12)), parted, resume=True, quiet=True)
+    # stops (and validates) at 5, before the cooldown (steps 6..11) begins
+    train(tiny_config(max_steps=5, eval_every=4), parted, quiet=True)
+    summary = train(tiny_config(max_steps=12, cooldown=0.5), parted, resume=True, quiet=True)
     assert summary["step"] == 12
+    last_lr = [r["lr"] for r in read_metrics(straight) if r["kind"] == "train"][-1]  # of update 11
+    assert last_lr == pytest.approx(learning_rate(11, 1e-3, 5) * (1 / 12) / 0.5)
     a, b = parameters(straight), parameters(parted)
     assert a.keys() == b.keys()
     for name in a:
@@ -183,7 +207,7 @@ def test_resumed_run_equals_uninterrupted_run_exactly(tmp_path):
 
 def test_sigint_finishes_the_step_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
     straight = tmp_path / "straight"
-    train(tiny_config(max_steps=8), straight, quiet=True)
+    train(tiny_config(max_steps=8, cooldown=0.75), straight, quiet=True)  # cooling from step 2 on
     original = Trainer._train_step
 
     def interrupted_step(self, batch):
@@ -193,10 +217,10 @@ def test_sigint_finishes_the_step_saves_and_resume_continues_exactly(tmp_path, m
         return result
 
     monkeypatch.setattr(Trainer, "_train_step", interrupted_step)
-    summary = train(tiny_config(max_steps=8), tmp_path / "parted", quiet=True)
+    summary = train(tiny_config(max_steps=8, cooldown=0.75), tmp_path / "parted", quiet=True)
     assert summary == {**summary, "step": 3, "stop": "SIGINT"}
     monkeypatch.setattr(Trainer, "_train_step", original)
-    train(tiny_config(max_steps=8), tmp_path / "parted", resume=True, quiet=True)
+    train(tiny_config(max_steps=8, cooldown=0.75), tmp_path / "parted", resume=True, quiet=True)
     a, b = parameters(straight), parameters(tmp_path / "parted")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
