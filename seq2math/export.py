@@ -69,8 +69,6 @@ def _last_validation(run_dir: Path) -> dict[str, Any] | None:
 
 def run_from_export(exported: str | Path, out: str | Path) -> dict[str, Any]:
     """A run directory that ``seq2math train --resume --out OUT`` continues from ``exported``."""
-    from seq2math.train import RunConfig  # noqa: F401  (read_run_config needs it importable)
-
     out = Path(out)
     if (out / ckpt.STATE_FILE).exists() or (out / ckpt.MODEL_FILE).exists():
         raise FileExistsError(f"{out} already holds a run; choose another --out")

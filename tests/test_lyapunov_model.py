@@ -12,7 +12,7 @@ import torch
 
 from seq2math.cli import main
 from seq2math.evaluate import Hypothesis, example_record, summarize, verify_ranked
-from seq2math.tasks.base import Verdict, make_task
+from seq2math.tasks.base import make_task
 
 TINY_MODEL = dict(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, dropout=0.0, max_len=160)
 TINY_TASK = {"max_variables": 2, "max_half_degree": 1, "max_cross_terms": 0, "max_rotations": 0,
@@ -53,8 +53,9 @@ def tiny_run(tmp_path_factory) -> Path:
 
 
 def test_presets_cover_their_task_lengths_and_match_the_paper():
-    from seq2math.commands.train import _read_yaml, add_arguments, build_config
     import argparse
+
+    from seq2math.commands.train import _read_yaml, add_arguments, build_config
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
