@@ -148,6 +148,8 @@ def gram_to_json(basis: np.ndarray, gram: list[list[Q]]) -> dict:
 
 
 def gram_from_json(data: dict) -> tuple[np.ndarray, list[list[Q]]]:
+    if not data["basis"]:  # the zero polynomial: an empty sum of squares (e.g. -dV/dt = 0)
+        return np.zeros((0, 0), dtype=np.int64), []
     basis = np.array(data["basis"], dtype=np.int64).reshape(len(data["basis"]), -1)
     return basis, [[_parse_q(v) for v in row] for row in data["gram"]]
 

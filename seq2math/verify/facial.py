@@ -40,7 +40,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from seq2math.verify import exact as X
-from seq2math.verify.sdp import svec_pairs
+from seq2math.verify.sdp import run_clarabel, svec_pairs
 
 Exps = tuple[int, ...]
 QQ = flint.fmpq
@@ -104,8 +104,8 @@ def solve_in_face(p: dict[Exps, float], basis: np.ndarray, B: np.ndarray, object
             q[diag] = 1.0
         rhs = np.concatenate([b, np.zeros(npairs)])
         cones = [clarabel.ZeroConeT(len(keys)), clarabel.PSDTriangleConeT(r)]
-    result = clarabel.DefaultSolver(sp.csc_matrix((A.shape[1], A.shape[1])), q, A, rhs, cones, settings).solve()
-    if str(result.status) not in ("Solved", "AlmostSolved"):
+    result = run_clarabel(sp.csc_matrix((A.shape[1], A.shape[1])), q, A, rhs, cones, settings)
+    if result is None or str(result.status) not in ("Solved", "AlmostSolved"):
         return None
     x = np.asarray(result.x)
     s_vec = x[1:] if objective == "margin" else x

@@ -201,7 +201,9 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
     settings.verbose = False
     if time_limit is not None:
         settings.time_limit = max(0.01, float(time_limit))
-    result = clarabel.DefaultSolver(sp.csc_matrix((nvar, nvar)), q, A, b, cones, settings).solve()
+    result = run_clarabel(sp.csc_matrix((nvar, nvar)), q, A, b, cones, settings)
+    if result is None:
+        return SOSSolution("failed", "clarabel", [], np.zeros(0), [], [], 0.0, "solver panic (numerical failure)")
     status = str(result.status)
     if status == "PrimalInfeasible":
         return SOSSolution("infeasible", "clarabel", [], np.zeros(0), [], [], 0.0, "solver: primal infeasible")
@@ -209,6 +211,24 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
         return SOSSolution("failed", "clarabel", [], np.zeros(0), [], [], 0.0, f"status {status}")
     x = np.asarray(result.x)
     return _unpack(x, program, blocks, offsets, "clarabel" + ("" if status == "Solved" else " (almost solved)"))
+
+
+def run_clarabel(P, q, A, b, cones, settings):
+    """Clarabel's solve, or None when the solver panics.
+
+    A Rust panic inside Clarabel (e.g. "Eigval error" on a badly conditioned KKT system) reaches
+    Python as pyo3's PanicException, which derives from BaseException: ``except Exception`` does
+    not stop it and it would end the whole process (a generation or evaluation run). It is a
+    numerical failure of this one solve, so the caller treats it like any failed solve.
+    """
+    import clarabel
+
+    try:
+        return clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
+    except BaseException as err:  # noqa: B902 - only the solver's panic is swallowed
+        if type(err).__name__ == "PanicException":
+            return None
+        raise
 
 
 def _unpack(x, program, blocks, offsets, solver: str) -> SOSSolution:
