@@ -15,7 +15,8 @@ from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, express
                                     integer_tokens, parse_benchmark_line, parse_expression, parse_full_expression,
                                     parse_system, poly_tokens, system_tokens)
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "prefix-format.txt"
+# a copy of shared/examples/prefix-format.txt (hand-written for this project), so a bare clone tests it
+EXAMPLES = Path(__file__).resolve().parent / "data" / "prefix-format.txt"
 
 # every token kind: all operators, constants, base-1000 integers, floats of both signs, 3 equations
 HAND_WRITTEN = [
