@@ -44,18 +44,42 @@ class Hypothesis:
 
 def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]], beam: int, max_len: int,
                    device: torch.device | str, length_penalty: float = 1.0) -> list[list[Hypothesis]]:
-    """Best-first hypotheses (``beam`` of them; one for greedy) for each source."""
+    """Best-first hypotheses (``beam`` of them; one for greedy) for each source.
+
+    A source longer than the model's positions allow cannot be decoded: it gets a single empty
+    hypothesis, which every verifier scores as invalid, instead of ending the whole evaluation.
+    """
+    config = getattr(model, "config", None)
+    capacity = source_capacity(config)
+    fits = [i for i, s in enumerate(sources) if capacity is None or len(s) <= capacity]
+    if len(fits) < len(sources):
+        decoded = decode_sources(model, vocab, [sources[i] for i in fits], beam, max_len, device,
+                                 length_penalty) if fits else []
+        out: list[list[Hypothesis]] = [[Hypothesis([])] for _ in sources]
+        for i, hypotheses in zip(fits, decoded):
+            out[i] = hypotheses
+        return out
     from seq2math.data import pad_batch
     from seq2math.decoding import beam_search, greedy
 
     src = pad_batch([vocab.encode(s, strict=False) for s in sources], vocab.pad_id).to(device)  # [B, S]
-    config = getattr(model, "config", None)
     if getattr(config, "arch", None) == "decoder":  # source <sep> output share the positions
         max_len = min(max_len, config.max_len - src.size(1) - 1)
     if beam <= 1:
         return [[Hypothesis(vocab.decode(ids))] for ids in greedy(model, src, max_len)]
     found = beam_search(model, src, beam_size=beam, max_len=max_len, length_penalty=length_penalty, n_best=beam)
     return [[Hypothesis(vocab.decode(h.tokens), float(h.score)) for h in hyps] for hyps in found]
+
+
+def source_capacity(config) -> int | None:
+    """The longest source a model can read: its position table (less <sep> and one output token for
+    decoder-only models); None when unbounded (RNN)."""
+    arch = getattr(config, "arch", None)
+    if arch == "seq2seq":
+        return config.max_len
+    if arch == "decoder":
+        return config.max_len - 2
+    return None
 
 
 # ---- verification ------------------------------------------------------------------------------
