@@ -41,6 +41,12 @@ def load_model(model: str | Path | None = None, device: str = "cpu", which: str 
     path = resolve_model_path(model)
     key = (str(path.resolve()), str(device), which)
     if key not in _LOADED:
+        if str(device) == "cpu":  # as in train/evaluate: no more threads than idle cores (spinning threads)
+            import torch
+
+            from seq2math.train import cpu_threads
+
+            torch.set_num_threads(cpu_threads())
         loaded = load_run(path, device, which=which)
         if loaded.task.name != "lyapunov":
             raise ValueError(f"{path} was trained on task {loaded.task.name!r}, not lyapunov")
