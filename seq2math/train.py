@@ -64,6 +64,7 @@ class TrainConfig:
     max_steps: int | None = None
     max_time: str | None = None               # per session (a resume gets its own): "90s", "10m", "2h"
     data: str | None = None                   # training file; None = generate on the fly
+    task_options: dict[str, Any] = field(default_factory=dict)  # task options of the training stream only
     valid_data: str | None = None             # validation file; None = seeded validation stream
     valid_seed: int | None = None             # None = seed + 1
     valid_count: int = 500                    # examples for validation loss / token accuracy
@@ -175,8 +176,34 @@ def cpu_threads(requested: int = 0, world_size: int = 1) -> int:
     if requested > 0:
         return requested
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    busy = busy_cores()
     return max(1, int(cores - busy + 0.5) // max(world_size, 1))
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all cores from /proc/stat, or None where there is no /proc."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_cores(window: float = 0.25) -> float:
+    """How many cores other processes keep busy now: /proc/stat sampled over ``window`` seconds
+    (this process sleeps meanwhile). The load average is only the fallback: it lags by a minute,
+    so right after a heavy job ends it still reports the cores as busy."""
+    first = _cpu_times()
+    if first is None:
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    time.sleep(window)
+    second = _cpu_times()
+    total = second[1] - first[1]
+    if total <= 0:
+        return 0.0
+    return (second[0] - first[0]) / total * (os.cpu_count() or 1)
 
 
 @dataclass
@@ -250,7 +277,7 @@ class Trainer:
         if self.runtime.device.type == "cpu":
             torch.set_num_threads(cpu_threads(t.threads, self.runtime.world_size))
             if not quiet and self.runtime.is_main:
-                print(f"train: {torch.get_num_threads()} CPU thread(s) (load average {os.getloadavg()[0]:.1f})",
+                print(f"train: {torch.get_num_threads()} CPU thread(s)",
                       file=sys.stderr)
         self.task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
         self.vocab = Vocab(self.task.vocabulary())
@@ -281,7 +308,7 @@ class Trainer:
                 torch.manual_seed(t.seed + 7919 * self.runtime.rank)
         limits = self._length_limits()
         source = (FileSource(read_example_file(self.task, t.data, on_error="raise", **limits), t.seed)
-                  if t.data else GeneratedSource(self.task, t.seed, **limits))
+                  if t.data else GeneratedSource(self._stream_task(), t.seed, **limits))
         self.batches = StepBatches(source, self.vocab, t.batch_size, t.seed, self.objective, t.mask_prob,
                                    self.runtime.rank, self.runtime.world_size)
         self.valid = self._validation_set(limits) if self.runtime.is_main else []
@@ -295,6 +322,26 @@ class Trainer:
         if self.config.model.arch in ("decoder", "encoder"):
             max_len = (max_len - 1) // 2
         return {"max_source_len": max_len, "max_target_len": max_len}
+
+    def _stream_task(self):
+        """The task that generates the training stream: ``task`` with ``train.task_options`` on top
+        (validation and ``evaluate`` keep ``task``); its tokens must all be in the run's vocabulary."""
+        from seq2math.tasks.base import make_task
+
+        extra = self.config.train.task_options
+        if not extra:
+            return self.task
+        base = {k: v for k, v in self.config.task.items() if k != "name"}
+        stream = make_task(self.task.name, {**base, **extra})
+        unknown = sorted(set(stream.vocabulary()) - set(self.vocab.stoi))
+        if unknown:
+            raise ValueError(f"train.task_options {extra} give the training stream tokens outside the run's "
+                             f"vocabulary: {', '.join(unknown[:10])}")
+        if not self.quiet and self.runtime.is_main:
+            shown = " ".join(f"{k}={v}" for k, v in extra.items())
+            print(f"train: training stream with task options {shown} (validation and evaluate use the task's)",
+                  file=sys.stderr)
+        return stream
 
     def _validation_set(self, limits: dict[str, int | None]) -> list[tuple[list[str], list[str]]]:
         from seq2math.data import read_example_file, validation_examples

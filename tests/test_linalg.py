@@ -300,3 +300,31 @@ def test_roots_human_form_and_errors():
         expanded.check_source(["V2", "INT+", "0", "INT+", "1"])
     with pytest.raises(ConfigError, match="min_degree"):
         make_task("roots", {"min_degree": 4, "degree": 3})
+
+
+def test_log_uniform_entries_cover_every_decade_and_cost_nothing_when_off():
+    from seq2math.tasks.random_matrices import mix_log_uniform
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(-10, 10, (200, 50))
+    state = rng.bit_generator.state
+    assert mix_log_uniform(rng, base, 0.0, 1e-4, 100) is base and rng.bit_generator.state == state
+    mixed = mix_log_uniform(rng, base, 0.3, 1e-4, 100)
+    changed = mixed != base
+    assert 0.27 < changed.mean() < 0.33
+    magnitudes = np.abs(mixed[changed])
+    assert magnitudes.min() >= 1e-4 and magnitudes.max() <= 100
+    decades = np.histogram(np.log10(magnitudes), bins=6, range=(-4, 2))[0] / magnitudes.size
+    assert np.all(np.abs(decades - 1 / 6) < 0.03)
+    assert 0.45 < (mixed[changed] < 0).mean() < 0.55
+
+
+def test_log_fraction_is_checked_and_default_data_is_unchanged():
+    with pytest.raises(ConfigError, match="log_fraction"):
+        make_task("transpose", {"log_fraction": 1.5})
+    with pytest.raises(ConfigError, match="iid entries"):
+        make_task("eigenvalues", {"log_fraction": 0.1})
+    plain, off = make_task("matmul", {"dim": 3}), make_task("matmul", {"dim": 3, "log_fraction": 0.0})
+    assert plain.generate(np.random.default_rng(5)) == off.generate(np.random.default_rng(5))
+    on = make_task("matmul", {"dim": 3, "log_fraction": 0.5})
+    assert on.generate(np.random.default_rng(5)) != plain.generate(np.random.default_rng(5))

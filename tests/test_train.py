@@ -84,14 +84,28 @@ def test_durations_accept_seconds_minutes_hours():
 
 
 def test_cpu_threads_honours_a_request_and_never_goes_below_one(monkeypatch):
-    from seq2math.train import cpu_threads
+    import seq2math.train as training
 
-    assert cpu_threads(3) == 3
-    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 0.0, 0.0))
-    assert cpu_threads() == 1  # every core busy: one thread, not one per core
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert training.cpu_threads(3) == 3
+    monkeypatch.setattr(training, "busy_cores", lambda: 50.0)
+    assert training.cpu_threads() == 1  # every core busy: one thread, not one per core
+    monkeypatch.setattr(training, "busy_cores", lambda: 0.0)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    assert cpu_threads() == 4 and cpu_threads(world_size=2) == 2
+    assert training.cpu_threads() == 4 and training.cpu_threads(world_size=2) == 2
+    monkeypatch.setattr(training, "busy_cores", lambda: 1.2)
+    assert training.cpu_threads() == 3
+
+
+def test_busy_cores_reads_proc_stat_now_not_the_lagging_load_average(monkeypatch):
+    import seq2math.train as training
+
+    samples = iter([(100, 1000), (100 + 150, 1000 + 200)])  # 150 of 200 jiffies busy
+    monkeypatch.setattr(training, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert training.busy_cores(window=0.0) == pytest.approx(1.5)
+    monkeypatch.setattr(training, "_cpu_times", lambda: None)  # no /proc: the load average
+    assert training.busy_cores(window=0.0) == 9.0
 
 
 # ---- data ---------------------------------------------------------------------------------------
@@ -168,6 +182,30 @@ def test_bad_configurations_are_named():
         parse("--task", "transpose", "model.widht=3")
     with pytest.raises(ConfigError, match="name a task"):
         parse("--preset", "tiny")
+
+
+def test_training_stream_task_options_change_only_the_training_stream(tmp_path):
+    config = parse("--task", "transpose", "--dim", "2", "--encoding", "P10", "train.task_options.log_fraction=1",
+                   "train.task_options.log_min=0.001", "train.task_options.log_max=0.01")
+    assert config.train.task_options == {"log_fraction": 1.0, "log_min": 0.001, "log_max": 0.01}
+    assert config.task["log_fraction"] == 0.0
+    small = dataclasses.replace(tiny_config().train, task_options=config.train.task_options)
+    trainer = Trainer(dataclasses.replace(tiny_config(), train=small), tmp_path / "run", quiet=True)
+    stream = trainer.batches.source
+    assert stream.task.options.log_fraction == 1.0 and trainer.task.options.log_fraction == 0.0
+    for position in range(5):  # every entry of the stream is in [0.001, 0.01): exponent E-5 in P10
+        source, _ = stream.example(position)
+        assert all(e == "E-5" for e in source[2:][4::5])
+    uniform = [source for source, _ in trainer.valid]
+    assert any(e != "E-5" for source in uniform for e in source[2:][4::5])
+
+
+def test_training_stream_options_must_exist_and_keep_the_vocabulary(tmp_path):
+    with pytest.raises(ConfigError, match="train.task_options.*no option.*bogus"):
+        parse("--task", "transpose", "train.task_options.bogus=1")
+    bigger = dataclasses.replace(tiny_config().train, task_options={"dim": 4})
+    with pytest.raises(ValueError, match="outside the run's vocabulary: .*V4"):
+        Trainer(dataclasses.replace(tiny_config(), train=bigger), tmp_path / "run", quiet=True)
 
 
 def test_bundled_presets_say_how_to_run_them_and_load():

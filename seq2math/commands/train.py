@@ -135,7 +135,13 @@ def build_config(args) -> Any:
         raise ConfigError(f"task {cls.name} has no option(s) {', '.join(unknown)}; "
                           f"options: {', '.join(f.name for f in dataclasses.fields(cls.Options))}")
     resolved = merge_dict(cls.Options(), options, f"task {cls.name}")
-    return dataclasses.replace(config, task={"name": cls.name, **to_dict(resolved)})
+    stream = config.train.task_options
+    unknown = sorted(set(stream) - {f.name for f in dataclasses.fields(cls.Options)})
+    if unknown:
+        raise ConfigError(f"train.task_options: task {cls.name} has no option(s) {', '.join(unknown)}")
+    stream_resolved = to_dict(merge_dict(resolved, stream, "train.task_options"))
+    train = dataclasses.replace(config.train, task_options={k: stream_resolved[k] for k in stream})
+    return dataclasses.replace(config, task={"name": cls.name, **to_dict(resolved)}, train=train)
 
 
 def _apply_train_flags(train, args):

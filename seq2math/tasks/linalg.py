@@ -55,7 +55,7 @@ import numpy as np
 
 from seq2math.config import ConfigError
 from seq2math.tasks.base import Task, Verdict, register_task
-from seq2math.tasks.random_matrices import draw_entries, draw_symmetric
+from seq2math.tasks.random_matrices import draw_entries, draw_symmetric, mix_log_uniform
 from seq2math.tokens.numbers import (dimension_vocabulary, encode_matrix, encode_vector, get_encoding,
                                      read_array, read_matrix, read_vector)
 
@@ -78,6 +78,12 @@ class LinalgOptions:
     distribution: Literal["uniform", "gaussian"] = field(
         default="uniform", metadata={"help": "entries uniform in [-a, a] or gaussian with the same variance"})
     max_coefficient: float = field(default=10.0, metadata={"help": "a: bound of uniform entries"})
+    log_fraction: float = field(default=0.0, metadata={
+        "help": "fraction of entries drawn instead with a log-uniform magnitude on [log_min, log_max] "
+                "(random sign): rare exponents become common; typically a training-stream option "
+                "(train.task_options.log_fraction=0.05)"})
+    log_min: float = field(default=1e-4, metadata={"help": "smallest magnitude of log-uniform entries"})
+    log_max: float = field(default=100.0, metadata={"help": "largest magnitude of log-uniform entries"})
     spectrum: Spectrum = field(default="semicircle", metadata={
         "help": "eigenvalue/eigenvector tasks: semicircle (Wigner matrix of iid entries), uniform, gaussian, "
                 "laplace, positive (|Wigner eigenvalues|) or marchenko-pastur (scaled A^T A)"})
@@ -122,6 +128,12 @@ class LinalgTask(Task):
             raise ConfigError(f"task {self.name} needs square matrices; got rows={o.rows} cols={o.cols}")
         if o.spectrum != "semicircle" and not self.symmetric:
             raise ConfigError(f"task {self.name}: --spectrum only applies to eigenvalues and eigenvectors")
+        if not 0 <= o.log_fraction <= 1 or not 0 < o.log_min < o.log_max:
+            raise ConfigError(f"task {self.name}: need 0 <= log_fraction <= 1 and 0 < log_min < log_max, got "
+                              f"{o.log_fraction}, {o.log_min}, {o.log_max}")
+        if o.log_fraction > 0 and self.symmetric:
+            raise ConfigError(f"task {self.name}: --log-fraction applies to tasks with iid entries; "
+                              f"{self.name} draws a symmetric matrix from its --spectrum")
         if o.max_coefficient <= 0 or o.max_condition <= 1:
             raise ConfigError(f"task {self.name}: need max_coefficient > 0 and max_condition > 1")
         self.input_encoding = get_encoding(o.input_encoding or o.encoding)
@@ -144,7 +156,9 @@ class LinalgTask(Task):
 
     # ---- sampling (see seq2math.tasks.random_matrices) ------------------------------------
     def draw_entries(self, rng: np.random.Generator, shape) -> np.ndarray:
-        return draw_entries(rng, shape, self.options.distribution, self.options.max_coefficient)
+        o = self.options
+        entries = draw_entries(rng, shape, o.distribution, o.max_coefficient)
+        return mix_log_uniform(rng, entries, o.log_fraction, o.log_min, o.log_max)
 
     def draw_symmetric(self, rng: np.random.Generator, n: int) -> np.ndarray:
         o = self.options

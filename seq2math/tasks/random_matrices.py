@@ -29,6 +29,20 @@ def draw_entries(rng: np.random.Generator, shape, distribution: str, max_coeffic
     return rng.uniform(-max_coefficient, max_coefficient, size=shape)
 
 
+def mix_log_uniform(rng: np.random.Generator, entries: np.ndarray, fraction: float, low: float,
+                    high: float) -> np.ndarray:
+    """Replace a ``fraction`` of the entries (each independently) by values of random sign whose
+    magnitude is log-uniform on [low, high]: every decade gets the same share, so the rare
+    exponents of a uniform draw (|x| < a/1000, |x| close to a) appear often. Draws nothing
+    from ``rng`` when ``fraction`` is 0, so such data sets are unchanged."""
+    if fraction <= 0:
+        return entries
+    chosen = rng.random(entries.shape) < fraction
+    magnitudes = np.exp(rng.uniform(np.log(low), np.log(high), entries.shape))
+    signs = np.where(rng.random(entries.shape) < 0.5, -1.0, 1.0)
+    return np.where(chosen, signs * magnitudes, entries)
+
+
 def haar_orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
     """A Haar-distributed orthogonal matrix (QR of a Gaussian matrix with the sign fix of Mezzadri 2007)."""
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
