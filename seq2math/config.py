@@ -32,6 +32,11 @@ class ConfigError(ValueError):
     """A configuration key or value that cannot be accepted."""
 
 
+def knob(default: Any, help: str) -> Any:
+    """A dataclass field with a default and a help text (shown by the flags made from it)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 def _field_types(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}

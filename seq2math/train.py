@@ -95,8 +95,11 @@ class RunConfig:
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # measured on 5x5 transposition (P1000): the loss leaves its plateau after ~800 steps; the
     # cooldown over the last 20% of the budget settles it (see presets/transpose-tiny.yaml)
+    # task_options of a preset apply to the tasks that have them: log-uniform entries in 5% of the
+    # training stream's entries make the rare exponents common (5x5 transposition in 10 minutes:
+    # 100.0% at 0.5% against 99.3% without, both on the idle 2-core CPU)
     "tiny": {"batch_size": 64, "lr": 3e-3, "warmup": 200, "eval_every": 250, "valid_count": 200,
-             "verify_count": 100, "cooldown": 0.2},
+             "verify_count": 100, "cooldown": 0.2, "task_options": {"log_fraction": 0.05}},
     "small": {"batch_size": 64, "lr": 5e-4, "warmup": 2000, "eval_every": 1000},
     "base": {"batch_size": 32, "lr": 2e-4, "warmup": 4000, "eval_every": 2000},
     "paper": {"batch_size": 16, "lr": 1e-4, "warmup": 10_000, "eval_every": 5000},

@@ -200,6 +200,15 @@ def test_training_stream_task_options_change_only_the_training_stream(tmp_path):
     assert any(e != "E-5" for source in uniform for e in source[2:][4::5])
 
 
+def test_the_tiny_preset_enriches_the_stream_of_the_tasks_that_accept_it():
+    assert parse("--task", "transpose", "--preset", "tiny").train.task_options == {"log_fraction": 0.05}
+    assert parse("--task", "transpose", "--preset", "tiny",
+                 "train.task_options.log_fraction=0").train.task_options == {"log_fraction": 0.0}
+    assert parse("--task", "eigenvalues", "--preset", "tiny").train.task_options == {}  # symmetric: not iid
+    assert parse("--task", "roots", "--preset", "tiny").train.task_options == {}        # no such option
+    assert parse("--task", "transpose", "--preset", "small").train.task_options == {}
+
+
 def test_training_stream_options_must_exist_and_keep_the_vocabulary(tmp_path):
     with pytest.raises(ConfigError, match="train.task_options.*no option.*bogus"):
         parse("--task", "transpose", "train.task_options.bogus=1")

@@ -21,7 +21,8 @@ from typing import Callable
 
 import torch
 
-from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, constant_value, from_poly, operands
+from seq2math.symbolic.calculus import ArrayOps, tree_values
+from seq2math.symbolic.expr import Expr, from_poly
 from seq2math.verify.polytools import Poly, ring
 
 Tensor = torch.Tensor
@@ -32,34 +33,22 @@ _UNARY: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+def _torch_unary(function: Callable[[Tensor], Tensor]) -> Callable:
+    return lambda value: function(value if isinstance(value, Tensor) else torch.tensor(value, dtype=torch.float64))
+
+
+def _torch_power(base, exponent, integer: int | None):
+    if integer is not None:
+        return base ** integer                               # exact sign for x < 0
+    return torch.as_tensor(base, dtype=exponent.dtype if isinstance(exponent, Tensor) else torch.float64) ** exponent
+
+
+TORCH_OPS = ArrayOps({op: _torch_unary(f) for op, f in _UNARY.items()}, _torch_power, lambda a, b: a / b)
+
+
 def torch_evaluate(e: Expr, X: Tensor) -> Tensor | float:
     """Value of the tree ``e`` at the rows of ``X`` [N, n] (a float when ``e`` is constant)."""
-    if isinstance(e, (Int, Float)):
-        return float(e.value)
-    if isinstance(e, Var):
-        if e.index >= X.shape[1]:
-            raise ValueError(f"the expression uses x{e.index} but the system has {X.shape[1]} variables")
-        return X[:, e.index]
-    if isinstance(e, Const):
-        return math.pi if e.name == "pi" else math.e
-    if isinstance(e, Unary):
-        arg = torch_evaluate(e.arg, X)
-        return _UNARY[e.op](arg if isinstance(arg, Tensor) else torch.tensor(arg, dtype=X.dtype))
-    if e.op in ("+", "*"):                     # right-nested chains, walked without recursion on the spine
-        items = [torch_evaluate(item, X) for item in operands(e, e.op)]
-        total = items[-1]
-        for item in reversed(items[:-1]):
-            total = item + total if e.op == "+" else item * total
-        return total
-    left = torch_evaluate(e.left, X)
-    if e.op == "^":
-        exponent = constant_value(e.right)
-        if exponent is not None and exponent.denominator == 1:     # integer power: exact sign for x < 0
-            return left ** int(exponent)
-        right = torch_evaluate(e.right, X)
-        return torch.as_tensor(left, dtype=X.dtype) ** right
-    right = torch_evaluate(e.right, X)
-    return left - right if e.op == "-" else left / right
+    return tree_values(e, X, TORCH_OPS)
 
 
 def system_function(system: list) -> Callable[[Tensor], Tensor]:

@@ -107,6 +107,7 @@ def build_config(args) -> Any:
     from seq2math.train import TRAIN_PRESETS, RunConfig, TrainConfig
 
     data = _read_yaml(args.config) if args.config else {}
+    preset_stream: dict[str, Any] = {}
     where = data.pop("__path__", "")
     preset = args.preset or data.pop("preset", None)
     data.pop("preset", None)
@@ -116,7 +117,9 @@ def build_config(args) -> Any:
             model = ModelConfig.from_preset(preset)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        config = RunConfig(model=model, train=dataclasses.replace(TrainConfig(), **TRAIN_PRESETS.get(preset, {})))
+        train_preset = dict(TRAIN_PRESETS.get(preset, {}))
+        preset_stream = train_preset.pop("task_options", {})
+        config = RunConfig(model=model, train=dataclasses.replace(TrainConfig(), **train_preset))
     config = merge_dict(config, data, where)
     task = dict(config.task)
     if args.task:
@@ -135,8 +138,16 @@ def build_config(args) -> Any:
         raise ConfigError(f"task {cls.name} has no option(s) {', '.join(unknown)}; "
                           f"options: {', '.join(f.name for f in dataclasses.fields(cls.Options))}")
     resolved = merge_dict(cls.Options(), options, f"task {cls.name}")
-    stream = config.train.task_options
-    unknown = sorted(set(stream) - {f.name for f in dataclasses.fields(cls.Options)})
+    fields = {f.name for f in dataclasses.fields(cls.Options)}
+    # a preset's training-stream options serve the tasks that have and accept them; the run's own win
+    suggested = {k: v for k, v in preset_stream.items() if k in fields}
+    if suggested:
+        try:
+            cls(merge_dict(resolved, suggested, "preset"))
+        except ConfigError:
+            suggested = {}
+    stream = suggested | config.train.task_options
+    unknown = sorted(set(stream) - fields)
     if unknown:
         raise ConfigError(f"train.task_options: task {cls.name} has no option(s) {', '.join(unknown)}")
     stream_resolved = to_dict(merge_dict(resolved, stream, "train.task_options"))

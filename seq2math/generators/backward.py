@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seq2math.config import ConfigError
+from seq2math.config import ConfigError, knob
 from seq2math.symbolic import poly as P
 from seq2math.tokens.prefix import integer_tokens, poly_tokens
 
@@ -34,29 +34,31 @@ Monomials = dict[tuple[int, ...], int]  # exponent tuple -> integer coefficient
 class BackwardConfig:
     """Every knob of the backward generator (the lyapunov task exposes them as flags)."""
 
-    min_variables: int = 2
-    max_variables: int = 5
-    diagonal_probability: float = 0.5  # proper part Σ c_i x_i^(2d_i), else gᵀPg
-    max_half_degree: int = 3  # d_i in 1..3: proper part of degree ≤ 6 per variable pair
-    max_diagonal_coefficient: int = 5  # c_i in 1..5
-    max_matrix_entry: int = 2  # entries of A in [-2, 2]; P = AAᵀ + I
-    max_cross_terms: int = 2  # 0..2 squares q² added to V
-    max_cross_degree: int = 2
-    max_cross_monomials: int = 3
-    max_cross_coefficient: int = 3
-    max_damping_degree: int = 1  # h_k: degree 0..1 (a constant or affine factor)
-    max_damping_monomials: int = 2
-    max_damping_coefficient: int = 3
-    max_rotations: int = 3
-    max_rotation_degree: int = 2  # c_j(x): degree 0..2
-    max_rotation_monomials: int = 2
-    max_rotation_coefficient: int = 3
-    count_decay: float = 1.5  # weights ∝ exp(−count_decay·k) for damped components and rotations
-    max_lyapunov_degree: int = 12
-    max_system_degree: int = 15
-    max_source_tokens: int = 512
-    max_target_tokens: int = 256
-    allow_zero_equations: bool = False  # a coordinate with ẋ_i = 0 makes a degenerate problem
+    min_variables: int = knob(2, "fewest variables n of a system")
+    max_variables: int = knob(5, "most variables n of a system (up to 12)")
+    diagonal_probability: float = knob(0.5,
+                                       "probability of the proper part sum c_i x_i^(2 d_i); else g^T P g")
+    max_half_degree: int = knob(3, "d_i of the proper part: degree 2 d_i per variable")
+    max_diagonal_coefficient: int = knob(5, "c_i of the diagonal proper part, drawn in 1..this")
+    max_matrix_entry: int = knob(2, "entries of A in [-this, this] for P = A A^T + I")
+    max_cross_terms: int = knob(2, "number of squares q^2 added to V (0..this)")
+    max_cross_degree: int = knob(2, "degree of each q")
+    max_cross_monomials: int = knob(3, "monomials of each q")
+    max_cross_coefficient: int = knob(3, "coefficients of q in [-this, this]")
+    max_damping_degree: int = knob(1, "degree of each damping factor h_k (f gets -h_k^2 dV/dx_k)")
+    max_damping_monomials: int = knob(2, "monomials of each h_k")
+    max_damping_coefficient: int = knob(3, "coefficients of h_k in [-this, this]")
+    max_rotations: int = knob(3, "rotations c_j(x) s_j added to f (V-preserving), 0..this")
+    max_rotation_degree: int = knob(2, "degree of each rotation factor c_j(x)")
+    max_rotation_monomials: int = knob(2, "monomials of each c_j(x)")
+    max_rotation_coefficient: int = knob(3, "coefficients of c_j in [-this, this]")
+    count_decay: float = knob(1.5, "damped components and rotations: k drawn with weight exp(-this k)")
+    max_lyapunov_degree: int = knob(12, "reject pairs whose V has a larger degree")
+    max_system_degree: int = knob(15, "reject pairs whose system has a larger degree")
+    max_source_tokens: int = knob(512, "reject systems longer than this many prefix tokens")
+    max_target_tokens: int = knob(256, "reject V longer than this many prefix tokens")
+    allow_zero_equations: bool = knob(False,
+                                      "keep systems with an equation x_i' = 0 (degenerate; off by default)")
 
     def validate(self) -> None:
         if not 1 <= self.min_variables <= self.max_variables <= P.MAX_VARIABLES:

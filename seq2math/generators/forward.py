@@ -22,20 +22,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seq2math.config import ConfigError
+from seq2math.config import ConfigError, knob
 
 
 @dataclass
 class ForwardConfig:
     """Knobs of forward / barrier generation (flags of ``seq2math generate lyapunov``)."""
 
-    forward_max_variables: int = 3
-    forward_max_degree: int = 3              # degree of the system, ≤ 7 in the paper's sets
-    forward_max_terms: int = 3               # random monomials per equation (besides damping)
-    forward_max_coefficient: int = 10
-    forward_damping_probability: float = 0.8
-    forward_max_lyapunov_degree: int = 4     # SOS search over V of degree 2, 4, … ≤ this
-    forward_max_rounding: int = 100          # V coefficients rounded to integers ≤ this
+    forward_max_variables: int = knob(3, "forward/barrier: most variables (2..6)")
+    forward_max_degree: int = knob(3,
+                                   "forward/barrier: degree of the random system (<= 7 in the paper's sets)")
+    forward_max_terms: int = knob(3, "forward/barrier: random monomials per equation besides damping")
+    forward_max_coefficient: int = knob(10, "forward/barrier: integer coefficients in [-this, this]")
+    forward_damping_probability: float = knob(0.8,
+                                              "forward/barrier: probability of a damping term per equation")
+    forward_max_lyapunov_degree: int = knob(4,
+                                            "forward/barrier: SOS search over V of degree 2, 4, ... <= this")
+    forward_max_rounding: int = knob(100, "forward/barrier: V's coefficients rounded to integers <= this")
 
     def validate_forward(self) -> None:
         if not 2 <= self.forward_max_variables <= 6:

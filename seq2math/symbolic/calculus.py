@@ -9,7 +9,9 @@ terms does not hit Python's recursion limit.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
+from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -196,7 +198,20 @@ def evaluate(e: Expr, X: np.ndarray) -> np.ndarray:
         return np.broadcast_to(_evaluate(e, X), (X.shape[0],)).astype(np.float64, copy=True)
 
 
-def _evaluate(e: Expr, X: np.ndarray):
+class ArrayOps(NamedTuple):
+    """One array library's operations for ``tree_values``: ``unary[op](value)`` for sqrt, exp,
+    ln, ...; ``power(base, exponent, integer)`` where ``integer`` is the exponent as an int when
+    it is a constant integer (exact sign for negative bases), else None; ``divide(a, b)``."""
+
+    unary: Mapping[str, Callable]
+    power: Callable
+    divide: Callable
+
+
+def tree_values(e: Expr, X, ops: ArrayOps):
+    """Values of the tree ``e`` at the rows of ``X`` [N, n] with the operations ``ops``. Constants
+    stay Python floats; the +/* spines are walked without recursion on the spine. Used with numpy
+    here (``evaluate``) and with torch by the neural baseline."""
     if isinstance(e, (Int, Float)):
         return float(e.value)
     if isinstance(e, Var):
@@ -204,22 +219,32 @@ def _evaluate(e: Expr, X: np.ndarray):
             raise ValueError(f"x{e.index} used, but the points have only {X.shape[1]} coordinates")
         return X[:, e.index]
     if isinstance(e, Const):
-        return np.pi if e.name == "pi" else np.e
+        return math.pi if e.name == "pi" else math.e
     if isinstance(e, Unary):
-        return _NUMPY_FUNCTIONS[e.op](_evaluate(e.arg, X))
+        return ops.unary[e.op](tree_values(e.arg, X, ops))
     if e.op in ("+", "*"):
         items = operands(e, e.op)
-        result = _evaluate(items[-1], X)
+        result = tree_values(items[-1], X, ops)
         for item in reversed(items[:-1]):
-            value = _evaluate(item, X)
+            value = tree_values(item, X, ops)
             result = value + result if e.op == "+" else value * result
         return result
-    left, right = _evaluate(e.left, X), _evaluate(e.right, X)
-    if e.op == "-":
-        return left - right
-    if e.op == "/":
-        return np.divide(left, right)
-    exponent = constant_value(e.right)
-    if exponent is not None and exponent.denominator == 1:
-        return np.power(left, int(exponent)) if exponent >= 0 else np.power(left, float(exponent))
-    return np.power(left, right)
+    left = tree_values(e.left, X, ops)
+    if e.op == "^":
+        exponent = constant_value(e.right)
+        integer = int(exponent) if exponent is not None and exponent.denominator == 1 else None
+        right = float(integer) if integer is not None else tree_values(e.right, X, ops)
+        return ops.power(left, right, integer)
+    right = tree_values(e.right, X, ops)
+    return left - right if e.op == "-" else ops.divide(left, right)
+
+
+def _numpy_power(base, exponent, integer: int | None):
+    return np.power(base, integer if integer is not None and integer >= 0 else exponent)
+
+
+NUMPY_OPS = ArrayOps(_NUMPY_FUNCTIONS, _numpy_power, np.divide)
+
+
+def _evaluate(e: Expr, X: np.ndarray):
+    return tree_values(e, X, NUMPY_OPS)

@@ -20,11 +20,12 @@ from typing import Literal
 
 import numpy as np
 
+from seq2math.config import knob
 from seq2math.generators.backward import BackwardConfig, generate_backward
 from seq2math.generators.forward import ForwardConfig
 from seq2math.symbolic.expr import Expr, variables
 from seq2math.tasks.base import DataFormatError, Task, Verdict, register_task
-from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, expression_tokens, parse_full_expression,
+from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, parse_full_expression,
                                     parse_system, split_benchmark_line, system_tokens)
 
 
@@ -32,8 +33,10 @@ from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, express
 class LyapunovOptions(BackwardConfig, ForwardConfig):
     """Options of ``seq2math generate lyapunov`` (flat: every field is a ``--flag``)."""
 
-    mode: Literal["backward", "forward", "barrier"] = "backward"
-    nonpoly: bool = False  # backward mode only: exp/sqrt/ln compositions and trigonometric cross terms
+    mode: Literal["backward", "forward", "barrier"] = knob(
+        "backward", "backward: V first, then a system it stabilises; forward: random system, V by SOS "
+                    "search; barrier: forward with the barrier check")
+    nonpoly: bool = knob(False, "backward mode only: exp/sqrt/ln compositions and trigonometric cross terms")
 
 
 @register_task

@@ -42,7 +42,7 @@ def parse_problem(text: str, infix: bool, path: str | None = None, line: int | N
             if need_target and not tab:
                 raise ValueError("expected SYSTEM<TAB>V, found no tab")
             return parse_infix_system(source), (parse_infix(target) if target.strip() else None)
-        from seq2math.tokens.prefix import parse_benchmark_line, parse_system, split_benchmark_line
+        from seq2math.tokens.prefix import parse_benchmark_line, parse_system
 
         if need_target:
             _, system, V = parse_benchmark_line(text, path, line)

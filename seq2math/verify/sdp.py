@@ -165,7 +165,7 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
     import clarabel
 
     nvar, offsets = _layout(program, blocks)
-    P, K, T = program.nparams, len(blocks), _margin_count(program, blocks)
+    P, T = program.nparams, _margin_count(program, blocks)
     eq_rows, eq_b = [], []
     for block, off in zip(blocks, offsets):
         m = block.A_q.shape[0]
