@@ -20,7 +20,7 @@ class Progress:
     def __init__(self, total: int | None, desc: str, unit: str = "it", interval: float = 30.0,
                  disable: bool = False, initial: int = 0):
         self.total, self.desc, self.unit, self.interval = total, desc, unit, interval
-        self.done = initial
+        self.done, self.initial = initial, initial
         self.disable = disable
         self._start = time.time()
         self._last = self._start
@@ -48,7 +48,7 @@ class Progress:
         elapsed = max(time.time() - self._start, 1e-9)
         total = f"/{self.total}" if self.total is not None else ""
         extra = "".join(f" {k}={v}" for k, v in (postfix or {}).items())
-        print(f"{self.desc}: {self.done}{total} {self.unit} ({self.done / elapsed:.1f} {self.unit}/s,"
+        print(f"{self.desc}: {self.done}{total} {self.unit} ({(self.done - self.initial) / elapsed:.1f} {self.unit}/s,"
               f" {elapsed:.0f}s){extra}", file=sys.stderr, flush=True)
 
     def close(self) -> None:

@@ -34,3 +34,14 @@ def test_unknown_subcommand_is_an_error(capsys):
         main(["no-such-command"])
     assert info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_progress_lines_count_the_rate_from_where_a_resumed_job_started(capsys, monkeypatch):
+    import seq2math.progress as progress
+
+    clock = iter([100.0, 100.0, 110.0, 110.0])
+    monkeypatch.setattr(progress.time, "time", lambda: next(clock))
+    with progress.Progress(None, "train", "step", interval=5.0, initial=5000) as bar:
+        bar.update(20)
+    line = capsys.readouterr().err.splitlines()[0]
+    assert line.startswith("train: 5020 step (2.0 step/s, 10s)")
