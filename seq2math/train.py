@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import re
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ import torch.nn.functional as F
 
 from seq2math import checkpoint as ckpt
 from seq2math.model import ModelConfig
+from seq2math.runtime import StopSignals, autocast_dtype, cpu_threads, start_runtime
 
 Objective = Literal["auto", "seq2seq", "masked"]
 
@@ -147,121 +146,6 @@ class LossModule(torch.nn.Module):
 
 
 # ---- devices, precision, processes ---------------------------------------------------------
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then CPU."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """Mixed-precision dtype: bf16 where the GPU supports it, fp16 otherwise; None = fp32."""
-    if precision == "fp32" or device.type != "cuda":
-        if precision in ("bf16", "fp16") and device.type != "cuda":
-            raise ValueError(f"precision {precision} needs a CUDA device, got {device}")
-        return None
-    if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return torch.float16
-
-
-def cpu_threads(requested: int = 0, world_size: int = 1) -> int:
-    """Intra-op threads for CPU training: ``requested``, or the cores left idle by other processes.
-
-    PyTorch defaults to one thread per core; when other processes already keep cores busy,
-    its OpenMP threads spin waiting for each other: on a shared 2-core machine with one core
-    busy, one thread ran a training step 3.5x faster than two (0.6 s against 2.2 s).
-    """
-    if requested > 0:
-        return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = busy_cores()
-    return max(1, int(cores - busy + 0.5) // max(world_size, 1))
-
-
-def _cpu_times() -> tuple[int, int] | None:
-    """(busy, total) jiffies of all cores from /proc/stat, or None where there is no /proc."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
-
-def busy_cores(window: float = 0.25) -> float:
-    """How many cores other processes keep busy now: /proc/stat sampled over ``window`` seconds
-    (this process sleeps meanwhile). The load average is only the fallback: it lags by a minute,
-    so right after a heavy job ends it still reports the cores as busy."""
-    first = _cpu_times()
-    if first is None:
-        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    time.sleep(window)
-    second = _cpu_times()
-    total = second[1] - first[1]
-    if total <= 0:
-        return 0.0
-    return (second[0] - first[0]) / total * (os.cpu_count() or 1)
-
-
-@dataclass
-class Runtime:
-    device: torch.device
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def start_runtime(device_name: str) -> Runtime:
-    """Single process, or one rank of a ``torchrun`` job (WORLD_SIZE > 1): NCCL on GPUs, gloo on CPUs."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        return Runtime(resolve_device(device_name))
-    import torch.distributed as dist
-
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_name)
-    if device.type == "cuda":
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Runtime(device, rank, world_size)
-
-
-class StopSignals:
-    """First SIGINT/SIGTERM: finish the step, save, stop. A second one interrupts at once."""
-
-    def __init__(self) -> None:
-        self.received: str | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum, frame) -> None:
-        if self.received is not None:
-            raise KeyboardInterrupt
-        self.received = signal.Signals(signum).name
-
-    def __enter__(self) -> "StopSignals":
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 class Trainer:
     """One training run in directory ``out`` (fresh, or resumed from its last checkpoint)."""
 

@@ -84,7 +84,7 @@ def test_durations_accept_seconds_minutes_hours():
 
 
 def test_cpu_threads_honours_a_request_and_never_goes_below_one(monkeypatch):
-    import seq2math.train as training
+    import seq2math.runtime as training
 
     assert training.cpu_threads(3) == 3
     monkeypatch.setattr(training, "busy_cores", lambda: 50.0)
@@ -97,7 +97,7 @@ def test_cpu_threads_honours_a_request_and_never_goes_below_one(monkeypatch):
 
 
 def test_busy_cores_reads_proc_stat_now_not_the_lagging_load_average(monkeypatch):
-    import seq2math.train as training
+    import seq2math.runtime as training
 
     samples = iter([(100, 1000), (100 + 150, 1000 + 200)])  # 150 of 200 jiffies busy
     monkeypatch.setattr(training, "_cpu_times", lambda: next(samples))

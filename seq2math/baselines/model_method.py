@@ -44,7 +44,7 @@ def load_model(model: str | Path | None = None, device: str = "cpu", which: str 
         if str(device) == "cpu":  # as in train/evaluate: no more threads than idle cores (spinning threads)
             import torch
 
-            from seq2math.train import cpu_threads
+            from seq2math.runtime import cpu_threads
 
             torch.set_num_threads(cpu_threads())
         loaded = load_run(path, device, which=which)

@@ -63,7 +63,7 @@ def run(args) -> int:
     from seq2math.checkpoint import load_run
     from seq2math.evaluate import EvalOptions, evaluate_examples, format_table, report_to_json
     from seq2math.model import GENERATIVE_ARCHITECTURES
-    from seq2math.train import resolve_device
+    from seq2math.runtime import resolve_device
 
     for name in ("beam", "batch_size", "workers"):
         if getattr(args, name) < 1:
@@ -72,7 +72,7 @@ def run(args) -> int:
     if device.type == "cpu":
         import torch
 
-        from seq2math.train import cpu_threads
+        from seq2math.runtime import cpu_threads
 
         torch.set_num_threads(cpu_threads())
     loaded = load_run(args.run_dir, device, which=args.checkpoint)

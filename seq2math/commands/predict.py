@@ -35,7 +35,7 @@ def run(args) -> int:
     from seq2math.checkpoint import load_run
     from seq2math.evaluate import decode_sources, safe_verify
     from seq2math.model import GENERATIVE_ARCHITECTURES
-    from seq2math.train import resolve_device
+    from seq2math.runtime import resolve_device
 
     if args.beam < 1:
         raise ConfigError(f"--beam must be at least 1, got {args.beam}")
