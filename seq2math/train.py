@@ -77,7 +77,8 @@ class TrainConfig:
     workers: int = 0                          # data-loader processes
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     device: str = "auto"
-    threads: int = 0                          # CPU threads; 0 = the cores not already busy (see cpu_threads)
+    threads: int = 0                          # CPU threads; 0 = the cores not already busy (bitwise-exact
+                                              # resumes need the same count: set it)
     tensorboard: bool = True                  # used only if tensorboard is installed
 
 

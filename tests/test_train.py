@@ -26,7 +26,7 @@ TASK = {"name": "transpose", "dim": 2, "encoding": "P10"}
 def tiny_config(**train_overrides) -> RunConfig:
     model = ModelConfig(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, dropout=0.1, max_len=64)
     train_cfg = TrainConfig(batch_size=8, lr=1e-3, warmup=5, eval_every=1000, log_every=2, valid_count=16,
-                            verify_count=4, device="cpu", tensorboard=False)
+                            verify_count=4, device="cpu", tensorboard=False, threads=1)
     return RunConfig(task=dict(TASK), model=model, train=dataclasses.replace(train_cfg, **train_overrides))
 
 
