@@ -50,6 +50,13 @@ def cpu_threads(requested: int = 0, world_size: int = 1) -> int:
     return max(1, int(cores - busy + 0.5) // max(world_size, 1))
 
 
+def limit_cpu_threads(device: torch.device | str, requested: int = 0, world_size: int = 1) -> None:
+    """On a CPU device, run torch with ``cpu_threads(requested, world_size)`` intra-op threads
+    (train, evaluate and the model method of solve/report all start this way)."""
+    if torch.device(device).type == "cpu":
+        torch.set_num_threads(cpu_threads(requested, world_size))
+
+
 def _cpu_times() -> tuple[int, int] | None:
     """(busy, total) jiffies of all cores from /proc/stat, or None where there is no /proc."""
     try:

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from seq2math import checkpoint as ckpt
 from seq2math.model import ModelConfig
-from seq2math.runtime import StopSignals, autocast_dtype, cpu_threads, start_runtime
+from seq2math.runtime import StopSignals, autocast_dtype, limit_cpu_threads, start_runtime
 
 Objective = Literal["auto", "seq2seq", "masked"]
 
@@ -162,11 +162,9 @@ class Trainer:
             raise ValueError(f"train.cooldown is a fraction of the budget in [0, 1], got {t.cooldown}")
         self.lr, self.session_started = 0.0, time.time()
         self.runtime = start_runtime(t.device)
-        if self.runtime.device.type == "cpu":
-            torch.set_num_threads(cpu_threads(t.threads, self.runtime.world_size))
-            if not quiet and self.runtime.is_main:
-                print(f"train: {torch.get_num_threads()} CPU thread(s)",
-                      file=sys.stderr)
+        limit_cpu_threads(self.runtime.device, t.threads, self.runtime.world_size)
+        if self.runtime.device.type == "cpu" and not quiet and self.runtime.is_main:
+            print(f"train: {torch.get_num_threads()} CPU thread(s)", file=sys.stderr)
         self.task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
         self.vocab = Vocab(self.task.vocabulary())
         self.objective = resolve_objective(config)

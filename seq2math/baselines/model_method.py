@@ -41,12 +41,9 @@ def load_model(model: str | Path | None = None, device: str = "cpu", which: str 
     path = resolve_model_path(model)
     key = (str(path.resolve()), str(device), which)
     if key not in _LOADED:
-        if str(device) == "cpu":  # as in train/evaluate: no more threads than idle cores (spinning threads)
-            import torch
+        from seq2math.runtime import limit_cpu_threads
 
-            from seq2math.runtime import cpu_threads
-
-            torch.set_num_threads(cpu_threads())
+        limit_cpu_threads(device)  # as in train/evaluate: no more threads than idle cores (spinning threads)
         loaded = load_run(path, device, which=which)
         if loaded.task.name != "lyapunov":
             raise ValueError(f"{path} was trained on task {loaded.task.name!r}, not lyapunov")

@@ -63,18 +63,13 @@ def run(args) -> int:
     from seq2math.checkpoint import load_run
     from seq2math.evaluate import EvalOptions, evaluate_examples, format_table, report_to_json
     from seq2math.model import GENERATIVE_ARCHITECTURES
-    from seq2math.runtime import resolve_device
+    from seq2math.runtime import limit_cpu_threads, resolve_device
 
     for name in ("beam", "batch_size", "workers"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     device = resolve_device(args.device)
-    if device.type == "cpu":
-        import torch
-
-        from seq2math.runtime import cpu_threads
-
-        torch.set_num_threads(cpu_threads())
+    limit_cpu_threads(device)
     loaded = load_run(args.run_dir, device, which=args.checkpoint)
     if loaded.config.model.arch not in GENERATIVE_ARCHITECTURES:
         raise ConfigError(f"{args.run_dir} holds an {loaded.config.model.arch}-only model, which does not "

@@ -133,12 +133,12 @@ def build_config(args) -> Any:
         raise ConfigError("name a task: --task transpose (or task.name= in the config)")
     cls = get_task_class(config.task["name"])
     options = {k: v for k, v in config.task.items() if k != "name"}
-    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(cls.Options)})
+    names = [f.name for f in dataclasses.fields(cls.Options)]
+    fields = set(names)
+    unknown = sorted(set(options) - fields)
     if unknown:
-        raise ConfigError(f"task {cls.name} has no option(s) {', '.join(unknown)}; "
-                          f"options: {', '.join(f.name for f in dataclasses.fields(cls.Options))}")
+        raise ConfigError(f"task {cls.name} has no option(s) {', '.join(unknown)}; options: {', '.join(names)}")
     resolved = merge_dict(cls.Options(), options, f"task {cls.name}")
-    fields = {f.name for f in dataclasses.fields(cls.Options)}
     # a preset's training-stream options serve the tasks that have and accept them; the run's own win
     suggested = {k: v for k, v in preset_stream.items() if k in fields}
     if suggested:
