@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seq2math.checkpoint import load_run, load_train_state, save_train_state
+from seq2math.training.checkpoint import load_run, load_train_state, save_train_state
 from seq2math.model import ModelConfig
-from seq2math.train import RunConfig, TrainConfig, train
+from seq2math.training.loop import RunConfig, TrainConfig, train
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ def test_unknown_subcommand_is_an_error(capsys):
 
 
 def test_progress_lines_count_the_rate_from_where_a_resumed_job_started(capsys, monkeypatch):
-    import seq2math.progress as progress
+    import seq2math.jobs.progress as progress
 
     clock = iter([100.0, 100.0, 110.0, 110.0])
     monkeypatch.setattr(progress.time, "time", lambda: next(clock))

@@ -10,7 +10,7 @@ import itertools
 import pytest
 import torch
 
-from seq2math.decoding import Hypothesis, beam_search, greedy, sample
+from seq2math.model.decoding import Hypothesis, beam_search, greedy, sample
 from seq2math.model import ModelConfig, build_model
 
 VOCAB = 12

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-import seq2math.evaluate as evaluation
-from seq2math.evaluate import (EvalOptions, Hypothesis, Verifier, evaluate_examples, example_record, format_table,
+import seq2math.evaluation.evaluate as evaluation
+from seq2math.evaluation.evaluate import (EvalOptions, Hypothesis, Verifier, evaluate_examples, example_record, format_table,
                                safe_verify, summarize)
-from seq2math.generation import generate_example
+from seq2math.data.generation import generate_example
 from seq2math.model import ModelConfig
 from seq2math.tasks.base import Verdict, make_task
 from seq2math.tokens.vocab import Vocab
-from seq2math.train import RunConfig, TrainConfig, train
+from seq2math.training.loop import RunConfig, TrainConfig, train
 
 
 @pytest.fixture(scope="module")

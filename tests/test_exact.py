@@ -7,10 +7,10 @@ import copy
 import flint
 import numpy as np
 
-from seq2math.verify import check_candidate
-from seq2math.verify import certificates as C
-from seq2math.verify import exact as X
-from seq2math.verify.polytools import ring
+from seq2math.lyapunov.check import check_candidate
+from seq2math.sos import certificates as C
+from seq2math.sos import exact as X
+from seq2math.symbolic.polytools import ring
 
 Q = flint.fmpq
 

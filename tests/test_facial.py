@@ -5,13 +5,13 @@ from __future__ import annotations
 import flint
 import numpy as np
 
-from seq2math.verify import certificates as C
-from seq2math.verify import check_candidate
-from seq2math.verify import exact as X
-from seq2math.verify import facial as F
-from seq2math.verify.facial import fixed_epsilon
-from seq2math.verify.newton import half_newton_basis
-from seq2math.verify.polytools import ring
+from seq2math.sos import certificates as C
+from seq2math.lyapunov.check import check_candidate
+from seq2math.sos import exact as X
+from seq2math.sos import facial as F
+from seq2math.sos.facial import fixed_epsilon
+from seq2math.sos.newton import half_newton_basis
+from seq2math.symbolic.polytools import ring
 
 Q = flint.fmpq
 

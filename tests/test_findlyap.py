@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from seq2math.baselines.findlyap import build_program, findlyap, rounded_candidates
+from seq2math.lyapunov.methods.findlyap import build_program, findlyap, rounded_candidates
 from seq2math.cli import main
 from seq2math.symbolic.poly import lie_derivative
-from seq2math.verify import check_candidate
-from seq2math.verify.polytools import ring
+from seq2math.lyapunov.check import check_candidate
+from seq2math.symbolic.polytools import ring
 
 
 def test_findlyap_finds_and_proves_a_textbook_lyapunov_function():

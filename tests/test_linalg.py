@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from seq2math.config import ConfigError
-from seq2math.generation import generate_example
+from seq2math.data.generation import generate_example
 from seq2math.tasks.base import make_task
 from seq2math.tasks.linalg import TOLERANCES
 from seq2math.tokens.numbers import encode_matrix, encode_vector, read_array

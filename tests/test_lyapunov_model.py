@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from seq2math.cli import main
-from seq2math.evaluate import Hypothesis, example_record, summarize, verify_ranked
+from seq2math.evaluation.evaluate import Hypothesis, example_record, summarize, verify_ranked
 from seq2math.tasks.base import make_task
 
 TINY_MODEL = dict(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, dropout=0.0, max_len=160)
@@ -33,11 +33,11 @@ def one_thread():
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """A run directory with an untrained tiny lyapunov model (what load_run and export read)."""
-    from seq2math import checkpoint as ckpt
+    from seq2math.training import checkpoint as ckpt
     from seq2math.config import save_config
     from seq2math.model import ModelConfig
     from seq2math.tokens.vocab import Vocab
-    from seq2math.train import RunConfig, TrainConfig
+    from seq2math.training.loop import RunConfig, TrainConfig
 
     directory = tmp_path_factory.mktemp("tiny-run")
     task = make_task("lyapunov", TINY_TASK)
@@ -98,8 +98,8 @@ def test_train_lyapunov_on_the_fly_from_a_file_and_from_a_mixture(tmp_path):
 def test_beam_hypotheses_are_ranked_by_their_model_score(tiny_run):
     """Scores come best first, each equals the model's own length-normalised log-probability, and
     the model method sees the hypotheses in that order."""
-    from seq2math.baselines.model_method import decode_hypotheses, load_model
-    from seq2math.decoding import beam_search
+    from seq2math.lyapunov.methods.model import decode_hypotheses, load_model
+    from seq2math.model.decoding import beam_search
 
     loaded = load_model(tiny_run)
     vocab, model = loaded.vocab, loaded.model
@@ -165,7 +165,7 @@ def test_malformed_hypotheses_are_invalid_and_never_crash():
 
 
 def test_read_hypotheses_marks_repeats_syntax_and_degree():
-    from seq2math.baselines.model_method import read_hypotheses
+    from seq2math.lyapunov.methods.model import read_hypotheses
 
     proposals = read_hypotheses([(GOOD_V, -0.1), (GOOD_V, -0.2), (["+", "x0"], -0.3),
                                  (["^", "x0", "INT+", "999"], -0.4), (["x2"], -0.5)], nvars=2)
@@ -185,8 +185,8 @@ def test_solve_with_model_then_sos_falls_back_to_sos(tiny_run, capsys):
 
 def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(tiny_run, monkeypatch):
     """With a decoder that ranks a wrong V before the right one, solve proves the second."""
-    import seq2math.baselines.model_method as mm
-    from seq2math.baselines.methods import make_method, solve_system
+    import seq2math.lyapunov.methods.model as mm
+    from seq2math.lyapunov.methods.registry import make_method, solve_system
     from seq2math.tokens.infix import parse_infix_system
 
     monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam: [
@@ -198,8 +198,8 @@ def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(tiny_r
 
 
 def test_exported_checkpoint_is_small_loads_decodes_and_resumes(tiny_run, tmp_path):
-    from seq2math import checkpoint as ckpt
-    from seq2math.baselines.model_method import decode_hypotheses, load_model
+    from seq2math.training import checkpoint as ckpt
+    from seq2math.lyapunov.methods.model import decode_hypotheses, load_model
 
     exported = tmp_path / "export"
     assert main(["export", str(tiny_run), "--out", str(exported)]) == 0
@@ -219,8 +219,8 @@ def test_exported_checkpoint_is_small_loads_decodes_and_resumes(tiny_run, tmp_pa
 
 
 def test_heldout_split_finds_the_systems_of_the_training_stream(tiny_run, tmp_path):
-    from seq2math.data import TRAIN_STREAM, stream_example
-    from seq2math.heldout import split_unseen
+    from seq2math.data.batching import TRAIN_STREAM, stream_example
+    from seq2math.data.heldout import split_unseen
 
     task = make_task("lyapunov", TINY_TASK)
     trained = stream_example(task, TRAIN_STREAM, 0, 5, 160, 160)            # position 5 < 1 step x batch 64
@@ -234,7 +234,7 @@ def test_heldout_split_finds_the_systems_of_the_training_stream(tiny_run, tmp_pa
 
 def test_a_solver_panic_is_undecided_not_a_crash():
     """Clarabel panics reach Python as pyo3's PanicException (a BaseException): undecided, not fatal."""
-    from seq2math.evaluate import safe_verify
+    from seq2math.evaluation.evaluate import safe_verify
 
     class PanicException(BaseException):
         pass
@@ -257,8 +257,8 @@ def test_a_solver_panic_is_undecided_not_a_crash():
 
 
 def test_the_committed_checkpoint_is_small_and_is_the_default_model():
-    from seq2math.baselines.model_method import decode_hypotheses, load_model, resolve_model_path
-    from seq2math.export import DEFAULT_MODEL, MAX_EXPORT_BYTES
+    from seq2math.lyapunov.methods.model import decode_hypotheses, load_model, resolve_model_path
+    from seq2math.training.export import DEFAULT_MODEL, MAX_EXPORT_BYTES
 
     if not (DEFAULT_MODEL / "config.json").exists():
         with pytest.raises(ValueError, match="no committed checkpoint"):

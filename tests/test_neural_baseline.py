@@ -10,20 +10,20 @@ import pytest
 import sympy
 import torch
 
-from seq2math.baselines.neural import neural_lyapunov
-from seq2math.baselines.neural_config import NeuralOptions
-from seq2math.baselines.neural_region_sos import recheck as recheck_region
-from seq2math.baselines.neural_region_sos import region_certificate
-from seq2math.baselines.neural_torch import SquareNetwork, system_function, torch_evaluate
-from seq2math.baselines.neural_verify import exact_region_check, sample_annulus
+from seq2math.lyapunov.methods.neural.search import neural_lyapunov
+from seq2math.lyapunov.methods.neural.options import NeuralOptions
+from seq2math.lyapunov.methods.neural.region_sos import recheck as recheck_region
+from seq2math.lyapunov.methods.neural.region_sos import region_certificate
+from seq2math.lyapunov.methods.neural.network import SquareNetwork, system_function, torch_evaluate
+from seq2math.lyapunov.methods.neural.counterexamples import exact_region_check, sample_annulus
 from seq2math.cli import main
 from seq2math.symbolic.calculus import evaluate as tree_evaluate
 from seq2math.symbolic.poly import evaluate, from_sympy, lie_derivative
 from seq2math.tokens.infix import parse_infix, parse_infix_system
-from seq2math.verify import check_candidate
-from seq2math.verify.certificates import certificate_document, recheck
-from seq2math.verify.check import as_polynomials
-from seq2math.verify.polytools import exact_value, ring
+from seq2math.lyapunov.check import check_candidate
+from seq2math.sos.certificates import certificate_document, recheck
+from seq2math.lyapunov.check import as_polynomials
+from seq2math.symbolic.polytools import exact_value, ring
 
 LINEAR = "x0' = -x0 + x1; x1' = -x0 - x1"
 UNSTABLE = "x0' = x0; x1' = -x1"

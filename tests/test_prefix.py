@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seq2math.generators.backward import BackwardConfig, generate_backward
-from seq2math.generators.nonpoly import generate_nonpoly
+from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backward
+from seq2math.lyapunov.generation.nonpoly import generate_nonpoly
 from seq2math.symbolic import poly as P
 from seq2math.symbolic.calculus import evaluate
 from seq2math.symbolic.expr import Binary, Const, Float, Int, Unary, Var, from_poly, to_poly

@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from seq2math.config import ConfigError
-from seq2math.data import (FileSource, GeneratedSource, StepBatches, collate_masked, collate_seq2seq,
+from seq2math.data.batching import (FileSource, GeneratedSource, StepBatches, collate_masked, collate_seq2seq,
                            validation_examples)
-from seq2math.generation import generate_example
+from seq2math.data.generation import generate_example
 from seq2math.model import ModelConfig
-from seq2math.schedule import budget_progress, cooldown_factor, learning_rate
+from seq2math.training.schedule import budget_progress, cooldown_factor, learning_rate
 from seq2math.tasks.base import make_task
 from seq2math.tokens.vocab import Vocab
-from seq2math.train import RunConfig, TrainConfig, Trainer, parse_duration, train
+from seq2math.training.loop import RunConfig, TrainConfig, Trainer, parse_duration, train
 
 TASK = {"name": "transpose", "dim": 2, "encoding": "P10"}
 
@@ -84,7 +84,7 @@ def test_durations_accept_seconds_minutes_hours():
 
 
 def test_cpu_threads_honours_a_request_and_never_goes_below_one(monkeypatch):
-    import seq2math.runtime as training
+    import seq2math.training.runtime as training
 
     assert training.cpu_threads(3) == 3
     monkeypatch.setattr(training, "busy_cores", lambda: 50.0)
@@ -97,7 +97,7 @@ def test_cpu_threads_honours_a_request_and_never_goes_below_one(monkeypatch):
 
 
 def test_busy_cores_reads_proc_stat_now_not_the_lagging_load_average(monkeypatch):
-    import seq2math.runtime as training
+    import seq2math.training.runtime as training
 
     samples = iter([(100, 1000), (100 + 150, 1000 + 200)])  # 150 of 200 jiffies busy
     monkeypatch.setattr(training, "_cpu_times", lambda: next(samples))
@@ -230,7 +230,7 @@ def test_bundled_presets_say_how_to_run_them_and_load():
 
 # ---- the loop -----------------------------------------------------------------------------------
 def test_resumed_run_equals_uninterrupted_run_exactly(tmp_path):
-    from seq2math.checkpoint import read_metrics
+    from seq2math.training.checkpoint import read_metrics
 
     # a step-bounded cooldown is a function of the step alone, so it resumes exactly too
     straight = tmp_path / "straight"
@@ -301,7 +301,7 @@ def test_early_stopping_after_patience_validations_without_improvement(tmp_path)
 
 
 def test_training_reduces_the_loss_and_logs_metrics(tmp_path):
-    from seq2math.checkpoint import read_metrics
+    from seq2math.training.checkpoint import read_metrics
 
     train(tiny_config(max_steps=40, lr=3e-3, eval_every=20), tmp_path, quiet=True)
     records = read_metrics(tmp_path)
@@ -320,7 +320,7 @@ def test_other_architectures_train(tmp_path, arch):
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, arch=arch))
     summary = train(config, tmp_path, quiet=True)
     assert summary["step"] == 4
-    from seq2math.checkpoint import read_metrics
+    from seq2math.training.checkpoint import read_metrics
 
     valid = [r for r in read_metrics(tmp_path) if r["kind"] == "valid"][-1]
     assert math.isfinite(valid["loss"])

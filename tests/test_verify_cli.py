@@ -19,8 +19,8 @@ from seq2math.cli import main
 from seq2math.symbolic.expr import from_poly
 from seq2math.symbolic.poly import lie_derivative
 from seq2math.tokens.prefix import format_benchmark_line
-from seq2math.verify import check_candidate
-from seq2math.verify.polytools import ring
+from seq2math.lyapunov.check import check_candidate
+from seq2math.symbolic.polytools import ring
 
 GRID = [flint.fmpq(v) for v in (0, 1, -1, 2, -2, 10, -10, 100, -100)] + [flint.fmpq(1, 10), flint.fmpq(-1, 10),
                                                                           flint.fmpq(1, 2), flint.fmpq(-1, 2)]
@@ -43,7 +43,7 @@ def exact_violation(system, V, check="lyapunov"):
 
 
 def correct_pairs():
-    from seq2math.generators.backward import BackwardConfig, generate_backward
+    from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backward
 
     R = ring(2)
     x0, x1 = R.gens()

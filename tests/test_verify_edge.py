@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from seq2math.cli import main
-from seq2math.verify import sdp
+from seq2math.sos import sdp
 
 
 def test_zero_decrease_condition_has_a_recheckable_certificate(tmp_path):

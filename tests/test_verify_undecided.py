@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from seq2math.tokens.infix import parse_infix, parse_infix_system
-from seq2math.verify import certificates as C
-from seq2math.verify import check_candidate
-from seq2math.verify.check import as_polynomials
+from seq2math.sos import certificates as C
+from seq2math.lyapunov.check import check_candidate
+from seq2math.lyapunov.check import as_polynomials
 
 FORMERLY_UNDECIDED = [
     # seed 0, pair 21
@@ -88,7 +88,7 @@ def test_the_same_pairs_without_the_quadratic_part_of_V_are_refuted_exactly():
     negative (or V zero) near the origin; the verifier must say false with a point that shows it."""
     import flint
 
-    from seq2math.verify.polytools import lie_derivative
+    from seq2math.symbolic.polytools import lie_derivative
 
     for system_text, V_text in FORMERLY_UNDECIDED:
         system, V = as_polynomials(parse_infix_system(system_text), parse_infix(V_text))
@@ -104,7 +104,7 @@ def test_the_same_pairs_without_the_quadratic_part_of_V_are_refuted_exactly():
 def test_hard_limit_kills_a_stuck_call_and_returns_results_and_errors():
     import time
 
-    from seq2math.verify.runner import TIMED_OUT, JobError, call_with_hard_limit
+    from seq2math.jobs.workers import TIMED_OUT, JobError, call_with_hard_limit
 
     start = time.perf_counter()
     assert call_with_hard_limit(lambda: time.sleep(30), 0.2) is TIMED_OUT

@@ -15,8 +15,8 @@ import numpy as np
 
 def _run(check: str, draws: int, seed: int, backend: str, budget: float) -> tuple[int, int, float, int]:
     """(accepted, draws made, CPU seconds, accepted examples that failed re-verification)."""
-    from seq2math.generators.forward import ForwardConfig, search_forward
-    from seq2math.verify import check_candidate
+    from seq2math.lyapunov.generation.forward import ForwardConfig, search_forward
+    from seq2math.lyapunov.check import check_candidate
 
     config = ForwardConfig()
     accepted = failed = made = 0

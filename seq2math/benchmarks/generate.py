@@ -107,7 +107,7 @@ def _rate(function: Callable[[int], object], count: int) -> tuple[float, int, fl
 
 
 def bench_backward(args) -> None:
-    from seq2math.generators.backward import BackwardConfig, draw_recipe, generate_backward
+    from seq2math.lyapunov.generation.backward import BackwardConfig, draw_recipe, generate_backward
 
     config = BackwardConfig()
     ours, accepted, seconds = _rate(lambda i: generate_backward(np.random.default_rng([args.seed, i]), config),

@@ -49,7 +49,7 @@ def run(args) -> int:
 
     import torch
 
-    from seq2math.decoding import beam_search
+    from seq2math.model.decoding import beam_search
     from seq2math.model import ModelConfig, build_model, count_parameters
 
     from seq2math.config import ConfigError

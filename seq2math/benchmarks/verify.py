@@ -28,7 +28,7 @@ def add_arguments(parser) -> None:
 
 
 def backward_pairs(count: int, seed: int, max_variables: int) -> list:
-    from seq2math.generators.backward import BackwardConfig, generate_backward
+    from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backward
 
     config = BackwardConfig(min_variables=2, max_variables=max_variables)
     pairs, index = [], 0
@@ -44,8 +44,8 @@ def straightforward_check(system, V) -> str:
     """Full basis, per-monomial cvxpy constraints in loops, default solver: returns the solver status."""
     import cvxpy as cp
 
-    from seq2math.verify.newton import full_basis
-    from seq2math.verify.polytools import lie_derivative
+    from seq2math.sos.newton import full_basis
+    from seq2math.symbolic.polytools import lie_derivative
 
     n = len(system)
     positive = V
@@ -88,7 +88,7 @@ def _timed(function, pairs) -> tuple[list[float], dict]:
 
 
 def _line(name: str, seconds: list[float], outcomes: dict) -> str:
-    from seq2math.verify.batch import percentile
+    from seq2math.lyapunov.batch import percentile
 
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items(), key=lambda kv: -kv[1]))
     return (f"{name:<34} median {statistics.median(seconds):8.4f} s   p90 {percentile(seconds, 0.9):8.4f} s"
@@ -96,7 +96,7 @@ def _line(name: str, seconds: list[float], outcomes: dict) -> str:
 
 
 def run(args) -> int:
-    from seq2math.verify import check_candidate
+    from seq2math.lyapunov.check import check_candidate
 
     if args.count < 1 or args.baseline_count < 0:
         raise ValueError("--count must be at least 1 and --baseline-count non-negative")

@@ -60,7 +60,7 @@ def perturbations(target: list[str], task, rng) -> dict[str, list[str]]:
 def check_file(task, path: Path, seed: int) -> dict:
     import numpy as np
 
-    from seq2math.generation import read_examples
+    from seq2math.data.generation import read_examples
 
     rows = list(read_examples(task, path))
     rng = np.random.default_rng(seed)
@@ -114,7 +114,7 @@ def run(args) -> int:
     import time
 
     from seq2math.config import save_config
-    from seq2math.generation import write_dataset
+    from seq2math.data.generation import write_dataset
     from seq2math.tasks.base import make_task
 
     if args.check:

@@ -47,11 +47,11 @@ def add_arguments(parser) -> None:
 def load_examples(task, args) -> tuple[list, dict]:
     """The test examples and a description of where they come from (for the report header)."""
     if args.data:
-        from seq2math.data import read_example_file
+        from seq2math.data.batching import read_example_file
 
         examples = read_example_file(task, args.data, limit=args.limit, on_error=args.on_error)
         return examples, {"data": str(Path(args.data).resolve()), "limit": args.limit}
-    from seq2math.generation import generate_example
+    from seq2math.data.generation import generate_example
 
     if args.count < 1:
         raise ConfigError(f"--count must be positive, got {args.count}")
@@ -60,10 +60,10 @@ def load_examples(task, args) -> tuple[list, dict]:
 
 
 def run(args) -> int:
-    from seq2math.checkpoint import load_run
-    from seq2math.evaluate import EvalOptions, evaluate_examples, format_table, report_to_json
+    from seq2math.training.checkpoint import load_run
+    from seq2math.evaluation.evaluate import EvalOptions, evaluate_examples, format_table, report_to_json
     from seq2math.model import GENERATIVE_ARCHITECTURES
-    from seq2math.runtime import limit_cpu_threads, resolve_device
+    from seq2math.training.runtime import limit_cpu_threads, resolve_device
 
     for name in ("beam", "batch_size", "workers"):
         if getattr(args, name) < 1:

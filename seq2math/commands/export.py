@@ -33,7 +33,7 @@ def run(args) -> int:
     import sys
 
     from seq2math.config import ConfigError
-    from seq2math.export import export_checkpoint, run_from_export
+    from seq2math.training.export import export_checkpoint, run_from_export
 
     try:
         if args.as_run:

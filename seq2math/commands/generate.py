@@ -43,7 +43,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from seq2math.generation import write_dataset
+    from seq2math.data.generation import write_dataset
     from seq2math.tasks.base import make_task, get_task_class
 
     if not args.task:

@@ -32,10 +32,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from seq2math.checkpoint import load_run
-    from seq2math.evaluate import decode_sources, safe_verify
+    from seq2math.training.checkpoint import load_run
+    from seq2math.evaluation.evaluate import decode_sources, safe_verify
     from seq2math.model import GENERATIVE_ARCHITECTURES
-    from seq2math.runtime import resolve_device
+    from seq2math.training.runtime import resolve_device
 
     if args.beam < 1:
         raise ConfigError(f"--beam must be at least 1, got {args.beam}")

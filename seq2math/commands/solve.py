@@ -37,7 +37,7 @@ def add_arguments(parser) -> None:
 
 
 def _methods(args) -> list:
-    from seq2math.baselines.methods import make_method
+    from seq2math.lyapunov.methods.registry import make_method
 
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not names:
@@ -61,7 +61,7 @@ def outcome_record(system, outcome, check: str) -> dict:
     from seq2math.symbolic.expr import as_expr, from_poly
     from seq2math.tokens.infix import system_to_infix, to_infix
     from seq2math.tokens.prefix import expression_tokens
-    from seq2math.verify.polytools import Poly
+    from seq2math.symbolic.polytools import Poly
 
     exprs = [from_poly(f) if isinstance(f, Poly) else f for f in system]
     record = {"system": system_to_infix(exprs), "found": outcome.found, "check": check,
@@ -78,8 +78,8 @@ class _FileJob:
         self.args = args
 
     def __call__(self, item: tuple[int, str]) -> dict:
-        from seq2math.baselines.methods import solve_system
-        from seq2math.verify.batch import InputError, parse_problem
+        from seq2math.lyapunov.methods.registry import solve_system
+        from seq2math.lyapunov.batch import InputError, parse_problem
 
         line, text = item
         try:
@@ -113,7 +113,7 @@ def run(args) -> int:
     if (args.system is None) == (args.file is None):
         raise ConfigError("give either a system (infix text) or --file FILE")
     if args.file is None:
-        from seq2math.baselines.methods import solve_system
+        from seq2math.lyapunov.methods.registry import solve_system
         from seq2math.tokens.infix import parse_infix_system
 
         try:
@@ -123,8 +123,8 @@ def run(args) -> int:
         record = outcome_record(system, solve_system(system, _methods(args), args.check, args.time_limit), args.check)
         print(json.dumps(record)) if args.json else _print_text(record)
         return 0 if record["found"] else 1
-    from seq2math.verify.batch import ResultWriter, print_summary, read_lines, summary
-    from seq2math.verify.runner import TIMED_OUT, JobError, run_jobs
+    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
+    from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
 
     _methods(args)                                    # fail early on unknown names
     writer = ResultWriter(args.out, args.resume)

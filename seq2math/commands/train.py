@@ -104,7 +104,7 @@ def build_config(args) -> Any:
     from seq2math.config import apply_overrides, merge_dict, to_dict
     from seq2math.model import ModelConfig
     from seq2math.tasks.base import get_task_class
-    from seq2math.train import TRAIN_PRESETS, RunConfig, TrainConfig
+    from seq2math.training.loop import TRAIN_PRESETS, RunConfig, TrainConfig
 
     data = _read_yaml(args.config) if args.config else {}
     preset_stream: dict[str, Any] = {}
@@ -168,7 +168,7 @@ def _apply_train_flags(train, args):
 
 def resume_config(args) -> Any:
     """The saved RunConfig of ``--out`` with the training flags and ``train.*`` overrides applied."""
-    from seq2math.checkpoint import read_run_config
+    from seq2math.training.checkpoint import read_run_config
     from seq2math.config import apply_overrides
 
     config, _ = read_run_config(args.out)
@@ -183,7 +183,7 @@ def resume_config(args) -> Any:
 
 
 def run(args) -> int:
-    from seq2math.train import train
+    from seq2math.training.loop import train
 
     try:
         config = resume_config(args) if args.resume else build_config(args)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Architecture = Literal["seq2seq", "encoder", "decoder", "rnn"]
-#: architectures that generate a target sequence (and so work with ``seq2math.decoding``)
+#: architectures that generate a target sequence (and so work with ``seq2math.model.decoding``)
 GENERATIVE_ARCHITECTURES = ("seq2seq", "decoder", "rnn")
 
 

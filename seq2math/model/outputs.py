@@ -23,7 +23,7 @@ class AttentionMaps:
 
 
 class DecoderState(Protocol):
-    """What ``model.start(src)`` returns and ``model.step`` consumes (seq2math.decoding)."""
+    """What ``model.start(src)`` returns and ``model.step`` consumes (seq2math.model.decoding)."""
 
     @property
     def batch_size(self) -> int: ...

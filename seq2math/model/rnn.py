@@ -8,7 +8,7 @@ source never changes the states of its real tokens). Decoder, at step t:
     out_t = tanh(W_o [s_t; c_t; y_{t-1}])  ->  logits (tied to the target embedding)
 
 It has the same interface as the transformers (``model(src, tgt_in)``, ``start``/``step``,
-``attention_maps``), so training and ``seq2math.decoding`` treat it alike. Its "cache" is the
+``attention_maps``), so training and ``seq2math.model.decoding`` treat it alike. Its "cache" is the
 recurrent state, so ``start(src, use_cache=...)`` accepts the flag and ignores it.
 """
 

@@ -1,6 +1,6 @@
 """Transformer generators: encoder-decoder (seq2seq) and decoder-only (GPT-like).
 
-Both share the interface that training and ``seq2math.decoding`` use:
+Both share the interface that training and ``seq2math.model.decoding`` use:
 
 - ``model(src, tgt_in) -> logits (B, T, V)``: teacher forcing; ``src`` (B, S) and
   ``tgt_in`` (B, T) are padded at the end with ``pad_id``; ``tgt_in`` starts with <bos>;

@@ -8,7 +8,7 @@ One example, in the benchmark line format (DOMAIN.md §3.1): the system ẋ0 = �
 ``--mode backward`` (default) draws V first and builds a system it stabilises (every pair is
 correct by construction; ``--nonpoly`` for non-polynomial V and f); ``--mode forward`` and
 ``--mode barrier`` draw a random system and search V by SOS programming
-(``seq2math.generators.forward``). Hypotheses are scored by ``seq2math.verify`` under two
+(``seq2math.lyapunov.generation.forward``). Hypotheses are scored by ``seq2math.lyapunov.check`` under two
 checks: ``barrier`` (V ≥ 0 and −V̇ SOS) and ``lyapunov`` (V positive definite and proper,
 −V̇ SOS; the primary metric).
 """
@@ -21,8 +21,9 @@ from typing import Literal
 import numpy as np
 
 from seq2math.config import knob
-from seq2math.generators.backward import BackwardConfig, generate_backward
-from seq2math.generators.forward import ForwardConfig
+from seq2math.lyapunov.check import check_candidate
+from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backward
+from seq2math.lyapunov.generation.forward import ForwardConfig
 from seq2math.symbolic.expr import Expr, variables
 from seq2math.tasks.base import DataFormatError, Task, Verdict, register_task
 from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, parse_full_expression,
@@ -60,13 +61,13 @@ class LyapunovTask(Task):
     def generate(self, rng: np.random.Generator) -> tuple[list[str], list[str]] | None:
         if self.options.mode in ("forward", "barrier"):
             try:
-                from seq2math.generators.forward import generate_forward
+                from seq2math.lyapunov.generation.forward import generate_forward
             except ImportError as err:
-                raise RuntimeError(f"--mode {self.options.mode} needs seq2math.generators.forward, "
+                raise RuntimeError(f"--mode {self.options.mode} needs seq2math.lyapunov.generation.forward, "
                                    f"which is not available ({err})") from None
             return generate_forward(rng, self.options)
         if self.options.nonpoly:
-            from seq2math.generators.nonpoly import generate_nonpoly
+            from seq2math.lyapunov.generation.nonpoly import generate_nonpoly
 
             result = generate_nonpoly(rng, self.options)
         else:
@@ -112,16 +113,12 @@ class LyapunovTask(Task):
         extra = sorted(v for v in variables(candidate) if v >= len(system))
         if extra:
             return Verdict.invalid(self.metrics, f"V uses x{extra[-1]} but the system has {len(system)} variables")
-        from seq2math.hypotheses import degree_bound
+        from seq2math.symbolic.degree import degree_bound
 
         bound = degree_bound(candidate)
         if bound > self.max_check_degree:  # a decoded x0^999 would expand and run SOS for hours
             return Verdict(valid=True, scores={m: None for m in self.metrics},
                            reason=f"undecided: V may have degree up to {bound} > {self.max_check_degree} (not checked)")
-        try:
-            from seq2math.verify import check_candidate
-        except ImportError:
-            return self._verdict(*[numerical_falsification_only(system, candidate, m) for m in self.metrics])
         results = {}
         for metric in ("lyapunov", "barrier"):
             if metric == "barrier" and results["lyapunov"][0] is True:
@@ -148,28 +145,4 @@ class LyapunovTask(Task):
         if tokens and tokens[0] == "INT+" and "<SPECIAL_3>" in tokens:
             return system_to_infix(parse_system(tokens))
         return to_infix(parse_full_expression(tokens))
-
-
-def numerical_falsification_only(system: list[Expr], V: Expr, check: str, samples: int = 4096,
-                                 seed: int = 0) -> tuple[bool | None, str]:
-    """Fallback used only while ``seq2math.verify`` is absent (tests of this module): it can
-    refute a candidate (False, with the point) but never proves one (None = undecided)."""
-    from seq2math.symbolic.calculus import diff, evaluate
-
-    n = len(system)
-    rng = np.random.default_rng(seed)
-    points = rng.standard_normal((samples, n)) * np.logspace(-2, 2, samples)[:, None]  # [samples, n]
-    origin = np.zeros((1, n))
-    if abs(evaluate(V, origin)[0]) > 1e-12:
-        return False, "V(0) != 0"
-    values = evaluate(V, points)
-    if np.any(values < 0):
-        return False, f"V < 0 at {points[np.argmin(values)].tolist()}"
-    if check == "lyapunov" and np.any(values <= 0):
-        return False, f"V = 0 away from the origin at {points[np.argmin(values)].tolist()}"
-    derivative = sum(evaluate(diff(V, i), points) * evaluate(f, points) for i, f in enumerate(system))
-    scale = 1e-9 * (1 + np.abs(values))
-    if np.any(derivative > scale):
-        return False, f"V̇ > 0 at {points[np.argmax(derivative)].tolist()}"
-    return None, "no counterexample found (numerical only; seq2math.verify not available)"
 

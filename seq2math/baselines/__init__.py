@@ -1,1 +1,0 @@
-"""seq2math.baselines"""

@@ -1,0 +1,201 @@
+"""Training data: examples from files or generated on the fly, batching, padding, sharding.
+
+Every batch is a pure function of (data seed, step, rank): the sample at global position
+``p = (step * world_size + rank) * batch_size + j`` is
+
+- generated data: example ``p`` of the task's training stream, drawn from its own
+  generator ``default_rng([TRAIN_STREAM, seed, p])``. Per-example seeds make the data
+  independent of the number of loader workers and of interruptions, give every worker
+  and every DDP rank disjoint examples, and never coincide with a ``seq2math generate``
+  file (those use ``default_rng([seed, index])``) or with the validation stream;
+- file data: item ``p mod N`` of a fresh permutation per epoch ``p // N`` (seeded by
+  ``[seed, epoch]``), so ranks read disjoint shards of each epoch.
+
+A resumed run therefore sees exactly the batches the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import numpy as np
+import torch
+
+from seq2math.tasks.base import Task
+from seq2math.tokens.vocab import Vocab
+
+TRAIN_STREAM, VALID_STREAM = 0x5EED_0001, 0x5EED_0002
+MAX_ATTEMPTS = 10_000
+
+Example = tuple[list[str], list[str]]
+
+
+def stream_example(task: Task, stream: int, seed: int, index: int, max_source_len: int | None = None,
+                   max_target_len: int | None = None) -> Example:
+    """Example ``index`` of a generated stream; draws that are too long are rejected like ``None``."""
+    rng = np.random.default_rng([stream, int(seed), int(index)])
+    for _ in range(MAX_ATTEMPTS):
+        example = task.generate(rng)
+        if example is None:
+            continue
+        source, target = example
+        if max_source_len is not None and len(source) > max_source_len:
+            continue
+        if max_target_len is not None and len(target) + 1 > max_target_len:  # + <eos>
+            continue
+        return example
+    raise RuntimeError(f"task {task.name}: {MAX_ATTEMPTS} draws in a row were rejected or longer than "
+                       f"the model allows (source {max_source_len}, target {max_target_len} tokens)")
+
+
+def validation_examples(task: Task, count: int, seed: int, max_source_len: int | None = None,
+                        max_target_len: int | None = None) -> list[Example]:
+    """The fixed validation set: ``count`` examples of the validation stream (seed ≠ training)."""
+    return [stream_example(task, VALID_STREAM, seed, i, max_source_len, max_target_len) for i in range(count)]
+
+
+def read_example_file(task: Task, path: str | Path, limit: int | None = None, on_error: str = "raise",
+                      max_source_len: int | None = None, max_target_len: int | None = None
+                      ) -> list[Example]:
+    """Examples of a data file (task format or JSONL); too-long ones are skipped and counted."""
+    from seq2math.data.generation import read_examples
+
+    examples, too_long = [], 0
+    for _number, source, target in read_examples(task, path, on_error=on_error):
+        if (max_source_len is not None and len(source) > max_source_len) or \
+                (max_target_len is not None and len(target) + 1 > max_target_len):
+            too_long += 1
+            continue
+        examples.append((source, target))
+        if limit is not None and len(examples) >= limit:
+            break
+    if too_long:
+        import sys
+        print(f"warning: {path}: skipped {too_long} examples longer than the model allows", file=sys.stderr)
+    if not examples:
+        raise ValueError(f"{path}: no usable examples")
+    return examples
+
+
+class ExampleSource(Protocol):
+    def example(self, position: int) -> Example: ...
+
+
+@dataclass
+class GeneratedSource:
+    """Examples made by the task on the fly (see the module docstring)."""
+
+    task: Task
+    seed: int
+    max_source_len: int | None = None
+    max_target_len: int | None = None
+
+    def example(self, position: int) -> Example:
+        return stream_example(self.task, TRAIN_STREAM, self.seed, position, self.max_source_len,
+                              self.max_target_len)
+
+
+class FileSource:
+    """Examples of a file, visited in a new seeded order every epoch."""
+
+    def __init__(self, examples: list[Example], seed: int):
+        self.examples, self.seed = examples, seed
+        self._epoch, self._order = -1, np.arange(0)
+
+    def example(self, position: int) -> Example:
+        epoch, offset = divmod(position, len(self.examples))
+        if epoch != self._epoch:
+            self._order = np.random.default_rng([int(self.seed), epoch]).permutation(len(self.examples))
+            self._epoch = epoch
+        return self.examples[int(self._order[offset])]
+
+
+def encode_example(vocab: Vocab, source: list[str], target: list[str]) -> tuple[list[int], list[int]]:
+    """Token ids; an unknown token raises naming it (a file and a vocabulary that disagree)."""
+    return vocab.encode(source), vocab.encode(target)
+
+
+def pad_batch(sequences: list[list[int]], pad_id: int) -> torch.Tensor:
+    """Right-pad id lists into a [B, max_len] long tensor."""
+    width = max(len(s) for s in sequences)
+    out = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        out[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    return out
+
+
+def collate_seq2seq(pairs: list[tuple[list[int], list[int]]], vocab: Vocab) -> dict[str, torch.Tensor]:
+    """Teacher forcing: ``tgt_in = <bos> y``, ``tgt_out = y <eos>``, both padded with <pad> (id 0)."""
+    src = pad_batch([s for s, _ in pairs], vocab.pad_id)
+    tgt_in = pad_batch([[vocab.bos_id, *t] for _, t in pairs], vocab.pad_id)
+    tgt_out = pad_batch([[*t, vocab.eos_id] for _, t in pairs], vocab.pad_id)
+    return {"src": src, "tgt_in": tgt_in, "tgt_out": tgt_out}
+
+
+def collate_masked(pairs: list[tuple[list[int], list[int]]], vocab: Vocab, mask_prob: float,
+                   generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Masked-token objective (BERT, Devlin et al. 2019) on ``source <sep> target <eos>``.
+
+    Each non-pad token is chosen with probability ``mask_prob``; a chosen token becomes
+    <mask> (80%), a random vocabulary token (10%) or stays (10%); ``labels`` hold the
+    original id at chosen positions and <pad> (ignored) elsewhere. At least one token per
+    row is chosen so that every row contributes to the loss.
+    """
+    packed = pad_batch([[*s, vocab.sep_id, *t, vocab.eos_id] for s, t in pairs], vocab.pad_id)
+    real = packed != vocab.pad_id
+    chosen = (torch.rand(packed.shape, generator=generator) < mask_prob) & real
+    first_pick = torch.multinomial(real.float(), 1, generator=generator)  # [B, 1]
+    chosen.scatter_(1, first_pick, True)
+    labels = torch.where(chosen, packed, torch.full_like(packed, vocab.pad_id))
+    action = torch.rand(packed.shape, generator=generator)
+    random_ids = torch.randint(6, len(vocab), packed.shape, generator=generator)  # 6 = first non-special
+    inputs = packed.clone()
+    inputs[chosen & (action < 0.8)] = vocab.mask_id
+    swap = chosen & (action >= 0.8) & (action < 0.9)
+    inputs[swap] = random_ids[swap]
+    return {"src": inputs, "labels": labels}
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Map-style dataset whose item ``step`` is this rank's batch for that optimiser step.
+
+    Used with ``DataLoader(batch_size=None, sampler=range(first_step, last_step))`` so that
+    loader workers build whole batches in parallel and in step order.
+    """
+
+    def __init__(self, source: ExampleSource, vocab: Vocab, batch_size: int, seed: int,
+                 objective: str = "seq2seq", mask_prob: float = 0.15, rank: int = 0, world_size: int = 1):
+        if batch_size < 1:
+            raise ValueError(f"batch size must be positive, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world size {world_size}")
+        self.source, self.vocab, self.batch_size, self.seed = source, vocab, batch_size, seed
+        self.objective, self.mask_prob, self.rank, self.world_size = objective, mask_prob, rank, world_size
+
+    def __len__(self) -> int:
+        return 2**62  # unbounded: the sampler decides which steps are drawn
+
+    def positions(self, step: int) -> range:
+        first = (step * self.world_size + self.rank) * self.batch_size
+        return range(first, first + self.batch_size)
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        pairs = [encode_example(self.vocab, *self.source.example(p)) for p in self.positions(step)]
+        if self.objective == "masked":
+            mask_seed = np.random.SeedSequence([int(self.seed), step, self.rank]).generate_state(1)[0]
+            generator = torch.Generator().manual_seed(int(mask_seed))
+            return collate_masked(pairs, self.vocab, self.mask_prob, generator)
+        return collate_seq2seq(pairs, self.vocab)
+
+
+def step_loader(dataset: StepBatches, first_step: int, workers: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches for steps ``first_step, first_step + 1, ...`` (built by ``workers`` processes)."""
+    sampler = range(first_step, 2**62)
+    # a private generator: creating the iterator draws a worker base seed, which must not
+    # advance the global RNG that drives dropout (it would break exact resumption)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=workers,
+                                         prefetch_factor=4 if workers else None,
+                                         generator=torch.Generator().manual_seed(0))
+    return iter(loader)

@@ -1,0 +1,157 @@
+"""Deterministic, parallel, resumable data-set generation for any registered task.
+
+Example ``i`` of a data set with seed ``s`` is drawn from its own generator
+``numpy.random.default_rng([s, i])``; a task that rejects a draw (returns None) is
+asked again with the same generator. The output therefore depends only on
+(task options, seed, index), never on the number of workers or on interruptions:
+``--resume`` counts the complete lines already written and continues from there.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from seq2math.jobs.progress import Progress
+from seq2math.tasks.base import Task
+
+MAX_ATTEMPTS = 100_000
+
+
+class GenerationError(RuntimeError):
+    pass
+
+
+def example_rng(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), int(index)])
+
+
+def generate_example(task: Task, seed: int, index: int) -> tuple[list[str], list[str]]:
+    """The ``index``-th example of the data set with this ``seed``."""
+    rng = example_rng(seed, index)
+    for _ in range(MAX_ATTEMPTS):
+        example = task.generate(rng)
+        if example is not None:
+            return example
+    raise GenerationError(
+        f"task {task.name}: {MAX_ATTEMPTS} draws rejected in a row for example {index}; "
+        "the options probably admit no valid example")
+
+
+def format_example(task: Task, source: list[str], target: list[str], fmt: str) -> str:
+    if fmt == "jsonl":
+        return json.dumps({"input": " ".join(source), "target": " ".join(target)})
+    return task.format_line(source, target)
+
+
+# Worker processes receive the task once (at start-up), then only index ranges.
+_WORKER_TASK: Task | None = None
+
+
+def _init_worker(task: Task) -> None:
+    global _WORKER_TASK
+    _WORKER_TASK = task
+    # one BLAS thread per process: workers already use every core
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _work(args: tuple[int, int, int, str]) -> list[str]:
+    seed, start, stop, fmt = args
+    assert _WORKER_TASK is not None
+    return [format_example(_WORKER_TASK, *generate_example(_WORKER_TASK, seed, i), fmt)
+            for i in range(start, stop)]
+
+
+def iter_lines(task: Task, count: int, seed: int, start: int = 0, workers: int = 1,
+               fmt: str = "default", chunk: int = 64) -> Iterator[list[str]]:
+    """Yield the formatted lines ``start..count-1`` in order, in chunks."""
+    ranges = [(seed, a, min(a + chunk, count), fmt) for a in range(start, count, chunk)]
+    if workers <= 1:
+        _init_worker(task)
+        for r in ranges:
+            yield _work(r)
+        return
+    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(task,)) as pool:
+        yield from pool.imap(_work, ranges)
+
+
+def count_complete_lines(path: Path) -> int:
+    """Number of newline-terminated lines; a trailing partial line is cut off."""
+    if not path.exists():
+        return 0
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end != len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(end)
+    return data[:end].count(b"\n")
+
+
+def write_dataset(task: Task, out: str | Path, count: int, seed: int, workers: int = 1,
+                  fmt: str = "default", resume: bool = False, progress: bool = True) -> int:
+    """Write ``count`` examples to ``out``; returns the number of lines written now."""
+    out = Path(out)
+    if count < 0:
+        raise ValueError(f"--count must be non-negative, got {count}")
+    start = 0
+    if out.exists():
+        if not resume:
+            raise FileExistsError(f"{out} exists; pass --resume to continue it or remove it first")
+        start = count_complete_lines(out)
+        if start > count:
+            raise GenerationError(f"{out} already holds {start} lines, more than --count {count}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with open(out, "a", encoding="utf-8") as handle, \
+            Progress(count, f"generate {task.name}", "ex", disable=not progress, initial=start) as bar:
+        for lines in iter_lines(task, count, seed, start, workers, fmt):
+            handle.write("".join(line + "\n" for line in lines))
+            handle.flush()
+            written += len(lines)
+            bar.update(len(lines))
+    return written
+
+
+def read_examples(task: Task, path: str | Path, on_error: str = "raise"
+                  ) -> Iterator[tuple[int, list[str], list[str]]]:
+    """Yield (line number, source, target) from a data file in the task's format or JSONL.
+
+    ``on_error``: ``raise`` stops at the first malformed line with its number;
+    ``skip`` reports it on stderr and goes on.
+    """
+    import sys
+
+    from seq2math.tasks.base import DataFormatError
+
+    path = Path(path)
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                if line.lstrip().startswith("{"):
+                    try:
+                        record = json.loads(line)
+                        source, target = record["input"].split(), record["target"].split()
+                    except (json.JSONDecodeError, KeyError, AttributeError) as err:
+                        raise DataFormatError(f"bad JSON line ({err})", str(path), number) from None
+                else:
+                    source, target = task.parse_line(line, str(path), number)
+                task.check_source(source)
+            except DataFormatError:
+                if on_error == "raise":
+                    raise
+                print(f"warning: skipping malformed line {path}:{number}", file=sys.stderr)
+                continue
+            except ValueError as err:
+                if on_error == "raise":
+                    raise DataFormatError(str(err), str(path), number) from None
+                print(f"warning: skipping {path}:{number}: {err}", file=sys.stderr)
+                continue
+            yield number, source, target

@@ -1,0 +1,77 @@
+"""Held-out test sets for on-the-fly training: drop test systems the run has trained on.
+
+A small generator distribution repeats itself: with the lyapunov-tiny options about one test
+system in five reappears among 50,000 other draws. A run trained on the fly sees the examples
+``0 .. steps·batch_size − 1`` of its training stream (``seq2math.data.batching``), which can be
+regenerated exactly, so a test file can be split into systems the run has seen and systems
+it has not: the honest in-distribution figure is the one on the unseen part.
+
+    python -m seq2math.data.heldout RUN TEST.txt --out TEST-unseen.txt [--steps N] [--count 200]
+
+``--steps`` (default: the run's current step) covers a run that will train further.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def training_sources(run_dir: str | Path, steps: int | None = None) -> set[str]:
+    """Space-joined sources of the first ``steps`` batches of the run's generated training stream."""
+    from seq2math.training import checkpoint as ckpt
+    from seq2math.data.batching import TRAIN_STREAM, stream_example
+    from seq2math.tasks.base import make_task
+
+    config, _ = ckpt.read_run_config(run_dir)
+    if config.train.data:
+        raise ValueError(f"{run_dir} trains on the file {config.train.data}: compare with that file instead")
+    if steps is None:
+        steps = ckpt.weights_step(Path(run_dir) / ckpt.MODEL_FILE)
+    task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
+    limit = config.model.max_len
+    seen = set()
+    for position in range(steps * config.train.batch_size):
+        source, _ = stream_example(task, TRAIN_STREAM, config.train.seed, position, limit, limit)
+        seen.add(" ".join(source))
+    return seen
+
+
+def split_unseen(run_dir: str | Path, test_file: str | Path, steps: int | None = None
+                 ) -> tuple[list[str], list[str]]:
+    """(lines whose system the run has not trained on, lines it has)."""
+    from seq2math.training import checkpoint as ckpt
+    from seq2math.tasks.base import make_task
+
+    config, _ = ckpt.read_run_config(run_dir)
+    task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
+    seen = training_sources(run_dir, steps)
+    unseen, known = [], []
+    for number, line in enumerate(Path(test_file).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        source, _ = task.parse_line(line, str(test_file), number)
+        (known if " ".join(source) in seen else unseen).append(line)
+    return unseen, known
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m seq2math.data.heldout", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="run directory trained on the fly")
+    parser.add_argument("test_file", help="test file in the task's line format")
+    parser.add_argument("--out", required=True, help="where to write the unseen lines")
+    parser.add_argument("--steps", type=int, help="training steps to cover (default: the run's current step)")
+    parser.add_argument("--count", type=int, help="keep only the first COUNT unseen lines")
+    args = parser.parse_args(argv)
+    unseen, known = split_unseen(args.run_dir, args.test_file, args.steps)
+    unseen = unseen[: args.count] if args.count is not None else unseen
+    Path(args.out).write_text("".join(line + "\n" for line in unseen), encoding="utf-8")
+    print(f"{args.test_file}: {len(unseen)} systems unseen in training, {len(known)} seen; wrote {args.out}",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The SOSTOOLS ``findlyap`` baseline (DOMAIN.md §5), with exact re-verification.
+
+For d = 2, 4, … ≤ max_degree: V = Σ c_m·m over all monomials m of degree 2..d (unknown
+c), nonnegative εᵢₖ with Σₖ εᵢₖ ≥ 0.1 for each variable i, and the conditions
+V − Σᵢ Σₖ εᵢₖ xᵢ^(2k) SOS and −∇V·f SOS. SOSTOOLS states no objective; we maximise the
+Gram margins (capped at 1), which changes nothing about feasibility and gives the margin
+that exact rounding needs. The ``barrier`` variant only asks V SOS with the pure even
+powers' coefficients summing to ≥ 0.1 (which excludes V = 0), as in FBarr.
+
+A found V is never reported from the solver alone: its coefficients are rounded (small
+integers first, then finer rationals) and every rounded V goes through
+``check_candidate`` — "found" means an exact proof of the rounded V.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from seq2math.lyapunov.check import CheckResult, check_candidate
+from seq2math.symbolic.polytools import Poly, in_ring, lie_derivative, ring
+from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
+
+MARGIN_TOLERANCE = 1e-7
+ROUNDING_SCALES = (1, 2, 3, 4, 5, 10, 20, 50, 100, 1000, 10 ** 4, 10 ** 6)
+
+
+@dataclass
+class Attempt:
+    degree: int
+    status: str            # "feasible", "infeasible", "solver failure", "timeout"
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class FindlyapResult:
+    status: str                                  # "found", "not found", "solver failure", "timeout"
+    V: Poly | None = None
+    degree: int | None = None
+    verification: CheckResult | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def monomials(nvars: int, low: int, high: int) -> list[tuple[int, ...]]:
+    return [m for m in itertools.product(range(high + 1), repeat=nvars) if low <= sum(m) <= high]
+
+
+def _float_terms(p: Poly) -> dict[tuple[int, ...], float]:
+    return {tuple(int(v) for v in e): float(c) for e, c in zip(p.monoms(), p.coeffs())}
+
+
+def build_program(system: list[Poly], degree: int, check: str = "lyapunov") -> tuple[SOSProgram, list]:
+    """The findlyap SOS program for V of degree ≤ ``degree``; returns (program, V monomials)."""
+    n = len(system)
+    R = ring(n)
+    basis = monomials(n, 2, degree)
+    positive: dict[int, dict] = {}
+    decrease: dict[int, dict] = {}
+    for k, m in enumerate(basis):
+        positive[k] = {m: 1.0}
+        decrease[k] = _float_terms(-lie_derivative(R.from_dict({m: 1}), system))
+    inequalities = []
+    nparams = len(basis)
+    if check == "lyapunov":
+        for i in range(n):
+            group = {}
+            for power in range(2, degree + 1, 2):
+                positive[nparams] = {tuple(power if j == i else 0 for j in range(n)): -1.0}
+                inequalities.append(({nparams: -1.0}, 0.0))                  # ε_ik ≥ 0
+                group[nparams] = -1.0
+                nparams += 1
+            inequalities.append((group, -0.1))                                # Σ_k ε_ik ≥ 0.1
+    else:
+        pure = {k: -1.0 for k, m in enumerate(basis) if sum(1 for e in m if e) == 1 and sum(m) % 2 == 0}
+        inequalities.append((pure, -0.1))
+    conditions = [SOSCondition("positive", {}, positive), SOSCondition("decrease", {}, decrease)]
+    return SOSProgram(n, nparams, conditions, inequalities, shared_margin=True), basis
+
+
+def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_scale: int | None = None
+                       ) -> Iterator[Poly]:
+    """V with integer coefficients round(s·c/max|c|), s = 1, 2, 3, … (simplest first, duplicates skipped).
+
+    A positive multiple of a Lyapunov function is one too, so integer coefficients lose nothing.
+    """
+    R = ring(nvars)
+    top = float(np.max(np.abs(coefficients))) if len(coefficients) else 0.0
+    if top == 0:
+        return
+    seen = set()
+    for scale in ROUNDING_SCALES:
+        if max_scale is not None and scale > max_scale:
+            return
+        values = np.rint(coefficients / top * scale).astype(np.int64)
+        common = int(np.gcd.reduce(np.abs(values))) if np.any(values) else 0
+        if common == 0:
+            continue
+        terms = {m: int(v) // common for m, v in zip(basis, values) if v}
+        key = tuple(sorted(terms.items()))
+        if key not in seen:
+            seen.add(key)
+            yield R.from_dict(terms)
+
+
+def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None = None, check: str = "lyapunov",
+               attempts: list[Attempt] | None = None, max_scale: int | None = None, backend: str = "clarabel"
+               ) -> Iterator[tuple[Poly, int]]:
+    """(rounded V, degree) from the SOS search at degrees 2, 4, …; ``attempts`` collects the log."""
+    attempts = attempts if attempts is not None else []
+    n = len(system)
+    for degree in range(2, max_degree + 1, 2):
+        remaining = None if deadline is None else deadline - time.perf_counter()
+        if remaining is not None and remaining <= 0:
+            attempts.append(Attempt(degree, "timeout", 0.0))
+            return
+        start = time.perf_counter()
+        program, basis = build_program(system, degree, check)
+        solution = solve_sos(program, time_limit=remaining, backend=backend)
+        seconds = time.perf_counter() - start
+        if solution.status != "solved":
+            status = "infeasible" if solution.status == "infeasible" else (
+                "timeout" if "MaxTime" in solution.detail else "solver failure")
+            attempts.append(Attempt(degree, status, seconds, solution.detail))
+            continue
+        if min(solution.margins) < -MARGIN_TOLERANCE:
+            attempts.append(Attempt(degree, "infeasible", seconds, f"best margin {min(solution.margins):.2e} < 0"))
+            continue
+        attempts.append(Attempt(degree, "feasible", seconds, f"margins {', '.join(f'{m:.2e}' for m in solution.margins)}"))
+        for V in rounded_candidates(solution.params[:len(basis)], basis, n, max_scale):
+            yield V, degree
+
+
+def findlyap(system, max_degree: int = 6, time_limit: float | None = None, check: str = "lyapunov"
+             ) -> FindlyapResult:
+    """Search V by SOS programming and prove the rounded V exactly; see the module docstring."""
+    start = time.perf_counter()
+    n = len(system)
+    system = [in_ring(f, n) for f in system]
+    deadline = None if time_limit is None else start + time_limit
+    attempts: list[Attempt] = []
+    for V, degree in candidates(system, max_degree, deadline, check, attempts):
+        remaining = None if deadline is None else max(0.1, deadline - time.perf_counter())
+        result = check_candidate(system, V, check, timeout=remaining)
+        if result.valid:
+            return FindlyapResult("found", V, degree, result, attempts, time.perf_counter() - start)
+        attempts[-1].detail += f"; rounded V rejected ({result.reason[:80]})"
+    statuses = {a.status for a in attempts}
+    status = ("timeout" if "timeout" in statuses else
+              "solver failure" if statuses == {"solver failure"} else "not found")
+    return FindlyapResult(status, None, None, None, attempts, time.perf_counter() - start)

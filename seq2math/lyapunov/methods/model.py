@@ -1,0 +1,146 @@
+"""The ``model`` method: a trained transformer proposes Lyapunov functions by beam search.
+
+The model only proposes; ``seq2math.lyapunov.methods.registry.solve_system`` (or the report) proves
+each proposal with the exact verifier, so a wrong guess costs time, never soundness. This is
+the paper's pipeline (Alfarano, Charton & Hayat 2024): decode K hypotheses with beam search
+and keep one that verifies.
+
+The system is written the way the training data were: polynomial equations in the canonical
+term order of ``poly_tokens`` (what the backward generator writes), so a system typed by a
+user in any order reaches the model in the form it learnt. Hypotheses come best-first (beam
+score); unreadable ones, repeats and ones of absurd degree are skipped before verification.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+#: candidates whose degree may exceed this are not proposed (an x0^999 would never verify in time)
+MAX_PROPOSED_DEGREE = 40
+_LOADED: dict[tuple[str, str, str], Any] = {}
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """``model`` or, when None, the committed checkpoint; a clear error when neither exists."""
+    from seq2math.training.export import DEFAULT_MODEL
+
+    path = Path(model) if model else DEFAULT_MODEL
+    if not (path / "config.json").exists():
+        hint = "" if model else " (no committed checkpoint: train one and `seq2math export` it there, or pass --model)"
+        raise ValueError(f"model {path} is not a run directory or exported checkpoint{hint}")
+    return path
+
+
+def load_model(model: str | Path | None = None, device: str = "cpu", which: str = "best"):
+    """The ``LoadedRun`` of a run directory or export, loaded once per process."""
+    from seq2math.training.checkpoint import load_run
+
+    path = resolve_model_path(model)
+    key = (str(path.resolve()), str(device), which)
+    if key not in _LOADED:
+        from seq2math.training.runtime import limit_cpu_threads
+
+        limit_cpu_threads(device)  # as in train/evaluate: no more threads than idle cores (spinning threads)
+        loaded = load_run(path, device, which=which)
+        if loaded.task.name != "lyapunov":
+            raise ValueError(f"{path} was trained on task {loaded.task.name!r}, not lyapunov")
+        _LOADED[key] = loaded
+    return _LOADED[key]
+
+
+def system_source(system: list) -> list[str]:
+    """Source tokens of a system (expression trees or flint polynomials), canonical when polynomial."""
+    from seq2math.symbolic.expr import NotPolynomialError, to_poly
+    from seq2math.tokens.prefix import SEPARATOR, expression_tokens, integer_tokens, poly_tokens
+    from seq2math.symbolic.polytools import Poly, in_ring
+
+    n = len(system)
+    out = integer_tokens(n)
+    for equation in system:
+        out.append(SEPARATOR)
+        if isinstance(equation, Poly):
+            out.extend(poly_tokens(in_ring(equation, n)))
+            continue
+        try:
+            out.extend(poly_tokens(to_poly(equation, n)))
+        except NotPolynomialError:
+            out.extend(expression_tokens(equation))
+    return out
+
+
+@dataclass
+class Proposal:
+    """One decoded hypothesis: its tokens, beam score and, when readable, the expression."""
+
+    tokens: list[str]
+    score: float | None
+    V: Any = None
+    problem: str = ""  # why it is not proposed ("invalid syntax: ...", "repeat", "degree ...")
+
+
+def decode_hypotheses(loaded, sources: list[list[str]], beam: int, batch_size: int = 16
+                      ) -> list[list[tuple[list[str], float | None]]]:
+    """Beam-search hypotheses (tokens, score), best first, for each source."""
+    import torch
+
+    from seq2math.evaluation.evaluate import decode_sources
+
+    options = loaded.config.task
+    max_len = min(loaded.config.model.max_len, int(options.get("max_target_tokens", 256)) + 16)
+    device = next(loaded.model.parameters()).device
+    out: list[list[tuple[list[str], float | None]]] = []
+    with torch.no_grad():
+        for first in range(0, len(sources), batch_size):
+            chunk = sources[first: first + batch_size]
+            for hypotheses in decode_sources(loaded.model, loaded.vocab, chunk, beam, max_len, device):
+                out.append([(h.tokens, h.score) for h in hypotheses])
+    return out
+
+
+def read_hypotheses(decoded: list[tuple[list[str], float | None]], nvars: int | None = None) -> list[Proposal]:
+    """Parse ranked hypotheses; mark unreadable ones, repeats and absurd degrees (never raises)."""
+    from seq2math.symbolic.degree import degree_bound
+    from seq2math.symbolic.expr import variables
+    from seq2math.tokens.prefix import PrefixParseError, parse_full_expression
+
+    seen: set[tuple[str, ...]] = set()
+    proposals = []
+    for tokens, score in decoded:
+        proposal = Proposal(list(tokens), score)
+        key = tuple(tokens)
+        if key in seen:
+            proposal.problem = "repeat"
+        else:
+            seen.add(key)
+            try:
+                proposal.V = parse_full_expression(list(tokens))
+            except (PrefixParseError, ValueError, RecursionError) as err:
+                proposal.problem = f"invalid syntax: {err}"
+        if proposal.V is not None:
+            extra = [v for v in variables(proposal.V) if nvars is not None and v >= nvars]
+            bound = degree_bound(proposal.V)
+            if extra:
+                proposal.problem, proposal.V = f"uses x{max(extra)} with {nvars} variables", None
+            elif bound > MAX_PROPOSED_DEGREE:
+                proposal.problem, proposal.V = f"degree up to {bound} > {MAX_PROPOSED_DEGREE}", None
+        proposals.append(proposal)
+    return proposals
+
+
+def model_method(model: str | None = None, beam: int = 50, device: str = "cpu", checkpoint: str = "best"):
+    """Factory of the ``model`` method (see ``seq2math.lyapunov.methods.registry``)."""
+    loaded = load_model(model, device, checkpoint)  # fail early, not at the first system
+
+    def propose(system: list, time_limit: float | None) -> Iterator[Any]:
+        started = time.perf_counter()
+        decoded = decode_hypotheses(loaded, [system_source(system)], beam)[0]
+        for proposal in read_hypotheses(decoded, len(system)):
+            if time_limit is not None and time.perf_counter() - started > time_limit:
+                return
+            if proposal.V is not None:
+                yield proposal.V
+
+    return propose

@@ -1,0 +1,1 @@
+"""seq2math.lyapunov.methods.neural."""

@@ -1,0 +1,61 @@
+"""Non-polynomial candidates: numerical falsification only, never a certificate.
+
+V and V̇ = Σ ∂ᵢV·fᵢ are expression trees (exact symbolic derivatives, then float
+evaluation). A violation counts only when it is far above rounding error: the value
+must exceed 1e-9 relative to |V| + |V̇|-scale terms at that point. No counterexample
+found means ``valid=True`` with ``proof="none (numerical)"`` — explicitly not a proof.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seq2math.lyapunov.falsify import Target, find_violations
+
+RELATIVE_MARGIN = 1e-9
+
+
+def _vdot_expression(system, V):
+    from seq2math.symbolic.calculus import diff
+    from seq2math.symbolic.expr import as_expr
+
+    V = as_expr(V)
+    total = None
+    for i, fi in enumerate(system):
+        term = diff(V, i) * as_expr(fi)
+        total = term if total is None else total + term
+    return total
+
+
+def check_numerically(system, V, check: str, rng: np.random.Generator):
+    from seq2math.symbolic.calculus import evaluate
+    from seq2math.symbolic.expr import from_poly
+    from seq2math.lyapunov.check import CheckResult
+    from seq2math.symbolic.polytools import Poly
+
+    system = [from_poly(f) if isinstance(f, Poly) else f for f in system]
+    V = from_poly(V) if isinstance(V, Poly) else V
+    n = len(system)
+    vdot = _vdot_expression(system, V)
+    value_at_zero = float(evaluate(V, np.zeros((1, n)))[0])
+    if check == "lyapunov" and not (abs(value_at_zero) <= 1e-12):
+        return CheckResult(False, check, f"V(0) = {value_at_zero:g} (numerically) is not 0", "numerical")
+    v_fn = lambda X: evaluate(V, X)                                          # noqa: E731
+    vdot_fn = lambda X: evaluate(vdot, X)                                    # noqa: E731
+    strict_v = check == "barrier"
+    targets = [
+        Target("positive", v_fn, -1.0, lambda X: np.abs(v_fn(X)) + RELATIVE_MARGIN + (0.0 if strict_v else 1.0)),
+        Target("decrease", vdot_fn, 1.0, lambda X: np.abs(vdot_fn(X)) + 1.0),
+    ]
+    for name, x, relative in find_violations(targets, n, rng, samples=400, polish=4):
+        value = float((v_fn if name == "positive" else vdot_fn)(x[None, :])[0])
+        bad = (value < -RELATIVE_MARGIN or (not strict_v and value <= 0 and np.linalg.norm(x) > 0)
+               ) if name == "positive" else value > RELATIVE_MARGIN * (1 + abs(value))
+        if bad:
+            point = [f"{v:.17g}" for v in x]
+            what = "V" if name == "positive" else "dV/dt"
+            return CheckResult(False, check, f"numerical counterexample: {what} = {value:.6g} at x = ({', '.join(point)})",
+                               "numerical counterexample",
+                               {"condition": name, "point": point, "value": f"{value:.17g}", "exact": False})
+    return CheckResult(True, check, "no counterexample found by dense multi-scale sampling and local search "
+                       "(not a proof)", "none (numerical)")

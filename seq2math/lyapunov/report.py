@@ -1,0 +1,260 @@
+"""The comparison table of the Lyapunov paper (Table 5, DOMAIN.md §3.5), run on our test files.
+
+``run_report`` runs every method on every system of every test file with the same verifier
+and time limit (``seq2math.lyapunov.report_cells.run_cell``) and writes into ``out``:
+
+- ``records.jsonl``: one record per (method, file, line); a rerun skips the keys already
+  there (resumable at any point) except worker crashes, which it retries;
+- ``certificates/METHOD/FILE/line-K.CHECK.json``: the exact certificate of every certified V,
+  re-proved from the file before it is counted;
+- ``report.json`` and ``report.md``: rows = test sets, columns = methods, the % (and
+  count) of systems with a certified V under the ``lyapunov`` and the ``barrier`` check.
+
+Model methods decode all their hypotheses first, in batches in this process; checking runs
+in ``workers`` processes, each (method, line) killed at a hard time limit. Search methods
+run before model methods, so no worker is forked from a process that has run torch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from seq2math.lyapunov.report_cells import CHECKS
+
+
+@dataclass
+class ReportOptions:
+    time_limit: float = 60.0       # seconds per system and check, every method
+    beam: int = 50                 # hypotheses per system for model methods
+    workers: int = 1
+    max_degree: int = 6            # findlyap / sos: largest degree of V
+    limit: int | None = None       # first N systems of each file
+    seed: int = 0                  # neural baseline
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    label: str                     # column name
+    kind: str                      # "model", "findlyap", "neural" or a registered method
+    model: str | None = None       # model: run directory or export (None: the committed checkpoint)
+
+
+def parse_methods(text: str) -> list[MethodSpec]:
+    """``model:RUN,findlyap,sos,neural`` -> specs; unknown names raise naming the choices."""
+    from seq2math.lyapunov.methods.registry import METHODS
+
+    specs = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        kind, _, argument = item.partition(":")
+        if kind == "model":
+            specs.append(MethodSpec(f"model:{Path(argument).name}" if argument else "model", "model", argument or None))
+        elif argument:
+            raise ValueError(f"method {item!r}: only model takes an argument (model:RUN)")
+        elif kind in ("findlyap", "neural") or kind in METHODS:
+            specs.append(MethodSpec(kind, kind))
+        else:
+            raise ValueError(f"unknown method {kind!r}; choose from model[:RUN], findlyap, neural, "
+                             f"{', '.join(sorted(m for m in METHODS if m != 'model'))}")
+    labels = [s.label for s in specs]
+    if not specs or len(set(labels)) != len(labels):
+        raise ValueError(f"--methods needs distinct methods, got {text!r}")
+    return specs
+
+
+def test_label(path: str | Path) -> str:
+    return Path(path).stem
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by an interruption: redone on this run
+            continue
+    return records
+
+
+class _Job:
+    """Runs one (method, line) in a worker process."""
+
+    def __init__(self, spec: MethodSpec, test: str, path: str, options: ReportOptions, out: Path):
+        self.spec, self.test, self.path, self.options, self.out = spec, test, path, options, out
+
+    def __call__(self, item: tuple[int, str, list | None]) -> dict[str, Any]:
+        from seq2math.lyapunov.report_cells import run_cell
+        from seq2math.lyapunov.batch import InputError, parse_problem
+
+        line, text, hypotheses = item
+        key = {"method": self.spec.label, "test": self.test, "line": line}
+        try:
+            system, _ = parse_problem(text, False, self.path, line, need_target=False)
+        except InputError as err:
+            return key | {"error": f"input error: {err}"}
+        stem = self.out / "certificates" / _safe(self.spec.label) / _safe(self.test) / f"line-{line}"
+        cell = run_cell(self.spec.kind, system, self.options.time_limit, stem, hypotheses,
+                        {"max_degree": self.options.max_degree, "seed": self.options.seed})
+        return key | {"n": len(system)} | cell
+
+
+def _problems(path: str, limit: int | None) -> list[tuple[int, str]]:
+    from seq2math.lyapunov.batch import read_lines
+
+    problems = list(read_lines(path))
+    return problems[:limit] if limit is not None else problems
+
+
+def _decode_all(spec: MethodSpec, path: str, problems: list[tuple[int, str]], beam: int) -> dict[int, list]:
+    """Line -> ranked (tokens, score) hypotheses of the model; unreadable systems get none."""
+    from seq2math.lyapunov.methods.model import decode_hypotheses, load_model, system_source
+    from seq2math.lyapunov.batch import InputError, parse_problem
+
+    loaded = load_model(spec.model)
+    sources, lines = [], []
+    for line, text in problems:
+        try:
+            system, _ = parse_problem(text, False, path, line, need_target=False)
+        except InputError:
+            continue  # reported by the job
+        sources.append(system_source(system))
+        lines.append(line)
+    return dict(zip(lines, decode_hypotheses(loaded, sources, beam)))
+
+
+def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions, out: str | Path,
+               progress: bool = True) -> dict[str, Any]:
+    """Run the missing (method, file, line) cells, then write report.json and report.md."""
+    from seq2math.jobs.progress import Progress
+    from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = [test_label(t) for t in tests]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"test files need distinct names (rows of the table), got {', '.join(labels)}")
+    records_path = out / "records.jsonl"
+    records = _read_records(records_path)
+    # a worker crash ("failure: ...") is retried on the next run; time limits and input errors are final
+    done = {(r["method"], r["test"], r["line"]) for r in records if not r.get("error", "").startswith("failure")}
+    hard_limit = 2 * options.time_limit * 1.5 + 30
+    ordered = [s for s in specs if s.kind != "model"] + [s for s in specs if s.kind == "model"]
+    with open(records_path, "a", encoding="utf-8") as sink:
+        for spec in ordered:
+            for test, path in zip(labels, tests):
+                todo = [(line, text) for line, text in _problems(path, options.limit)
+                        if (spec.label, test, line) not in done]
+                if not todo:
+                    continue
+                decode_share, hypotheses = 0.0, {}
+                if spec.kind == "model":  # decoding time is shared out over the systems of the batch
+                    started = time.perf_counter()
+                    hypotheses = _decode_all(spec, path, todo, options.beam)
+                    decode_share = (time.perf_counter() - started) / len(todo)
+                items = [(line, text, hypotheses.get(line) if spec.kind == "model" else None) for line, text in todo]
+                job = _Job(spec, test, path, options, out)
+                with Progress(len(items), f"report {spec.label} on {test}", "system", disable=not progress) as bar:
+                    for (line, _, _), result in run_jobs(job, items, options.workers, hard_limit):
+                        if result is TIMED_OUT or isinstance(result, JobError):
+                            why = "hard time limit" if result is TIMED_OUT else f"failure: {result.message}"
+                            result = {"method": spec.label, "test": test, "line": line, "error": why}
+                        elif decode_share and "seconds" in result:
+                            result["decode_seconds"] = round(decode_share, 4)
+                            result["seconds"] = round(result["seconds"] + decode_share, 4)
+                        sink.write(json.dumps(result) + "\n")
+                        sink.flush()
+                        records.append(result)
+                        bar.update(1)
+    totals = {test: len(_problems(path, options.limit)) for test, path in zip(labels, tests)}
+    report = tabulate(records, labels, [s.label for s in specs], totals)
+    report["settings"] = asdict(options) | {"tests": [str(Path(t).resolve()) for t in tests],
+                                            "methods": [asdict(s) for s in specs]}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.md").write_text(markdown(report) + "\n")
+    return report
+
+
+def tabulate(records: list[dict[str, Any]], tests: list[str], methods: list[str], totals: dict[str, int]
+             ) -> dict[str, Any]:
+    """Counts per (test, method): certified under each check, undecided, errors, mean seconds."""
+    latest: dict[tuple, dict] = {}
+    for record in records:
+        latest[(record["method"], record["test"], record["line"])] = record
+    grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for (method, test, _), record in latest.items():
+        grouped[(test, method)].append(record)
+    cells: dict[str, dict[str, Any]] = {}
+    for test in tests:
+        cells[test] = {}
+        for method in methods:
+            rows = grouped.get((test, method), [])
+            cell: dict[str, Any] = {"total": totals.get(test, len(rows)), "done": len(rows),
+                                    "errors": sum(1 for r in rows if "error" in r)}
+            for check in CHECKS:
+                outcomes = [r.get(check, {}).get("certified") for r in rows if "error" not in r]
+                cell[check] = sum(1 for o in outcomes if o is True)
+                cell[f"{check}_undecided"] = sum(1 for o in outcomes if o is None)
+            timed = [r["seconds"] for r in rows if "seconds" in r]
+            cell["mean_seconds"] = round(sum(timed) / len(timed), 3) if timed else None
+            if any("region" in r for r in rows):
+                cell["region"] = sum(1 for r in rows if r.get("region") is True)
+            cells[test][method] = cell
+    return {"tests": tests, "methods": methods, "checks": list(CHECKS), "cells": cells}
+
+
+CHECK_TITLES = {"lyapunov": "lyapunov check: V(0) = 0, V - eps*sum x^2k SOS (positive definite, proper), -dV/dt SOS",
+                "barrier": "barrier check: V SOS, -dV/dt SOS"}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """Table 5 layout: rows = test sets, columns = methods; % of systems certified (count)."""
+    settings = report.get("settings", {})
+    lines = ["# Certified Lyapunov functions: % of test systems (count)", ""]
+    if settings:
+        lines.append(f"Same exact verifier for every method; time limit {settings.get('time_limit')} s per system "
+                     f"and check; model beam {settings.get('beam')}. Every counted V has a certificate file that "
+                     "was re-proved exactly.")
+        lines.append("")
+    for check in report["checks"]:
+        lines += [f"## {CHECK_TITLES.get(check, check)}", "",
+                  "| test set | " + " | ".join(report["methods"]) + " |",
+                  "|---|" + "---|" * len(report["methods"])]
+        for test in report["tests"]:
+            row = []
+            for method in report["methods"]:
+                cell = report["cells"][test][method]
+                total = cell["total"] or 1
+                mark = "" if cell["done"] == cell["total"] else f" [{cell['done']}/{cell['total']} run]"
+                row.append(f"{100 * cell[check] / total:.1f} ({cell[check]}){mark}")
+            lines.append(f"| {test} ({report['cells'][test][report['methods'][0]]['total']}) | " + " | ".join(row) + " |")
+        lines.append("")
+    lines += ["## undecided (lyapunov / barrier), errors and mean seconds per system", "",
+              "| test set | " + " | ".join(report["methods"]) + " |", "|---|" + "---|" * len(report["methods"])]
+    for test in report["tests"]:
+        row = []
+        for method in report["methods"]:
+            cell = report["cells"][test][method]
+            region = f", region {cell['region']}" if "region" in cell else ""
+            row.append(f"{cell['lyapunov_undecided']}/{cell['barrier_undecided']}, {cell['errors']} err, "
+                       f"{cell['mean_seconds']} s{region}")
+        lines.append(f"| {test} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def print_summary(report: dict[str, Any], out: Path) -> None:
+    print(markdown(report))
+    print(f"wrote {out / 'report.md'}, {out / 'report.json'} (records: {out / 'records.jsonl'})", file=sys.stderr)

@@ -1,0 +1,360 @@
+"""Facial reduction: exact SOS certificates when no Gram matrix has a margin.
+
+Rounding a numerical Gram matrix to an exact one needs λ_min(Q) > 0 (``exact.py``). Many
+correct Lyapunov pairs have no such Q: the quadratic part of V = x0^4 + x1^4 + (x0 − 3x1)²
+vanishes along x0 = 3x1, and the degree-1 block of a Gram matrix is that quadratic form,
+so every Gram matrix of V (and of V − ε·Σ xᵢ^(2k)) has (x0, x1) ↦ (3, 1) in its kernel;
+−V̇ = Σ h_k²(∂_kV)² of the backward generator is a sum of a few squares, so its Gram
+matrices have rank 2–3 out of 30.
+The SDP then has no interior point, the solver's answer is inaccurate, and rounding fails.
+
+The fix (Borwein–Wolkowicz facial reduction, used for SOS by Permenter and Parrilo,
+"Partial facial reduction", Math. Program. 2018): every feasible Q lies in a face
+{B R Bᵀ : R ⪰ 0} of the PSD cone, and inside that face a strictly positive definite R
+exists. We
+
+1. read the face off a numerical Gram matrix: its eigenvalues split into a clear range
+   and a clear (near-)kernel; the range is rewritten in reduced row-echelon form
+   B = U·U[P]⁻¹ (identity on the pivot rows P) and its other entries are recognised as
+   small-denominator rationals, because the faces of integer problems are rational;
+2. solve the SDP again in the face (p = wᵀRw with the polynomials w = Bᵀz, R ⪰ t·I,
+   maximise t), which now has an interior point and a margin;
+3. round R, project it *exactly* onto the coefficient-matching equations A·r = p (an
+   exact solve in python-flint ``fmpq_mat`` for a well-conditioned set of basic unknowns,
+   the others kept at their rounded values: a minimal-norm correction Aᵀ(AAᵀ)⁻¹(…) gives
+   entries of thousands of digits), prove R ⪰ 0 by exact LDLᵀ, and return Q = B R Bᵀ.
+
+Step 1 is a guess, and nothing rests on it: the result goes through ``verify_gram`` (the
+identity zᵀQz = p and Q ⪰ 0 in exact rationals), the same check that certificate files get.
+A wrong guess only means no certificate from this route.
+"""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import flint
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from seq2math.sos import exact as X
+from seq2math.sos.sdp import run_clarabel, svec_pairs
+
+Exps = tuple[int, ...]
+QQ = flint.fmpq
+SQRT2 = np.sqrt(2.0)
+#: an eigenvalue below this fraction of the largest is a kernel candidate, above GAP times it a range one
+KERNEL_LEVEL, GAP = 1e-4, 100.0
+MAX_CANDIDATES = 3
+#: time for facial reduction per condition, at least (it is a sequence of guesses; z3 gets the rest)
+FACE_SECONDS = 1.0
+
+
+def pair_classes(basis: np.ndarray) -> tuple[np.ndarray, list[Exps]]:
+    """(class (s, s) int array, exponent of each class): Q[a, b] feeds the coefficient of x^(m_a+m_b)."""
+    sums = basis[:, None, :] + basis[None, :, :]                       # (s, s, n)
+    flat = sums.reshape(-1, basis.shape[1])
+    keys, inverse = np.unique(flat, axis=0, return_inverse=True)
+    return inverse.reshape(len(basis), len(basis)), [tuple(int(v) for v in k) for k in keys]
+
+
+def solve_in_face(p: dict[Exps, float], basis: np.ndarray, B: np.ndarray, objective: str = "margin",
+                  time_limit: float | None = None) -> tuple[np.ndarray, float] | None:
+    """Numerical R (r, r) with p = (Bᵀz)ᵀR(Bᵀz): maximise t with R ⪰ tI (t ≤ 1) or minimise trace(R)."""
+    import clarabel
+
+    classes, keys = pair_classes(basis)
+    row_of = {k: i for i, k in enumerate(keys)}
+    if any(e not in row_of for e, v in p.items() if v != 0):
+        return None
+    r = B.shape[1]
+    T = np.zeros((len(keys), r, r))                                    # T[α] = Bᵀ M_α B
+    np.add.at(T, classes, np.einsum("ac,bd->abcd", B, B))
+    i_idx, j_idx = svec_pairs(r)
+    off = i_idx != j_idx
+    A_R = np.where(off, (T[:, i_idx, j_idx] + T[:, j_idx, i_idx]) / SQRT2, T[:, i_idx, j_idx])  # (m, pairs)
+    b = np.zeros(len(keys))
+    for e, v in p.items():
+        b[row_of[e]] += v
+    scale = float(np.max(np.abs(b))) or 1.0
+    b /= scale
+    npairs = len(i_idx)
+    diag = np.flatnonzero(~off)
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    if time_limit is not None:
+        settings.time_limit = max(0.01, float(time_limit))
+    if objective == "margin":                                          # x = [t, svec(R)]
+        A = sp.vstack([sp.hstack([sp.csr_matrix((len(keys), 1)), sp.csr_matrix(A_R)]),
+                       sp.csr_matrix(([1.0], ([0], [0])), shape=(1, npairs + 1)),
+                       sp.csr_matrix((np.concatenate([-np.ones(npairs), np.ones(len(diag))]),
+                                      (np.concatenate([np.arange(npairs), diag]),
+                                       np.concatenate([1 + np.arange(npairs), np.zeros(len(diag), int)]))),
+                                     shape=(npairs, npairs + 1))]).tocsc()
+        q = np.zeros(npairs + 1)
+        q[0] = -1.0
+        rhs = np.concatenate([b, [1.0], np.zeros(npairs)])
+        cones = [clarabel.ZeroConeT(len(keys)), clarabel.NonnegativeConeT(1), clarabel.PSDTriangleConeT(r)]
+    else:                                                               # x = svec(R)
+        A = sp.vstack([sp.csr_matrix(A_R), -sp.identity(npairs)]).tocsc()
+        q = np.zeros(npairs)
+        if objective == "trace":
+            q[diag] = 1.0
+        rhs = np.concatenate([b, np.zeros(npairs)])
+        cones = [clarabel.ZeroConeT(len(keys)), clarabel.PSDTriangleConeT(r)]
+    result = run_clarabel(sp.csc_matrix((A.shape[1], A.shape[1])), q, A, rhs, cones, settings)
+    if result is None or str(result.status) not in ("Solved", "AlmostSolved"):
+        return None
+    x = np.asarray(result.x)
+    s_vec = x[1:] if objective == "margin" else x
+    R = np.zeros((r, r))
+    R[i_idx, j_idx] = np.where(off, s_vec / SQRT2, s_vec)
+    R[j_idx, i_idx] = R[i_idx, j_idx]
+    margin = float(x[0]) if objective == "margin" else float(np.linalg.eigvalsh(R)[0])
+    return R * scale, margin * scale
+
+
+def candidate_ranks(gram: np.ndarray) -> list[int]:
+    """Plausible ranks of the face: cuts in the spectrum with a gap of at least GAP, largest rank first."""
+    values = np.sort(np.linalg.eigvalsh((gram + gram.T) / 2))[::-1]
+    top = values[0]
+    if top <= 0:
+        return []
+    ranks = []
+    for r in range(len(values) - 1, 0, -1):
+        small = max(values[r], 0.0)
+        if small < KERNEL_LEVEL * top and values[r - 1] > GAP * small and values[r - 1] > 1e-6 * top:
+            ranks.append(r)
+    return ranks[:MAX_CANDIDATES]
+
+
+def _simple_rational(value: float, tolerance: float, max_denominator: int) -> Fraction | None:
+    """The rational with the smallest denominator found within ``tolerance`` (continued fractions)."""
+    for limit in (1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 60, 100, 1000, 10000):
+        if limit > max_denominator:
+            break
+        guess = Fraction(value).limit_denominator(limit)
+        if abs(float(guess) - value) <= tolerance:
+            return guess
+    return None
+
+
+def rational_range(gram: np.ndarray, rank: int, tolerance: float = 1e-6, max_denominator: int = 10000
+                   ) -> list[list[QQ]] | None:
+    """A rational basis B (s, rank) of the top-``rank`` eigenspace, in reduced row-echelon form."""
+    values, vectors = np.linalg.eigh((gram + gram.T) / 2)
+    U = vectors[:, ::-1][:, :rank]                                     # (s, rank), largest first
+    _, _, pivots = sla.qr(U.T, pivoting=True)
+    pivots = np.sort(pivots[:rank])
+    try:
+        B = U @ np.linalg.inv(U[pivots])                               # (s, rank), identity on pivot rows
+    except np.linalg.LinAlgError:
+        return None
+    tolerance *= max(1.0, float(np.max(np.abs(B))))
+    rows = []
+    for a in range(len(B)):
+        row = []
+        for c in range(rank):
+            f = (Fraction(int(a == pivots[c])) if a in pivots
+                 else _simple_rational(float(B[a, c]), tolerance, max_denominator))
+            if f is None:          # no small-denominator rational: not a face of an integer problem
+                return None
+            row.append(QQ(f.numerator, f.denominator))
+        rows.append(row)
+    return rows
+
+
+def _face_polynomials(B: list[list[QQ]], basis: np.ndarray):
+    """w_c = Σ_a B[a][c]·z_a as python-flint polynomials."""
+    from seq2math.symbolic.polytools import ring
+
+    R = ring(basis.shape[1])
+    monomials = [tuple(int(v) for v in m) for m in basis]
+    return [R.from_dict({m: B[a][c] for a, m in enumerate(monomials) if B[a][c] != 0})
+            for c in range(len(B[0]))]
+
+
+def exact_in_face(p: dict[Exps, QQ], basis: np.ndarray, B: list[list[QQ]], R_num: np.ndarray, margin: float
+                  ) -> list[list[QQ]] | None:
+    """Q = B R Bᵀ exact with zᵀQz = p and R ⪰ 0 proved, or None. R is R_num rounded and projected."""
+    r = len(B[0])
+    w = _face_polynomials(B, basis)
+    i_idx, j_idx = np.triu_indices(r)                                  # unknowns R[c, d], c ≤ d
+    columns = []
+    for c, d in zip(i_idx, j_idx):
+        product = w[c] * w[d] * (1 if c == d else 2)
+        columns.append(dict(zip(map(tuple, product.monoms()), product.coeffs())))
+    keys = sorted(set(p) | {k for col in columns for k in col})
+    row_of = {k: i for i, k in enumerate(keys)}
+    A_float = np.zeros((len(keys), len(columns)))
+    entries = [[QQ(0)] * len(columns) for _ in keys]
+    for j, col in enumerate(columns):
+        for k, v in col.items():
+            entries[row_of[k]][j] = v
+            A_float[row_of[k], j] = float(v)
+    if not np.any(A_float):
+        return None
+    _, R_qr, order = sla.qr(A_float.T, pivoting=True, mode="economic")  # independent rows of A
+    diagonal = np.abs(np.diag(R_qr))
+    rank = int(np.sum(diagonal > 1e-10 * diagonal[0]))
+    rows = sorted(order[:rank])
+    _, _, column_order = sla.qr(A_float[rows], pivoting=True, mode="economic")
+    basic = sorted(column_order[:rank])                                # unknowns solved for; the rest stay rounded
+    A_basic = flint.fmpq_mat([[entries[i][j] for j in basic] for i in rows])           # (rank, rank)
+    A_all = flint.fmpq_mat([entries[i] for i in rows])                                 # (rank, unknowns)
+    target = flint.fmpq_mat([[p.get(keys[i], QQ(0))] for i in rows])
+    size = max(1, len(basis))
+    first = int(np.clip(np.ceil(np.log10(20 * size / max(margin, 1e-12))), 2, 12))
+    for digits in sorted({first, 6, 9}):
+        if digits < first:
+            continue
+        denominator = 10 ** digits
+        rounded = [QQ(int(round(R_num[c, d] * denominator)), denominator) for c, d in zip(i_idx, j_idx)]
+        r0 = flint.fmpq_mat([[v] for v in rounded])
+        try:   # basic unknowns absorb the residual: small denominators, unlike a minimal-norm correction
+            shift = A_basic.solve(target - A_all * r0)
+        except ZeroDivisionError:
+            return None
+        values = list(rounded)
+        for position, j in enumerate(basic):
+            values[j] += shift[position, 0]
+        R = [[QQ(0)] * r for _ in range(r)]
+        for k, (c, d) in enumerate(zip(i_idx, j_idx)):
+            R[c][d] = R[d][c] = values[k]
+        R_float = np.array([[float(v) for v in row] for row in R])
+        if np.linalg.eigvalsh(R_float)[0] < -1e-9 * np.max(np.abs(R_float)):
+            continue               # clearly indefinite: a finer grid may help, exact arithmetic cannot
+        if X.is_psd_exact(R):
+            Bm = flint.fmpq_mat(B)
+            Q = Bm * flint.fmpq_mat(R) * Bm.transpose()
+            gram = [[Q[a, b] for b in range(len(basis))] for a in range(len(basis))]
+            ok, _ = X.verify_gram(p, basis, gram)
+            return gram if ok else None
+    return None
+
+
+def face_certificate(p: dict[Exps, QQ], basis: np.ndarray, hints: list[np.ndarray],
+                     deadline: float | None = None, max_solves: int = 8, low_rank_first: bool = False
+                     ) -> list[list[QQ]] | None:
+    """An exact Gram matrix of p (monomial basis ``basis``) through a face read off a hint, or None.
+
+    ``hints`` are numerical Gram matrices (s, s) of p or of a nearby polynomial. When they run
+    out, two more come from solves without a margin: a feasibility solve (an interior-point
+    method ends near the relative interior of the feasible set, so the spectrum shows the
+    minimal face) and a minimum-trace solve (low rank: a clean gap when p is a sum of a
+    few squares; ``low_rank_first`` runs it before the hints, for conditions such as −V̇
+    that are expected to be such sums). A face whose solve still has no margin yields its
+    own Gram matrix as a new hint, so faces are reduced repeatedly.
+    """
+    p = {k: v for k, v in p.items() if v != 0}
+    p_float = {k: float(v) for k, v in p.items()}
+    tried: set[tuple] = set()
+    pending = list(hints)
+    fallbacks = ["center", "trace"]
+    solves = 0
+    if low_rank_first:
+        fallbacks.remove("trace")
+        pending.insert(0, None)
+    while solves < max_solves and not _expired(deadline):
+        if pending and pending[0] is None:                           # the low-rank solve, first
+            pending.pop(0)
+            solved = solve_in_face(p_float, basis, np.eye(len(basis)), "trace", _left(deadline))
+            solves += 1
+            if solved is not None:
+                pending.insert(0, solved[0])
+            continue
+        if not pending:
+            if not fallbacks:
+                return None
+            solved = solve_in_face(p_float, basis, np.eye(len(basis)), fallbacks.pop(0), _left(deadline))
+            solves += 1
+            if solved is not None:
+                pending.append(solved[0])
+            continue
+        gram = pending.pop(0)
+        for B in _face_guesses(gram, tried):
+            if solves >= max_solves or _expired(deadline):
+                return None
+            B_float = np.array([[float(v) for v in row] for row in B])
+            solved = solve_in_face(p_float, basis, B_float, "margin", _left(deadline))
+            solves += 1
+            if solved is None:
+                continue
+            R, margin = solved
+            if margin > 1e-7 * max(1.0, float(np.max(np.abs(R)))):
+                certificate = exact_in_face(p, basis, B, R, margin)
+                if certificate is not None:
+                    return certificate
+            else:                                                   # a face, but not the minimal one
+                pending.append(B_float @ R @ B_float.T)
+    return None
+
+
+def _face_guesses(gram: np.ndarray, tried: set[tuple]):
+    """Rational range bases of ``gram`` for each plausible rank and rounding tolerance, new ones only."""
+    for rank in candidate_ranks(gram):
+        for tolerance, max_denominator in ((1e-6, 10000), (1e-4, 100)):
+            B = rational_range(gram, rank, tolerance, max_denominator)
+            if B is None:
+                continue
+            key = tuple(str(v) for row in B for v in row)
+            if key not in tried:
+                tried.add(key)
+                yield B
+
+
+def _expired(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.05, deadline - time.perf_counter())
+
+
+def fixed_epsilon(params: dict[int, tuple[int, int]], values: np.ndarray) -> dict[int, tuple[int, flint.fmpq]]:
+    """Variable -> (exponent 2k, ε): one pure power per variable, the one the solver weighted most.
+
+    ε is the power of two in (w/4, w/2] for the solver's weight w: half-way towards 0 keeps
+    V − ε·xᵢ^(2k) inside the set of SOS polynomials (convex, and V itself is in it), and a
+    single term per variable keeps ε off the powers that V does not dominate (such as xᵢ²
+    when V's quadratic part is degenerate), which no margin could absorb.
+    """
+    best: dict[int, int] = {}
+    for k, (i, _) in params.items():
+        if i not in best or values[k] > values[best[i]]:
+            best[i] = k
+    chosen = {}
+    for i, k in best.items():
+        if not values[k] > 0:
+            return {}
+        chosen[i] = (params[k][1], flint.fmpq(2) ** int(np.floor(np.log2(values[k] / 2))))
+    return chosen
+
+
+def facial_part(j: int, cond, params: dict[int, tuple[int, int]], solution, deadline: float | None) -> dict | None:
+    """The certificate part of condition ``j`` of a solved SOS program through facial reduction, or None.
+
+    ``cond`` has ``name``, ``polynomial`` (exact) and ``definite`` (ε terms to subtract: the
+    solver's ε weights ``params`` are replaced by ``fixed_epsilon``); the budget is a few
+    solves of the original program's size.
+    """
+    target = dict(zip(map(tuple, cond.polynomial.monoms()), cond.polynomial.coeffs()))
+    epsilons = {}
+    if cond.definite:
+        chosen = fixed_epsilon(params, solution.params)
+        if not chosen:
+            return None
+        for i, (e, eps) in chosen.items():
+            key = tuple(e if v == i else 0 for v in range(len(next(iter(target)))))
+            target[key] = target.get(key, flint.fmpq(0)) - eps
+            epsilons[f"x{i}^{e}"] = str(eps)
+    target = {tuple(int(v) for v in k): c for k, c in target.items() if c != 0}
+    budget = time.perf_counter() + max(FACE_SECONDS, 2.5 * solution.seconds)   # a few solves of this size
+    gram = face_certificate(target, solution.bases[j], [solution.grams[j]],
+                            budget if deadline is None else min(deadline, budget), low_rank_first=not cond.definite)
+    if gram is None:
+        return None
+    return {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
+            "epsilon": epsilons, "reduction": "facial"} | X.gram_to_json(solution.bases[j], gram)

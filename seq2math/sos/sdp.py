@@ -1,0 +1,281 @@
+"""Sum-of-squares programs built as sparse matrices and solved by Clarabel (SCS fallback).
+
+A program has free parameters c (for a fixed candidate: only the ε weights of the
+positive definite term; for findlyap: also the coefficients of V) and conditions
+"p_j(c) is SOS", each written as p_j(c) = z_jᵀ Q_j z_j with Q_j ⪰ t_j·I. Coefficient
+matching is one sparse matrix per condition: row α collects the Gram entries (a, b)
+with m_a + m_b = α. We maximise Σ t_j with t_j ≤ 1: the margin makes rounding to an
+exact certificate possible (DOMAIN.md §3.4) and the cap keeps the SDP bounded.
+
+The default path hands the matrices straight to Clarabel's native API (no modelling
+layer: for the small problems of 2–3 variables, cvxpy's compilation alone costs more
+than the solve). ``backend="cvxpy"`` feeds the same matrices to cvxpy (Clarabel or SCS)
+and is the fallback when the native solve fails.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from seq2math.sos.newton import half_newton_basis
+
+Exps = tuple[int, ...]
+SQRT2 = np.sqrt(2.0)
+
+
+@dataclass
+class SOSCondition:
+    """p(c) = constant + Σ_k c_k·parametric[k] must be SOS. Coefficients are floats here."""
+
+    name: str
+    constant: dict[Exps, float]
+    parametric: dict[int, dict[Exps, float]] = field(default_factory=dict)  # parameter index -> terms
+    basis: np.ndarray | None = None         # forced Gram basis (benchmarks); default: half Newton polytope
+
+
+@dataclass
+class SOSProgram:
+    nvars: int
+    nparams: int
+    conditions: list[SOSCondition]
+    inequalities: list[tuple[dict[int, float], float]] = field(default_factory=list)  # Σ g_k c_k ≤ h
+    margin_cap: float = 1.0
+    #: one margin t for all conditions (maximise the smallest): needed when conditions share parameters,
+    #: otherwise Σ t_j could trade one infeasible condition for a large margin elsewhere
+    shared_margin: bool = False
+
+
+@dataclass
+class SOSSolution:
+    status: str                       # "solved", "infeasible" (structurally), "failed"
+    solver: str
+    margins: list[float]              # t_j per condition
+    params: np.ndarray                # c
+    grams: list[np.ndarray]           # Q_j (unscaled), full symmetric
+    bases: list[np.ndarray]           # z_j exponents (s_j, n)
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class _Block:
+    """Sparse coefficient matching for one condition: A_q q + A_c c = b (rows = monomials)."""
+
+    basis: np.ndarray
+    A_q: sp.csr_matrix
+    A_c: sp.csr_matrix
+    b: np.ndarray
+    scale: float
+    pairs: tuple[np.ndarray, np.ndarray]
+
+
+def svec_pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) with i ≤ j in Clarabel's order: upper triangle, column by column."""
+    rows, cols = np.tril_indices(size)
+    return cols, rows
+
+
+def _encode(exps: np.ndarray, radix: int) -> np.ndarray:
+    return exps @ (radix ** np.arange(exps.shape[1], dtype=np.int64))
+
+
+def _build_block(cond: SOSCondition, nvars: int, nparams: int) -> _Block | str:
+    keys = set(cond.constant) | {e for terms in cond.parametric.values() for e in terms}
+    keys = [k for k in keys if cond.constant.get(k, 0.0) != 0.0 or any(k in t for t in cond.parametric.values())]
+    support = np.array(sorted(keys), dtype=np.int64).reshape(-1, nvars)
+    basis = cond.basis if cond.basis is not None else half_newton_basis(support)
+    s = len(basis)
+    i_idx, j_idx = svec_pairs(s)
+    sums = basis[i_idx] + basis[j_idx]                                          # (pairs, n)
+    radix = int(max(sums.max(initial=0), support.max(initial=0))) + 1
+    codes = np.concatenate([_encode(sums, radix), _encode(support, radix)])
+    unique, inverse = np.unique(codes, return_inverse=True)
+    pair_rows, support_rows = inverse[: len(sums)], inverse[len(sums):]
+    if cond.basis is None and not cond.parametric:
+        produced = np.zeros(len(unique), bool)
+        produced[pair_rows] = True
+        missing = [tuple(support[k]) for k in range(len(support)) if not produced[support_rows[k]]]
+        if missing:
+            return f"{cond.name}: monomial exponent {missing[0]} cannot appear in any SOS of this support"
+    weights = np.where(i_idx == j_idx, 1.0, SQRT2)
+    A_q = sp.csr_matrix((weights, (pair_rows, np.arange(len(sums)))), shape=(len(unique), len(sums)))
+    b = np.zeros(len(unique))
+    row_of = dict(zip(map(tuple, support), support_rows))
+    for e, v in cond.constant.items():
+        if e in row_of:
+            b[row_of[e]] += v
+    rows, cols, vals = [], [], []
+    for k, terms in cond.parametric.items():
+        for e, v in terms.items():
+            rows.append(row_of[e]), cols.append(k), vals.append(-v)
+    A_c = sp.csr_matrix((vals, (rows, cols)), shape=(len(unique), nparams))
+    scale = float(np.max(np.abs(b))) if not cond.parametric and np.any(b) else 1.0
+    return _Block(basis, A_q, A_c / scale, b / scale, scale, (i_idx, j_idx))
+
+
+def _unsvec(q: np.ndarray, pairs, size: int) -> np.ndarray:
+    i_idx, j_idx = pairs
+    values = np.where(i_idx == j_idx, q, q / SQRT2)
+    Q = np.zeros((size, size))
+    Q[i_idx, j_idx] = values
+    Q[j_idx, i_idx] = values
+    return Q
+
+
+def solve_sos(program: SOSProgram, time_limit: float | None = None, backend: str = "clarabel") -> SOSSolution:
+    """Maximise the Gram margins subject to the SOS conditions; see the module docstring."""
+    start = time.perf_counter()
+    blocks = []
+    for cond in program.conditions:
+        block = _build_block(cond, program.nvars, program.nparams)
+        if isinstance(block, str):
+            return SOSSolution("infeasible", "structure", [], np.zeros(0), [], [], time.perf_counter() - start, block)
+        blocks.append(block)
+    if backend == "clarabel":
+        solution = _solve_clarabel(program, blocks, time_limit)
+        if solution.status == "failed" and not solution.detail.endswith("MaxTime"):
+            fallback = _solve_cvxpy(program, blocks, time_limit, "SCS")
+            fallback.detail = f"clarabel: {solution.detail}; " + fallback.detail
+            solution = fallback
+    else:
+        solution = _solve_cvxpy(program, blocks, time_limit, backend.split(":")[-1].upper())
+    solution.seconds = time.perf_counter() - start
+    return solution
+
+
+def _margin_count(program: SOSProgram, blocks: list[_Block]) -> int:
+    return 1 if program.shared_margin else len(blocks)
+
+
+def _layout(program: SOSProgram, blocks: list[_Block]) -> tuple[int, list[int]]:
+    """Variable vector: [c (nparams), t_1..t_T, q_1, ..., q_K]; returns (size, offsets of q_j)."""
+    offset = program.nparams + _margin_count(program, blocks)
+    offsets = []
+    for block in blocks:
+        offsets.append(offset)
+        offset += block.A_q.shape[1]
+    return offset, offsets
+
+
+def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float | None) -> SOSSolution:
+    import clarabel
+
+    nvar, offsets = _layout(program, blocks)
+    P, T = program.nparams, _margin_count(program, blocks)
+    eq_rows, eq_b = [], []
+    for block, off in zip(blocks, offsets):
+        m = block.A_q.shape[0]
+        left = sp.hstack([block.A_c, sp.csr_matrix((m, off - P)), block.A_q,
+                          sp.csr_matrix((m, nvar - off - block.A_q.shape[1]))])
+        eq_rows.append(left), eq_b.append(block.b)
+    ineq_rows, ineq_b = [], []
+    for g, h in program.inequalities:
+        row = np.zeros(nvar)
+        for k, v in g.items():
+            row[k] = v
+        ineq_rows.append(sp.csr_matrix(row)), ineq_b.append([h])
+    for j in range(T):                                                 # t_j ≤ cap
+        row = sp.csr_matrix(([1.0], ([0], [P + j])), shape=(1, nvar))
+        ineq_rows.append(row), ineq_b.append([program.margin_cap])
+    psd_rows, psd_b, cones = [], [], [clarabel.ZeroConeT(sum(b.A_q.shape[0] for b in blocks)),
+                                      clarabel.NonnegativeConeT(len(ineq_rows))]
+    for j, (block, off) in enumerate(zip(blocks, offsets)):            # s = q_j − t_j·svec(I) ∈ PSD
+        npairs = block.A_q.shape[1]
+        i_idx, j_idx = block.pairs
+        diag = np.flatnonzero(i_idx == j_idx)
+        rows = np.concatenate([np.arange(npairs), diag])
+        cols = np.concatenate([off + np.arange(npairs), np.full(len(diag), P + (0 if program.shared_margin else j))])
+        vals = np.concatenate([-np.ones(npairs), np.ones(len(diag))])
+        psd_rows.append(sp.csr_matrix((vals, (rows, cols)), shape=(npairs, nvar)))
+        psd_b.append(np.zeros(npairs))
+        cones.append(clarabel.PSDTriangleConeT(len(block.basis)))
+    A = sp.vstack(eq_rows + ineq_rows + psd_rows).tocsc()
+    b = np.concatenate(eq_b + [np.concatenate(ineq_b) if ineq_b else np.zeros(0)] + psd_b)
+    q = np.zeros(nvar)
+    q[P:P + T] = -1.0
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    if time_limit is not None:
+        settings.time_limit = max(0.01, float(time_limit))
+    result = run_clarabel(sp.csc_matrix((nvar, nvar)), q, A, b, cones, settings)
+    if result is None:
+        return SOSSolution("failed", "clarabel", [], np.zeros(0), [], [], 0.0, "solver panic (numerical failure)")
+    status = str(result.status)
+    if status == "PrimalInfeasible":
+        return SOSSolution("infeasible", "clarabel", [], np.zeros(0), [], [], 0.0, "solver: primal infeasible")
+    if status not in ("Solved", "AlmostSolved"):
+        return SOSSolution("failed", "clarabel", [], np.zeros(0), [], [], 0.0, f"status {status}")
+    x = np.asarray(result.x)
+    return _unpack(x, program, blocks, offsets, "clarabel" + ("" if status == "Solved" else " (almost solved)"))
+
+
+def run_clarabel(P, q, A, b, cones, settings):
+    """Clarabel's solve, or None when the solver panics.
+
+    A Rust panic inside Clarabel (e.g. "Eigval error" on a badly conditioned KKT system) reaches
+    Python as pyo3's PanicException, which derives from BaseException: ``except Exception`` does
+    not stop it and it would end the whole process (a generation or evaluation run). It is a
+    numerical failure of this one solve, so the caller treats it like any failed solve.
+    """
+    import clarabel
+
+    try:
+        return clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
+    except BaseException as err:  # noqa: B902 - only the solver's panic is swallowed
+        if is_solver_panic(err):
+            return None
+        raise
+
+
+def _unpack(x, program, blocks, offsets, solver: str) -> SOSSolution:
+    P, K = program.nparams, len(blocks)
+    grams = [_unsvec(x[off:off + blk.A_q.shape[1]], blk.pairs, len(blk.basis)) * blk.scale
+             for blk, off in zip(blocks, offsets)]
+    margins = [float(x[P + (0 if program.shared_margin else j)]) * blocks[j].scale for j in range(K)]
+    return SOSSolution("solved", solver, margins, x[:P].copy(), grams, [b.basis for b in blocks], 0.0)
+
+
+def _solve_cvxpy(program: SOSProgram, blocks: list[_Block], time_limit: float | None, solver: str) -> SOSSolution:
+    """The same program through cvxpy: one sparse equality per condition, PSD variables per Gram matrix."""
+    import cvxpy as cp
+
+    c = cp.Variable(program.nparams) if program.nparams else None
+    t = cp.Variable(_margin_count(program, blocks))
+    constraints, grams = [t <= program.margin_cap], []
+    for j, block in enumerate(blocks):
+        s = len(block.basis)
+        Q = cp.Variable((s, s), symmetric=True)
+        grams.append(Q)
+        i_idx, j_idx = block.pairs
+        # svec entry k = w_k·Q[i_k, j_k]; A_q·svec(Q) = (A_q·diag(w))·Q[i, j] over the upper triangle
+        weights = np.where(i_idx == j_idx, 1.0, SQRT2)
+        select = sp.csr_matrix((weights, (np.arange(len(i_idx)), j_idx * s + i_idx)), shape=(len(i_idx), s * s))
+        lhs = (block.A_q @ select) @ cp.vec(Q, order="F")
+        if c is not None:
+            lhs = lhs + block.A_c @ c
+        constraints += [lhs == block.b, Q - t[0 if program.shared_margin else j] * np.eye(s) >> 0]
+    for g, h in program.inequalities:
+        constraints.append(sum(v * c[k] for k, v in g.items()) <= h)
+    problem = cp.Problem(cp.Maximize(cp.sum(t)), constraints)
+    options = {"time_limit_secs": time_limit} if (time_limit and solver == "SCS") else {}
+    try:
+        problem.solve(solver=solver, **options)
+    except cp.error.SolverError as err:
+        return SOSSolution("failed", f"cvxpy/{solver}", [], np.zeros(0), [], [], 0.0, str(err))
+    if problem.status not in ("optimal", "optimal_inaccurate"):
+        return SOSSolution("failed", f"cvxpy/{solver}", [], np.zeros(0), [], [], 0.0, f"status {problem.status}")
+    x = [np.atleast_1d(c.value) if c is not None else np.zeros(0), np.atleast_1d(t.value)]
+    t_values = np.resize(np.atleast_1d(t.value), len(blocks))
+    return SOSSolution("solved", f"cvxpy/{solver}", [float(v) * b.scale for v, b in zip(t_values, blocks)],
+                       x[0], [np.asarray(Q.value) * b.scale for Q, b in zip(grams, blocks)],
+                       [b.basis for b in blocks], 0.0)
+
+
+def is_solver_panic(error: BaseException) -> bool:
+    """A Rust solver's panic (Clarabel's "Eigval error") reaches Python as pyo3's PanicException,
+    which derives from BaseException, so ``except Exception`` lets it kill the process."""
+    return type(error).__name__ == "PanicException"
