@@ -1,7 +1,7 @@
 """Typed configuration: nested dataclasses, YAML files, dotted command-line overrides.
 
 Every configurable component owns a dataclass with its defaults (``ModelConfig`` in
-``seq2math.model``, ``TrainConfig`` in ``seq2math.training.loop``, each task's ``Options``).
+``seq2math.model``, ``TrainConfig`` in ``seq2math.training.config``, each task's ``Options``).
 This module only knows how to fill such dataclasses from YAML and from overrides
 such as ``model.d_model=256``, how to reject unknown keys with a clear message, and
 how to save the resolved configuration with the exact command that produced it.

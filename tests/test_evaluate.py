@@ -13,7 +13,8 @@ from seq2math.data.generation import generate_example
 from seq2math.model import ModelConfig
 from seq2math.tasks.base import Verdict, make_task
 from seq2math.tokens.vocab import Vocab
-from seq2math.training.loop import RunConfig, TrainConfig, train
+from seq2math.training.config import RunConfig, TrainConfig
+from seq2math.training.loop import train
 
 
 @pytest.fixture(scope="module")

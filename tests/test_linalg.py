@@ -9,7 +9,7 @@ from seq2math.config import ConfigError
 from seq2math.data.generation import generate_example
 from seq2math.tasks.base import make_task
 from seq2math.tasks.linalg import TOLERANCES
-from seq2math.tokens.numbers import encode_matrix, encode_vector, read_array
+from seq2math.tokens.matrices import encode_matrix, encode_vector, read_array
 
 LINALG = ["transpose", "add", "matvec", "matmul", "eigenvalues", "eigenvectors", "singular-values", "svd", "inverse"]
 RECTANGULAR = {"transpose": (3, 5), "add": (4, 2), "matvec": (3, 4), "matmul": (4, 3), "singular-values": (5, 3),

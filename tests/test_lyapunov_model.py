@@ -37,7 +37,7 @@ def tiny_run(tmp_path_factory) -> Path:
     from seq2math.config import save_config
     from seq2math.model import ModelConfig
     from seq2math.tokens.vocab import Vocab
-    from seq2math.training.loop import RunConfig, TrainConfig
+    from seq2math.training.config import RunConfig, TrainConfig
 
     directory = tmp_path_factory.mktemp("tiny-run")
     task = make_task("lyapunov", TINY_TASK)

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seq2math.tokens.numbers import (ENCODINGS, FLOAT_ENCODINGS, IntegerEncoding, decode_matrix, decode_vector,
-                                     encode_matrix, encode_vector, get_encoding, read_matrix, round3,
-                                     round_to_3_digits)
+from seq2math.tokens.numbers import ENCODINGS, FLOAT_ENCODINGS, IntegerEncoding, get_encoding, round3, round_to_3_digits
+from seq2math.tokens.matrices import decode_matrix, decode_vector, encode_matrix, encode_vector, read_matrix
 
 FAST = settings(max_examples=150, deadline=None)
 finite = st.floats(allow_nan=False, allow_infinity=False)

@@ -10,7 +10,8 @@ from seq2math.lyapunov.generation.nonpoly import generate_nonpoly
 from seq2math.symbolic import poly as P
 from seq2math.symbolic.calculus import evaluate
 from seq2math.symbolic.expr import Binary, Const, Float, Int, Unary, Var, from_poly, to_poly
-from seq2math.tokens.infix import InfixParseError, parse_infix, parse_infix_system, system_to_infix, to_infix
+from seq2math.tokens.infix import InfixParseError, parse_infix, parse_infix_system
+from seq2math.symbolic.expr import system_to_infix, to_infix
 from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, expression_tokens, format_benchmark_line,
                                     integer_tokens, parse_benchmark_line, parse_expression, parse_full_expression,
                                     parse_system, poly_tokens, system_tokens)

@@ -117,7 +117,7 @@ def test_report_model_column_checks_hypotheses_best_first(test_file, tmp_path, m
     from seq2math.model import ModelConfig
     from seq2math.tasks.base import make_task
     from seq2math.tokens.vocab import Vocab
-    from seq2math.training.loop import RunConfig
+    from seq2math.training.config import RunConfig
 
     run = tmp_path / "run"
     config = RunConfig(task={"name": "lyapunov", "max_variables": 2},

@@ -18,7 +18,8 @@ from seq2math.model import ModelConfig
 from seq2math.training.schedule import budget_progress, cooldown_factor, learning_rate
 from seq2math.tasks.base import make_task
 from seq2math.tokens.vocab import Vocab
-from seq2math.training.loop import RunConfig, TrainConfig, Trainer, parse_duration, train
+from seq2math.training.config import RunConfig, TrainConfig, parse_duration
+from seq2math.training.loop import Trainer, train
 
 TASK = {"name": "transpose", "dim": 2, "encoding": "P10"}
 

@@ -47,7 +47,7 @@ class _Job:
 
         from seq2math.lyapunov.methods.findlyap import findlyap
         from seq2math.symbolic.expr import from_poly
-        from seq2math.tokens.infix import to_infix
+        from seq2math.symbolic.expr import to_infix
         from seq2math.tokens.prefix import expression_tokens
         from seq2math.lyapunov.batch import InputError, parse_problem
         from seq2math.lyapunov.check import as_polynomials

@@ -47,7 +47,7 @@ def perturbations(target: list[str], task, rng) -> dict[str, list[str]]:
     """Wrong answers built from the decoded target; every one must fail at 5%."""
     import numpy as np
 
-    from seq2math.tokens.numbers import encode_matrix, encode_vector, read_array
+    from seq2math.tokens.matrices import encode_matrix, encode_vector, read_array
 
     values, _ = read_array(target, 0, task.output_encoding)
     encode = encode_matrix if values.ndim == 2 else encode_vector

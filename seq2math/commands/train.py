@@ -104,7 +104,7 @@ def build_config(args) -> Any:
     from seq2math.config import apply_overrides, merge_dict, to_dict
     from seq2math.model import ModelConfig
     from seq2math.tasks.base import get_task_class
-    from seq2math.training.loop import TRAIN_PRESETS, RunConfig, TrainConfig
+    from seq2math.training.config import TRAIN_PRESETS, RunConfig, TrainConfig
 
     data = _read_yaml(args.config) if args.config else {}
     preset_stream: dict[str, Any] = {}

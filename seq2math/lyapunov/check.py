@@ -22,44 +22,25 @@ Non-polynomial inputs get numerical falsification only: ``valid=True`` then mean
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import flint
 import numpy as np
 
+from seq2math.lyapunov.nonpoly import check_numerically
+from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.sos import exact as X
 from seq2math.sos.facial import facial_part
 from seq2math.lyapunov.falsify import Target, find_violations
 from seq2math.symbolic.polytools import NumericPoly, Poly, exact_value, fmt_point, in_ring, lie_derivative, rationalise
 from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
 
-CHECKS = ("lyapunov", "barrier")
 NUMERIC_SOS_TOLERANCE = 1e-7
 #: facial reduction is tried when the solver's margin is above −this·(largest coefficient): degenerate
 #: SOS programs (no interior point) end with slightly negative margins, clearly negative ones are not SOS
 FACIAL_MARGIN_FLOOR = 1e-2
 #: seconds past the deadline before the child process of the slow stage is killed
 HARD_LIMIT_GRACE = 0.25
-
-
-@dataclass
-class CheckResult:
-    valid: bool | None
-    check: str
-    reason: str
-    proof: str = ""                      # "sos-exact", "sos-exact+z3", "sos (numerical)", "none (numerical)", ...
-    counterexample: dict | None = None   # {"condition", "point": ["p/q", ...], "value": "p/q"}
-    seconds: float = 0.0
-    asymptotic: bool | None = None
-    conditions: dict[str, str] = field(default_factory=dict)   # condition -> how it was settled
-    certificate: dict | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("certificate")
-        data["seconds"] = round(self.seconds, 6)
-        return {k: v for k, v in data.items() if v is not None or k == "valid"}
 
 
 @dataclass
@@ -105,8 +86,6 @@ def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = 
     start = time.perf_counter()
     polys = as_polynomials(system, V)
     if polys is None:
-        from seq2math.lyapunov.nonpoly import check_numerically
-
         result = check_numerically(system, V, check, np.random.default_rng(seed))
     else:
         deadline = None if timeout is None else start + timeout

@@ -11,14 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from seq2math.lyapunov.falsify import Target, find_violations
+from seq2math.lyapunov.result import CheckResult
+from seq2math.symbolic.calculus import diff, evaluate
+from seq2math.symbolic.expr import as_expr, from_poly
+from seq2math.symbolic.polytools import Poly
 
 RELATIVE_MARGIN = 1e-9
 
 
 def _vdot_expression(system, V):
-    from seq2math.symbolic.calculus import diff
-    from seq2math.symbolic.expr import as_expr
-
     V = as_expr(V)
     total = None
     for i, fi in enumerate(system):
@@ -28,11 +29,6 @@ def _vdot_expression(system, V):
 
 
 def check_numerically(system, V, check: str, rng: np.random.Generator):
-    from seq2math.symbolic.calculus import evaluate
-    from seq2math.symbolic.expr import from_poly
-    from seq2math.lyapunov.check import CheckResult
-    from seq2math.symbolic.polytools import Poly
-
     system = [from_poly(f) if isinstance(f, Poly) else f for f in system]
     V = from_poly(V) if isinstance(V, Poly) else V
     n = len(system)

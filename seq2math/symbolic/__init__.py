@@ -1,10 +1,11 @@
 """Fast exact polynomials (python-flint) and expression trees; the hot path never calls sympy.
 
-``seq2math.symbolic.poly``: polynomials in Q[x0..x{n-1}] (``ring``, ``gradient``,
-``lie_derivative``, ``evaluate``, ``terms``). ``seq2math.symbolic.expr``: expression trees
-for the non-polynomial case (``diff``, ``evaluate``, ``to_poly``, ``from_poly``).
+In reading order:
+
+- ``poly``: polynomials in Q[x0..x{n-1}] (``ring``, ``gradient``, ``lie_derivative``, ``evaluate``, ``terms``)
+- ``polytools``: the bridges the SOS code needs (supports as arrays, exact values, ``NumericPoly``)
+- ``expr``: expression trees for the non-polynomial case, ``to_poly`` / ``from_poly``, infix text
+- ``calculus``: exact derivatives, light simplification, vectorised evaluation of trees
+- ``degree``: a degree bound read off a tree without expanding it
+- ``display``: trees as sympy expressions (display and cross-checks only)
 """
-
-from seq2math.symbolic import expr, poly  # noqa: F401  (expr first: it re-exports calculus)
-
-__all__ = ["expr", "poly"]

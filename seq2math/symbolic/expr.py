@@ -10,7 +10,8 @@ Nodes: ``Int`` (exact integer), ``Float`` (±mantissa·10^exponent, exact), ``Va
 (+ - * / ^). Python operators build trees without simplification: ``Var(0)**2 + 1``.
 
 Calculus and evaluation live in ``seq2math.symbolic.calculus`` (``diff``, ``evaluate``,
-``simplify``); this module holds the nodes, ``to_poly`` / ``from_poly`` and sympy display.
+``simplify``), sympy display in ``seq2math.symbolic.display``; this module holds the nodes,
+``to_poly`` / ``from_poly`` and the infix text (``to_infix``, read back by ``seq2math.tokens.infix``).
 """
 
 from __future__ import annotations
@@ -49,8 +50,6 @@ class Expr:
     def __neg__(self): return negate(self)
 
     def __str__(self) -> str:
-        from seq2math.tokens.infix import to_infix
-
         return to_infix(self)
 
 
@@ -266,43 +265,89 @@ def from_poly(p: P.Poly) -> Expr:
     return chain("+", items) if items else Int(0)
 
 
-# ---- sympy (display only) ----------------------------------------------------------------
-def to_sympy(e: Expr):
-    """A sympy expression (for display and cross-checks; never in the hot path)."""
-    import sympy
-
-    functions = {"sqrt": sympy.sqrt, "exp": sympy.exp, "ln": sympy.log, "sin": sympy.sin, "cos": sympy.cos,
-                 "tan": sympy.tan, "asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan, "Abs": sympy.Abs}
-
-    def convert(node: Expr):
-        if isinstance(node, Int):
-            return sympy.Integer(node.value)
-        if isinstance(node, Float):
-            value = node.value
-            return sympy.Rational(value.numerator, value.denominator)
-        if isinstance(node, Var):
-            return sympy.Symbol(f"x{node.index}")
-        if isinstance(node, Const):
-            return sympy.pi if node.name == "pi" else sympy.E
-        if isinstance(node, Unary):
-            return functions[node.op](convert(node.arg))
-        if node.op in ("+", "*"):
-            items = [convert(item) for item in operands(node, node.op)]
-            return sympy.Add(*items) if node.op == "+" else sympy.Mul(*items)
-        left, right = convert(node.left), convert(node.right)
-        if node.op == "-":
-            return left - right
-        if node.op == "/":
-            return left / right
-        return left ** right
-
-    return convert(e)
-
-
 def fmpq_number(c: flint.fmpq) -> Expr:
     return number(P.fmpq_to_fraction(c))
 
 
-# Calculus is implemented in its own module; re-exported here so that
-# ``from seq2math.symbolic.expr import diff, evaluate, simplify`` works.
-from seq2math.symbolic.calculus import diff, evaluate, gradient, simplify  # noqa: E402,F401
+# ---- writing (infix text) -------------------------------------------------------------------------------
+SUM, PRODUCT, POWER, ATOM = 1, 2, 4, 5
+
+
+def _positive_part(e: Expr) -> Expr | None:
+    """For a term written with a leading minus sign (``INT- 2``, ``* INT- 2 x``, ``* / INT- 1 INT+ 3 x``),
+    the same term without it; None for other terms."""
+    if isinstance(e, Int):
+        return Int(-e.value) if e.value < 0 else None
+    if isinstance(e, Float):
+        return Float(False, e.mantissa, e.exponent) if e.negative else None
+    if isinstance(e, Binary) and e.op == "/" and isinstance(e.left, Int) and e.left.value < 0:
+        return Binary("/", Int(-e.left.value), e.right)
+    if isinstance(e, Binary) and e.op == "*":
+        if isinstance(e.left, Int) and e.left.value < 0:
+            return e.right if e.left.value == -1 else Binary("*", Int(-e.left.value), e.right)
+        head = _positive_part(e.left) if isinstance(e.left, Binary) and e.left.op == "/" else None
+        if head is not None:
+            return Binary("*", head, e.right)
+    return None
+
+
+def _float_text(e: Float) -> str:
+    if e.exponent >= 0:
+        return f"{e.mantissa}e{e.exponent}"
+    digits = str(e.mantissa).rjust(-e.exponent + 1, "0")
+    return digits[:e.exponent] + "." + digits[e.exponent:]
+
+
+def _render(e: Expr) -> tuple[str, int]:
+    """(text, precedence of its outermost operator)."""
+    if isinstance(e, Var):
+        return f"x{e.index}", ATOM
+    if isinstance(e, Const):
+        return e.name, ATOM
+    if isinstance(e, Int):
+        return str(e.value), (SUM if e.value < 0 else ATOM)
+    if isinstance(e, Float):
+        return ("-" if e.negative else "") + _float_text(e), (SUM if e.negative else ATOM)
+    if isinstance(e, Unary):
+        return f"{e.op}({to_infix(e.arg)})", ATOM
+    if e.op == "+":
+        items = operands(e, "+")
+        text = _wrap(items[0], SUM)
+        for item in items[1:]:
+            positive = _positive_part(item)
+            if positive is not None:
+                text += " - " + _wrap(positive, PRODUCT)
+            else:
+                text += " + " + _wrap(item, SUM + 1 if isinstance(item, Binary) and item.op == "+" else SUM)
+        return text, SUM
+    if e.op == "-":
+        return f"{_wrap(e.left, SUM)} - {_wrap(e.right, PRODUCT)}", SUM
+    if e.op == "*":
+        positive = _positive_part(e)
+        if positive is not None:
+            return "-" + _wrap(positive, PRODUCT), SUM
+        items = operands(e, "*")
+        parts = [_wrap(items[0], PRODUCT)]
+        parts += [_wrap(item, PRODUCT + 1 if isinstance(item, Binary) and item.op in "*/" else PRODUCT)
+                  for item in items[1:]]
+        return "*".join(parts), PRODUCT
+    if e.op == "/":
+        positive = _positive_part(e)
+        if positive is not None:
+            return "-" + _wrap(positive, PRODUCT), SUM
+        return f"{_wrap(e.left, PRODUCT)}/{_wrap(e.right, PRODUCT + 1)}", PRODUCT
+    return f"{_wrap(e.left, ATOM)}^{_wrap(e.right, ATOM)}", POWER  # "^"
+
+
+def _wrap(e: Expr, minimum: int) -> str:
+    text, precedence = _render(e)
+    return text if precedence >= minimum else f"({text})"
+
+
+def to_infix(e: Expr) -> str:
+    """Readable infix text that ``parse_infix`` reads back to the same value (usually the same tree)."""
+    return _render(e)[0]
+
+
+def system_to_infix(system: list[Expr]) -> str:
+    return "; ".join(f"x{i}' = {to_infix(f)}" for i, f in enumerate(system))

@@ -140,7 +140,7 @@ class LyapunovTask(Task):
         return system_tokens(parse_infix_system(text))
 
     def to_human(self, tokens: list[str]) -> str:
-        from seq2math.tokens.infix import system_to_infix, to_infix
+        from seq2math.symbolic.expr import system_to_infix, to_infix
 
         if tokens and tokens[0] == "INT+" and "<SPECIAL_3>" in tokens:
             return system_to_infix(parse_system(tokens))

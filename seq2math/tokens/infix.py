@@ -1,7 +1,10 @@
-"""Human (infix) syntax for expressions and systems, both ways, with position-accurate errors.
+"""Reading human (infix) syntax for expressions and systems, with position-accurate errors.
 
     parse_infix_system("x0' = -x0 + x1^3; x1' = -x1")   # -> [Expr, Expr]
     to_infix(parse_infix("-2*x1 + x0^3"))                 # '-2*x1 + x0^3'
+
+Writing (``to_infix``, ``system_to_infix``, ``str(expr)``) lives with the trees in
+``seq2math.symbolic.expr``; this module reads.
 
 Grammar (precedence climbing, lowest first): sums ``+ -`` (left to right), products ``* /``
 (also implicit, ``2x0``), unary minus, powers ``^`` or ``**`` (right associative), then
@@ -205,87 +208,3 @@ def parse_infix_system(text: str) -> list[Expr]:
     if missing:
         raise InfixParseError(f"equation for x{missing[0]}' is missing ({len(equations)} equations given)", text, 0)
     return [equations[i] for i in range(len(equations))]
-
-
-# ---- writing -------------------------------------------------------------------------------
-SUM, PRODUCT, POWER, ATOM = 1, 2, 4, 5
-
-
-def _positive_part(e: Expr) -> Expr | None:
-    """For a term written with a leading minus sign (``INT- 2``, ``* INT- 2 x``, ``* / INT- 1 INT+ 3 x``),
-    the same term without it; None for other terms."""
-    if isinstance(e, Int):
-        return Int(-e.value) if e.value < 0 else None
-    if isinstance(e, Float):
-        return Float(False, e.mantissa, e.exponent) if e.negative else None
-    if isinstance(e, Binary) and e.op == "/" and isinstance(e.left, Int) and e.left.value < 0:
-        return Binary("/", Int(-e.left.value), e.right)
-    if isinstance(e, Binary) and e.op == "*":
-        if isinstance(e.left, Int) and e.left.value < 0:
-            return e.right if e.left.value == -1 else Binary("*", Int(-e.left.value), e.right)
-        head = _positive_part(e.left) if isinstance(e.left, Binary) and e.left.op == "/" else None
-        if head is not None:
-            return Binary("*", head, e.right)
-    return None
-
-
-def _float_text(e: Float) -> str:
-    if e.exponent >= 0:
-        return f"{e.mantissa}e{e.exponent}"
-    digits = str(e.mantissa).rjust(-e.exponent + 1, "0")
-    return digits[:e.exponent] + "." + digits[e.exponent:]
-
-
-def _render(e: Expr) -> tuple[str, int]:
-    """(text, precedence of its outermost operator)."""
-    if isinstance(e, Var):
-        return f"x{e.index}", ATOM
-    if isinstance(e, Const):
-        return e.name, ATOM
-    if isinstance(e, Int):
-        return str(e.value), (SUM if e.value < 0 else ATOM)
-    if isinstance(e, Float):
-        return ("-" if e.negative else "") + _float_text(e), (SUM if e.negative else ATOM)
-    if isinstance(e, Unary):
-        return f"{e.op}({to_infix(e.arg)})", ATOM
-    if e.op == "+":
-        items = operands(e, "+")
-        text = _wrap(items[0], SUM)
-        for item in items[1:]:
-            positive = _positive_part(item)
-            if positive is not None:
-                text += " - " + _wrap(positive, PRODUCT)
-            else:
-                text += " + " + _wrap(item, SUM + 1 if isinstance(item, Binary) and item.op == "+" else SUM)
-        return text, SUM
-    if e.op == "-":
-        return f"{_wrap(e.left, SUM)} - {_wrap(e.right, PRODUCT)}", SUM
-    if e.op == "*":
-        positive = _positive_part(e)
-        if positive is not None:
-            return "-" + _wrap(positive, PRODUCT), SUM
-        items = operands(e, "*")
-        parts = [_wrap(items[0], PRODUCT)]
-        parts += [_wrap(item, PRODUCT + 1 if isinstance(item, Binary) and item.op in "*/" else PRODUCT)
-                  for item in items[1:]]
-        return "*".join(parts), PRODUCT
-    if e.op == "/":
-        positive = _positive_part(e)
-        if positive is not None:
-            return "-" + _wrap(positive, PRODUCT), SUM
-        return f"{_wrap(e.left, PRODUCT)}/{_wrap(e.right, PRODUCT + 1)}", PRODUCT
-    return f"{_wrap(e.left, ATOM)}^{_wrap(e.right, ATOM)}", POWER  # "^"
-
-
-def _wrap(e: Expr, minimum: int) -> str:
-    text, precedence = _render(e)
-    return text if precedence >= minimum else f"({text})"
-
-
-def to_infix(e: Expr) -> str:
-    """Readable infix text that ``parse_infix`` reads back to the same value (usually the same tree)."""
-    return _render(e)[0]
-
-
-def system_to_infix(system: list[Expr]) -> str:
-    return "; ".join(f"x{i}' = {to_infix(f)}" for i, f in enumerate(system))

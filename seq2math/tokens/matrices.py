@@ -12,7 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from seq2math.tokens.numbers import NumberEncoding, _describe, _fail, _parse_int
+from seq2math.tokens.numbers import NumberEncoding
+from seq2math.tokens.reading import describe_position, expected_error, parse_canonical_int
 
 def dimension_token(size: int) -> str:
     return f"V{int(size)}"
@@ -24,9 +25,9 @@ def dimension_vocabulary(max_size: int) -> list[str]:
 
 def _read_dimension(tokens: Sequence[str], pos: int) -> int:
     token = tokens[pos] if pos < len(tokens) else ""
-    size = _parse_int(token[1:], 0, 10**6) if token.startswith("V") else None
+    size = parse_canonical_int(token[1:], 0, 10**6) if token.startswith("V") else None
     if size is None:
-        raise _fail(tokens, pos, "a dimension token V<int>")
+        raise expected_error(tokens, pos, "a dimension token V<int>")
     return size
 
 
@@ -72,7 +73,7 @@ def read_vector(tokens: Sequence[str], pos: int, encoding: NumberEncoding) -> tu
 
 def _expect_end(tokens: Sequence[str], end: int, what: str) -> None:
     if end != len(tokens):
-        raise ValueError(f"{_describe(tokens, end)}: unexpected token after the complete {what} "
+        raise ValueError(f"{describe_position(tokens, end)}: unexpected token after the complete {what} "
                          f"({len(tokens) - end} extra token(s))")
 
 

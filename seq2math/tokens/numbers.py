@@ -44,6 +44,8 @@ from typing import Sequence
 
 import numpy as np
 
+from seq2math.tokens.reading import describe_position, expected_error, parse_canonical_int
+
 MAX_EXPONENT = 100
 MIN_EXPONENT = -100
 
@@ -73,25 +75,6 @@ def round_to_3_digits(x: float) -> float:
     return float(Decimal(sign * mantissa).scaleb(exponent))
 
 
-def _describe(tokens: Sequence[str], pos: int) -> str:
-    if pos >= len(tokens):
-        return f"token {pos}: found end of sequence"
-    return f"token {pos} {tokens[pos]!r}"
-
-
-def _fail(tokens: Sequence[str], pos: int, expected: str) -> ValueError:
-    return ValueError(f"{_describe(tokens, pos)}: expected {expected}")
-
-
-def _parse_int(text: str, low: int, high: int) -> int | None:
-    """Canonical decimal integer in [low, high] (no '+', no leading zeros), else None."""
-    body = text[1:] if text.startswith("-") else text
-    if not body.isdigit() or not body.isascii() or (len(body) > 1 and body[0] == "0") or text == "-0":
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
-
-
 class NumberEncoding(ABC):
     """Encode one number as tokens and read it back from a token list."""
 
@@ -115,7 +98,7 @@ class NumberEncoding(ABC):
         """Decode exactly one number; trailing tokens are an error."""
         value, end = self.read(tokens, 0)
         if end != len(tokens):
-            raise ValueError(f"{_describe(tokens, end)}: unexpected token after a complete number")
+            raise ValueError(f"{describe_position(tokens, end)}: unexpected token after a complete number")
         return value
 
     def encode_many(self, values) -> list[str]:
@@ -141,9 +124,9 @@ def _exponent_tokens() -> list[str]:
 
 def _read_exponent(tokens: Sequence[str], pos: int) -> int:
     token = tokens[pos] if pos < len(tokens) else ""
-    value = _parse_int(token[1:], MIN_EXPONENT, MAX_EXPONENT) if token.startswith("E") else None
+    value = parse_canonical_int(token[1:], MIN_EXPONENT, MAX_EXPONENT) if token.startswith("E") else None
     if value is None:
-        raise _fail(tokens, pos, f"an exponent token E<int> with {MIN_EXPONENT} <= int <= {MAX_EXPONENT}")
+        raise expected_error(tokens, pos, f"an exponent token E<int> with {MIN_EXPONENT} <= int <= {MAX_EXPONENT}")
     return value
 
 
@@ -164,9 +147,9 @@ def _value(sign: int, mantissa: int, exponent: int) -> float:
 def _check_mantissa(tokens, pos, mantissa: int, exponent: int, where: int) -> None:
     """Mantissa 100..999, or 0 with exponent 0 (zero's canonical spelling)."""
     if mantissa == 0 and exponent != 0:
-        raise ValueError(f"{_describe(tokens, where)}: zero must be written with exponent E0")
+        raise ValueError(f"{describe_position(tokens, where)}: zero must be written with exponent E0")
     if 0 < mantissa < 100:
-        raise ValueError(f"{_describe(tokens, pos)}: mantissa {mantissa} has a leading zero "
+        raise ValueError(f"{describe_position(tokens, pos)}: mantissa {mantissa} has a leading zero "
                          "(expected 100..999, or 0 for zero)")
 
 
@@ -185,7 +168,7 @@ class P10(NumberEncoding):
         for i in range(pos + 1, pos + 4):
             token = tokens[i] if i < len(tokens) else ""
             if len(token) != 1 or not token.isdigit() or not token.isascii():
-                raise _fail(tokens, i, "a digit token 0..9")
+                raise expected_error(tokens, i, "a digit token 0..9")
             mantissa = 10 * mantissa + int(token)
         exponent = _read_exponent(tokens, pos + 4)
         _check_mantissa(tokens, pos + 1, mantissa, exponent, pos + 4)
@@ -208,9 +191,9 @@ class P1000(NumberEncoding):
     def read(self, tokens, pos):
         sign = _read_sign(tokens, pos)
         token = tokens[pos + 1] if pos + 1 < len(tokens) else ""
-        mantissa = _parse_int(token, 0, 999)
+        mantissa = parse_canonical_int(token, 0, 999)
         if mantissa is None:
-            raise _fail(tokens, pos + 1, "a mantissa token 100..999 (or 0 for zero)")
+            raise expected_error(tokens, pos + 1, "a mantissa token 100..999 (or 0 for zero)")
         exponent = _read_exponent(tokens, pos + 2)
         _check_mantissa(tokens, pos + 1, mantissa, exponent, pos + 2)
         _check_no_negative_zero(tokens, pos, sign, mantissa)
@@ -231,9 +214,9 @@ class B1999(NumberEncoding):
 
     def read(self, tokens, pos):
         token = tokens[pos] if pos < len(tokens) else ""
-        signed = _parse_int(token[1:], -999, 999) if token.startswith("N") else None
+        signed = parse_canonical_int(token[1:], -999, 999) if token.startswith("N") else None
         if signed is None:
-            raise _fail(tokens, pos, "a signed mantissa token N<int> with -999 <= int <= 999")
+            raise expected_error(tokens, pos, "a signed mantissa token N<int> with -999 <= int <= 999")
         exponent = _read_exponent(tokens, pos + 1)
         _check_mantissa(tokens, pos, abs(signed), exponent, pos + 1)
         return _value(1 if signed >= 0 else -1, abs(signed), exponent), pos + 2
@@ -270,15 +253,15 @@ class FP15(NumberEncoding):
         if token in self.OVERFLOW:
             return (math.inf if token == "Ninf" else -math.inf), pos + 1
         body, _, k_text = token[1:].partition("e") if token.startswith("N") else ("", "", "")
-        signed = _parse_int(body, -999, 999)
-        k = _parse_int(k_text, 0, self.MAX_K)
+        signed = parse_canonical_int(body, -999, 999)
+        k = parse_canonical_int(k_text, 0, self.MAX_K)
         if signed is None or k is None:
-            raise _fail(tokens, pos, "an FP15 token N<mantissa>e<0..15>, Ninf or N-inf")
+            raise expected_error(tokens, pos, "an FP15 token N<mantissa>e<0..15>, Ninf or N-inf")
         mantissa = abs(signed)
         if mantissa < 100 and k != 0:
-            raise _fail(tokens, pos, "a mantissa 100..999 (mantissas below 100 are subnormals, with e0)")
+            raise expected_error(tokens, pos, "a mantissa 100..999 (mantissas below 100 are subnormals, with e0)")
         if token == "N-0e0":
-            raise _fail(tokens, pos, "N0e0 for zero (there is no negative zero)")
+            raise expected_error(tokens, pos, "N0e0 for zero (there is no negative zero)")
         return _value(1 if signed >= 0 else -1, mantissa, k - self.BIAS), pos + 1
 
     def vocabulary(self):
@@ -322,20 +305,20 @@ class IntegerEncoding(NumberEncoding):
     def read(self, tokens, pos):
         token = tokens[pos] if pos < len(tokens) else ""
         if token not in ("INT+", "INT-"):
-            raise _fail(tokens, pos, "an integer sign token INT+ or INT-")
+            raise expected_error(tokens, pos, "an integer sign token INT+ or INT-")
         value, i = 0, pos + 1
         while i < len(tokens):
-            digit = _parse_int(tokens[i], 0, self.base - 1)
+            digit = parse_canonical_int(tokens[i], 0, self.base - 1)
             if digit is None:
                 break
-            if digit == 0 and i == pos + 1 and i + 1 < len(tokens) and _parse_int(tokens[i + 1], 0, self.base - 1) is not None:
-                raise _fail(tokens, i, "a leading digit other than 0")
+            if digit == 0 and i == pos + 1 and i + 1 < len(tokens) and parse_canonical_int(tokens[i + 1], 0, self.base - 1) is not None:
+                raise expected_error(tokens, i, "a leading digit other than 0")
             value = value * self.base + digit
             i += 1
         if i == pos + 1:
-            raise _fail(tokens, i, f"a base-{self.base} digit token 0..{self.base - 1}")
+            raise expected_error(tokens, i, f"a base-{self.base} digit token 0..{self.base - 1}")
         if token == "INT-" and value == 0:
-            raise ValueError(f"{_describe(tokens, pos)}: zero is written INT+ 0 (no negative zero)")
+            raise ValueError(f"{describe_position(tokens, pos)}: zero is written INT+ 0 (no negative zero)")
         return (-value if token == "INT-" else value), i
 
     def vocabulary(self):
@@ -345,13 +328,13 @@ class IntegerEncoding(NumberEncoding):
 def _read_sign(tokens, pos) -> int:
     token = tokens[pos] if pos < len(tokens) else ""
     if token not in ("+", "-"):
-        raise _fail(tokens, pos, "a sign token + or -")
+        raise expected_error(tokens, pos, "a sign token + or -")
     return 1 if token == "+" else -1
 
 
 def _check_no_negative_zero(tokens, pos, sign: int, mantissa: int) -> None:
     if sign < 0 and mantissa == 0:
-        raise ValueError(f"{_describe(tokens, pos)}: zero is written with '+' (no negative zero)")
+        raise ValueError(f"{describe_position(tokens, pos)}: zero is written with '+' (no negative zero)")
 
 
 ENCODINGS: dict[str, NumberEncoding] = {enc.name: enc for enc in (P10(), P1000(), B1999(), FP15(), IntegerEncoding())}
@@ -363,9 +346,3 @@ def get_encoding(name: str) -> NumberEncoding:
         return ENCODINGS[name]
     except KeyError:
         raise ValueError(f"unknown number encoding {name!r}; available: {', '.join(ENCODINGS)}") from None
-
-
-# Matrices and vectors live in seq2math.tokens.matrices; re-exported here for convenience.
-from seq2math.tokens.matrices import (decode_matrix, decode_vector, dimension_token,  # noqa: E402,F401
-                                      dimension_vocabulary, encode_matrix, encode_vector, read_array,
-                                      read_matrix, read_vector)

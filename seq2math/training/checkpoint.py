@@ -28,8 +28,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_model, save_model
 
-from seq2math.tasks.base import Task
+from seq2math.config import from_dict
+from seq2math.model import build_model
+from seq2math.tasks.base import Task, make_task
 from seq2math.tokens.vocab import Vocab
+from seq2math.training.config import RunConfig
 
 MODEL_FILE, BEST_FILE, STATE_FILE = "model.safetensors", "best.safetensors", "train_state.pt"
 CONFIG_FILE, VOCAB_FILE, METRICS_FILE = "config.json", "vocab.json", "metrics.jsonl"
@@ -37,8 +40,6 @@ CONFIG_FILE, VOCAB_FILE, METRICS_FILE = "config.json", "vocab.json", "metrics.js
 
 def build_model_for(model_config: Any, vocab_size: int) -> torch.nn.Module:
     """The model of ``model_config`` with an embedding table of ``vocab_size`` tokens (pad id 0)."""
-    from seq2math.model import build_model
-
     return build_model(model_config, vocab_size)
 
 
@@ -120,7 +121,7 @@ class LoadedRun:
     """What evaluation and prediction need from a run directory."""
 
     directory: Path
-    config: Any  # seq2math.training.loop.RunConfig
+    config: RunConfig
     task: Task
     vocab: Vocab
     model: torch.nn.Module
@@ -128,11 +129,8 @@ class LoadedRun:
     step: int
 
 
-def read_run_config(directory: str | Path) -> tuple[Any, dict[str, Any]]:
+def read_run_config(directory: str | Path) -> tuple[RunConfig, dict[str, Any]]:
     """The RunConfig saved in ``directory/config.json`` and the raw JSON payload."""
-    from seq2math.config import from_dict
-    from seq2math.training.loop import RunConfig
-
     path = Path(directory) / CONFIG_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: is {directory} a run directory?")
@@ -145,8 +143,6 @@ def load_run(directory: str | Path, device: str | torch.device = "cpu", which: s
 
     ``best`` falls back to the latest weights when no validation has been recorded yet.
     """
-    from seq2math.tasks.base import make_task
-
     directory = Path(directory)
     if which not in ("best", "last"):
         raise ValueError(f"checkpoint must be 'best' or 'last', got {which!r}")

@@ -28,93 +28,17 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from seq2math.training import checkpoint as ckpt
-from seq2math.model import ModelConfig
+from seq2math.training.config import RunConfig, parse_duration
 from seq2math.training.runtime import StopSignals, autocast_dtype, limit_cpu_threads, start_runtime
-
-Objective = Literal["auto", "seq2seq", "masked"]
-
-
-@dataclass
-class TrainConfig:
-    """Training hyper-parameters; every field is a ``train.<name>=`` override."""
-
-    seed: int = 0
-    batch_size: int = 64                      # per rank
-    lr: float = 5e-4
-    schedule: Literal["inverse_sqrt", "cosine", "constant"] = "inverse_sqrt"
-    warmup: int = 1000
-    min_lr: float = 0.0                       # cosine floor
-    cooldown: float = 0.0                     # last fraction of max_steps/max_time with lr -> 0 linearly
-    beta1: float = 0.9
-    beta2: float = 0.98
-    weight_decay: float = 0.0                 # > 0 switches Adam to AdamW
-    clip_norm: float = 1.0                    # 0 disables gradient clipping
-    max_steps: int | None = None
-    max_time: str | None = None               # per session (a resume gets its own): "90s", "10m", "2h"
-    data: str | None = None                   # training file; None = generate on the fly
-    task_options: dict[str, Any] = field(default_factory=dict)  # task options of the training stream only
-    valid_data: str | None = None             # validation file; None = seeded validation stream
-    valid_seed: int | None = None             # None = seed + 1
-    valid_count: int = 500                    # examples for validation loss / token accuracy
-    verify_count: int = 100                   # of those, decoded greedily and verified
-    eval_every: int = 500                     # steps between validations (and checkpoints)
-    log_every: int = 50
-    early_stop_metric: Literal["verified", "loss", "token_accuracy"] = "verified"
-    patience: int = 0                         # validations without improvement; 0 = never stop early
-    objective: Objective = "auto"
-    mask_prob: float = 0.15
-    workers: int = 0                          # data-loader processes
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    device: str = "auto"
-    threads: int = 0                          # CPU threads; 0 = the cores not already busy (bitwise-exact
-                                              # resumes need the same count: set it)
-    tensorboard: bool = True                  # used only if tensorboard is installed
-
-
-@dataclass
-class RunConfig:
-    """Everything that defines a run: ``task`` (name + options), ``model`` and ``train``."""
-
-    task: dict[str, Any] = field(default_factory=dict)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-
-#: training defaults that go with the model presets of the same name
-TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    # measured on 5x5 transposition (P1000): the loss leaves its plateau after ~800 steps; the
-    # cooldown over the last 20% of the budget settles it (see presets/transpose-tiny.yaml)
-    # task_options of a preset apply to the tasks that have them: log-uniform entries in 5% of the
-    # training stream's entries make the rare exponents common (5x5 transposition in 10 minutes:
-    # 100.0% at 0.5% against 99.3% without, both on the idle 2-core CPU)
-    "tiny": {"batch_size": 64, "lr": 3e-3, "warmup": 200, "eval_every": 250, "valid_count": 200,
-             "verify_count": 100, "cooldown": 0.2, "task_options": {"log_fraction": 0.05}},
-    "small": {"batch_size": 64, "lr": 5e-4, "warmup": 2000, "eval_every": 1000},
-    "base": {"batch_size": 32, "lr": 2e-4, "warmup": 4000, "eval_every": 2000},
-    "paper": {"batch_size": 16, "lr": 1e-4, "warmup": 10_000, "eval_every": 5000},
-}
-
-
-def parse_duration(text: str | None) -> float | None:
-    """Seconds in ``"90"``, ``"90s"``, ``"10m"``, ``"1.5h"``, ``"1d"``."""
-    if text is None or str(text).strip() == "":
-        return None
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smhd]?)\s*", str(text))
-    if not match:
-        raise ValueError(f"cannot read duration {text!r}; write e.g. 90s, 10m or 2h")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-
 
 def resolve_objective(config: RunConfig) -> str:
     if config.train.objective != "auto":

@@ -21,7 +21,8 @@ from typing import Iterator
 
 import numpy as np
 
-from seq2math.lyapunov.check import CheckResult, check_candidate
+from seq2math.lyapunov.check import check_candidate
+from seq2math.lyapunov.result import CheckResult
 from seq2math.symbolic.polytools import Poly, in_ring, lie_derivative, ring
 from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
 

@@ -66,7 +66,7 @@ class NeuralResult:
         return None if self.V_poly is None else from_poly(self.V_poly)
 
     def to_json(self) -> dict[str, Any]:
-        from seq2math.tokens.infix import to_infix
+        from seq2math.symbolic.expr import to_infix
         from seq2math.tokens.prefix import expression_tokens
 
         record = {"found_region": self.found_region, "found_global": self.found_global,
