@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from seq2math.data.generation import generate_example, iter_lines
-from seq2math.lyapunov.generation.backward import (BackwardConfig, build_polynomial, draw_recipe, expected_count_weights,
-                                          generate_backward, weighted_count)
+from seq2math.lyapunov.generation.backward import (
+    BackwardConfig,
+    build_polynomial,
+    draw_recipe,
+    expected_count_weights,
+    generate_backward,
+    weighted_count,
+)
 from seq2math.lyapunov.generation.nonpoly import generate_nonpoly, lie_derivative_values
 from seq2math.symbolic import poly as P
 from seq2math.symbolic.calculus import evaluate

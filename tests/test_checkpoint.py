@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seq2math.training.checkpoint import load_run, load_train_state, save_train_state
 from seq2math.model import ModelConfig
+from seq2math.training.checkpoint import load_run, load_train_state, save_train_state
 from seq2math.training.config import RunConfig, TrainConfig
 from seq2math.training.loop import train
 

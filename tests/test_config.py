@@ -9,8 +9,17 @@ from typing import Literal
 
 import pytest
 
-from seq2math.config import (ConfigError, add_dataclass_arguments, apply_overrides, dataclass_from_arguments,
-                             from_dict, load_config, save_config, set_command_line, to_dict)
+from seq2math.config import (
+    ConfigError,
+    add_dataclass_arguments,
+    apply_overrides,
+    dataclass_from_arguments,
+    from_dict,
+    load_config,
+    save_config,
+    set_command_line,
+    to_dict,
+)
 
 
 @dataclass

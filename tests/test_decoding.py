@@ -10,8 +10,8 @@ import itertools
 import pytest
 import torch
 
-from seq2math.model.decoding import Hypothesis, beam_search, greedy, sample
 from seq2math.model import ModelConfig, build_model
+from seq2math.model.decoding import Hypothesis, beam_search, greedy, sample
 
 VOCAB = 12
 BOS, EOS = 1, 2

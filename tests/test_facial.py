@@ -5,8 +5,8 @@ from __future__ import annotations
 import flint
 import numpy as np
 
-from seq2math.sos import certificates as C
 from seq2math.lyapunov.check import check_candidate
+from seq2math.sos import certificates as C
 from seq2math.sos import exact as X
 from seq2math.sos import facial as F
 from seq2math.sos.facial import fixed_epsilon

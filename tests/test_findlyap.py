@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
-from seq2math.lyapunov.methods.findlyap import build_program, findlyap, rounded_candidates
 from seq2math.cli import main
-from seq2math.symbolic.poly import lie_derivative
 from seq2math.lyapunov.check import check_candidate
+from seq2math.lyapunov.methods.findlyap import (
+    build_program,
+    findlyap,
+    rounded_candidates,
+)
+from seq2math.symbolic.poly import lie_derivative
 from seq2math.symbolic.polytools import ring
 
 

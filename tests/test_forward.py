@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from seq2math.lyapunov.generation.forward import ForwardConfig, diverges, generate_forward, linearly_unstable, search_forward
+from seq2math.lyapunov.check import check_candidate
+from seq2math.lyapunov.generation.forward import (
+    ForwardConfig,
+    diverges,
+    generate_forward,
+    linearly_unstable,
+    search_forward,
+)
+from seq2math.symbolic.polytools import ring
 from seq2math.tasks.base import make_task
 from seq2math.tokens.prefix import parse_benchmark_line
-from seq2math.lyapunov.check import check_candidate
-from seq2math.symbolic.polytools import ring
 
 
 def test_linearisation_filter():

@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from seq2math.cli import main
-from seq2math.evaluation.evaluate import Hypothesis, example_record, summarize, verify_ranked
+from seq2math.evaluation.evaluate import (
+    Hypothesis,
+    example_record,
+    summarize,
+    verify_ranked,
+)
 from seq2math.tasks.base import make_task
 
 TINY_MODEL = dict(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, dropout=0.0, max_len=160)
@@ -33,10 +38,10 @@ def one_thread():
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     """A run directory with an untrained tiny lyapunov model (what load_run and export read)."""
-    from seq2math.training import checkpoint as ckpt
     from seq2math.config import save_config
     from seq2math.model import ModelConfig
     from seq2math.tokens.vocab import Vocab
+    from seq2math.training import checkpoint as ckpt
     from seq2math.training.config import RunConfig, TrainConfig
 
     directory = tmp_path_factory.mktemp("tiny-run")
@@ -198,8 +203,8 @@ def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(tiny_r
 
 
 def test_exported_checkpoint_is_small_loads_decodes_and_resumes(tiny_run, tmp_path):
-    from seq2math.training import checkpoint as ckpt
     from seq2math.lyapunov.methods.model import decode_hypotheses, load_model
+    from seq2math.training import checkpoint as ckpt
 
     exported = tmp_path / "export"
     assert main(["export", str(tiny_run), "--out", str(exported)]) == 0
@@ -257,7 +262,11 @@ def test_a_solver_panic_is_undecided_not_a_crash():
 
 
 def test_the_committed_checkpoint_is_small_and_is_the_default_model():
-    from seq2math.lyapunov.methods.model import decode_hypotheses, load_model, resolve_model_path
+    from seq2math.lyapunov.methods.model import (
+        decode_hypotheses,
+        load_model,
+        resolve_model_path,
+    )
     from seq2math.training.export import DEFAULT_MODEL, MAX_EXPORT_BYTES
 
     if not (DEFAULT_MODEL / "config.json").exists():

@@ -10,20 +10,26 @@ import pytest
 import sympy
 import torch
 
-from seq2math.lyapunov.methods.neural.search import neural_lyapunov
+from seq2math.cli import main
+from seq2math.lyapunov.check import as_polynomials, check_candidate
+from seq2math.lyapunov.methods.neural.counterexamples import (
+    exact_region_check,
+    sample_annulus,
+)
+from seq2math.lyapunov.methods.neural.network import (
+    SquareNetwork,
+    system_function,
+    torch_evaluate,
+)
 from seq2math.lyapunov.methods.neural.options import NeuralOptions
 from seq2math.lyapunov.methods.neural.region_sos import recheck as recheck_region
 from seq2math.lyapunov.methods.neural.region_sos import region_certificate
-from seq2math.lyapunov.methods.neural.network import SquareNetwork, system_function, torch_evaluate
-from seq2math.lyapunov.methods.neural.counterexamples import exact_region_check, sample_annulus
-from seq2math.cli import main
+from seq2math.lyapunov.methods.neural.search import neural_lyapunov
+from seq2math.sos.certificates import certificate_document, recheck
 from seq2math.symbolic.calculus import evaluate as tree_evaluate
 from seq2math.symbolic.poly import evaluate, from_sympy, lie_derivative
-from seq2math.tokens.infix import parse_infix, parse_infix_system
-from seq2math.lyapunov.check import check_candidate
-from seq2math.sos.certificates import certificate_document, recheck
-from seq2math.lyapunov.check import as_polynomials
 from seq2math.symbolic.polytools import exact_value, ring
+from seq2math.tokens.infix import parse_infix, parse_infix_system
 
 LINEAR = "x0' = -x0 + x1; x1' = -x0 - x1"
 UNSTABLE = "x0' = x0; x1' = -x1"

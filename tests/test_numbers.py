@@ -10,8 +10,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seq2math.tokens.numbers import ENCODINGS, FLOAT_ENCODINGS, IntegerEncoding, get_encoding, round3, round_to_3_digits
-from seq2math.tokens.matrices import decode_matrix, decode_vector, encode_matrix, encode_vector, read_matrix
+from seq2math.tokens.matrices import (
+    decode_matrix,
+    decode_vector,
+    encode_matrix,
+    encode_vector,
+    read_matrix,
+)
+from seq2math.tokens.numbers import (
+    ENCODINGS,
+    FLOAT_ENCODINGS,
+    IntegerEncoding,
+    get_encoding,
+    round3,
+    round_to_3_digits,
+)
 
 FAST = settings(max_examples=150, deadline=None)
 finite = st.floats(allow_nan=False, allow_infinity=False)

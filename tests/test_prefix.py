@@ -9,12 +9,32 @@ from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backw
 from seq2math.lyapunov.generation.nonpoly import generate_nonpoly
 from seq2math.symbolic import poly as P
 from seq2math.symbolic.calculus import evaluate
-from seq2math.symbolic.expr import Binary, Const, Float, Int, Unary, Var, from_poly, to_poly
+from seq2math.symbolic.expr import (
+    Binary,
+    Const,
+    Float,
+    Int,
+    Unary,
+    Var,
+    from_poly,
+    system_to_infix,
+    to_infix,
+    to_poly,
+)
 from seq2math.tokens.infix import InfixParseError, parse_infix, parse_infix_system
-from seq2math.symbolic.expr import system_to_infix, to_infix
-from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, expression_tokens, format_benchmark_line,
-                                    integer_tokens, parse_benchmark_line, parse_expression, parse_full_expression,
-                                    parse_system, poly_tokens, system_tokens)
+from seq2math.tokens.prefix import (
+    PREFIX_VOCABULARY,
+    PrefixParseError,
+    expression_tokens,
+    format_benchmark_line,
+    integer_tokens,
+    parse_benchmark_line,
+    parse_expression,
+    parse_full_expression,
+    parse_system,
+    poly_tokens,
+    system_tokens,
+)
 
 # a copy of shared/examples/prefix-format.txt (hand-written for this project), so a bare clone tests it
 EXAMPLES = Path(__file__).resolve().parent / "data" / "prefix-format.txt"

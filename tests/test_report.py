@@ -10,11 +10,18 @@ import pytest
 import torch
 
 from seq2math.lyapunov.methods.registry import METHODS, register_method
-from seq2math.lyapunov.report import MethodSpec, ReportOptions, markdown, parse_methods, run_report, tabulate
-from seq2math.symbolic.expr import from_poly
-from seq2math.tokens.prefix import format_benchmark_line
+from seq2math.lyapunov.report import (
+    MethodSpec,
+    ReportOptions,
+    markdown,
+    parse_methods,
+    run_report,
+    tabulate,
+)
 from seq2math.sos import certificates
+from seq2math.symbolic.expr import from_poly
 from seq2math.symbolic.polytools import ring
+from seq2math.tokens.prefix import format_benchmark_line
 
 X0, X1 = ring(2).gens()
 #: (system, a Lyapunov function) — the last system is stable only along x0 (no V exists)
@@ -112,11 +119,11 @@ def test_report_end_to_end_certificates_recheck_and_resume(test_file, tmp_path, 
 def test_report_model_column_checks_hypotheses_best_first(test_file, tmp_path, monkeypatch):
     """The model column with a stub decoder: a wrong V ranked first, the right one second."""
     import seq2math.lyapunov.methods.model as mm
-    from seq2math.training import checkpoint as ckpt
     from seq2math.config import save_config
     from seq2math.model import ModelConfig
     from seq2math.tasks.base import make_task
     from seq2math.tokens.vocab import Vocab
+    from seq2math.training import checkpoint as ckpt
     from seq2math.training.config import RunConfig
 
     run = tmp_path / "run"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
-from seq2math.lyapunov.methods.registry import METHODS, make_method, register_method, solve_system
 from seq2math.cli import main
+from seq2math.lyapunov.methods.registry import (
+    METHODS,
+    make_method,
+    register_method,
+    solve_system,
+)
 from seq2math.tokens.infix import parse_infix_system
 
 
@@ -43,8 +48,8 @@ def test_a_lying_method_cannot_produce_a_false_certificate():
 
 def test_solve_file_writes_per_line_results(tmp_path):
     from seq2math.symbolic.expr import from_poly
-    from seq2math.tokens.prefix import format_benchmark_line
     from seq2math.symbolic.polytools import ring
+    from seq2math.tokens.prefix import format_benchmark_line
 
     x0, x1 = ring(2).gens()
     data, out = tmp_path / "systems.txt", tmp_path / "solved.jsonl"

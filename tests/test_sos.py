@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from seq2math.sos.newton import diagonal_prune, full_basis, half_newton_basis
-from seq2math.symbolic.polytools import ring
 from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
+from seq2math.symbolic.polytools import ring
 
 
 def _terms(p):

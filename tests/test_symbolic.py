@@ -8,9 +8,21 @@ import sympy
 
 from seq2math.symbolic import poly as P
 from seq2math.symbolic.calculus import diff, evaluate, simplify
-from seq2math.symbolic.expr import (Binary, Const, Float, Int, NotPolynomialError, Unary, Var, from_poly,
-                                    is_polynomial, size, to_poly, variables)
 from seq2math.symbolic.display import to_sympy
+from seq2math.symbolic.expr import (
+    Binary,
+    Const,
+    Float,
+    Int,
+    NotPolynomialError,
+    Unary,
+    Var,
+    from_poly,
+    is_polynomial,
+    size,
+    to_poly,
+    variables,
+)
 from seq2math.tokens.infix import parse_infix
 
 

@@ -11,15 +11,21 @@ import pytest
 import torch
 
 from seq2math.config import ConfigError
-from seq2math.data.batching import (FileSource, GeneratedSource, StepBatches, collate_masked, collate_seq2seq,
-                           validation_examples)
+from seq2math.data.batching import (
+    FileSource,
+    GeneratedSource,
+    StepBatches,
+    collate_masked,
+    collate_seq2seq,
+    validation_examples,
+)
 from seq2math.data.generation import generate_example
 from seq2math.model import ModelConfig
-from seq2math.training.schedule import budget_progress, cooldown_factor, learning_rate
 from seq2math.tasks.base import make_task
 from seq2math.tokens.vocab import Vocab
 from seq2math.training.config import RunConfig, TrainConfig, parse_duration
 from seq2math.training.loop import Trainer, train
+from seq2math.training.schedule import budget_progress, cooldown_factor, learning_rate
 
 TASK = {"name": "transpose", "dim": 2, "encoding": "P10"}
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from seq2math.tokens.infix import parse_infix, parse_infix_system
+from seq2math.lyapunov.check import as_polynomials, check_candidate
 from seq2math.sos import certificates as C
-from seq2math.lyapunov.check import check_candidate
-from seq2math.lyapunov.check import as_polynomials
+from seq2math.tokens.infix import parse_infix, parse_infix_system
 
 FORMERLY_UNDECIDED = [
     # seed 0, pair 21

@@ -12,10 +12,11 @@ import time
 
 import numpy as np
 
+from seq2math.lyapunov.generation.forward import ForwardConfig, search_forward
+
 
 def _run(check: str, draws: int, seed: int, backend: str, budget: float) -> tuple[int, int, float, int]:
     """(accepted, draws made, CPU seconds, accepted examples that failed re-verification)."""
-    from seq2math.lyapunov.generation.forward import ForwardConfig, search_forward
     from seq2math.lyapunov.check import check_candidate
 
     config = ForwardConfig()

@@ -15,6 +15,15 @@ from typing import Callable
 
 import numpy as np
 
+from seq2math.benchmarks.forward import bench_forward
+from seq2math.lyapunov.generation.backward import (
+    BackwardConfig,
+    draw_recipe,
+    generate_backward,
+)
+from seq2math.symbolic.expr import number
+from seq2math.tokens.prefix import expression_tokens, integer_tokens
+
 HELP = "examples/s/core of a data generator next to a baseline run in the same process"
 
 
@@ -41,8 +50,6 @@ def sympy_backward(recipe, config) -> tuple[list[str], list[str]] | None:
     """Build one example from a recipe with sympy (the baseline of the benchmark)."""
     import sympy
 
-    from seq2math.symbolic.expr import number
-    from seq2math.tokens.prefix import expression_tokens, integer_tokens
 
     n = recipe.n
     x = sympy.symbols(f"x0:{n}")
@@ -107,7 +114,6 @@ def _rate(function: Callable[[int], object], count: int) -> tuple[float, int, fl
 
 
 def bench_backward(args) -> None:
-    from seq2math.lyapunov.generation.backward import BackwardConfig, draw_recipe, generate_backward
 
     config = BackwardConfig()
     ours, accepted, seconds = _rate(lambda i: generate_backward(np.random.default_rng([args.seed, i]), config),
@@ -133,7 +139,6 @@ MODES: dict[str, Callable] = {"backward": bench_backward}
 
 
 def _bench_forward(args) -> None:            # forward / barrier generation (seq2math.benchmarks.forward)
-    from seq2math.benchmarks.forward import bench_forward
 
     bench_forward(args, "barrier" if args.mode == "barrier" else "lyapunov")
 

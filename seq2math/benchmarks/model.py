@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import time
 
+from seq2math.config import ConfigError
+from seq2math.model import ModelConfig, build_model, count_parameters
+
 HELP = "beam search with vs without KV cache, and SDPA vs eager attention (ratios, same run)"
 
 
@@ -50,9 +53,7 @@ def run(args) -> int:
     import torch
 
     from seq2math.model.decoding import beam_search
-    from seq2math.model import ModelConfig, build_model, count_parameters
 
-    from seq2math.config import ConfigError
 
     if min(args.batch, args.beam, args.src_len, args.max_len, args.repeats, args.attention_len) < 1:
         raise ConfigError("--batch, --beam, --src-len, --max-len, --repeats and --attention-len must be >= 1")

@@ -17,6 +17,10 @@ import time
 
 import numpy as np
 
+from seq2math.lyapunov.batch import percentile
+from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backward
+from seq2math.symbolic.polytools import lie_derivative
+
 HELP = "seconds per verified (system, V) pair: median and p90, against a straightforward SOS check"
 
 
@@ -28,7 +32,6 @@ def add_arguments(parser) -> None:
 
 
 def backward_pairs(count: int, seed: int, max_variables: int) -> list:
-    from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backward
 
     config = BackwardConfig(min_variables=2, max_variables=max_variables)
     pairs, index = [], 0
@@ -45,7 +48,6 @@ def straightforward_check(system, V) -> str:
     import cvxpy as cp
 
     from seq2math.sos.newton import full_basis
-    from seq2math.symbolic.polytools import lie_derivative
 
     n = len(system)
     positive = V
@@ -88,7 +90,6 @@ def _timed(function, pairs) -> tuple[list[float], dict]:
 
 
 def _line(name: str, seconds: list[float], outcomes: dict) -> str:
-    from seq2math.lyapunov.batch import percentile
 
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items(), key=lambda kv: -kv[1]))
     return (f"{name:<34} median {statistics.median(seconds):8.4f} s   p90 {percentile(seconds, 0.9):8.4f} s"

@@ -33,7 +33,9 @@ def add_arguments(parser) -> None:
     findlyap.add_argument("--workers", type=int, default=1, help="worker processes")
     findlyap.add_argument("--out", default=None, help="output JSONL (default stdout)")
     findlyap.add_argument("--resume", action="store_true", help="skip lines already in --out")
-    from seq2math.lyapunov.methods.neural.cli import add_neural_parser   # no torch at import time
+    from seq2math.lyapunov.methods.neural.cli import (
+        add_neural_parser,  # no torch at import time
+    )
 
     add_neural_parser(sub, parser.formatter_class)
 
@@ -45,12 +47,11 @@ class _Job:
     def __call__(self, item: tuple[int, str]) -> dict:
         from dataclasses import asdict
 
-        from seq2math.lyapunov.methods.findlyap import findlyap
-        from seq2math.symbolic.expr import from_poly
-        from seq2math.symbolic.expr import to_infix
-        from seq2math.tokens.prefix import expression_tokens
         from seq2math.lyapunov.batch import InputError, parse_problem
         from seq2math.lyapunov.check import as_polynomials
+        from seq2math.lyapunov.methods.findlyap import findlyap
+        from seq2math.symbolic.expr import from_poly, to_infix
+        from seq2math.tokens.prefix import expression_tokens
 
         line, text = item
         try:
@@ -75,8 +76,8 @@ def run(args) -> int:
     import sys
 
     from seq2math.config import ConfigError
-    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
     from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
+    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
 
     if args.baseline == "neural":
         from seq2math.lyapunov.methods.neural.cli import run_neural

@@ -260,7 +260,11 @@ def _run_stats(args) -> int:
 def _system_statistics(record: Record, path: str) -> dict[str, int | str]:
     """Sizes of one Lyapunov example; degrees and terms only when it is polynomial."""
     from seq2math.symbolic.expr import NotPolynomialError, to_poly
-    from seq2math.tokens.prefix import PrefixParseError, parse_full_expression, parse_system
+    from seq2math.tokens.prefix import (
+        PrefixParseError,
+        parse_full_expression,
+        parse_system,
+    )
 
     try:
         system = parse_system(record.source.split())

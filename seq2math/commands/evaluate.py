@@ -60,9 +60,14 @@ def load_examples(task, args) -> tuple[list, dict]:
 
 
 def run(args) -> int:
-    from seq2math.training.checkpoint import load_run
-    from seq2math.evaluation.evaluate import EvalOptions, evaluate_examples, format_table, report_to_json
+    from seq2math.evaluation.evaluate import (
+        EvalOptions,
+        evaluate_examples,
+        format_table,
+        report_to_json,
+    )
     from seq2math.model import GENERATIVE_ARCHITECTURES
+    from seq2math.training.checkpoint import load_run
     from seq2math.training.runtime import limit_cpu_threads, resolve_device
 
     for name in ("beam", "batch_size", "workers"):

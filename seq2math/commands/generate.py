@@ -6,7 +6,13 @@ import json
 import sys
 from pathlib import Path
 
-from seq2math.config import ConfigError, add_dataclass_arguments, dataclass_from_arguments, save_config, to_dict
+from seq2math.config import (
+    ConfigError,
+    add_dataclass_arguments,
+    dataclass_from_arguments,
+    save_config,
+    to_dict,
+)
 
 HELP = "generate a seeded data set for a task (deterministic whatever --workers)"
 DESCRIPTION = """Generate a data set: one example per line.
@@ -44,7 +50,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from seq2math.data.generation import write_dataset
-    from seq2math.tasks.base import make_task, get_task_class
+    from seq2math.tasks.base import get_task_class, make_task
 
     if not args.task:
         raise ConfigError("name a task, e.g. `seq2math generate transpose --dim 5 --out t.txt`")

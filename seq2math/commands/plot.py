@@ -44,8 +44,8 @@ def add_arguments(parser) -> None:
 
 
 def _curves(args) -> int:
-    from seq2math.training.checkpoint import read_metrics
     from seq2math.evaluation.plots import plot_curves
+    from seq2math.training.checkpoint import read_metrics
 
     runs = {}
     for run in args.runs:
@@ -58,10 +58,10 @@ def _curves(args) -> int:
 def _attention(args) -> int:
     import torch
 
-    from seq2math.training.checkpoint import load_run
     from seq2math.data.batching import pad_batch
     from seq2math.evaluation.evaluate import decode_sources
     from seq2math.evaluation.plots import plot_attention
+    from seq2math.training.checkpoint import load_run
 
     loaded = load_run(args.run_dir, args.device)
     task, vocab, arch = loaded.task, loaded.vocab, loaded.config.model.arch

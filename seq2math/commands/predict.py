@@ -32,9 +32,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from seq2math.training.checkpoint import load_run
     from seq2math.evaluation.evaluate import decode_sources, safe_verify
     from seq2math.model import GENERATIVE_ARCHITECTURES
+    from seq2math.training.checkpoint import load_run
     from seq2math.training.runtime import resolve_device
 
     if args.beam < 1:

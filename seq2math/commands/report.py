@@ -37,7 +37,12 @@ def run(args) -> int:
     from pathlib import Path
 
     from seq2math.config import ConfigError
-    from seq2math.lyapunov.report import ReportOptions, parse_methods, print_summary, run_report
+    from seq2math.lyapunov.report import (
+        ReportOptions,
+        parse_methods,
+        print_summary,
+        run_report,
+    )
 
     for name in ("beam", "workers"):
         if getattr(args, name) < 1:

@@ -58,10 +58,9 @@ def _methods(args) -> list:
 
 
 def outcome_record(system, outcome, check: str) -> dict:
-    from seq2math.symbolic.expr import as_expr, from_poly
-    from seq2math.symbolic.expr import system_to_infix, to_infix
-    from seq2math.tokens.prefix import expression_tokens
+    from seq2math.symbolic.expr import as_expr, from_poly, system_to_infix, to_infix
     from seq2math.symbolic.polytools import Poly
+    from seq2math.tokens.prefix import expression_tokens
 
     exprs = [from_poly(f) if isinstance(f, Poly) else f for f in system]
     record = {"system": system_to_infix(exprs), "found": outcome.found, "check": check,
@@ -78,8 +77,8 @@ class _FileJob:
         self.args = args
 
     def __call__(self, item: tuple[int, str]) -> dict:
-        from seq2math.lyapunov.methods.registry import solve_system
         from seq2math.lyapunov.batch import InputError, parse_problem
+        from seq2math.lyapunov.methods.registry import solve_system
 
         line, text = item
         try:
@@ -123,8 +122,8 @@ def run(args) -> int:
         record = outcome_record(system, solve_system(system, _methods(args), args.check, args.time_limit), args.check)
         print(json.dumps(record)) if args.json else _print_text(record)
         return 0 if record["found"] else 1
-    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
     from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
+    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
 
     _methods(args)                                    # fail early on unknown names
     writer = ResultWriter(args.out, args.resume)

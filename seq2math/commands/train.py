@@ -168,8 +168,8 @@ def _apply_train_flags(train, args):
 
 def resume_config(args) -> Any:
     """The saved RunConfig of ``--out`` with the training flags and ``train.*`` overrides applied."""
-    from seq2math.training.checkpoint import read_run_config
     from seq2math.config import apply_overrides
+    from seq2math.training.checkpoint import read_run_config
 
     config, _ = read_run_config(args.out)
     if args.task or args.preset or args.config or _given_task_options(args):

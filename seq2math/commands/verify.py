@@ -52,9 +52,9 @@ class _Job:
     def __call__(self, item: tuple[int, str]) -> dict:
         from pathlib import Path
 
-        from seq2math.sos import certificates as C
         from seq2math.lyapunov.batch import InputError, parse_problem
         from seq2math.lyapunov.check import as_polynomials, check_candidate
+        from seq2math.sos import certificates as C
 
         line, text = item
         try:
@@ -82,8 +82,8 @@ def run(args) -> int:
     import sys
 
     from seq2math.config import ConfigError
-    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
     from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
+    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
 
     if args.exact and not args.certificates:
         raise ConfigError("--exact re-checks saved certificates: give --certificates DIR as well")

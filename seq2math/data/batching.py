@@ -23,6 +23,7 @@ from typing import Iterator, Protocol
 import numpy as np
 import torch
 
+from seq2math.data.generation import read_examples
 from seq2math.tasks.base import Task
 from seq2math.tokens.vocab import Vocab
 
@@ -60,7 +61,6 @@ def read_example_file(task: Task, path: str | Path, limit: int | None = None, on
                       max_source_len: int | None = None, max_target_len: int | None = None
                       ) -> list[Example]:
     """Examples of a data file (task format or JSONL); too-long ones are skipped and counted."""
-    from seq2math.data.generation import read_examples
 
     examples, too_long = [], 0
     for _number, source, target in read_examples(task, path, on_error=on_error):

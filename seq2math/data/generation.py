@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from seq2math.jobs.progress import Progress
-from seq2math.tasks.base import Task
+from seq2math.tasks.base import DataFormatError, Task
 
 MAX_ATTEMPTS = 100_000
 
@@ -127,7 +127,6 @@ def read_examples(task: Task, path: str | Path, on_error: str = "raise"
     """
     import sys
 
-    from seq2math.tasks.base import DataFormatError
 
     path = Path(path)
     with open(path, encoding="utf-8") as handle:

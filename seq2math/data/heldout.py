@@ -17,12 +17,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from seq2math.tasks.base import make_task
+
 
 def training_sources(run_dir: str | Path, steps: int | None = None) -> set[str]:
     """Space-joined sources of the first ``steps`` batches of the run's generated training stream."""
-    from seq2math.training import checkpoint as ckpt
     from seq2math.data.batching import TRAIN_STREAM, stream_example
-    from seq2math.tasks.base import make_task
+    from seq2math.training import checkpoint as ckpt
 
     config, _ = ckpt.read_run_config(run_dir)
     if config.train.data:
@@ -42,7 +43,6 @@ def split_unseen(run_dir: str | Path, test_file: str | Path, steps: int | None =
                  ) -> tuple[list[str], list[str]]:
     """(lines whose system the run has not trained on, lines it has)."""
     from seq2math.training import checkpoint as ckpt
-    from seq2math.tasks.base import make_task
 
     config, _ = ckpt.read_run_config(run_dir)
     task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})

@@ -22,6 +22,15 @@ from typing import Any, Callable, Iterator
 
 import torch
 
+from seq2math.data.batching import (
+    collate_masked,
+    collate_seq2seq,
+    encode_example,
+    pad_batch,
+)
+from seq2math.jobs.progress import Progress
+from seq2math.model.decoding import beam_search, greedy
+from seq2math.sos.sdp import is_solver_panic
 from seq2math.tasks.base import Task, Verdict
 from seq2math.tokens.vocab import Vocab
 
@@ -59,8 +68,6 @@ def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]
         for i, hypotheses in zip(fits, decoded):
             out[i] = hypotheses
         return out
-    from seq2math.data.batching import pad_batch
-    from seq2math.model.decoding import beam_search, greedy
 
     src = pad_batch([vocab.encode(s, strict=False) for s in sources], vocab.pad_id).to(device)  # [B, S]
     if getattr(config, "arch", None) == "decoder":  # source <sep> output share the positions
@@ -85,7 +92,6 @@ def source_capacity(config) -> int | None:
 # ---- verification ------------------------------------------------------------------------------
 def safe_verify(task: Task, source: list[str], hypothesis: list[str]) -> Verdict:
     """``task.verify``, with any exception turned into an invalid verdict naming it."""
-    from seq2math.sos.sdp import is_solver_panic
 
     try:
         verdict = task.verify(source, hypothesis)
@@ -292,7 +298,6 @@ def evaluate_examples(model: torch.nn.Module, task: Task, vocab: Vocab, examples
                       options: EvalOptions, device: torch.device | str = "cpu",
                       partial_path: Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Decode and verify ``examples``; returns the report of ``summarize`` plus timings."""
-    from seq2math.jobs.progress import Progress
 
     model_max_len = getattr(getattr(model, "config", None), "max_len", 1024)
     max_len = options.max_len or output_limit(examples, model_max_len)
@@ -344,7 +349,6 @@ def validate(model: torch.nn.Module, loss_module: torch.nn.Module, task: Task, v
              verify_count: int, autocast: Callable = None, seed: int = 0) -> dict[str, Any]:
     """Validation loss and token accuracy under teacher forcing; for generative models also the
     share of ``verify_count`` examples whose greedy decoding verifies at each metric."""
-    from seq2math.data.batching import collate_masked, collate_seq2seq, encode_example
 
     was_training = model.training
     model.eval()

@@ -27,13 +27,24 @@ from dataclasses import dataclass
 import flint
 import numpy as np
 
+from seq2math.jobs.workers import TIMED_OUT, JobError, call_with_hard_limit
+from seq2math.lyapunov.falsify import Target, find_violations
 from seq2math.lyapunov.nonpoly import check_numerically
 from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.sos import exact as X
 from seq2math.sos.facial import facial_part
-from seq2math.lyapunov.falsify import Target, find_violations
-from seq2math.symbolic.polytools import NumericPoly, Poly, exact_value, fmt_point, in_ring, lie_derivative, rationalise
+from seq2math.sos.prover import find_point
 from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
+from seq2math.symbolic.expr import NotPolynomialError, to_poly
+from seq2math.symbolic.polytools import (
+    NumericPoly,
+    Poly,
+    exact_value,
+    fmt_point,
+    in_ring,
+    lie_derivative,
+    rationalise,
+)
 
 NUMERIC_SOS_TOLERANCE = 1e-7
 #: facial reduction is tried when the solver's margin is above −this·(largest coefficient): degenerate
@@ -59,7 +70,6 @@ def as_polynomials(system, V) -> tuple[list[Poly], Poly] | None:
         raise ValueError("the system has no equations")
     if all(isinstance(p, Poly) for p in [*system, V]):
         return [in_ring(p, n) for p in system], in_ring(V, n)
-    from seq2math.symbolic.expr import NotPolynomialError, to_poly
 
     try:
         return ([in_ring(p, n) if isinstance(p, Poly) else to_poly(p, n) for p in system],
@@ -194,7 +204,6 @@ def _exact_polynomial(cond: _Condition, params: dict[int, tuple[int, int]], valu
 
 
 def _prove_with_z3(cond: _Condition, remaining: float, check: str) -> tuple[str, dict | None]:
-    from seq2math.sos.prover import find_point
 
     if cond.definite:              # z3 can refute positivity but its "unsat" would not show properness
         answer = find_point(cond.polynomial, strict=False, nonzero=True, timeout=remaining)
@@ -316,7 +325,6 @@ def _settle_open(conditions, eps_index, solution, attempts, deadline, proof, use
         return outcomes | {j: _unsettled(attempts[j], "time limit reached", proof) for j in still_open}
     if deadline is None or not hard or not use_z3:
         return outcomes | work()
-    from seq2math.jobs.workers import TIMED_OUT, JobError, call_with_hard_limit
 
     result = call_with_hard_limit(work, deadline - time.perf_counter() + HARD_LIMIT_GRACE)
     if result is TIMED_OUT or isinstance(result, JobError):

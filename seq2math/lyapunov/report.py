@@ -26,7 +26,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from seq2math.lyapunov.report_cells import CHECKS
+from seq2math.jobs.progress import Progress
+from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
+from seq2math.lyapunov.batch import InputError, parse_problem, read_lines
+from seq2math.lyapunov.methods import model as model_method
+from seq2math.lyapunov.methods.registry import METHODS
+from seq2math.lyapunov.report_cells import CHECKS, run_cell
 
 
 @dataclass
@@ -48,7 +53,6 @@ class MethodSpec:
 
 def parse_methods(text: str) -> list[MethodSpec]:
     """``model:RUN,findlyap,sos,neural`` -> specs; unknown names raise naming the choices."""
-    from seq2math.lyapunov.methods.registry import METHODS
 
     specs = []
     for item in (part.strip() for part in text.split(",")):
@@ -97,8 +101,6 @@ class _Job:
         self.spec, self.test, self.path, self.options, self.out = spec, test, path, options, out
 
     def __call__(self, item: tuple[int, str, list | None]) -> dict[str, Any]:
-        from seq2math.lyapunov.report_cells import run_cell
-        from seq2math.lyapunov.batch import InputError, parse_problem
 
         line, text, hypotheses = item
         key = {"method": self.spec.label, "test": self.test, "line": line}
@@ -113,7 +115,6 @@ class _Job:
 
 
 def _problems(path: str, limit: int | None) -> list[tuple[int, str]]:
-    from seq2math.lyapunov.batch import read_lines
 
     problems = list(read_lines(path))
     return problems[:limit] if limit is not None else problems
@@ -121,26 +122,22 @@ def _problems(path: str, limit: int | None) -> list[tuple[int, str]]:
 
 def _decode_all(spec: MethodSpec, path: str, problems: list[tuple[int, str]], beam: int) -> dict[int, list]:
     """Line -> ranked (tokens, score) hypotheses of the model; unreadable systems get none."""
-    from seq2math.lyapunov.methods.model import decode_hypotheses, load_model, system_source
-    from seq2math.lyapunov.batch import InputError, parse_problem
 
-    loaded = load_model(spec.model)
+    loaded = model_method.load_model(spec.model)
     sources, lines = [], []
     for line, text in problems:
         try:
             system, _ = parse_problem(text, False, path, line, need_target=False)
         except InputError:
             continue  # reported by the job
-        sources.append(system_source(system))
+        sources.append(model_method.system_source(system))
         lines.append(line)
-    return dict(zip(lines, decode_hypotheses(loaded, sources, beam)))
+    return dict(zip(lines, model_method.decode_hypotheses(loaded, sources, beam)))
 
 
 def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions, out: str | Path,
                progress: bool = True) -> dict[str, Any]:
     """Run the missing (method, file, line) cells, then write report.json and report.md."""
-    from seq2math.jobs.progress import Progress
-    from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

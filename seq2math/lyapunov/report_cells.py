@@ -24,14 +24,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from seq2math.lyapunov.methods.model import read_hypotheses
+from seq2math.lyapunov.methods.registry import make_method, solve_system
+from seq2math.sos import certificates
+from seq2math.symbolic.expr import as_expr, from_poly
+from seq2math.symbolic.polytools import Poly
+from seq2math.tokens.prefix import expression_tokens
+
 CHECKS = ("lyapunov", "barrier")
 
 
 def _certify(system: list, V: Any, check: str, deadline: float, certificate_path: Path) -> dict[str, Any]:
     """Prove V exactly with a certificate, save it and re-check the file; a record of the outcome."""
-    from seq2math.sos import certificates
     from seq2math.lyapunov.check import as_polynomials, check_candidate
-
     from seq2math.sos.sdp import is_solver_panic
 
     remaining = max(0.5, deadline - time.perf_counter())
@@ -58,9 +63,6 @@ def _certify(system: list, V: Any, check: str, deadline: float, certificate_path
 
 
 def _tokens(V: Any) -> str:
-    from seq2math.symbolic.expr import as_expr, from_poly
-    from seq2math.tokens.prefix import expression_tokens
-    from seq2math.symbolic.polytools import Poly
 
     return " ".join(expression_tokens(from_poly(V) if isinstance(V, Poly) else as_expr(V)))
 
@@ -68,8 +70,8 @@ def _tokens(V: Any) -> str:
 def search_candidates(method: str, system: list, check: str, time_limit: float, options: dict[str, Any]):
     """Candidate V, best first, of a non-model method for one check (a generator)."""
     if method == "findlyap":
-        from seq2math.lyapunov.methods.findlyap import findlyap
         from seq2math.lyapunov.check import as_polynomials
+        from seq2math.lyapunov.methods.findlyap import findlyap
 
         polys = as_polynomials(system, system[0])
         if polys is None:
@@ -78,7 +80,6 @@ def search_candidates(method: str, system: list, check: str, time_limit: float, 
         if result.V is not None:
             yield result.V
         return
-    from seq2math.lyapunov.methods.registry import make_method, solve_system
 
     kwargs = {"check": check, "max_degree": options.get("max_degree", 6)} if method == "sos" else {}
     outcome = solve_system(system, [(method, make_method(method, **kwargs))], check, time_limit)
@@ -120,7 +121,6 @@ def run_cell(method: str, system: list, time_limit: float, certificate_stem: Pat
 
 
 def _model_candidates(hypotheses, nvars: int, first: Any = None):
-    from seq2math.lyapunov.methods.model import read_hypotheses
 
     if first is not None:  # the V certified under lyapunov is a barrier function too: try it first
         yield first

@@ -20,6 +20,7 @@ from pathlib import Path
 import flint
 
 from seq2math.sos import exact as X
+from seq2math.symbolic.expr import from_poly, system_to_infix, to_infix
 from seq2math.symbolic.polytools import Poly, exact_value, in_ring, lie_derivative, ring
 
 REQUIRED = {"lyapunov": ("positive", "decrease"), "barrier": ("positive", "decrease")}
@@ -30,8 +31,6 @@ def _terms(p: Poly) -> list[list]:
 
 
 def certificate_document(system: list[Poly], V: Poly, check: str, conditions: list[dict]) -> dict:
-    from seq2math.symbolic.expr import from_poly
-    from seq2math.symbolic.expr import system_to_infix, to_infix
 
     return {"check": check, "nvars": len(system), "system": [_terms(f) for f in system], "V": _terms(V),
             "system_infix": system_to_infix([from_poly(f) for f in system]), "V_infix": to_infix(from_poly(V)),

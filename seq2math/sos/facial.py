@@ -41,6 +41,7 @@ import scipy.sparse as sp
 
 from seq2math.sos import exact as X
 from seq2math.sos.sdp import run_clarabel, svec_pairs
+from seq2math.symbolic.polytools import ring
 
 Exps = tuple[int, ...]
 QQ = flint.fmpq
@@ -168,7 +169,6 @@ def rational_range(gram: np.ndarray, rank: int, tolerance: float = 1e-6, max_den
 
 def _face_polynomials(B: list[list[QQ]], basis: np.ndarray):
     """w_c = Σ_a B[a][c]·z_a as python-flint polynomials."""
-    from seq2math.symbolic.polytools import ring
 
     R = ring(basis.shape[1])
     monomials = [tuple(int(v) for v in m) for m in basis]

@@ -15,8 +15,20 @@ from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 
-from seq2math.symbolic.expr import (Binary, Const, Expr, Float, Int, Unary, Var, chain, constant_value, negate,
-                                    number, operands)
+from seq2math.symbolic.expr import (
+    Binary,
+    Const,
+    Expr,
+    Float,
+    Int,
+    Unary,
+    Var,
+    chain,
+    constant_value,
+    negate,
+    number,
+    operands,
+)
 
 ZERO, ONE, TWO = Int(0), Int(1), Int(2)
 

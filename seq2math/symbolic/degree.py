@@ -8,7 +8,16 @@ without expanding it, so such candidates are set aside (reported undecided) in m
 
 from __future__ import annotations
 
-from seq2math.symbolic.expr import Binary, Const, Expr, Float, Int, Unary, Var, constant_value
+from seq2math.symbolic.expr import (
+    Binary,
+    Const,
+    Expr,
+    Float,
+    Int,
+    Unary,
+    Var,
+    constant_value,
+)
 
 #: stands for "unbounded" (a power with a huge or symbolic exponent)
 HUGE_DEGREE = 10 ** 9

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seq2math.symbolic.expr import Binary, Const, Expr, Float, Int, Unary, Var, operands
+from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, operands
 
 
 def to_sympy(e: Expr):

@@ -13,12 +13,13 @@ from fractions import Fraction
 import flint
 import numpy as np
 
+from seq2math.symbolic.poly import ring as symbolic_ring
+
 Poly = flint.fmpq_mpoly
 
 
 def ring(nvars: int) -> flint.fmpq_mpoly_ctx:
     """The polynomial ring Q[x0..x{n-1}] shared with the rest of the package."""
-    from seq2math.symbolic.poly import ring as symbolic_ring
 
     return symbolic_ring(nvars)
 

@@ -56,8 +56,15 @@ import numpy as np
 from seq2math.config import ConfigError
 from seq2math.tasks.base import Task, Verdict, register_task
 from seq2math.tasks.random_matrices import draw_entries, draw_symmetric, mix_log_uniform
+from seq2math.tokens.matrices import (
+    dimension_vocabulary,
+    encode_matrix,
+    encode_vector,
+    read_array,
+    read_matrix,
+    read_vector,
+)
 from seq2math.tokens.numbers import get_encoding
-from seq2math.tokens.matrices import dimension_vocabulary, encode_matrix, encode_vector, read_array, read_matrix, read_vector
 
 EncodingName = Literal["P10", "P1000", "B1999", "FP15"]
 Spectrum = Literal["semicircle", "uniform", "gaussian", "laplace", "positive", "marchenko-pastur"]

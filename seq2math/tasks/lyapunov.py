@@ -24,10 +24,18 @@ from seq2math.config import knob
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backward
 from seq2math.lyapunov.generation.forward import ForwardConfig
-from seq2math.symbolic.expr import Expr, variables
+from seq2math.symbolic.degree import degree_bound
+from seq2math.symbolic.expr import system_to_infix, to_infix, variables
 from seq2math.tasks.base import DataFormatError, Task, Verdict, register_task
-from seq2math.tokens.prefix import (PREFIX_VOCABULARY, PrefixParseError, parse_full_expression,
-                                    parse_system, split_benchmark_line, system_tokens)
+from seq2math.tokens.infix import parse_infix_system
+from seq2math.tokens.prefix import (
+    PREFIX_VOCABULARY,
+    PrefixParseError,
+    parse_full_expression,
+    parse_system,
+    split_benchmark_line,
+    system_tokens,
+)
 
 
 @dataclass
@@ -113,7 +121,6 @@ class LyapunovTask(Task):
         extra = sorted(v for v in variables(candidate) if v >= len(system))
         if extra:
             return Verdict.invalid(self.metrics, f"V uses x{extra[-1]} but the system has {len(system)} variables")
-        from seq2math.symbolic.degree import degree_bound
 
         bound = degree_bound(candidate)
         if bound > self.max_check_degree:  # a decoded x0^999 would expand and run SOS for hours
@@ -135,12 +142,10 @@ class LyapunovTask(Task):
     # ---- human form ---------------------------------------------------------------------
     def from_human(self, text: str) -> list[str]:
         """``"x0' = -x0 + x1^3; x1' = -x1"`` -> source tokens."""
-        from seq2math.tokens.infix import parse_infix_system
 
         return system_tokens(parse_infix_system(text))
 
     def to_human(self, tokens: list[str]) -> str:
-        from seq2math.symbolic.expr import system_to_infix, to_infix
 
         if tokens and tokens[0] == "INT+" and "<SPECIAL_3>" in tokens:
             return system_to_infix(parse_system(tokens))

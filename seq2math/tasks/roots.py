@@ -32,8 +32,8 @@ import numpy as np
 from seq2math.config import ConfigError
 from seq2math.tasks.base import Task, Verdict, register_task
 from seq2math.tasks.linalg import TOLERANCES, EncodingName, relative_l1
-from seq2math.tokens.numbers import ENCODINGS, get_encoding
 from seq2math.tokens.matrices import dimension_vocabulary, encode_vector, read_vector
+from seq2math.tokens.numbers import ENCODINGS, get_encoding
 
 INTEGER = ENCODINGS["INT"]
 

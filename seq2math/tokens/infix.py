@@ -19,8 +19,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from seq2math.symbolic.expr import (UNARY_OPERATORS, Binary, Const, Expr, Float, Int, Unary, Var, chain, negate,
-                                    operands)
+from seq2math.symbolic.expr import (
+    UNARY_OPERATORS,
+    Binary,
+    Const,
+    Expr,
+    Float,
+    Int,
+    Unary,
+    Var,
+    chain,
+    negate,
+)
 
 FUNCTION_ALIASES = {name: name for name in UNARY_OPERATORS} | {"log": "ln", "abs": "Abs"}
 

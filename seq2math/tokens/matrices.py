@@ -13,7 +13,12 @@ from typing import Sequence
 import numpy as np
 
 from seq2math.tokens.numbers import NumberEncoding
-from seq2math.tokens.reading import describe_position, expected_error, parse_canonical_int
+from seq2math.tokens.reading import (
+    describe_position,
+    expected_error,
+    parse_canonical_int,
+)
+
 
 def dimension_token(size: int) -> str:
     return f"V{int(size)}"

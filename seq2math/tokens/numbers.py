@@ -44,7 +44,11 @@ from typing import Sequence
 
 import numpy as np
 
-from seq2math.tokens.reading import describe_position, expected_error, parse_canonical_int
+from seq2math.tokens.reading import (
+    describe_position,
+    expected_error,
+    parse_canonical_int,
+)
 
 MAX_EXPONENT = 100
 MIN_EXPONENT = -100

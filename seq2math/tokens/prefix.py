@@ -18,8 +18,19 @@ from __future__ import annotations
 import re
 
 from seq2math.symbolic import poly as P
-from seq2math.symbolic.expr import (BINARY_OPERATORS, CONSTANTS, UNARY_OPERATORS, Binary, Const, Expr, Float, Int,
-                                    Unary, Var)
+from seq2math.symbolic.expr import (
+    BINARY_OPERATORS,
+    CONSTANTS,
+    UNARY_OPERATORS,
+    Binary,
+    Const,
+    Expr,
+    Float,
+    Int,
+    Unary,
+    Var,
+    variables,
+)
 
 SEPARATOR = "<SPECIAL_3>"
 INTEGER_SIGNS = {"INT+": 1, "INT-": -1}
@@ -180,7 +191,6 @@ def parse_system(tokens: list[str]) -> list[Expr]:
 
 
 def _variable_indices(e: Expr) -> set[int]:
-    from seq2math.symbolic.expr import variables
 
     return variables(e)
 

@@ -36,9 +36,29 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from seq2math.config import command_line, save_config
+from seq2math.data.batching import (
+    FileSource,
+    GeneratedSource,
+    StepBatches,
+    read_example_file,
+    step_loader,
+    validation_examples,
+)
+from seq2math.evaluation.evaluate import validate
+from seq2math.jobs.progress import Progress
+from seq2math.tasks.base import make_task
+from seq2math.tokens.vocab import Vocab
 from seq2math.training import checkpoint as ckpt
 from seq2math.training.config import RunConfig, parse_duration
-from seq2math.training.runtime import StopSignals, autocast_dtype, limit_cpu_threads, start_runtime
+from seq2math.training.runtime import (
+    StopSignals,
+    autocast_dtype,
+    limit_cpu_threads,
+    start_runtime,
+)
+from seq2math.training.schedule import budget_progress, learning_rate
+
 
 def resolve_objective(config: RunConfig) -> str:
     if config.train.objective != "auto":
@@ -75,9 +95,6 @@ class Trainer:
     """One training run in directory ``out`` (fresh, or resumed from its last checkpoint)."""
 
     def __init__(self, config: RunConfig, out: str | Path, resume: bool = False, quiet: bool = False):
-        from seq2math.data.batching import FileSource, GeneratedSource, StepBatches, read_example_file
-        from seq2math.tasks.base import make_task
-        from seq2math.tokens.vocab import Vocab
 
         self.config, self.out, self.quiet = config, Path(out), quiet
         t = config.train
@@ -136,7 +153,6 @@ class Trainer:
     def _stream_task(self):
         """The task that generates the training stream: ``task`` with ``train.task_options`` on top
         (validation and ``evaluate`` keep ``task``); its tokens must all be in the run's vocabulary."""
-        from seq2math.tasks.base import make_task
 
         extra = self.config.train.task_options
         if not extra:
@@ -154,7 +170,6 @@ class Trainer:
         return stream
 
     def _validation_set(self, limits: dict[str, int | None]) -> list[tuple[list[str], list[str]]]:
-        from seq2math.data.batching import read_example_file, validation_examples
 
         t = self.config.train
         if t.valid_data:
@@ -163,7 +178,6 @@ class Trainer:
         return validation_examples(self.task, t.valid_count, seed, **limits)
 
     def _prepare_directory(self) -> None:
-        from seq2math.config import save_config
 
         if (self.out / ckpt.STATE_FILE).exists() or (self.out / ckpt.MODEL_FILE).exists():
             raise FileExistsError(f"{self.out} already holds a run; pass --resume to continue it "
@@ -177,8 +191,6 @@ class Trainer:
     def _restore(self) -> None:
         import json
 
-        from seq2math.config import command_line
-        from seq2math.tokens.vocab import Vocab
 
         if Vocab.load(self.out / ckpt.VOCAB_FILE).itos != self.vocab.itos:
             raise ValueError(f"{self.out}/vocab.json differs from the vocabulary of task "
@@ -211,8 +223,6 @@ class Trainer:
 
     # ---- the loop --------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        from seq2math.data.batching import step_loader
-        from seq2math.jobs.progress import Progress
 
         t = self.config.train
         started, elapsed_before = time.time(), self.elapsed
@@ -268,7 +278,6 @@ class Trainer:
         return codes[code] or None
 
     def _train_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        from seq2math.training.schedule import budget_progress, learning_rate
 
         t = self.config.train
         progress = budget_progress(self.step, t.max_steps, time.time() - self.session_started, self.max_time)
@@ -359,7 +368,6 @@ class Trainer:
             dist.barrier()
 
     def _validate(self) -> dict[str, Any]:
-        from seq2math.evaluation.evaluate import validate
 
         t = self.config.train
         rng = ckpt.rng_state()  # validation must not change the training trajectory

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from seq2math.config import ConfigError, knob
+from seq2math.symbolic.polytools import NumericPoly, ring
+from seq2math.tokens.prefix import SEPARATOR, integer_tokens, poly_tokens
 
 
 @dataclass
@@ -53,7 +55,6 @@ class ForwardConfig:
 
 def random_system(rng: np.random.Generator, config: ForwardConfig, nvars: int):
     """A random polynomial system in ring(nvars) with no constant term."""
-    from seq2math.symbolic.polytools import ring
 
     R = ring(nvars)
     pool = [m for m in itertools.product(range(config.forward_max_degree + 1), repeat=nvars)
@@ -88,7 +89,6 @@ def linearly_unstable(system) -> bool:
 
 def diverges(system, rng: np.random.Generator, starts: int = 12, steps: int = 300, bound: float = 1e4) -> bool:
     """Simulate trajectories (explicit midpoint, step adapted to the speed) from radius 0.5..3."""
-    from seq2math.symbolic.polytools import NumericPoly
 
     n = len(system)
     fields = [NumericPoly(f) for f in system]
@@ -112,8 +112,8 @@ def diverges(system, rng: np.random.Generator, starts: int = 12, steps: int = 30
 
 def search_forward(rng: np.random.Generator, config: ForwardConfig, check: str, backend: str = "clarabel"):
     """(system, V) with V proved exactly under ``check``, or None (rejected)."""
-    from seq2math.lyapunov.methods.findlyap import candidates
     from seq2math.lyapunov.check import check_candidate
+    from seq2math.lyapunov.methods.findlyap import candidates
 
     nvars = int(rng.integers(2, config.forward_max_variables + 1))
     system = random_system(rng, config, nvars)
@@ -128,7 +128,6 @@ def search_forward(rng: np.random.Generator, config: ForwardConfig, check: str, 
 
 def generate_forward(rng: np.random.Generator, options) -> tuple[list[str], list[str]] | None:
     """One accepted example as (source tokens, target tokens) for the lyapunov task, or None."""
-    from seq2math.tokens.prefix import SEPARATOR, integer_tokens, poly_tokens
 
     if hasattr(options, "validate_forward"):
         options.validate_forward()

@@ -19,10 +19,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seq2math.lyapunov.generation.backward import BackwardConfig, draw_recipe, proper_part
+from seq2math.lyapunov.generation.backward import (
+    BackwardConfig,
+    draw_recipe,
+    proper_part,
+)
 from seq2math.symbolic import poly as P
 from seq2math.symbolic.calculus import add, diff, evaluate, mul, simplify
-from seq2math.symbolic.expr import Binary, Expr, Int, Unary, chain, from_poly, negate
+from seq2math.symbolic.expr import (
+    Binary,
+    Expr,
+    Int,
+    Unary,
+    Var,
+    chain,
+    from_poly,
+    negate,
+)
 from seq2math.tokens.prefix import expression_tokens, system_tokens
 
 TRANSFORMS = ("none", "exp", "sqrt", "ln", "times_positive")
@@ -63,7 +76,6 @@ def _transform(rng: np.random.Generator, proper: Expr, n: int, kind: str) -> Exp
 
 
 def _variable(rng: np.random.Generator, n: int) -> Expr:
-    from seq2math.symbolic.expr import Var
 
     return Var(int(rng.integers(0, n)))
 

@@ -18,6 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from seq2math.symbolic.degree import degree_bound
+from seq2math.symbolic.expr import NotPolynomialError, to_poly, variables
+from seq2math.symbolic.polytools import Poly, in_ring
+from seq2math.tokens.prefix import (
+    SEPARATOR,
+    PrefixParseError,
+    expression_tokens,
+    integer_tokens,
+    parse_full_expression,
+    poly_tokens,
+)
+
 #: candidates whose degree may exceed this are not proposed (an x0^999 would never verify in time)
 MAX_PROPOSED_DEGREE = 40
 _LOADED: dict[tuple[str, str, str], Any] = {}
@@ -53,9 +65,6 @@ def load_model(model: str | Path | None = None, device: str = "cpu", which: str 
 
 def system_source(system: list) -> list[str]:
     """Source tokens of a system (expression trees or flint polynomials), canonical when polynomial."""
-    from seq2math.symbolic.expr import NotPolynomialError, to_poly
-    from seq2math.tokens.prefix import SEPARATOR, expression_tokens, integer_tokens, poly_tokens
-    from seq2math.symbolic.polytools import Poly, in_ring
 
     n = len(system)
     out = integer_tokens(n)
@@ -102,9 +111,6 @@ def decode_hypotheses(loaded, sources: list[list[str]], beam: int, batch_size: i
 
 def read_hypotheses(decoded: list[tuple[list[str], float | None]], nvars: int | None = None) -> list[Proposal]:
     """Parse ranked hypotheses; mark unreadable ones, repeats and absurd degrees (never raises)."""
-    from seq2math.symbolic.degree import degree_bound
-    from seq2math.symbolic.expr import variables
-    from seq2math.tokens.prefix import PrefixParseError, parse_full_expression
 
     seen: set[tuple[str, ...]] = set()
     proposals = []

@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from seq2math.lyapunov.methods.model import model_method
+from seq2math.symbolic.polytools import in_ring
+
 Method = Callable[[list, float | None], Iterable[Any]]
 METHODS: dict[str, Callable[..., Method]] = {}
 
@@ -33,7 +36,6 @@ def make_method(name: str, **options) -> Method:
 def _sos_method(max_degree: int = 6, check: str = "lyapunov") -> Method:
     """findlyap-style SOS search: the rounded V of degrees 2, 4, … ≤ max_degree."""
     from seq2math.lyapunov.methods.findlyap import candidates
-    from seq2math.symbolic.polytools import in_ring
 
     def propose(system, time_limit):
         from seq2math.lyapunov.check import as_polynomials
@@ -54,7 +56,6 @@ register_method("sos", _sos_method)
 
 def _model_method(**options) -> Method:
     """A trained transformer proposing V by beam search (``seq2math.lyapunov.methods.model``)."""
-    from seq2math.lyapunov.methods.model import model_method
 
     return model_method(**options)
 

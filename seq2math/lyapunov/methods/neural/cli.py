@@ -28,8 +28,8 @@ _OWN_FLAGS = ("time_limit", "seed", "radius")
 
 def add_neural_parser(subparsers, formatter_class) -> None:
     """Add the ``neural`` subcommand to ``seq2math baseline``."""
-    from seq2math.lyapunov.methods.neural.options import NeuralOptions
     from seq2math.config import add_dataclass_arguments
+    from seq2math.lyapunov.methods.neural.options import NeuralOptions
 
     parser = subparsers.add_parser("neural", help="neural learner-verifier (region and global results apart)",
                                    description=DESCRIPTION, formatter_class=formatter_class)
@@ -56,8 +56,8 @@ class NeuralJob:
     """One line -> one JSON record (a picklable callable for the worker pool)."""
 
     def __init__(self, args):
-        from seq2math.lyapunov.methods.neural.options import NeuralOptions
         from seq2math.config import dataclass_from_arguments
+        from seq2math.lyapunov.methods.neural.options import NeuralOptions
 
         self.args = args
         self.options = dataclass_from_arguments(NeuralOptions, args, NeuralOptions(
@@ -65,8 +65,8 @@ class NeuralJob:
         self.options.validate()
 
     def __call__(self, item: tuple[int, str]) -> dict:
-        from seq2math.lyapunov.methods.neural.search import neural_lyapunov
         from seq2math.lyapunov.batch import InputError, parse_problem
+        from seq2math.lyapunov.methods.neural.search import neural_lyapunov
 
         line, text = item
         try:
@@ -85,8 +85,8 @@ def run_neural(args) -> int:
     from pathlib import Path
 
     from seq2math.config import ConfigError
-    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
     from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
+    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
 
     try:
         job = NeuralJob(args)

@@ -23,6 +23,7 @@ import flint
 import torch
 
 from seq2math.lyapunov.methods.neural.network import SquareNetwork, Tensor
+from seq2math.sos.prover import _model_point, _to_z3
 from seq2math.symbolic.polytools import Poly, exact_value, fmt_point, lie_derivative
 
 LOCAL_SEARCH_STARTS = 32
@@ -118,7 +119,6 @@ def exact_region_check(V: Poly, system: list[Poly], inner: float, outer: float, 
     """Decide ∃x: inner² ≤ ‖x‖² ≤ outer² ∧ V̇(x) ≥ 0 with z3; radii are read as the decimals given."""
     import z3
 
-    from seq2math.sos.prover import _model_point, _to_z3     # the project's exact z3 bridge
 
     n = len(system)
     vdot = lie_derivative(V, system)

@@ -31,12 +31,23 @@ from typing import Any
 
 import torch
 
+from seq2math.lyapunov.check import as_polynomials, check_candidate
+from seq2math.lyapunov.methods.neural.counterexamples import (
+    decrease_cosine,
+    exact_region_check,
+    falsify,
+    sample_annulus,
+)
+from seq2math.lyapunov.methods.neural.network import (
+    SquareNetwork,
+    Tensor,
+    system_function,
+)
 from seq2math.lyapunov.methods.neural.options import NeuralOptions
 from seq2math.lyapunov.methods.neural.region_sos import region_certificate
-from seq2math.lyapunov.methods.neural.network import SquareNetwork, Tensor, system_function
-from seq2math.lyapunov.methods.neural.counterexamples import decrease_cosine, exact_region_check, falsify, sample_annulus
-from seq2math.lyapunov.check import as_polynomials, check_candidate
+from seq2math.symbolic.expr import from_poly, to_infix
 from seq2math.symbolic.polytools import Poly, fmt_point
+from seq2math.tokens.prefix import expression_tokens
 
 JITTER_COPIES = 3          # each counterexample joins the training set with this many perturbed copies
 MAX_MARGIN = 0.5           # an undecided candidate doubles the training margin up to this cosine
@@ -61,13 +72,10 @@ class NeuralResult:
     @property
     def V_expr(self):
         """V as an expression tree (canonical polynomial form), or None."""
-        from seq2math.symbolic.expr import from_poly
 
         return None if self.V_poly is None else from_poly(self.V_poly)
 
     def to_json(self) -> dict[str, Any]:
-        from seq2math.symbolic.expr import to_infix
-        from seq2math.tokens.prefix import expression_tokens
 
         record = {"found_region": self.found_region, "found_global": self.found_global,
                   "region_proof": self.region_proof, "global_proof": self.global_proof, "reason": self.reason,
