@@ -10,7 +10,7 @@ import numpy as np
 from seq2math.lyapunov.check import check_candidate
 from seq2math.sos import certificates as C
 from seq2math.sos import exact as X
-from seq2math.symbolic.polytools import ring
+from seq2math.symbolic.poly import ring
 
 Q = flint.fmpq
 

@@ -11,7 +11,7 @@ from seq2math.sos import exact as X
 from seq2math.sos import facial as F
 from seq2math.sos.facial import fixed_epsilon
 from seq2math.sos.newton import half_newton_basis
-from seq2math.symbolic.polytools import ring
+from seq2math.symbolic.poly import ring
 
 Q = flint.fmpq
 

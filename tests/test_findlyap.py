@@ -11,8 +11,7 @@ from seq2math.lyapunov.methods.findlyap import (
     findlyap,
     rounded_candidates,
 )
-from seq2math.symbolic.poly import lie_derivative
-from seq2math.symbolic.polytools import ring
+from seq2math.symbolic.poly import lie_derivative, ring
 
 
 def test_findlyap_finds_and_proves_a_textbook_lyapunov_function():

@@ -12,7 +12,7 @@ from seq2math.lyapunov.generation.forward import (
     linearly_unstable,
     search_forward,
 )
-from seq2math.symbolic.polytools import ring
+from seq2math.symbolic.poly import ring
 from seq2math.tasks.base import make_task
 from seq2math.tokens.prefix import parse_benchmark_line
 

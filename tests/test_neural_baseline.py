@@ -27,8 +27,8 @@ from seq2math.lyapunov.methods.neural.region_sos import region_certificate
 from seq2math.lyapunov.methods.neural.search import neural_lyapunov
 from seq2math.sos.certificates import certificate_document, recheck
 from seq2math.symbolic.calculus import evaluate as tree_evaluate
-from seq2math.symbolic.poly import evaluate, from_sympy, lie_derivative
-from seq2math.symbolic.polytools import exact_value, ring
+from seq2math.symbolic.poly import evaluate, from_sympy, lie_derivative, ring
+from seq2math.symbolic.polytools import exact_value
 from seq2math.tokens.infix import parse_infix, parse_infix_system
 
 LINEAR = "x0' = -x0 + x1; x1' = -x0 - x1"

@@ -20,7 +20,7 @@ from seq2math.lyapunov.report import (
 )
 from seq2math.sos import certificates
 from seq2math.symbolic.expr import from_poly
-from seq2math.symbolic.polytools import ring
+from seq2math.symbolic.poly import ring
 from seq2math.tokens.prefix import format_benchmark_line
 
 X0, X1 = ring(2).gens()

@@ -30,7 +30,7 @@ def test_ahmadi_krstic_parrilo_system_is_not_found(capsys):
 
 def test_a_lying_method_cannot_produce_a_false_certificate():
     """Methods only propose: a method that proposes wrong V gets 'not found', never a certificate."""
-    from seq2math.symbolic.polytools import ring
+    from seq2math.symbolic.poly import ring
 
     x0, x1 = ring(2).gens()
     register_method("liar", lambda: (lambda system, limit: iter([-(x0**2) - x1**2, x0**2, x0 + x1])))
@@ -48,7 +48,7 @@ def test_a_lying_method_cannot_produce_a_false_certificate():
 
 def test_solve_file_writes_per_line_results(tmp_path):
     from seq2math.symbolic.expr import from_poly
-    from seq2math.symbolic.polytools import ring
+    from seq2math.symbolic.poly import ring
     from seq2math.tokens.prefix import format_benchmark_line
 
     x0, x1 = ring(2).gens()

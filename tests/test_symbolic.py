@@ -73,6 +73,30 @@ def test_evaluate_matches_exact_values():
         P.evaluate(p, np.zeros((4, 2)))
 
 
+def test_numeric_poly_magnitude_is_the_sum_of_absolute_terms():
+    rng = np.random.default_rng(2)
+    points = rng.integers(-3, 4, size=(20, 3)).astype(float)
+    for _ in range(20):
+        p = _random_poly(rng, 3)
+        numeric = P.NumericPoly(p)
+        assert np.array_equal(numeric(points), P.evaluate(p, points))
+        size = [float(sum(abs(c) * np.prod([abs(v) ** e for v, e in zip(row, m)]) for m, c in P.terms(p)))
+                for row in points]
+        assert np.allclose(numeric.magnitude(points), size, rtol=1e-12)
+        assert np.all(np.abs(numeric(points)) <= numeric.magnitude(points) * (1 + 1e-12))
+    assert np.array_equal(P.NumericPoly(P.ring(2).constant(0))(np.ones((3, 2))), np.zeros(3))
+
+
+def test_in_ring_pads_variables_and_rejects_extra_ones():
+    x0, x1 = P.variables(2)
+    padded = P.in_ring(x0 ** 2 - 3 * x1, 3)
+    assert padded.context() is P.ring(3) and padded == P.variables(3)[0] ** 2 - 3 * P.variables(3)[1]
+    assert P.in_ring(padded, 3) is padded
+    assert P.in_ring(P.in_ring(x0 * x1, 3), 2) == x0 * x1
+    with pytest.raises(ValueError, match="beyond x0"):
+        P.in_ring(x1, 1)
+
+
 def test_sympy_conversion_is_exact():
     rng = np.random.default_rng(2)
     for _ in range(20):

@@ -18,8 +18,7 @@ import pytest
 from seq2math.cli import main
 from seq2math.lyapunov.check import check_candidate
 from seq2math.symbolic.expr import from_poly
-from seq2math.symbolic.poly import lie_derivative
-from seq2math.symbolic.polytools import ring
+from seq2math.symbolic.poly import lie_derivative, ring
 from seq2math.tokens.prefix import format_benchmark_line
 
 GRID = [flint.fmpq(v) for v in (0, 1, -1, 2, -2, 10, -10, 100, -100)] + [flint.fmpq(1, 10), flint.fmpq(-1, 10),

@@ -1,12 +1,24 @@
-"""Edge cases of the verifier: a zero -dV/dt certificate, and a solver panic treated as a failed solve."""
+"""Edge cases of the verifier: a zero -dV/dt certificate, a solver panic treated as a failed solve, and
+the typed outcomes of the conditions (how each becomes the words of a CheckResult, never a false valid)."""
 
 import json
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from seq2math.cli import main
+from seq2math.lyapunov.check import check_candidate
+from seq2math.lyapunov.conditions import build_program, sign_conditions
+from seq2math.lyapunov.options import CheckOptions
+from seq2math.lyapunov.outcomes import Outcome, SettledCondition, left_open, proved, refuted
+from seq2math.lyapunov.result import from_settled
+from seq2math.lyapunov.settle import settle
 from seq2math.sos import sdp
+from seq2math.sos.prover import ProverAnswer, Verdict
+from seq2math.sos.sdp import SolverStatus, SOSSolution
+from seq2math.symbolic.poly import ring
+from seq2math.tokens.infix import parse_infix, parse_infix_system
 
 
 def test_zero_decrease_condition_has_a_recheckable_certificate(tmp_path):
@@ -54,3 +66,93 @@ def test_other_errors_are_not_swallowed(monkeypatch):
         pass
     else:  # pragma: no cover - the interrupt must reach the caller
         raise AssertionError("KeyboardInterrupt was swallowed")
+
+
+# --- typed outcomes: how a settled condition becomes the answer ---------------------------------------------
+
+SOS_PART = {"name": "positive", "method": "sos-exact", "polynomial": [], "basis": [], "gram": []}
+WITNESS = {"condition": "decrease", "point": ["1/2", "-3"], "value": "-7/4",
+           "statement": "-dV/dt = -7/4 < 0: x = (1/2, -3)"}
+
+
+def test_an_open_condition_gives_valid_none_with_its_reason_word_for_word():
+    why = "SOS found numerically, exact rounding failed; facial reduction found no face with a margin"
+    result = from_settled("lyapunov", [proved("positive", Outcome.SOS_EXACT, SOS_PART), left_open("decrease", why)])
+    assert result.valid is None and result.proof == "" and result.counterexample is None
+    assert result.reason == f"undecided: decrease: {why}"
+    assert result.conditions == {"positive": "sos-exact", "decrease": f"open: {why}"}
+    assert result.to_json() == {"valid": None, "check": "lyapunov", "reason": f"undecided: decrease: {why}",
+                                "proof": "", "seconds": 0.0, "conditions": result.conditions}
+
+
+def test_a_refuted_condition_carries_its_exact_counterexample():
+    result = from_settled("barrier", [proved("positive", Outcome.Z3, {"name": "positive", "method": "z3"}),
+                                      refuted("decrease", WITNESS)], want_certificate=True)
+    assert result.valid is False and result.proof == "exact counterexample"
+    assert result.counterexample == WITNESS and result.reason == "counterexample: " + WITNESS["statement"]
+    assert result.conditions == {"positive": "z3", "decrease": "counterexample"}
+    assert result.certificate is None and result.asymptotic is None
+
+
+def test_proved_conditions_give_valid_true_and_the_asymptotic_flag_apart():
+    why = "SOS with no margin to round"
+    settled = [proved("positive", Outcome.SOS_EXACT, SOS_PART),
+               proved("decrease", Outcome.Z3, {"name": "decrease", "method": "z3"}), left_open("asymptotic", why)]
+    result = from_settled("lyapunov", settled, want_certificate=True)
+    assert result.valid is True and result.proof == "sos-exact+z3" and result.asymptotic is None
+    assert result.reason == "V(0) = 0, V - sum eps x^2k is SOS, -dV/dt is SOS"
+    assert result.conditions["asymptotic"] == f"open: {why}"
+    assert [part["name"] for part in result.certificate["conditions"]] == ["positive", "decrease"]
+    numerical = from_settled("lyapunov", [proved("positive", Outcome.SOS_NUMERICAL), settled[1],
+                                          refuted("asymptotic", dict(WITNESS, condition="asymptotic"))])
+    assert numerical.valid is True and numerical.proof == "z3+sos (numerical)" and numerical.asymptotic is False
+
+
+def test_outcomes_refuse_inconsistent_evidence():
+    with pytest.raises(ValueError):
+        SettledCondition("decrease", Outcome.COUNTEREXAMPLE)                   # refuted without a point
+    with pytest.raises(ValueError):
+        SettledCondition("decrease", Outcome.SOS_EXACT, witness=WITNESS)       # a point next to a proof
+    with pytest.raises(ValueError):
+        SettledCondition("decrease", Outcome.SOS_NUMERICAL, part=SOS_PART)     # a certificate without a proof
+    with pytest.raises(ValueError):
+        proved("decrease", Outcome.OPEN)
+    with pytest.raises(ValueError):                                            # never valid from half the conditions
+        from_settled("lyapunov", [proved("positive", Outcome.SOS_EXACT, SOS_PART)])
+    assert [o.verdict for o in Outcome] == [True, True, True, False, None]
+    assert [o.exact for o in Outcome] == [True, True, False, False, False]
+
+
+def test_a_failed_solve_leaves_every_condition_open_never_valid():
+    x0, x1 = ring(2).gens()
+    system, V = [-x0 + x1, -x0 - x1**3], x0**2 + x1**2
+    conditions = sign_conditions(system, V, "lyapunov", asymptotic=False)
+    _, eps_index = build_program(conditions, 2)
+    failed = SOSSolution("failed", "clarabel", [], np.zeros(0), [], [], 0.0, "status MaxTime")
+    assert failed.status is SolverStatus.FAILED and f"{failed.status}" == "failed"
+    for proof in ("exact", "numerical"):
+        settled = settle(conditions, eps_index, failed, CheckOptions(proof=proof, use_z3=False))
+        assert [c.outcome for c in settled] == [Outcome.OPEN, Outcome.OPEN]
+        result = from_settled("lyapunov", settled)
+        assert result.valid is None
+        assert result.reason == "undecided: positive: solver: status MaxTime; decrease: solver: status MaxTime"
+
+
+def test_prover_answers_and_options_are_typed_and_checked():
+    assert ProverAnswer("proved").verdict is Verdict.PROVED and Verdict.PROVED == "proved"
+    with pytest.raises(ValueError):
+        ProverAnswer("maybe")
+    with pytest.raises(ValueError, match="unknown check"):
+        CheckOptions(check="stable")
+    with pytest.raises(ValueError, match="unknown proof mode"):
+        CheckOptions(proof="trust me")
+
+
+def test_nonpolynomial_lyapunov_check_refutes_a_V_that_vanishes_off_the_origin():
+    system = parse_infix_system("x0' = -x0 - sin(x0); x1' = -x1")
+    degenerate = check_candidate(system, parse_infix("x0^2"), "lyapunov")
+    assert degenerate.valid is False and degenerate.counterexample["condition"] == "positive"
+    point = [float(v) for v in degenerate.counterexample["point"]]
+    assert point[0] == 0 and point[1] != 0                                    # V = x0^2 is 0 there
+    assert check_candidate(system, parse_infix("x0^2"), "barrier").valid is True           # V ≥ 0 is enough
+    assert check_candidate(system, parse_infix("x0^2 + x1^2"), "lyapunov").valid is True

@@ -87,7 +87,7 @@ def test_the_same_pairs_without_the_quadratic_part_of_V_are_refuted_exactly():
     negative (or V zero) near the origin; the verifier must say false with a point that shows it."""
     import flint
 
-    from seq2math.symbolic.polytools import lie_derivative
+    from seq2math.symbolic.poly import lie_derivative
 
     for system_text, V_text in FORMERLY_UNDECIDED:
         system, V = as_polynomials(parse_infix_system(system_text), parse_infix(V_text))
@@ -138,3 +138,16 @@ def test_z3_runs_in_a_killable_child_under_a_timeout():
     limited = check_candidate(system, V, "lyapunov", timeout=0.3)
     assert time.perf_counter() - start < 1.5
     assert limited.valid is not False
+
+
+def test_without_z3_the_open_condition_stays_undecided_unless_numerical_proof_is_asked():
+    system, V = as_polynomials(parse_infix_system(Z3_PAIR[0]), parse_infix(Z3_PAIR[1]))
+    why = "SOS found numerically, exact rounding failed; facial reduction found no face with a margin"
+    exact = check_candidate(system, V, "lyapunov", use_z3=False)
+    assert exact.valid is None and exact.proof == "" and exact.counterexample is None
+    assert exact.reason == f"undecided: decrease: {why}"
+    assert exact.conditions == {"positive": "sos-exact", "decrease": f"open: {why}"}
+    numerical = check_candidate(system, V, "lyapunov", use_z3=False, proof="numerical", certificate=True)
+    assert numerical.valid is True and numerical.proof == "sos-exact+sos (numerical)"
+    assert numerical.conditions == {"positive": "sos-exact", "decrease": "sos (numerical)"}
+    assert [part["name"] for part in numerical.certificate["conditions"]] == ["positive"]   # nothing to re-check

@@ -19,7 +19,7 @@ import numpy as np
 
 from seq2math.lyapunov.batch import percentile
 from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backward
-from seq2math.symbolic.polytools import lie_derivative
+from seq2math.symbolic.poly import lie_derivative
 
 HELP = "seconds per verified (system, V) pair: median and p90, against a straightforward SOS check"
 

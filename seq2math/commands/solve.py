@@ -59,7 +59,7 @@ def _methods(args) -> list:
 
 def outcome_record(system, outcome, check: str) -> dict:
     from seq2math.symbolic.expr import as_expr, from_poly, system_to_infix, to_infix
-    from seq2math.symbolic.polytools import Poly
+    from seq2math.symbolic.poly import Poly
     from seq2math.tokens.prefix import expression_tokens
 
     exprs = [from_poly(f) if isinstance(f, Poly) else f for f in system]

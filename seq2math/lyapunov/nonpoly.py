@@ -1,22 +1,27 @@
 """Non-polynomial candidates: numerical falsification only, never a certificate.
 
 V and V̇ = Σ ∂ᵢV·fᵢ are expression trees (exact symbolic derivatives, then float
-evaluation). A violation counts only when it is far above rounding error: the value
-must exceed 1e-9 relative to |V| + |V̇|-scale terms at that point. No counterexample
-found means ``valid=True`` with ``proof="none (numerical)"`` — explicitly not a proof.
+evaluation), searched by the same ``falsify.find_violations`` as polynomial candidates.
+A violation counts only when it is far above rounding error: the value must exceed 1e-9
+relative to |V| + |V̇|-scale terms at that point (or V be ≤ 0 at x ≠ 0, lyapunov check).
+No counterexample found means ``valid=True`` with ``proof="none (numerical)"`` —
+explicitly not a proof.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from seq2math.lyapunov.falsify import Target, find_violations
+from seq2math.lyapunov.falsify import SignCondition, find_violations
+from seq2math.lyapunov.outcomes import DECREASE, POSITIVE
 from seq2math.lyapunov.result import CheckResult
 from seq2math.symbolic.calculus import diff, evaluate
 from seq2math.symbolic.expr import as_expr, from_poly
-from seq2math.symbolic.polytools import Poly
+from seq2math.symbolic.poly import Poly
 
 RELATIVE_MARGIN = 1e-9
+#: denser than the polynomial check's search: nothing exact confirms or settles these candidates afterwards
+SAMPLES, POLISHED = 400, 4
 
 
 def _vdot_expression(system, V):
@@ -38,20 +43,21 @@ def check_numerically(system, V, check: str, rng: np.random.Generator):
         return CheckResult(False, check, f"V(0) = {value_at_zero:g} (numerically) is not 0", "numerical")
     v_fn = lambda X: evaluate(V, X)                                          # noqa: E731
     vdot_fn = lambda X: evaluate(vdot, X)                                    # noqa: E731
-    strict_v = check == "barrier"
-    targets = [
-        Target("positive", v_fn, -1.0, lambda X: np.abs(v_fn(X)) + RELATIVE_MARGIN + (0.0 if strict_v else 1.0)),
-        Target("decrease", vdot_fn, 1.0, lambda X: np.abs(vdot_fn(X)) + 1.0),
+    definite = check == "lyapunov"
+    conditions = [
+        SignCondition(POSITIVE, v_fn, lambda X: np.abs(v_fn(X)) + RELATIVE_MARGIN + (1.0 if definite else 0.0),
+                      definite=definite),
+        SignCondition(DECREASE, lambda X: -vdot_fn(X), lambda X: np.abs(vdot_fn(X)) + 1.0),
     ]
-    for name, x, relative in find_violations(targets, n, rng, samples=400, polish=4):
-        value = float((v_fn if name == "positive" else vdot_fn)(x[None, :])[0])
-        bad = (value < -RELATIVE_MARGIN or (not strict_v and value <= 0 and np.linalg.norm(x) > 0)
-               ) if name == "positive" else value > RELATIVE_MARGIN * (1 + abs(value))
+    for name, x, relative in find_violations(conditions, n, rng, samples=SAMPLES, polish=POLISHED):
+        value = float((v_fn if name == POSITIVE else vdot_fn)(x[None, :])[0])
+        bad = (value < -RELATIVE_MARGIN or (definite and value <= 0 and np.linalg.norm(x) > 0)
+               ) if name == POSITIVE else value > RELATIVE_MARGIN * (1 + abs(value))
         if bad:
             point = [f"{v:.17g}" for v in x]
-            what = "V" if name == "positive" else "dV/dt"
-            return CheckResult(False, check, f"numerical counterexample: {what} = {value:.6g} at x = ({', '.join(point)})",
-                               "numerical counterexample",
+            what = "V" if name == POSITIVE else "dV/dt"
+            reason = f"numerical counterexample: {what} = {value:.6g} at x = ({', '.join(point)})"
+            return CheckResult(False, check, reason, "numerical counterexample",
                                {"condition": name, "point": point, "value": f"{value:.17g}", "exact": False})
     return CheckResult(True, check, "no counterexample found by dense multi-scale sampling and local search "
                        "(not a proof)", "none (numerical)")

@@ -28,7 +28,7 @@ from seq2math.lyapunov.methods.model import read_hypotheses
 from seq2math.lyapunov.methods.registry import make_method, solve_system
 from seq2math.sos import certificates
 from seq2math.symbolic.expr import as_expr, from_poly
-from seq2math.symbolic.polytools import Poly
+from seq2math.symbolic.poly import Poly
 from seq2math.tokens.prefix import expression_tokens
 
 CHECKS = ("lyapunov", "barrier")

@@ -20,8 +20,10 @@ from pathlib import Path
 import flint
 
 from seq2math.sos import exact as X
+from seq2math.sos.prover import Verdict, find_point
 from seq2math.symbolic.expr import from_poly, system_to_infix, to_infix
-from seq2math.symbolic.polytools import Poly, exact_value, in_ring, lie_derivative, ring
+from seq2math.symbolic.poly import Poly, in_ring, lie_derivative, ring
+from seq2math.symbolic.polytools import exact_value
 
 REQUIRED = {"lyapunov": ("positive", "decrease"), "barrier": ("positive", "decrease")}
 
@@ -75,13 +77,11 @@ def _recheck_condition(part: dict, system: list[Poly], V: Poly, definite: bool) 
     p, _ = _condition_polynomial(part["name"], system, V)
     n = len(system)
     if part["method"] == "z3":
-        from seq2math.sos.prover import find_point
-
         if definite:
             return False, "z3 cannot certify a definite (proper) condition"
         poly = in_ring(ring(n).from_dict(p), n)
         answer = find_point(poly, strict=True, nonzero=False, timeout=30.0)
-        return answer.verdict == "proved", answer.detail
+        return answer.verdict is Verdict.PROVED, answer.detail
     if part["method"] != "sos-exact":
         return False, f"unknown method {part['method']!r}"
     totals = {i: flint.fmpq(0) for i in range(n)}

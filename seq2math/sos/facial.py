@@ -41,7 +41,7 @@ import scipy.sparse as sp
 
 from seq2math.sos import exact as X
 from seq2math.sos.sdp import run_clarabel, svec_pairs
-from seq2math.symbolic.polytools import ring
+from seq2math.symbolic.poly import ring
 
 Exps = tuple[int, ...]
 QQ = flint.fmpq

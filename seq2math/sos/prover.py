@@ -9,17 +9,36 @@ curve) and as a counterexample finder; its own timeout is honoured (z3 polls for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import flint
 
-from seq2math.symbolic.polytools import Poly, rationalise
+from seq2math.symbolic.poly import Poly
+from seq2math.symbolic.polytools import rationalise
 
 
-@dataclass
+class Verdict(str, Enum):
+    """What z3 answered about ∃x: p(x) < 0 (or ≤ 0). The values are the words records use."""
+
+    PROVED = "proved"                  # unsat: the sign condition holds everywhere
+    COUNTEREXAMPLE = "counterexample"  # sat: a model point (a candidate, re-checked exactly by the caller)
+    UNKNOWN = "unknown"                # z3 gave up (timeout, incompleteness)
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+@dataclass(frozen=True)
 class ProverAnswer:
-    verdict: str                       # "proved", "counterexample", "unknown"
+    verdict: Verdict                   # a plain string is read as the Verdict of that value
     point: tuple | None = None         # exact rational counterexample (already re-checked by the caller)
-    detail: str = ""
+    detail: str = ""                   # z3's own word: "z3: unsat", "z3: sat", "z3: <reason unknown>"
+
+    def __post_init__(self):
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
 
 
 def _to_z3(p: Poly, xs):
@@ -63,7 +82,7 @@ def find_point(p: Poly, strict: bool, nonzero: bool, timeout: float) -> ProverAn
         solver.add(z3.Or([x != 0 for x in xs]))
     answer = solver.check()
     if answer == z3.unsat:
-        return ProverAnswer("proved", detail="z3: unsat")
+        return ProverAnswer(Verdict.PROVED, detail="z3: unsat")
     if answer == z3.sat:
-        return ProverAnswer("counterexample", _model_point(solver.model(), xs), "z3: sat")
-    return ProverAnswer("unknown", detail=f"z3: {solver.reason_unknown()}")
+        return ProverAnswer(Verdict.COUNTEREXAMPLE, _model_point(solver.model(), xs), "z3: sat")
+    return ProverAnswer(Verdict.UNKNOWN, detail=f"z3: {solver.reason_unknown()}")

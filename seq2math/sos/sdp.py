@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,16 +50,38 @@ class SOSProgram:
     shared_margin: bool = False
 
 
+class SolverStatus(str, Enum):
+    """How a solve ended. The values are the words records and messages use."""
+
+    SOLVED = "solved"                 # margins, parameters and Gram matrices are the solver's answer
+    INFEASIBLE = "infeasible"         # no SOS decomposition exists: structurally (support) or primal infeasible
+    FAILED = "failed"                 # numerical failure, solver error or time limit ("detail" says which)
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
 @dataclass
 class SOSSolution:
-    status: str                       # "solved", "infeasible" (structurally), "failed"
+    status: SolverStatus              # a plain string is read as the SolverStatus of that value
     solver: str
     margins: list[float]              # t_j per condition
     params: np.ndarray                # c
     grams: list[np.ndarray]           # Q_j (unscaled), full symmetric
     bases: list[np.ndarray]           # z_j exponents (s_j, n)
     seconds: float
-    detail: str = ""
+    detail: str = ""                  # why it failed or was infeasible ("status MaxTime", "solver panic ...")
+
+    def __post_init__(self):
+        self.status = SolverStatus(self.status)
+
+
+def _no_answer(status: SolverStatus, solver: str, seconds: float = 0.0, detail: str = "") -> SOSSolution:
+    """A solution without margins, parameters or Gram matrices (infeasible or failed)."""
+    return SOSSolution(status, solver, [], np.zeros(0), [], [], seconds, detail)
 
 
 @dataclass
@@ -133,11 +156,11 @@ def solve_sos(program: SOSProgram, time_limit: float | None = None, backend: str
     for cond in program.conditions:
         block = _build_block(cond, program.nvars, program.nparams)
         if isinstance(block, str):
-            return SOSSolution("infeasible", "structure", [], np.zeros(0), [], [], time.perf_counter() - start, block)
+            return _no_answer(SolverStatus.INFEASIBLE, "structure", seconds=time.perf_counter() - start, detail=block)
         blocks.append(block)
     if backend == "clarabel":
         solution = _solve_clarabel(program, blocks, time_limit)
-        if solution.status == "failed" and not solution.detail.endswith("MaxTime"):
+        if solution.status is SolverStatus.FAILED and not solution.detail.endswith("MaxTime"):
             fallback = _solve_cvxpy(program, blocks, time_limit, "SCS")
             fallback.detail = f"clarabel: {solution.detail}; " + fallback.detail
             solution = fallback
@@ -203,12 +226,12 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
         settings.time_limit = max(0.01, float(time_limit))
     result = run_clarabel(sp.csc_matrix((nvar, nvar)), q, A, b, cones, settings)
     if result is None:
-        return SOSSolution("failed", "clarabel", [], np.zeros(0), [], [], 0.0, "solver panic (numerical failure)")
+        return _no_answer(SolverStatus.FAILED, "clarabel", detail="solver panic (numerical failure)")
     status = str(result.status)
     if status == "PrimalInfeasible":
-        return SOSSolution("infeasible", "clarabel", [], np.zeros(0), [], [], 0.0, "solver: primal infeasible")
+        return _no_answer(SolverStatus.INFEASIBLE, "clarabel", detail="solver: primal infeasible")
     if status not in ("Solved", "AlmostSolved"):
-        return SOSSolution("failed", "clarabel", [], np.zeros(0), [], [], 0.0, f"status {status}")
+        return _no_answer(SolverStatus.FAILED, "clarabel", detail=f"status {status}")
     x = np.asarray(result.x)
     return _unpack(x, program, blocks, offsets, "clarabel" + ("" if status == "Solved" else " (almost solved)"))
 
@@ -236,7 +259,7 @@ def _unpack(x, program, blocks, offsets, solver: str) -> SOSSolution:
     grams = [_unsvec(x[off:off + blk.A_q.shape[1]], blk.pairs, len(blk.basis)) * blk.scale
              for blk, off in zip(blocks, offsets)]
     margins = [float(x[P + (0 if program.shared_margin else j)]) * blocks[j].scale for j in range(K)]
-    return SOSSolution("solved", solver, margins, x[:P].copy(), grams, [b.basis for b in blocks], 0.0)
+    return SOSSolution(SolverStatus.SOLVED, solver, margins, x[:P].copy(), grams, [b.basis for b in blocks], 0.0)
 
 
 def _solve_cvxpy(program: SOSProgram, blocks: list[_Block], time_limit: float | None, solver: str) -> SOSSolution:
@@ -265,12 +288,12 @@ def _solve_cvxpy(program: SOSProgram, blocks: list[_Block], time_limit: float | 
     try:
         problem.solve(solver=solver, **options)
     except cp.error.SolverError as err:
-        return SOSSolution("failed", f"cvxpy/{solver}", [], np.zeros(0), [], [], 0.0, str(err))
+        return _no_answer(SolverStatus.FAILED, f"cvxpy/{solver}", detail=str(err))
     if problem.status not in ("optimal", "optimal_inaccurate"):
-        return SOSSolution("failed", f"cvxpy/{solver}", [], np.zeros(0), [], [], 0.0, f"status {problem.status}")
+        return _no_answer(SolverStatus.FAILED, f"cvxpy/{solver}", detail=f"status {problem.status}")
     x = [np.atleast_1d(c.value) if c is not None else np.zeros(0), np.atleast_1d(t.value)]
     t_values = np.resize(np.atleast_1d(t.value), len(blocks))
-    return SOSSolution("solved", f"cvxpy/{solver}", [float(v) * b.scale for v, b in zip(t_values, blocks)],
+    return SOSSolution(SolverStatus.SOLVED, f"cvxpy/{solver}", [float(v) * b.scale for v, b in zip(t_values, blocks)],
                        x[0], [np.asarray(Q.value) * b.scale for Q, b in zip(grams, blocks)],
                        [b.basis for b in blocks], 0.0)
 

@@ -2,8 +2,9 @@
 
 In reading order:
 
-- ``poly``: polynomials in Q[x0..x{n-1}] (``ring``, ``gradient``, ``lie_derivative``, ``evaluate``, ``terms``)
-- ``polytools``: the bridges the SOS code needs (supports as arrays, exact values, ``NumericPoly``)
+- ``poly``: polynomials in Q[x0..x{n-1}] (``Poly``, ``ring``, ``in_ring``, ``lie_derivative``,
+  ``evaluate``/``NumericPoly``, ``terms``)
+- ``polytools``: exact points for the verifier (``exact_value``, ``rationalise``, ``fmt_point``)
 - ``expr``: expression trees for the non-polynomial case, ``to_poly`` / ``from_poly``, infix text
 - ``calculus``: exact derivatives, light simplification, vectorised evaluation of trees
 - ``degree``: a degree bound read off a tree without expanding it

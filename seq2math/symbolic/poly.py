@@ -76,10 +76,10 @@ def gradient(p: Poly, n: int | None = None) -> list[Poly]:
 
 
 def lie_derivative(V: Poly, f: Sequence[Poly]) -> Poly:
-    """V̇ = ∇V · f, the derivative of V along the trajectories of ẋ = f(x)."""
+    """V̇ = ∇V · f, the derivative of V along the trajectories of ẋ = f(x), exactly."""
     if len(f) != nvars(V):
         raise ValueError(f"the system has {len(f)} equations but V lives in {nvars(V)} variables")
-    total = ring(nvars(V)).constant(0)
+    total = V.context().from_dict({})
     for i, fi in enumerate(f):
         if not fi.is_zero():
             total += V.derivative(i) * fi
@@ -124,45 +124,66 @@ def _constant_coefficient(p: Poly, n: int) -> flint.fmpq:
     return flint.fmpq(0)
 
 
-def change_ring(p: Poly, n: int) -> Poly:
-    """The same polynomial viewed in ``ring(n)`` (n at least the largest variable index used + 1)."""
-    m = nvars(p)
-    if m == n:
+def in_ring(p: Poly, n: int) -> Poly:
+    """``p`` rewritten in ``ring(n)``: pads missing variables, rejects a variable beyond x{n-1}."""
+    ctx = ring(n)
+    if p.context() is ctx:
         return p
     items = {}
     for monom, c in p.terms():
         monom = tuple(monom)
         if any(monom[n:]):
-            raise ValueError(f"{p} uses variables beyond x{n - 1}")
+            raise ValueError(f"polynomial {p} uses a variable beyond x{n - 1}")
         items[(monom + (0,) * n)[:n]] = c
-    return ring(n).from_dict(items)
+    return ctx.from_dict(items)
+
+
+class NumericPoly:
+    """``p`` prepared for float64 evaluation at many points: ``NumericPoly(p)(X)`` for X of shape [N, n].
+
+    Vectorised: one table of powers per variable, then one gather and product per variable,
+    then a dot product with the coefficients. Coefficients are rounded to float64 once (use
+    flint for exact values); overflow gives ±inf or nan, without a warning.
+    """
+
+    def __init__(self, p: Poly):
+        items = list(p.terms())
+        self.nvars = nvars(p)
+        exponents = [tuple(m) for m, _ in items]
+        self.exponents = np.array(exponents, dtype=np.int64).reshape(len(items), self.nvars)  # [T, n]
+        self.coefficients = np.array([float(c) for _, c in items])  # [T]
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return self._values(X, self.coefficients)
+
+    def magnitude(self, X: np.ndarray) -> np.ndarray:
+        """Σ |c|·|x|^e over the terms c·x^e: the size against which a value of p at X is small or not."""
+        return self._values(np.abs(np.asarray(X, dtype=np.float64)), np.abs(self.coefficients))
+
+    def _values(self, X: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.ndim != 2 or X.shape[1] != self.nvars:
+            raise ValueError(f"evaluate: expected points of shape [N, {self.nvars}], got {X.shape}")
+        if not len(coefficients):
+            return np.zeros(X.shape[0])
+        values = np.ones((X.shape[0], len(coefficients)))  # [N, T]
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in range(self.nvars):
+                column = self.exponents[:, i]
+                top = int(column.max())
+                if top == 0:
+                    continue
+                powers = X[:, i:i + 1] ** np.arange(top + 1)  # [N, top+1]
+                values *= powers[:, column]  # gather: [N, T]
+            return values @ coefficients
 
 
 def evaluate(p: Poly, X: np.ndarray) -> np.ndarray:
-    """Values of ``p`` at the rows of ``X`` (shape [N, n]) in float64, shape [N].
-
-    Vectorised: one table of powers per variable, then one gather and product per
-    variable, then a dot product with the coefficients. Coefficients are rounded to
-    float64 once; use flint directly for exact values.
-    """
+    """Values of ``p`` at the rows of ``X`` (shape [N, n]) in float64, shape [N] (see ``NumericPoly``)."""
     X = np.asarray(X, dtype=np.float64)
-    n = nvars(p)
-    if X.ndim != 2 or X.shape[1] != n:
-        raise ValueError(f"evaluate: expected points of shape [N, {n}], got {X.shape}")
-    items = list(p.terms())
-    if not items:
-        return np.zeros(X.shape[0])
-    exponents = np.array([tuple(m) for m, _ in items], dtype=np.int64)  # [T, n]
-    coefficients = np.array([float(c) for _, c in items])  # [T]
-    values = np.ones((X.shape[0], len(items)))  # [N, T]
-    for i in range(n):
-        column = exponents[:, i]
-        top = int(column.max())
-        if top == 0:
-            continue
-        powers = X[:, i:i + 1] ** np.arange(top + 1)  # [N, top+1]
-        values *= powers[:, column]  # gather: [N, T]
-    return values @ coefficients
+    if X.ndim != 2:
+        raise ValueError(f"evaluate: expected points of shape [N, {nvars(p)}], got {X.shape}")
+    return NumericPoly(p)(X)
 
 
 def to_sympy(p: Poly):

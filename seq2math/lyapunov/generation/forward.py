@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seq2math.config import ConfigError, knob
-from seq2math.symbolic.polytools import NumericPoly, ring
+from seq2math.symbolic.poly import NumericPoly, ring
 from seq2math.tokens.prefix import SEPARATOR, integer_tokens, poly_tokens
 
 

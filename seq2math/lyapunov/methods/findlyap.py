@@ -24,7 +24,7 @@ import numpy as np
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.result import CheckResult
 from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
-from seq2math.symbolic.polytools import Poly, in_ring, lie_derivative, ring
+from seq2math.symbolic.poly import Poly, in_ring, lie_derivative, ring
 
 MARGIN_TOLERANCE = 1e-7
 ROUNDING_SCALES = (1, 2, 3, 4, 5, 10, 20, 50, 100, 1000, 10 ** 4, 10 ** 6)

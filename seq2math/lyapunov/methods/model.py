@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from seq2math.symbolic.degree import degree_bound
 from seq2math.symbolic.expr import NotPolynomialError, to_poly, variables
-from seq2math.symbolic.polytools import Poly, in_ring
+from seq2math.symbolic.poly import Poly, in_ring
 from seq2math.tokens.prefix import (
     SEPARATOR,
     PrefixParseError,

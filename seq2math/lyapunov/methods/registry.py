@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from seq2math.lyapunov.methods.model import model_method
-from seq2math.symbolic.polytools import in_ring
+from seq2math.symbolic.poly import in_ring
 
 Method = Callable[[list, float | None], Iterable[Any]]
 METHODS: dict[str, Callable[..., Method]] = {}

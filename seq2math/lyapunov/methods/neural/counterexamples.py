@@ -24,7 +24,8 @@ import torch
 
 from seq2math.lyapunov.methods.neural.network import SquareNetwork, Tensor
 from seq2math.sos.prover import _model_point, _to_z3
-from seq2math.symbolic.polytools import Poly, exact_value, fmt_point, lie_derivative
+from seq2math.symbolic.poly import Poly, lie_derivative
+from seq2math.symbolic.polytools import exact_value, fmt_point
 
 LOCAL_SEARCH_STARTS = 32
 LOCAL_SEARCH_STEPS = 40

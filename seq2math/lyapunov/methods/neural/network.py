@@ -23,7 +23,7 @@ import torch
 
 from seq2math.symbolic.calculus import ArrayOps, tree_values
 from seq2math.symbolic.expr import Expr, from_poly
-from seq2math.symbolic.polytools import Poly, ring
+from seq2math.symbolic.poly import Poly, ring
 
 Tensor = torch.Tensor
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from seq2math.sos import exact as X
 from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
-from seq2math.symbolic.polytools import Poly, lie_derivative, ring
+from seq2math.symbolic.poly import Poly, lie_derivative, ring
 
 DELTA_FLOOR = 1e-6
 COEFFICIENT_GRID = 10 ** 12

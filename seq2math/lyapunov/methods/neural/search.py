@@ -46,7 +46,8 @@ from seq2math.lyapunov.methods.neural.network import (
 from seq2math.lyapunov.methods.neural.options import NeuralOptions
 from seq2math.lyapunov.methods.neural.region_sos import region_certificate
 from seq2math.symbolic.expr import from_poly, to_infix
-from seq2math.symbolic.polytools import Poly, fmt_point
+from seq2math.symbolic.poly import Poly
+from seq2math.symbolic.polytools import fmt_point
 from seq2math.tokens.prefix import expression_tokens
 
 JITTER_COPIES = 3          # each counterexample joins the training set with this many perturbed copies
