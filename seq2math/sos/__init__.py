@@ -1,1 +1,19 @@
-"""seq2math.sos."""
+"""Sum-of-squares machinery: numerical SOS programs, exact certificates, z3 (imports no torch).
+
+In reading order (docs/verification.md explains what each step proves):
+
+- ``newton``: the monomial basis of a Gram matrix (half Newton polytope, diagonal pruning)
+- ``sdp``: SOS programs as sparse matrices, solved by Clarabel (SCS fallback); ``SolverStatus``
+- ``exact``: rounding a Gram matrix with a margin to an exact one, proved by exact LDLᵀ
+- ``facial``: facial reduction when no Gram matrix has a margin
+- ``prover``: z3 decides a polynomial sign condition exactly; ``Verdict``
+- ``certificates``: certificate files and their independent re-check
+
+Usage::
+
+    from seq2math.sos.sdp import SOSCondition, SOSProgram, SolverStatus, solve_sos
+
+    program = SOSProgram(nvars=2, nparams=0, conditions=[SOSCondition("p", {(2, 0): 1.0, (0, 2): 1.0})])
+    solution = solve_sos(program)
+    assert solution.status is SolverStatus.SOLVED and solution.margins[0] > 0
+"""
