@@ -1,9 +1,10 @@
-"""z3 as a second, complete prover for polynomial sign conditions (DOMAIN.md §3.4).
+"""z3 as a second, complete prover for polynomial sign conditions (docs/verification.md).
 
 z3's nonlinear real arithmetic (nlsat) decides ∃x: p(x) < 0 exactly: ``unsat`` proves
 p ≥ 0 everywhere, ``sat`` comes with a model we re-check in rationals. It is used when
 the SOS route cannot give an exact certificate (no margin, e.g. −V̇ that vanishes on a
-curve) and as a counterexample finder; its own timeout is honoured (z3 polls for it).
+curve) and as a counterexample finder. z3 polls its own timeout but does not always honour
+it, so callers with a deadline run it in a killable child (``lyapunov/settle.py``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Verdict(str, Enum):
 @dataclass(frozen=True)
 class ProverAnswer:
     verdict: Verdict                   # a plain string is read as the Verdict of that value
-    point: tuple | None = None         # exact rational counterexample (already re-checked by the caller)
+    point: tuple | None = None         # rational model point of a sat answer: the caller re-checks it exactly
     detail: str = ""                   # z3's own word: "z3: unsat", "z3: sat", "z3: <reason unknown>"
 
     def __post_init__(self):
