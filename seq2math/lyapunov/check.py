@@ -77,7 +77,7 @@ def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = 
                            hard_limit=hard_timeout)
     polys = as_polynomials(system, V)
     if polys is None:
-        result = check_numerically(system, V, check, np.random.default_rng(seed))
+        result = check_numerically(system, V, options.check, np.random.default_rng(options.seed))
     else:
         result = _check_polynomial(polys[0], polys[1], options)
     result.seconds = time.perf_counter() - start
