@@ -12,12 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from seq2math.data.batching import pad_batch
+from seq2math.data.batching import Example, pad_batch
 from seq2math.model.decoding import beam_search, greedy
 from seq2math.tokens.vocab import Vocab
 
-#: (source tokens, target tokens)
-Example = tuple[list[str], list[str]]
 #: default position count of a model whose config does not say
 DEFAULT_MAX_LEN = 1024
 

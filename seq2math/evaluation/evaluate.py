@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from seq2math.data.batching import collate_masked, collate_seq2seq, encode_example
-from seq2math.evaluation.decode import Example, decode_sources, model_max_len, output_limit
+from seq2math.data.batching import Example, collate_masked, collate_seq2seq, encode_example
+from seq2math.evaluation.decode import decode_sources, model_max_len, output_limit
 from seq2math.evaluation.metrics import example_record, summarize
 from seq2math.evaluation.pool import Verifier
 from seq2math.jobs.progress import Progress

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from seq2math.data.batching import (
+    Example,
     FileSource,
     GeneratedSource,
     read_example_file,
@@ -21,8 +22,6 @@ from seq2math.data.batching import (
 from seq2math.tasks.base import Task, make_task
 from seq2math.tokens.vocab import Vocab
 from seq2math.training.config import RunConfig
-
-Example = tuple[list[str], list[str]]
 
 
 def length_limits(config: RunConfig) -> dict[str, int | None]:
