@@ -8,16 +8,10 @@ import pytest
 
 import seq2math.evaluation.evaluate as evaluation
 from seq2math.data.generation import generate_example
-from seq2math.evaluation.evaluate import (
-    EvalOptions,
-    Hypothesis,
-    Verifier,
-    evaluate_examples,
-    example_record,
-    format_table,
-    safe_verify,
-    summarize,
-)
+from seq2math.evaluation.decode import Hypothesis
+from seq2math.evaluation.evaluate import EvalOptions, evaluate_examples
+from seq2math.evaluation.metrics import example_record, format_table, summarize
+from seq2math.evaluation.pool import Verifier, safe_verify
 from seq2math.model import ModelConfig
 from seq2math.tasks.base import Verdict, make_task
 from seq2math.tokens.vocab import Vocab

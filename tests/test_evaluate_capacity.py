@@ -2,7 +2,7 @@
 
 import torch
 
-from seq2math.evaluation.evaluate import decode_sources, source_capacity
+from seq2math.evaluation.decode import decode_sources, source_capacity
 from seq2math.model import ModelConfig, build_model
 from seq2math.tokens.vocab import Vocab
 

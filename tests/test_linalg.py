@@ -8,7 +8,7 @@ import pytest
 from seq2math.config import ConfigError
 from seq2math.data.generation import generate_example
 from seq2math.tasks.base import make_task
-from seq2math.tasks.linalg import TOLERANCES
+from seq2math.tasks.numeric import TOLERANCES
 from seq2math.tokens.matrices import encode_matrix, encode_vector, read_array
 
 LINALG = ["transpose", "add", "matvec", "matmul", "eigenvalues", "eigenvectors", "singular-values", "svd", "inverse"]

@@ -11,12 +11,9 @@ import pytest
 import torch
 
 from seq2math.cli import main
-from seq2math.evaluation.evaluate import (
-    Hypothesis,
-    example_record,
-    summarize,
-    verify_ranked,
-)
+from seq2math.evaluation.decode import Hypothesis
+from seq2math.evaluation.metrics import example_record, summarize
+from seq2math.evaluation.pool import verify_ranked
 from seq2math.tasks.base import make_task
 
 TINY_MODEL = dict(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, dropout=0.0, max_len=160)
@@ -239,7 +236,7 @@ def test_heldout_split_finds_the_systems_of_the_training_stream(tiny_run, tmp_pa
 
 def test_a_solver_panic_is_undecided_not_a_crash():
     """Clarabel panics reach Python as pyo3's PanicException (a BaseException): undecided, not fatal."""
-    from seq2math.evaluation.evaluate import safe_verify
+    from seq2math.evaluation.pool import safe_verify
 
     class PanicException(BaseException):
         pass

@@ -60,12 +60,8 @@ def load_examples(task, args) -> tuple[list, dict]:
 
 
 def run(args) -> int:
-    from seq2math.evaluation.evaluate import (
-        EvalOptions,
-        evaluate_examples,
-        format_table,
-        report_to_json,
-    )
+    from seq2math.evaluation.evaluate import EvalOptions, evaluate_examples
+    from seq2math.evaluation.metrics import format_table, report_to_json
     from seq2math.model import GENERATIVE_ARCHITECTURES
     from seq2math.training.checkpoint import load_run
     from seq2math.training.runtime import limit_cpu_threads, resolve_device

@@ -59,7 +59,7 @@ def _attention(args) -> int:
     import torch
 
     from seq2math.data.batching import pad_batch
-    from seq2math.evaluation.evaluate import decode_sources
+    from seq2math.evaluation.decode import decode_sources
     from seq2math.evaluation.plots import plot_attention
     from seq2math.training.checkpoint import load_run
 

@@ -32,7 +32,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from seq2math.evaluation.evaluate import decode_sources, safe_verify
+    from seq2math.evaluation.decode import decode_sources
+    from seq2math.evaluation.pool import safe_verify
     from seq2math.model import GENERATIVE_ARCHITECTURES
     from seq2math.training.checkpoint import load_run
     from seq2math.training.runtime import resolve_device

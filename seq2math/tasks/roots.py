@@ -1,4 +1,4 @@
-"""Real roots of integer polynomials, from the expanded or the factored form (DOMAIN.md section 4).
+"""Real roots of integer polynomials, from the expanded or the factored form (docs/tasks.md).
 
 The same polynomial can be shown to the model in two representations; comparing models
 trained on each is the point of the task (``--representation expanded|factored``):
@@ -31,7 +31,7 @@ import numpy as np
 
 from seq2math.config import ConfigError
 from seq2math.tasks.base import Task, Verdict, register_task
-from seq2math.tasks.linalg import TOLERANCES, EncodingName, relative_l1
+from seq2math.tasks.numeric import TOLERANCES, EncodingName, relative_l1
 from seq2math.tokens.matrices import dimension_vocabulary, encode_vector, read_vector
 from seq2math.tokens.numbers import ENCODINGS, get_encoding
 

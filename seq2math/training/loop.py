@@ -1,14 +1,9 @@
 """The training loop, written out: teacher forcing, Adam + warm-up schedule, clipping, AMP, DDP.
 
-Objectives (chosen by the architecture unless ``train.objective`` says otherwise):
-
-- ``seq2seq`` (encoder-decoder, decoder-only, RNN): cross-entropy of ``y <eos>`` given
-  ``<bos> y`` under teacher forcing, ignoring padding. A decoder-only model packs
-  ``x <sep> y`` itself and returns logits for the target part only, so the loss is on
-  the target part.
-- ``masked`` (encoder-only): BERT's masked-token pre-training on ``x <sep> y <eos>``
-  (see ``seq2math.data.batching.collate_masked``). An encoder-only run is scored by masked-token
-  loss and accuracy; it has no decoder, so it is not scored by verified decoding.
+Objectives (chosen by the architecture unless ``train.objective`` says otherwise): ``seq2seq``
+teacher forcing, or ``masked`` tokens for encoder-only models, which have no decoder and so are
+scored by masked-token loss and accuracy, not by verified decoding (see ``seq2math.training.loss``).
+The data of a run (training stream, validation set): ``seq2math.training.run_data``.
 
 Learning rate: ``schedule`` (warm-up, then inverse square root, cosine or constant), times
 an optional ``cooldown`` that takes it linearly to 0 over the last fraction of the budget
@@ -19,14 +14,16 @@ starts from the full rate again and cools down at the end of its new session, an
 of the same time budget differ as their step rates do.
 
 Stopping: ``max_steps``, ``max_time``, early stopping (``patience`` validations without
-improvement of ``early_stop_metric``), or SIGINT/SIGTERM (the step finishes, a checkpoint
-is written, ``--resume`` continues exactly). Multi-GPU: launched by ``torchrun``, every
-rank trains on its own batches (``batch_size`` is per rank), rank 0 validates and writes.
+improvement of ``early_stop_metric``, see ``seq2math.training.early_stopping``), or SIGINT/SIGTERM
+(the step finishes, a checkpoint is written, ``--resume`` continues exactly). Multi-GPU: launched
+by ``torchrun``, every rank trains on its own batches (``batch_size`` is per rank), rank 0
+validates and writes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import sys
 import time
@@ -34,23 +31,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from seq2math.config import command_line, save_config
-from seq2math.data.batching import (
-    FileSource,
-    GeneratedSource,
-    StepBatches,
-    read_example_file,
-    step_loader,
-    validation_examples,
-)
+from seq2math.data.batching import StepBatches, step_loader
 from seq2math.evaluation.evaluate import validate
 from seq2math.jobs.progress import Progress
 from seq2math.tasks.base import make_task
 from seq2math.tokens.vocab import Vocab
 from seq2math.training import checkpoint as ckpt
 from seq2math.training.config import RunConfig, parse_duration
+from seq2math.training.early_stopping import EarlyStopping
+from seq2math.training.loss import LossModule, resolve_objective
+from seq2math.training.run_data import training_source, validation_set
 from seq2math.training.runtime import (
     StopSignals,
     autocast_dtype,
@@ -60,37 +52,6 @@ from seq2math.training.runtime import (
 from seq2math.training.schedule import budget_progress, learning_rate
 
 
-def resolve_objective(config: RunConfig) -> str:
-    if config.train.objective != "auto":
-        return config.train.objective
-    return "masked" if config.model.arch == "encoder" else "seq2seq"
-
-
-class LossModule(torch.nn.Module):
-    """``batch -> (mean loss, correct tokens, counted tokens)``; DDP wraps this module so that
-    the encoder-only ``mlm_logits`` path also goes through ``forward`` (and syncs gradients)."""
-
-    def __init__(self, model: torch.nn.Module, objective: str, pad_id: int = 0):
-        super().__init__()
-        self.model, self.objective, self.pad_id = model, objective, pad_id
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if self.objective == "masked":
-            logits, targets = self.model.mlm_logits(batch["src"]), batch["labels"]  # [B, S, V], [B, S]
-        else:
-            logits, targets = self.model(batch["src"], batch["tgt_in"]), batch["tgt_out"]  # [B, T, V], [B, T]
-        if logits.shape[:2] != targets.shape:
-            raise ValueError(f"model returned logits of shape {tuple(logits.shape)}; expected "
-                             f"[{targets.shape[0]}, {targets.shape[1]}, vocab]")
-        flat_logits = logits.reshape(-1, logits.shape[-1]).float()  # [B*T, V]
-        flat_targets = targets.reshape(-1)  # [B*T]
-        loss = F.cross_entropy(flat_logits, flat_targets, ignore_index=self.pad_id)
-        counted = flat_targets != self.pad_id
-        correct = ((flat_logits.argmax(-1) == flat_targets) & counted).sum()
-        return loss, correct, counted.sum()
-
-
-# ---- devices, precision, processes ---------------------------------------------------------
 class Trainer:
     """One training run in directory ``out`` (fresh, or resumed from its last checkpoint)."""
 
@@ -117,8 +78,8 @@ class Trainer:
                                          weight_decay=t.weight_decay)
         self.amp_dtype = autocast_dtype(t.precision, self.runtime.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
-        self.step, self.elapsed, self.best, self.best_step, self.bad_evals = 0, 0.0, None, -1, 0
-        self.last_valid_step, self.consistent, self.early_stopped = -1, True, False
+        self.step, self.elapsed, self.consistent = 0, 0.0, True
+        self.stopping = EarlyStopping(t.early_stop_metric, t.patience)
         if resume:
             self._restore()
         elif self.runtime.is_main:
@@ -133,52 +94,14 @@ class Trainer:
                                                    find_unused_parameters=self.objective == "masked")
             if not resume:  # distinct dropout masks per rank
                 torch.manual_seed(t.seed + 7919 * self.runtime.rank)
-        limits = self._length_limits()
-        source = (FileSource(read_example_file(self.task, t.data, on_error="raise", **limits), t.seed)
-                  if t.data else GeneratedSource(self._stream_task(), t.seed, **limits))
+        source = training_source(config, self.task, self.vocab, announce=not quiet and self.runtime.is_main)
         self.batches = StepBatches(source, self.vocab, t.batch_size, t.seed, self.objective, t.mask_prob,
                                    self.runtime.rank, self.runtime.world_size)
-        self.valid = self._validation_set(limits) if self.runtime.is_main else []
+        self.valid = validation_set(config, self.task) if self.runtime.is_main else []
         self.writer = self._tensorboard()
 
     # ---- set-up ---------------------------------------------------------------------------
-    def _length_limits(self) -> dict[str, int | None]:
-        """Longest source and target (with <eos>) the model's positions allow; a decoder-only
-        model packs ``source <sep> target`` into ``max_len`` positions, so each gets half."""
-        max_len = self.config.model.max_len
-        if self.config.model.arch in ("decoder", "encoder"):
-            max_len = (max_len - 1) // 2
-        return {"max_source_len": max_len, "max_target_len": max_len}
-
-    def _stream_task(self):
-        """The task that generates the training stream: ``task`` with ``train.task_options`` on top
-        (validation and ``evaluate`` keep ``task``); its tokens must all be in the run's vocabulary."""
-
-        extra = self.config.train.task_options
-        if not extra:
-            return self.task
-        base = {k: v for k, v in self.config.task.items() if k != "name"}
-        stream = make_task(self.task.name, {**base, **extra})
-        unknown = sorted(set(stream.vocabulary()) - set(self.vocab.stoi))
-        if unknown:
-            raise ValueError(f"train.task_options {extra} give the training stream tokens outside the run's "
-                             f"vocabulary: {', '.join(unknown[:10])}")
-        if not self.quiet and self.runtime.is_main:
-            shown = " ".join(f"{k}={v}" for k, v in extra.items())
-            print(f"train: training stream with task options {shown} (validation and evaluate use the task's)",
-                  file=sys.stderr)
-        return stream
-
-    def _validation_set(self, limits: dict[str, int | None]) -> list[tuple[list[str], list[str]]]:
-
-        t = self.config.train
-        if t.valid_data:
-            return read_example_file(self.task, t.valid_data, limit=t.valid_count, **limits)
-        seed = t.seed + 1 if t.valid_seed is None else t.valid_seed
-        return validation_examples(self.task, t.valid_count, seed, **limits)
-
     def _prepare_directory(self) -> None:
-
         if (self.out / ckpt.STATE_FILE).exists() or (self.out / ckpt.MODEL_FILE).exists():
             raise FileExistsError(f"{self.out} already holds a run; pass --resume to continue it "
                                   "or choose another --out")
@@ -189,9 +112,6 @@ class Trainer:
         (self.out / ckpt.METRICS_FILE).unlink(missing_ok=True)
 
     def _restore(self) -> None:
-        import json
-
-
         if Vocab.load(self.out / ckpt.VOCAB_FILE).itos != self.vocab.itos:
             raise ValueError(f"{self.out}/vocab.json differs from the vocabulary of task "
                              f"{self.task.name}: the task changed since the run started")
@@ -200,9 +120,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        self.step, self.elapsed, self.bad_evals = state["step"], state["elapsed"], state["bad_evals"]
-        self.best = tuple(state["best"]) if state["best"] is not None else None
-        self.best_step, self.last_valid_step = state["best_step"], state["last_valid_step"]
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.stopping.restore(state)
         ckpt.set_rng_state(state["rng"])
         if self.runtime.rank > 0:
             torch.manual_seed(self.config.train.seed + 7919 * self.runtime.rank + self.step)
@@ -256,17 +175,17 @@ class Trainer:
                         print(f"train: stopped by an error at step {self.step}; checkpoint saved in "
                               f"{self.out} (continue with --resume)", file=sys.stderr)
                 raise
-        if self.last_valid_step != self.step:
+        if self.stopping.last_valid_step != self.step:
             self._validate_and_save()
         if self.writer is not None:
             self.writer.close()
-        return {"step": self.step, "stop": reason, "elapsed": self.elapsed, "best": self.best,
-                "best_step": self.best_step}
+        return {"step": self.step, "stop": reason, "elapsed": self.elapsed, "best": self.stopping.best,
+                "best_step": self.stopping.best_step}
 
     def _stop_reason(self, signal_name: str | None, session_seconds: float) -> str | None:
         t = self.config.train
         codes = ["", "max_steps", "max_time", "early_stop", signal_name or "signal"]
-        code = 4 if signal_name else 3 if self.early_stopped else \
+        code = 4 if signal_name else 3 if self.stopping.stopped else \
             2 if self.max_time is not None and session_seconds >= self.max_time else \
             1 if t.max_steps is not None and self.step >= t.max_steps else 0
         if self.runtime.world_size > 1:  # every rank stops at the same step
@@ -337,27 +256,12 @@ class Trainer:
                     self.writer.add_scalar(f"{record['kind']}/{key}", value, record["step"])
 
     # ---- validation, early stopping, checkpoints -------------------------------------------
-    def _score(self, record: dict[str, Any]) -> tuple[float, ...]:
-        """Larger is better; ties on accuracy are broken by the validation loss."""
-        metric = self.config.train.early_stop_metric
-        if metric == "verified" and record.get("verified") is None:
-            metric = "token_accuracy"  # encoder-only runs have no decoder to verify
-        if metric == "loss":
-            return (-record["loss"],)
-        return (record["verified"] if metric == "verified" else record["token_accuracy"], -record["loss"])
-
     def _validate_and_save(self, validate: bool = True) -> None:
         if self.runtime.is_main:
             improved = False
             if validate:
                 record = self._validate()
-                score = self._score(record)
-                improved = self.best is None or score > self.best
-                self.best, self.best_step = (score, self.step) if improved else (self.best, self.best_step)
-                self.bad_evals = 0 if improved else self.bad_evals + 1
-                patience = self.config.train.patience
-                self.early_stopped = patience > 0 and self.bad_evals >= patience
-                self.last_valid_step = self.step
+                improved = self.stopping.update(record, self.step)
                 self._record(record)
                 if not self.quiet:
                     _print_validation(record, improved)
@@ -368,7 +272,6 @@ class Trainer:
             dist.barrier()
 
     def _validate(self) -> dict[str, Any]:
-
         t = self.config.train
         rng = ckpt.rng_state()  # validation must not change the training trajectory
         try:
@@ -383,10 +286,11 @@ class Trainer:
         ckpt.save_weights(self.model, self.out / ckpt.MODEL_FILE, self.step)
         if improved:
             ckpt.save_weights(self.model, self.out / ckpt.BEST_FILE, self.step)
+        stopping = self.stopping
         ckpt.save_train_state(self.out, {
-            "step": self.step, "elapsed": self.elapsed, "bad_evals": self.bad_evals,
-            "best": list(self.best) if self.best is not None else None, "best_step": self.best_step,
-            "last_valid_step": self.last_valid_step, "optimizer": self.optimizer.state_dict(),
+            "step": self.step, "elapsed": self.elapsed, "bad_evals": stopping.bad_evals,
+            "best": list(stopping.best) if stopping.best is not None else None, "best_step": stopping.best_step,
+            "last_valid_step": stopping.last_valid_step, "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else {}, "rng": ckpt.rng_state()})
 
 

@@ -95,7 +95,7 @@ def decode_hypotheses(loaded, sources: list[list[str]], beam: int, batch_size: i
     """Beam-search hypotheses (tokens, score), best first, for each source."""
     import torch
 
-    from seq2math.evaluation.evaluate import decode_sources
+    from seq2math.evaluation.decode import decode_sources
 
     options = loaded.config.task
     max_len = min(loaded.config.model.max_len, int(options.get("max_target_tokens", 256)) + 16)
