@@ -1,11 +1,13 @@
 """``seq2math data``: dedup, split without overlap, mix by counts and weights, stats; malformed lines."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from seq2math.cli import main
-from seq2math.commands.data import parse_mix_spec, read_records
+from seq2math.data.files import read_records
+from seq2math.data.tools import MixSpec, parse_mix_spec
 
 # a copy of shared/examples/prefix-format.txt (hand-written for this project), so a bare clone tests it
 EXAMPLES = Path(__file__).resolve().parent / "data" / "prefix-format.txt"
@@ -52,7 +54,7 @@ def test_split_has_no_source_overlap(generated, tmp_path):
     assert main(["data", "split", str(data), "--valid", "30", "--test", "40", "--seed", "3",
                  "--out-dir", str(out_dir)]) == 0
     parts = {name: read_records(out_dir / f"{name}.txt")[0] for name in ("train", "valid", "test")}
-    sources = {name: {r.source for r in records} for name, records in parts.items()}
+    sources = {name: {r.source_text for r in records} for name, records in parts.items()}
     assert len(sources["valid"]) == 30 and len(sources["test"]) == 40
     assert not (sources["train"] & sources["valid"] or sources["train"] & sources["test"]
                 or sources["valid"] & sources["test"])
@@ -78,7 +80,11 @@ def test_mix_by_count_and_weight(generated, tmp_path):
     assert len(lines) == 40 and len(set(lines) & set(_lines(nonpoly))) == 10
     assert main(["data", "mix", f"{nonpoly}:0.5", "--out", str(tmp_path / "bad.txt")]) == 2  # weights need --count
     assert main(["data", "mix", f"{nonpoly}:41", "--out", str(tmp_path / "bad.txt")]) == 2  # more than available
-    assert parse_mix_spec("a:b/c.txt") == ("a:b/c.txt", "all", None)
+    assert parse_mix_spec("a:b/c.txt") == MixSpec("a:b/c.txt", "all", None)
+    assert parse_mix_spec("f.txt:300") == MixSpec("f.txt", "count", 300)
+    assert parse_mix_spec("f.txt:0.25") == MixSpec("f.txt", "weight", 0.25)
+    with pytest.raises(ValueError, match="after ':'"):
+        parse_mix_spec("f.txt:lots")
 
 
 def test_stats_reports_sizes_and_malformed_lines(generated, tmp_path, capsys):
@@ -106,3 +112,63 @@ def test_tsv_and_jsonl_files(tmp_path, capsys):
     assert _lines(out) == ["V2 V2 + 1 E0\tV2 V2 - 1 E0", '{"input": "a b", "target": "c"}']
     assert main(["data", "stats", str(out)]) == 0
     assert "2 examples" in capsys.readouterr().out
+
+
+# ---- the same outputs as before the tools moved to seq2math.data ----------------------------
+# sha256 (first 16 hex digits) of the inputs below and of the outputs of main's code at commit
+# 5fd0eb3 (before the tools moved out of seq2math/commands/data.py), run on the same inputs.
+INPUT_HASHES = {"bwd.txt": "7d88451885c8f127", "np.txt": "156689909c1e709a", "tr.txt": "f9fd5d74dfb72e49",
+                "tr.jsonl": "30eb5ef94dccb790", "doubled.txt": "e54f7e616740f57e", "twin.txt": "f1aa2412c08225f6",
+                "mixed_formats.txt": "3e4b847dceeb219e"}
+OUTPUT_HASHES = {
+    "dedup_doubled.txt": "f7d4ffae4046a303", "dedup_tsv.txt": "84ed3ec5d4c3bb17",
+    "split_bwd/train.txt": "b254e0e5b65119df", "split_bwd/valid.txt": "e674e8c87f352e35",
+    "split_bwd/test.txt": "76427bcc92a1fe42", "split_tsv/train.txt": "fcca06b5a53b89e6",
+    "split_tsv/valid.txt": "3045a69a0f9e4a86", "split_tsv/test.txt": "262075603d83d44d",
+    "mix_count.txt": "4cda6b5b9b218026", "mix_weight.txt": "948fe174a07b219a", "mix_noshuf.txt": "cd6512e982aee99e",
+}
+STATS_HASHES = {"bwd.txt": "2e3bf2a22d924318", "np.txt": "766a7289fb30a2a6", "doubled.txt": "bc9f43e093fdc844",
+                "mixed_formats.txt": "e6fd40d90bb1193f", "tr.jsonl": "5bc87de187e12757"}
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _write(path, lines):
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def test_outputs_are_those_of_the_code_before_the_move(generated, tmp_path, capsys):
+    directory, backward, nonpoly = generated
+    for fmt, name in (("default", "tr.txt"), ("jsonl", "tr.jsonl")):
+        assert main(["generate", "transpose", "--dim", "3", "--count", "60", "--seed", "2", "--format", fmt,
+                     "--out", str(directory / name), "--quiet"]) == 0
+    bwd, tr, trj = _lines(backward), _lines(directory / "tr.txt"), _lines(directory / "tr.jsonl")
+    _write(directory / "doubled.txt", bwd[:50] + bwd[:20] + [
+        "not a data line", "x|INT+ 1 <SPECIAL_3> x0\tx0", "1|INT+ 2 <SPECIAL_3> x0\tx0", "", '{"input": 3}'
+    ] + ["3|" + line.split("|", 1)[1] for line in bwd[9:15]])
+    _write(directory / "twin.txt", bwd + [bwd[0].split("\t")[0] + "\t+ ^ x0 INT+ 2 ^ x1 INT+ 2"])
+    _write(directory / "mixed_formats.txt", tr[:20] + tr[:10] + trj[:5] + trj[:3] + _lines(nonpoly)[:3]
+           + ["a\tb\tc", '{"input": "a  b", "target": " c"}'])
+    assert {name: _hash((directory / name).read_bytes()) for name in INPUT_HASHES} == INPUT_HASHES
+
+    def data(*args):
+        assert main(["data", *[str(a) for a in args]]) == 0
+
+    out = tmp_path
+    data("dedup", directory / "doubled.txt", "--out", out / "dedup_doubled.txt")
+    data("dedup", directory / "mixed_formats.txt", "--out", out / "dedup_tsv.txt")
+    data("split", directory / "twin.txt", "--valid", 30, "--test", 40, "--seed", 3, "--out-dir", out / "split_bwd")
+    data("split", directory / "tr.txt", "--valid", 5, "--test", 7, "--seed", 1, "--out-dir", out / "split_tsv")
+    data("mix", backward, f"{nonpoly}:25", "--out", out / "mix_count.txt", "--seed", 0)
+    data("mix", f"{backward}:0.75", f"{nonpoly}:0.25", "--count", 40, "--out", out / "mix_weight.txt", "--seed", 5)
+    data("mix", f"{directory / 'tr.txt'}:all", f"{directory / 'tr.jsonl'}:10", "--no-shuffle",
+         "--out", out / "mix_noshuf.txt", "--seed", 2)
+    assert {name: _hash((out / name).read_bytes()) for name in OUTPUT_HASHES} == OUTPUT_HASHES
+    capsys.readouterr()
+    printed = {}
+    for name in STATS_HASHES:
+        data("stats", directory / name)
+        printed[name] = _hash(capsys.readouterr().out.replace(f"{directory}/", "DIR/").encode())
+    assert printed == STATS_HASHES

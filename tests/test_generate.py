@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from seq2math.cli import main
-from seq2math.data.generation import read_examples
+from seq2math.data.files import read_examples
 from seq2math.tasks.base import DataFormatError, make_task
 
 ENCODING_NAMES = ["P10", "P1000", "B1999", "FP15"]

@@ -23,6 +23,7 @@ from seq2math.lyapunov.generation.backward import (
 )
 from seq2math.symbolic.expr import number
 from seq2math.tokens.prefix import expression_tokens, integer_tokens
+from seq2math.tokens.vocab import EQUATION_SEPARATOR
 
 HELP = "examples/s/core of a data generator next to a baseline run in the same process"
 
@@ -98,7 +99,7 @@ def sympy_backward(recipe, config) -> tuple[list[str], list[str]] | None:
 
     source = integer_tokens(n)
     for p in polys:
-        source += ["<SPECIAL_3>", *tokens(p)]
+        source += [EQUATION_SEPARATOR, *tokens(p)]
     target = tokens(V_poly)
     if len(source) > config.max_source_tokens or len(target) > config.max_target_tokens:
         return None

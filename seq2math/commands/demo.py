@@ -60,7 +60,7 @@ def perturbations(target: list[str], task, rng) -> dict[str, list[str]]:
 def check_file(task, path: Path, seed: int) -> dict:
     import numpy as np
 
-    from seq2math.data.generation import read_examples
+    from seq2math.data.files import read_examples
 
     rows = list(read_examples(task, path))
     rng = np.random.default_rng(seed)

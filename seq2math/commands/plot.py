@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from seq2math.config import ConfigError
+from seq2math.tokens.vocab import BOS, SEP
 
 HELP = "plot learning curves, attention maps or accuracy tables"
 DESCRIPTION = """Figures of runs and evaluations (PNG files; tables also as Markdown on stdout).
@@ -77,8 +78,8 @@ def _attention(args) -> int:
         target = output[0][0].tokens
         tgt_in = torch.tensor([[vocab.bos_id, *vocab.encode(target)]])  # [1, T]
         maps = loaded.model.attention_maps(src, tgt_in)
-        decoder_queries = ["<bos>", *target]
-        packed = [*source, "<sep>", *decoder_queries]
+        decoder_queries = [BOS, *target]
+        packed = [*source, SEP, *decoder_queries]
         queries, keys = {"cross": (decoder_queries, source), "encoder_self": (source, source),
                          "decoder_self": (packed, packed) if arch == "decoder" else
                          (decoder_queries, decoder_queries)}[args.kind]

@@ -16,6 +16,7 @@ A resumed run therefore sees exactly the batches the uninterrupted run would hav
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -23,9 +24,9 @@ from typing import Iterator, Protocol
 import numpy as np
 import torch
 
-from seq2math.data.generation import read_examples
+from seq2math.data.files import read_examples
 from seq2math.tasks.base import Task
-from seq2math.tokens.vocab import Vocab
+from seq2math.tokens.vocab import FIRST_TOKEN_ID, Vocab
 
 TRAIN_STREAM, VALID_STREAM = 0x5EED_0001, 0x5EED_0002
 MAX_ATTEMPTS = 10_000
@@ -60,8 +61,8 @@ def validation_examples(task: Task, count: int, seed: int, max_source_len: int |
 def read_example_file(task: Task, path: str | Path, limit: int | None = None, on_error: str = "raise",
                       max_source_len: int | None = None, max_target_len: int | None = None
                       ) -> list[Example]:
-    """Examples of a data file (task format or JSONL); too-long ones are skipped and counted."""
-
+    """Examples of a data file (task format or JSONL, ``seq2math.data.files``); too-long ones are
+    skipped and counted."""
     examples, too_long = [], 0
     for _number, source, target in read_examples(task, path, on_error=on_error):
         if (max_source_len is not None and len(source) > max_source_len) or \
@@ -72,7 +73,6 @@ def read_example_file(task: Task, path: str | Path, limit: int | None = None, on
         if limit is not None and len(examples) >= limit:
             break
     if too_long:
-        import sys
         print(f"warning: {path}: skipped {too_long} examples longer than the model allows", file=sys.stderr)
     if not examples:
         raise ValueError(f"{path}: no usable examples")
@@ -150,7 +150,7 @@ def collate_masked(pairs: list[tuple[list[int], list[int]]], vocab: Vocab, mask_
     chosen.scatter_(1, first_pick, True)
     labels = torch.where(chosen, packed, torch.full_like(packed, vocab.pad_id))
     action = torch.rand(packed.shape, generator=generator)
-    random_ids = torch.randint(6, len(vocab), packed.shape, generator=generator)  # 6 = first non-special
+    random_ids = torch.randint(FIRST_TOKEN_ID, len(vocab), packed.shape, generator=generator)  # no special
     inputs = packed.clone()
     inputs[chosen & (action < 0.8)] = vocab.mask_id
     swap = chosen & (action >= 0.8) & (action < 0.9)

@@ -9,7 +9,6 @@ asked again with the same generator. The output therefore depends only on
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 from pathlib import Path
@@ -17,8 +16,9 @@ from typing import Iterator
 
 import numpy as np
 
+from seq2math.data.files import format_line
 from seq2math.jobs.progress import Progress
-from seq2math.tasks.base import DataFormatError, Task
+from seq2math.tasks.base import Task
 
 MAX_ATTEMPTS = 100_000
 
@@ -44,9 +44,8 @@ def generate_example(task: Task, seed: int, index: int) -> tuple[list[str], list
 
 
 def format_example(task: Task, source: list[str], target: list[str], fmt: str) -> str:
-    if fmt == "jsonl":
-        return json.dumps({"input": " ".join(source), "target": " ".join(target)})
-    return task.format_line(source, target)
+    """A line of the task's own format (``fmt="default"``) or of ``fmt`` (``seq2math.data.files``)."""
+    return format_line(source, target, task.default_format if fmt == "default" else fmt)
 
 
 # Worker processes receive the task once (at start-up), then only index ranges.
@@ -116,41 +115,3 @@ def write_dataset(task: Task, out: str | Path, count: int, seed: int, workers: i
             written += len(lines)
             bar.update(len(lines))
     return written
-
-
-def read_examples(task: Task, path: str | Path, on_error: str = "raise"
-                  ) -> Iterator[tuple[int, list[str], list[str]]]:
-    """Yield (line number, source, target) from a data file in the task's format or JSONL.
-
-    ``on_error``: ``raise`` stops at the first malformed line with its number;
-    ``skip`` reports it on stderr and goes on.
-    """
-    import sys
-
-
-    path = Path(path)
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                if line.lstrip().startswith("{"):
-                    try:
-                        record = json.loads(line)
-                        source, target = record["input"].split(), record["target"].split()
-                    except (json.JSONDecodeError, KeyError, AttributeError) as err:
-                        raise DataFormatError(f"bad JSON line ({err})", str(path), number) from None
-                else:
-                    source, target = task.parse_line(line, str(path), number)
-                task.check_source(source)
-            except DataFormatError:
-                if on_error == "raise":
-                    raise
-                print(f"warning: skipping malformed line {path}:{number}", file=sys.stderr)
-                continue
-            except ValueError as err:
-                if on_error == "raise":
-                    raise DataFormatError(str(err), str(path), number) from None
-                print(f"warning: skipping {path}:{number}: {err}", file=sys.stderr)
-                continue
-            yield number, source, target

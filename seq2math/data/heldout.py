@@ -17,6 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from seq2math.data.files import task_records, write_lines
 from seq2math.tasks.base import make_task
 
 
@@ -48,11 +49,8 @@ def split_unseen(run_dir: str | Path, test_file: str | Path, steps: int | None =
     task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
     seen = training_sources(run_dir, steps)
     unseen, known = [], []
-    for number, line in enumerate(Path(test_file).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        source, _ = task.parse_line(line, str(test_file), number)
-        (known if " ".join(source) in seen else unseen).append(line)
+    for record in task_records(task, test_file):
+        (known if record.source_text in seen else unseen).append(record.text)
     return unseen, known
 
 
@@ -67,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     unseen, known = split_unseen(args.run_dir, args.test_file, args.steps)
     unseen = unseen[: args.count] if args.count is not None else unseen
-    Path(args.out).write_text("".join(line + "\n" for line in unseen), encoding="utf-8")
+    write_lines(args.out, unseen)
     print(f"{args.test_file}: {len(unseen)} systems unseen in training, {len(known)} seen; wrote {args.out}",
           file=sys.stderr)
     return 0

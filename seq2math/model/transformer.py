@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seq2math.tokens.vocab import SEP_ID
+
 from .blocks import BlockStack, LayerCache, TokenEmbedding
 from .config import ModelConfig
 from .outputs import AttentionMaps, check_tokens, inference, to_model_device
-
-SEP_ID = 4  # seq2math.tokens.vocab: <pad>=0 <bos>=1 <eos>=2 <unk>=3 <sep>=4 <mask>=5
 
 
 @dataclass

@@ -36,6 +36,7 @@ from seq2math.tokens.prefix import (
     split_benchmark_line,
     system_tokens,
 )
+from seq2math.tokens.vocab import EQUATION_SEPARATOR
 
 
 @dataclass
@@ -147,7 +148,7 @@ class LyapunovTask(Task):
 
     def to_human(self, tokens: list[str]) -> str:
 
-        if tokens and tokens[0] == "INT+" and "<SPECIAL_3>" in tokens:
+        if tokens and tokens[0] == "INT+" and EQUATION_SEPARATOR in tokens:
             return system_to_infix(parse_system(tokens))
         return to_infix(parse_full_expression(tokens))
 

@@ -31,8 +31,8 @@ from seq2math.symbolic.expr import (
     Var,
     variables,
 )
+from seq2math.tokens.vocab import EQUATION_SEPARATOR
 
-SEPARATOR = "<SPECIAL_3>"
 INTEGER_SIGNS = {"INT+": 1, "INT-": -1}
 FLOAT_SIGNS = {"FLOAT+": False, "FLOAT-": True}
 FLOAT_EXPONENT = "10^"
@@ -41,7 +41,7 @@ MAX_VOCABULARY_VARIABLES = P.MAX_VARIABLES
 
 DIGIT_TOKENS = [str(d) for d in range(BASE)]
 VARIABLE_TOKENS = [f"x{i}" for i in range(MAX_VOCABULARY_VARIABLES)]
-PREFIX_VOCABULARY: list[str] = [SEPARATOR, *INTEGER_SIGNS, *FLOAT_SIGNS, FLOAT_EXPONENT, *BINARY_OPERATORS,
+PREFIX_VOCABULARY: list[str] = [EQUATION_SEPARATOR, *INTEGER_SIGNS, *FLOAT_SIGNS, FLOAT_EXPONENT, *BINARY_OPERATORS,
                                 *UNARY_OPERATORS, *CONSTANTS, *VARIABLE_TOKENS, *DIGIT_TOKENS]
 
 _VARIABLE = re.compile(r"x(0|[1-9][0-9]*)")
@@ -176,9 +176,9 @@ def parse_system(tokens: list[str]) -> list[Expr]:
                                tokens[1])
     equations = []
     for k in range(count):
-        if i >= len(tokens) or tokens[i] != SEPARATOR:
+        if i >= len(tokens) or tokens[i] != EQUATION_SEPARATOR:
             raise PrefixParseError(f"equation {k + 1} of {count} missing", i, tokens[i] if i < len(tokens) else None,
-                                   SEPARATOR)
+                                   EQUATION_SEPARATOR)
         equation, i = parse_expression(tokens, i + 1)
         equations.append(equation)
     if i != len(tokens):
@@ -280,7 +280,7 @@ def expression_tokens(e: Expr) -> list[str]:
 def system_tokens(system: list[Expr]) -> list[str]:
     out = integer_tokens(len(system))
     for equation in system:
-        out.append(SEPARATOR)
+        out.append(EQUATION_SEPARATOR)
         out.extend(expression_tokens(equation))
     return out
 

@@ -1,4 +1,15 @@
-"""Token <-> id mapping with the special tokens shared by every model."""
+"""Token <-> id mapping, and the one home of the special token names and ids.
+
+Every vocabulary starts with the six specials, so their ids are the same for every task and
+every checkpoint (a ``vocab.json`` lists them first)::
+
+    <pad>=0  <bos>=1  <eos>=2  <unk>=3  <sep>=4  <mask>=5  then the task's tokens from id 6
+
+``<sep>`` separates source and target in the packed sequence of decoder-only and encoder-only
+models. ``EQUATION_SEPARATOR`` is not a special of the vocabulary but a token of the Lyapunov
+prefix format (docs/formats.md): it opens each equation of a system and is spelled
+``<SPECIAL_3>`` as in the published benchmark files, so it gets an ordinary id after the specials.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,11 @@ from typing import Iterable
 
 PAD, BOS, EOS, UNK, SEP, MASK = "<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<mask>"
 SPECIALS = (PAD, BOS, EOS, UNK, SEP, MASK)
+PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID, MASK_ID = range(len(SPECIALS))
+FIRST_TOKEN_ID = len(SPECIALS)  # the id of the first task token
+
+#: the prefix format's equation separator: ``INT+ 2 <SPECIAL_3> e1 <SPECIAL_3> e2`` (a task token)
+EQUATION_SEPARATOR = "<SPECIAL_3>"
 
 
 class Vocab:
@@ -21,8 +37,8 @@ class Vocab:
                 seen.add(token)
                 self.itos.append(token)
         self.stoi = {t: i for i, t in enumerate(self.itos)}
-        self.pad_id, self.bos_id, self.eos_id = self.stoi[PAD], self.stoi[BOS], self.stoi[EOS]
-        self.unk_id, self.sep_id, self.mask_id = self.stoi[UNK], self.stoi[SEP], self.stoi[MASK]
+        self.pad_id, self.bos_id, self.eos_id = PAD_ID, BOS_ID, EOS_ID
+        self.unk_id, self.sep_id, self.mask_id = UNK_ID, SEP_ID, MASK_ID
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -49,7 +65,7 @@ class Vocab:
             idx = int(idx)
             if stop_at_eos and idx == self.eos_id:
                 break
-            if idx < len(SPECIALS):
+            if idx < FIRST_TOKEN_ID:
                 continue
             out.append(self.itos[idx])
         return out

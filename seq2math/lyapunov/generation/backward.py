@@ -26,6 +26,7 @@ import numpy as np
 from seq2math.config import ConfigError, knob
 from seq2math.symbolic import poly as P
 from seq2math.tokens.prefix import integer_tokens, poly_tokens
+from seq2math.tokens.vocab import EQUATION_SEPARATOR
 
 Monomials = dict[tuple[int, ...], int]  # exponent tuple -> integer coefficient
 
@@ -226,7 +227,7 @@ def build_polynomial(recipe: Recipe) -> BackwardExample:
 def system_source_tokens(system: list[P.Poly]) -> list[str]:
     out = integer_tokens(len(system))
     for equation in system:
-        out.append("<SPECIAL_3>")
+        out.append(EQUATION_SEPARATOR)
         out.extend(poly_tokens(equation))
     return out
 

@@ -24,7 +24,8 @@ import numpy as np
 
 from seq2math.config import ConfigError, knob
 from seq2math.symbolic.poly import NumericPoly, ring
-from seq2math.tokens.prefix import SEPARATOR, integer_tokens, poly_tokens
+from seq2math.tokens.prefix import integer_tokens, poly_tokens
+from seq2math.tokens.vocab import EQUATION_SEPARATOR
 
 
 @dataclass
@@ -138,5 +139,5 @@ def generate_forward(rng: np.random.Generator, options) -> tuple[list[str], list
     system, V = found
     source = integer_tokens(len(system))
     for f in system:
-        source += [SEPARATOR, *poly_tokens(f)]
+        source += [EQUATION_SEPARATOR, *poly_tokens(f)]
     return source, poly_tokens(V)

@@ -22,13 +22,13 @@ from seq2math.symbolic.degree import degree_bound
 from seq2math.symbolic.expr import NotPolynomialError, to_poly, variables
 from seq2math.symbolic.poly import Poly, in_ring
 from seq2math.tokens.prefix import (
-    SEPARATOR,
     PrefixParseError,
     expression_tokens,
     integer_tokens,
     parse_full_expression,
     poly_tokens,
 )
+from seq2math.tokens.vocab import EQUATION_SEPARATOR
 
 #: candidates whose degree may exceed this are not proposed (an x0^999 would never verify in time)
 MAX_PROPOSED_DEGREE = 40
@@ -69,7 +69,7 @@ def system_source(system: list) -> list[str]:
     n = len(system)
     out = integer_tokens(n)
     for equation in system:
-        out.append(SEPARATOR)
+        out.append(EQUATION_SEPARATOR)
         if isinstance(equation, Poly):
             out.extend(poly_tokens(in_ring(equation, n)))
             continue
