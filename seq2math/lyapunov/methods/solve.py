@@ -112,6 +112,7 @@ class Attempt:
     interrupted: bool = False            # the time limit or a solver panic ended the search
     V: Any = None                        # the accepted candidate
     proof: Proof | None = None           # and what proved it
+    last: tuple[Any, Proof] | None = None  # the last candidate rejected, and why
 
     @property
     def found(self) -> bool:
@@ -130,11 +131,22 @@ class Attempt:
                 "last_reason": self.reason}
 
     def record(self) -> dict[str, Any]:
-        """The per-check entry of a ``seq2math report`` record."""
+        """The per-check entry of a ``seq2math report`` record.
+
+        Found: the proof's fields (``valid``, ``proof``, ``reason``, ``certified``, ``recheck``,
+        ``certificate``), ``candidates`` and ``V``. Not found: ``certified`` (False or None),
+        ``candidates``, ``undecided``, ``reason`` and, when some candidate was checked, ``valid``,
+        ``proof`` and ``V`` of the last one (e.g. the neural baseline's one V, proved numerically only).
+        """
         if self.found:
             return self.proof.record() | {"candidates": self.candidates, "V": prefix_text(self.V)}
-        return {"certified": self.certified, "candidates": self.candidates, "undecided": self.undecided,
-                "reason": (self.reason or "no candidate")[:REASON_CHARS]}
+        out = {"certified": self.certified, "candidates": self.candidates, "undecided": self.undecided,
+               "reason": (self.reason or "no candidate")[:REASON_CHARS]}
+        if self.last is not None:
+            V, proof = self.last
+            out |= {"valid": None if proof.result is None else proof.result.valid,
+                    "proof": "" if proof.result is None else proof.result.proof, "V": prefix_text(V)}
+        return out
 
 
 def attempt_method(method: Method, search: Search, check: str, deadline: float | None,
@@ -150,7 +162,7 @@ def attempt_method(method: Method, search: Search, check: str, deadline: float |
                 attempt.V, attempt.proof = V, proof
                 break
             attempt.undecided += proof.certified is None
-            attempt.reason = proof.reason
+            attempt.reason, attempt.last = proof.reason, (V, proof)
             if deadline is not None and time.perf_counter() > deadline:
                 attempt.reason, attempt.interrupted = "time limit reached", True
                 break
