@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-HELP = "find a certified Lyapunov function for a system (methods: model, sos)"
+HELP = "find a certified Lyapunov function for a system (methods: model, findlyap, sos, neural)"
 DESCRIPTION = """Find V for a polynomial system and prove it exactly.
 
 Each method proposes candidates; every candidate is verified (exact SOS certificate or z3);
