@@ -26,9 +26,9 @@ naming what is wrong. A ``valid``/``found`` answer is a proof (docs/verification
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-import time
 from typing import Any, Iterator, Sequence
 
 from seq2math.config import ConfigError

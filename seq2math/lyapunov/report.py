@@ -50,7 +50,6 @@ class ReportOptions:
     limit: int | None = None       # first N systems of each file
     seed: int = 0                  # neural baseline
 
-
     def method_options(self, model: str | None = None) -> MethodOptions:
         return MethodOptions(max_degree=self.max_degree, beam=self.beam, seed=self.seed, model=model)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from seq2math.lyapunov.methods.base import Method, Search, register_method
+from seq2math.lyapunov.methods.base import Method, MethodOptions, Search, register_method
 from seq2math.symbolic.degree import degree_bound
 from seq2math.symbolic.expr import NotPolynomialError, to_poly, variables
 from seq2math.symbolic.polytools import Poly, in_ring
@@ -150,7 +150,7 @@ class ModelMethod(Method):
     name = "model"
     batched = True
 
-    def __init__(self, options=None):
+    def __init__(self, options: MethodOptions | None = None):
         super().__init__(options)
         self.path = resolve_model_path(self.options.model)   # fail early, not at the first system
 
