@@ -188,14 +188,14 @@ def test_solve_with_model_then_sos_falls_back_to_sos(tiny_run, capsys):
 def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(tiny_run, monkeypatch):
     """With a decoder that ranks a wrong V before the right one, solve proves the second."""
     import seq2math.lyapunov.methods.model as mm
-    from seq2math.lyapunov.methods.registry import make_method, solve_system
+    from seq2math.lyapunov.methods import make_method, solve_system
     from seq2math.tokens.infix import parse_infix_system
 
     monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam: [
         [(["^", "x0", "INT+", "2"], -0.1), (["+", "x0"], -0.2), (GOOD_V, -0.3)]])
     system = parse_infix_system("x0' = -x0; x1' = -x1")
-    outcome = solve_system(system, [("model", make_method("model", model=str(tiny_run), beam=3))])
-    assert outcome.found and outcome.method == "model" and outcome.tried[0]["candidates"] == 2
+    outcome = solve_system(system, [make_method("model", model=str(tiny_run), beam=3)])
+    assert outcome.found and outcome.method == "model" and outcome.tried[0].candidates == 2
     assert outcome.verification.proof.startswith("sos-exact")
 
 

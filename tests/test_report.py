@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seq2math.lyapunov.methods.registry import METHODS, register_method
+from seq2math.lyapunov.methods import METHODS, Method, register_method
 from seq2math.lyapunov.report import (
     MethodSpec,
     ReportOptions,
@@ -46,21 +46,28 @@ def methods():
     liar: a negated V. A counter records the calls, to check that resumption skips done cells."""
     calls = []
 
-    def oracle_factory(**_):
-        def propose(system, time_limit):
-            calls.append(len(system))
+    class Oracle(Method):
+        name = "oracle"
+
+        def propose(self, search, check, deadline):
+            calls.append(len(search.system))
             from seq2math.lyapunov.check import as_polynomials
 
-            polys = as_polynomials(system, system[0])[0]
+            polys = as_polynomials(search.system, search.system[0])[0]
             for index, (known, _) in enumerate(PROBLEMS):
                 if [str(p) for p in polys] == [str(p) for p in known] and index in GOOD_V:
                     yield GOOD_V[index]
                     return
             yield X0**2
-        return propose
 
-    register_method("oracle", oracle_factory)
-    register_method("liar", lambda **_: (lambda system, limit: iter([-(X0**2) - X1**2])))
+    class Liar(Method):
+        name = "liar"
+
+        def propose(self, search, check, deadline):
+            yield -(X0**2) - X1**2
+
+    register_method(Oracle)
+    register_method(Liar)
     yield calls
     METHODS.pop("oracle")
     METHODS.pop("liar")

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 
 from seq2math.cli import main
-from seq2math.lyapunov.methods.registry import (
-    METHODS,
-    make_method,
-    register_method,
-    solve_system,
-)
+from seq2math.lyapunov.methods import METHODS, Method, make_method, register_method, solve_system
+from seq2math.symbolic.polytools import ring
 from seq2math.tokens.infix import parse_infix_system
+
+X0, X1 = ring(2).gens()
+
+
+class Liar(Method):
+    """Proposes two wrong functions and a linear one, none a Lyapunov function of ẋ = (-x0, x1)."""
+
+    name = "liar"
+
+    def propose(self, search, check, deadline):
+        yield from [-(X0**2) - X1**2, X0**2, X0 + X1]
 
 
 def test_solve_prints_a_certified_v(capsys):
@@ -30,18 +37,19 @@ def test_ahmadi_krstic_parrilo_system_is_not_found(capsys):
 
 def test_a_lying_method_cannot_produce_a_false_certificate():
     """Methods only propose: a method that proposes wrong V gets 'not found', never a certificate."""
-    from seq2math.symbolic.poly import ring
-
-    x0, x1 = ring(2).gens()
-    register_method("liar", lambda: (lambda system, limit: iter([-(x0**2) - x1**2, x0**2, x0 + x1])))
+    register_method(Liar)
     try:
         system = parse_infix_system("x0' = -x0; x1' = x1")
-        outcome = solve_system(system, [("liar", make_method("liar"))])
-        assert not outcome.found and outcome.tried[0]["candidates"] == 3
-        # the real method after the liar still gets its turn (barrier: V = x0^2 is right there)
-        outcome = solve_system(system, [("liar", make_method("liar")), ("sos", make_method("sos", check="barrier"))],
-                               check="barrier")
-        assert outcome.found and outcome.method in ("liar", "sos")
+        outcome = solve_system(system, [make_method("liar")])
+        assert not outcome.found and outcome.tried[0].candidates == 3
+        assert outcome.tried[0].reason.startswith("counterexample")
+        # under barrier, V = x0^2 (the liar's second) is right: its certificate is re-proved
+        outcome = solve_system(system, [make_method("liar"), make_method("sos")], check="barrier")
+        assert outcome.found and outcome.method == "liar" and outcome.tried[0].candidates == 2
+        assert str(outcome.V) == "x0^2" and outcome.certificate["check"] == "barrier"
+        from seq2math.sos.certificates import recheck
+
+        assert recheck(outcome.certificate) == (True, "every condition re-proved exactly")
     finally:
         METHODS.pop("liar")
 

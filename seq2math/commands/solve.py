@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-HELP = "find a certified Lyapunov function for a system (methods: model, sos)"
+HELP = "find a certified Lyapunov function for a system (methods: model, findlyap, sos, neural)"
 DESCRIPTION = """Find V for a polynomial system and prove it exactly.
 
 Each method proposes candidates; every candidate is verified (exact SOS certificate or z3);
@@ -36,40 +36,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="with --file: worker processes")
 
 
-def _methods(args) -> list:
-    from seq2math.lyapunov.methods.registry import make_method
+def _solve(system, args):
+    """``seq2math.solve`` with the command's options (bad options raise ConfigError)."""
+    from seq2math.api import solve
+    from seq2math.config import ConfigError
 
-    names = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if not names:
-        from seq2math.config import ConfigError
-
-        raise ConfigError("--methods is empty")
-    methods = []
-    for name in names:
-        options = {"max_degree": args.max_degree, "check": args.check} if name == "sos" else (
-            {"model": args.model, "beam": args.beam} if name == "model" else {})
-        try:
-            methods.append((name, make_method(name, **options)))
-        except ValueError as err:
-            from seq2math.config import ConfigError
-
-            raise ConfigError(str(err)) from None
-    return methods
-
-
-def outcome_record(system, outcome, check: str) -> dict:
-    from seq2math.symbolic.expr import as_expr, from_poly, system_to_infix, to_infix
-    from seq2math.symbolic.poly import Poly
-    from seq2math.tokens.prefix import expression_tokens
-
-    exprs = [from_poly(f) if isinstance(f, Poly) else f for f in system]
-    record = {"system": system_to_infix(exprs), "found": outcome.found, "check": check,
-              "seconds": round(outcome.seconds, 6), "tried": outcome.tried}
-    if outcome.found:
-        V = from_poly(outcome.V) if isinstance(outcome.V, Poly) else as_expr(outcome.V)
-        record |= {"V": to_infix(V), "V_prefix": " ".join(expression_tokens(V)), "method": outcome.method,
-                   "proof": outcome.verification.proof, "asymptotic": outcome.verification.asymptotic}
-    return record
+    try:
+        return solve(system, methods=args.methods, check=args.check, time_limit=args.time_limit, model=args.model,
+                     beam=args.beam, max_degree=args.max_degree)
+    except ConfigError:
+        raise
+    except ValueError as err:            # an unreadable system, a missing model
+        raise ConfigError(str(err)) from None
 
 
 class _FileJob:
@@ -78,15 +56,13 @@ class _FileJob:
 
     def __call__(self, item: tuple[int, str]) -> dict:
         from seq2math.lyapunov.batch import InputError, parse_problem
-        from seq2math.lyapunov.methods.registry import solve_system
 
         line, text = item
         try:
             system, _ = parse_problem(text, self.args.infix, self.args.file, line, need_target=False)
         except InputError as err:
             return {"line": line, "found": None, "reason": f"input error: {err}", "error": True}
-        outcome = solve_system(system, _methods(self.args), self.args.check, self.args.time_limit)
-        return {"line": line} | outcome_record(system, outcome, self.args.check)
+        return {"line": line} | _solve(system, self.args).to_json()
 
 
 def _print_text(record: dict) -> None:
@@ -107,25 +83,23 @@ def run(args) -> int:
     import json
     import sys
 
+    from seq2math.api import make_methods
     from seq2math.config import ConfigError
 
     if (args.system is None) == (args.file is None):
         raise ConfigError("give either a system (infix text) or --file FILE")
     if args.file is None:
-        from seq2math.lyapunov.methods.registry import solve_system
-        from seq2math.tokens.infix import parse_infix_system
-
-        try:
-            system = parse_infix_system(args.system)
-        except ValueError as err:
-            raise ConfigError(f"cannot read the system: {err}") from None
-        record = outcome_record(system, solve_system(system, _methods(args), args.check, args.time_limit), args.check)
+        record = _solve(args.system, args).to_json()
         print(json.dumps(record)) if args.json else _print_text(record)
         return 0 if record["found"] else 1
     from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
     from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
+    from seq2math.lyapunov.methods.base import MethodOptions
 
-    _methods(args)                                    # fail early on unknown names
+    try:                                              # fail early on unknown names or a missing model
+        make_methods(args.methods, MethodOptions(max_degree=args.max_degree, model=args.model, beam=args.beam))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     writer = ResultWriter(args.out, args.resume)
     records = list(writer.previous)
     items = (item for item in read_lines(args.file) if item[0] not in writer.done)

@@ -52,8 +52,9 @@ class _Job:
     def __call__(self, item: tuple[int, str]) -> dict:
         from pathlib import Path
 
+        from seq2math.api import verify
         from seq2math.lyapunov.batch import InputError, parse_problem
-        from seq2math.lyapunov.check import as_polynomials, check_candidate
+        from seq2math.lyapunov.check import as_polynomials
         from seq2math.sos import certificates as C
 
         line, text = item
@@ -61,9 +62,8 @@ class _Job:
             system, V = parse_problem(text, self.infix, self.path, line)
         except InputError as err:
             return {"line": line, "valid": None, "check": self.check, "reason": f"input error: {err}", "error": True}
-        result = check_candidate(system, V, self.check, timeout=self.timeout, proof=self.proof,
-                                 asymptotic=self.asymptotic, use_z3=self.use_z3,
-                                 certificate=self.certificates is not None, seed=self.seed + line)
+        result = verify(system, V, self.check, timeout=self.timeout, proof=self.proof, asymptotic=self.asymptotic,
+                        use_z3=self.use_z3, certificate=self.certificates is not None, seed=self.seed + line)
         record = {"line": line} | result.to_json()
         if result.valid and result.certificate is not None:
             polys = as_polynomials(system, V)

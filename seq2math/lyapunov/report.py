@@ -1,7 +1,7 @@
-"""The comparison table of the Lyapunov paper (Table 5, DOMAIN.md §3.5), run on our test files.
+"""The comparison table of the Lyapunov paper (Table 5, docs/published.md), run on our test files.
 
 ``run_report`` runs every method on every system of every test file with the same verifier
-and time limit (``seq2math.lyapunov.report_cells.run_cell``) and writes into ``out``:
+and time limit and writes into ``out``:
 
 - ``records.jsonl``: one record per (method, file, line); a rerun skips the keys already
   there (resumable at any point) except worker crashes, which it retries;
@@ -10,9 +10,16 @@ and time limit (``seq2math.lyapunov.report_cells.run_cell``) and writes into ``o
 - ``report.json`` and ``report.md``: rows = test sets, columns = methods, the % (and
   count) of systems with a certified V under the ``lyapunov`` and the ``barrier`` check.
 
-Model methods decode all their hypotheses first, in batches in this process; checking runs
-in ``workers`` processes, each (method, line) killed at a hard time limit. Search methods
-run before model methods, so no worker is forked from a process that has run torch.
+Every column is a registered method (``seq2math.lyapunov.methods``: model, findlyap, sos,
+neural, ...) and every cell goes through the one solve loop (``run_cell``): for each check
+the method gets ``time_limit`` seconds, and a V counts only when its certificate file was
+re-proved exactly. A numerical "no counterexample" (non-polynomial inputs) is recorded but
+never counted. The neural method's region claim is recorded apart (``region``), never mixed
+with the global columns.
+
+Batched methods (the model) decode all their hypotheses first, in batches in this process;
+checking runs in ``workers`` processes, each (method, line) killed at a hard time limit.
+The other methods run first, so no worker is forked from a process that has run torch.
 """
 
 from __future__ import annotations
@@ -29,9 +36,9 @@ from typing import Any
 from seq2math.jobs.progress import Progress
 from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
 from seq2math.lyapunov.batch import InputError, parse_problem, read_lines
-from seq2math.lyapunov.methods import model as model_method
-from seq2math.lyapunov.methods.registry import METHODS
-from seq2math.lyapunov.report_cells import CHECKS, run_cell
+from seq2math.lyapunov.methods.base import METHODS, Method, MethodOptions, make_method, method_names
+from seq2math.lyapunov.methods.solve import attempt_method
+from seq2math.lyapunov.result import CHECKS
 
 
 @dataclass
@@ -43,12 +50,18 @@ class ReportOptions:
     limit: int | None = None       # first N systems of each file
     seed: int = 0                  # neural baseline
 
+    def method_options(self, model: str | None = None) -> MethodOptions:
+        return MethodOptions(max_degree=self.max_degree, beam=self.beam, seed=self.seed, model=model)
+
 
 @dataclass(frozen=True)
 class MethodSpec:
     label: str                     # column name
-    kind: str                      # "model", "findlyap", "neural" or a registered method
+    kind: str                      # a registered method ("model", "findlyap", "sos", "neural", ...)
     model: str | None = None       # model: run directory or export (None: the committed checkpoint)
+
+    def make(self, options: ReportOptions) -> Method:
+        return make_method(self.kind, options.method_options(self.model))
 
 
 def parse_methods(text: str) -> list[MethodSpec]:
@@ -63,11 +76,11 @@ def parse_methods(text: str) -> list[MethodSpec]:
             specs.append(MethodSpec(f"model:{Path(argument).name}" if argument else "model", "model", argument or None))
         elif argument:
             raise ValueError(f"method {item!r}: only model takes an argument (model:RUN)")
-        elif kind in ("findlyap", "neural") or kind in METHODS:
+        elif kind in method_names():
             specs.append(MethodSpec(kind, kind))
         else:
-            raise ValueError(f"unknown method {kind!r}; choose from model[:RUN], findlyap, neural, "
-                             f"{', '.join(sorted(m for m in METHODS if m != 'model'))}")
+            raise ValueError(f"unknown method {kind!r}; choose from model[:RUN], "
+                             f"{', '.join(m for m in method_names() if m != 'model')}")
     labels = [s.label for s in specs]
     if not specs or len(set(labels)) != len(labels):
         raise ValueError(f"--methods needs distinct methods, got {text!r}")
@@ -100,17 +113,16 @@ class _Job:
     def __init__(self, spec: MethodSpec, test: str, path: str, options: ReportOptions, out: Path):
         self.spec, self.test, self.path, self.options, self.out = spec, test, path, options, out
 
-    def __call__(self, item: tuple[int, str, list | None]) -> dict[str, Any]:
+    def __call__(self, item: tuple[int, str, Any]) -> dict[str, Any]:
 
-        line, text, hypotheses = item
+        line, text, prepared = item
         key = {"method": self.spec.label, "test": self.test, "line": line}
         try:
             system, _ = parse_problem(text, False, self.path, line, need_target=False)
         except InputError as err:
             return key | {"error": f"input error: {err}"}
         stem = self.out / "certificates" / _safe(self.spec.label) / _safe(self.test) / f"line-{line}"
-        cell = run_cell(self.spec.kind, system, self.options.time_limit, stem, hypotheses,
-                        {"max_degree": self.options.max_degree, "seed": self.options.seed})
+        cell = run_cell(self.spec.make(self.options), system, self.options.time_limit, stem, prepared)
         return key | {"n": len(system)} | cell
 
 
@@ -120,19 +132,40 @@ def _problems(path: str, limit: int | None) -> list[tuple[int, str]]:
     return problems[:limit] if limit is not None else problems
 
 
-def _decode_all(spec: MethodSpec, path: str, problems: list[tuple[int, str]], beam: int) -> dict[int, list]:
-    """Line -> ranked (tokens, score) hypotheses of the model; unreadable systems get none."""
+def run_cell(method: Method, system: list, time_limit: float, certificate_stem: Path, prepared: Any = None
+             ) -> dict[str, Any]:
+    """Both checks of one method on one system: {...method fields, "lyapunov": {...}, "barrier": {...}, "seconds"}.
 
-    loaded = model_method.load_model(spec.model)
-    sources, lines = [], []
+    The method starts once (``Method.start``, e.g. the neural learner with the whole time limit);
+    then each check gets ``time_limit`` seconds of the solve loop, which saves the certificate of
+    the V it accepts under ``certificate_stem``.CHECK.json and re-proves that file.
+    """
+    started = time.perf_counter()
+    search = method.start(system, time_limit, prepared)
+    record: dict[str, Any] = dict(search.record)
+    for check in CHECKS:
+        deadline = time.perf_counter() + time_limit
+        path = certificate_stem.with_name(f"{certificate_stem.name}.{check}.json")
+        attempt = attempt_method(method, search, check, deadline, path, require_certificate=True)
+        if attempt.found:
+            search.proved[check] = attempt.V
+        record[check] = attempt.record()
+    record["seconds"] = round(time.perf_counter() - started, 4)
+    return record
+
+
+def _prepare_all(method: Method, path: str, problems: list[tuple[int, str]]) -> dict[int, Any]:
+    """Line -> what ``method.prepare`` computed for its system (the model's ranked hypotheses)."""
+
+    systems, lines = [], []
     for line, text in problems:
         try:
             system, _ = parse_problem(text, False, path, line, need_target=False)
         except InputError:
             continue  # reported by the job
-        sources.append(model_method.system_source(system))
+        systems.append(system)
         lines.append(line)
-    return dict(zip(lines, model_method.decode_hypotheses(loaded, sources, beam)))
+    return dict(zip(lines, method.prepare(systems)))
 
 
 def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions, out: str | Path,
@@ -149,7 +182,9 @@ def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions
     # a worker crash ("failure: ...") is retried on the next run; time limits and input errors are final
     done = {(r["method"], r["test"], r["line"]) for r in records if not r.get("error", "").startswith("failure")}
     hard_limit = 2 * options.time_limit * 1.5 + 30
-    ordered = [s for s in specs if s.kind != "model"] + [s for s in specs if s.kind == "model"]
+    method_names()                                   # registers the built-in methods
+    batched = {s.label: METHODS[s.kind].batched for s in specs}
+    ordered = [s for s in specs if not batched[s.label]] + [s for s in specs if batched[s.label]]
     with open(records_path, "a", encoding="utf-8") as sink:
         for spec in ordered:
             for test, path in zip(labels, tests):
@@ -157,12 +192,12 @@ def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions
                         if (spec.label, test, line) not in done]
                 if not todo:
                     continue
-                decode_share, hypotheses = 0.0, {}
-                if spec.kind == "model":  # decoding time is shared out over the systems of the batch
+                decode_share, prepared = 0.0, {}
+                if batched[spec.label]:  # decoding time is shared out over the systems of the batch
                     started = time.perf_counter()
-                    hypotheses = _decode_all(spec, path, todo, options.beam)
+                    prepared = _prepare_all(spec.make(options), path, todo)
                     decode_share = (time.perf_counter() - started) / len(todo)
-                items = [(line, text, hypotheses.get(line) if spec.kind == "model" else None) for line, text in todo]
+                items = [(line, text, prepared.get(line)) for line, text in todo]
                 job = _Job(spec, test, path, options, out)
                 with Progress(len(items), f"report {spec.label} on {test}", "system", disable=not progress) as bar:
                     for (line, _, _), result in run_jobs(job, items, options.workers, hard_limit):

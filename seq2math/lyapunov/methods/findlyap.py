@@ -1,4 +1,4 @@
-"""The SOSTOOLS ``findlyap`` baseline (DOMAIN.md §5), with exact re-verification.
+"""The SOSTOOLS ``findlyap`` baseline (docs/baselines.md), with exact re-verification.
 
 For d = 2, 4, … ≤ max_degree: V = Σ c_m·m over all monomials m of degree 2..d (unknown
 c), nonnegative εᵢₖ with Σₖ εᵢₖ ≥ 0.1 for each variable i, and the conditions
@@ -10,6 +10,14 @@ powers' coefficients summing to ≥ 0.1 (which excludes V = 0), as in FBarr.
 A found V is never reported from the solver alone: its coefficients are rounded (small
 integers first, then finer rationals) and every rounded V goes through
 ``check_candidate`` — "found" means an exact proof of the rounded V.
+
+Two registered methods use this search (``seq2math.lyapunov.methods.base``):
+
+- ``findlyap``: the baseline as published, a black box that returns one V (the first rounded V
+  that ``findlyap`` proved); the solve loop proves it again with a certificate;
+- ``sos``: every rounded V, simplest first, proposed to the solve loop, which proves them.
+
+Both propose nothing for a non-polynomial system.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from typing import Iterator
 
 import numpy as np
 
-from seq2math.lyapunov.check import check_candidate
+from seq2math.lyapunov.check import as_polynomials, check_candidate
+from seq2math.lyapunov.methods.base import Method, Search, register_method, seconds_left
 from seq2math.lyapunov.result import CheckResult
 from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic.poly import Poly, in_ring, lie_derivative, ring
@@ -155,3 +164,37 @@ def findlyap(system, max_degree: int = 6, time_limit: float | None = None, check
     status = ("timeout" if "timeout" in statuses else
               "solver failure" if statuses == {"solver failure"} else "not found")
     return FindlyapResult(status, None, None, None, attempts, time.perf_counter() - start)
+
+
+def _polynomial_system(system: list) -> list[Poly] | None:
+    polys = as_polynomials(system, system[0])
+    return None if polys is None else polys[0]
+
+
+@register_method
+class FindlyapMethod(Method):
+    """The SOSTOOLS-style ``findlyap`` baseline: proposes the one V it proved (docs/baselines.md)."""
+
+    name = "findlyap"
+
+    def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
+        system = _polynomial_system(search.system)
+        if system is None:
+            return
+        result = findlyap(system, self.options.max_degree, seconds_left(deadline), check)
+        if result.V is not None:
+            yield result.V
+
+
+@register_method
+class SosMethod(Method):
+    """The findlyap SOS search, every rounded V proposed to the solve loop (simplest first)."""
+
+    name = "sos"
+
+    def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
+        system = _polynomial_system(search.system)
+        if system is None:
+            return
+        for V, _ in candidates(system, self.options.max_degree, deadline, check):
+            yield V

@@ -1,7 +1,7 @@
 """The ``model`` method: a trained transformer proposes Lyapunov functions by beam search.
 
-The model only proposes; ``seq2math.lyapunov.methods.registry.solve_system`` (or the report) proves
-each proposal with the exact verifier, so a wrong guess costs time, never soundness. This is
+The model only proposes; the solve loop (``seq2math.lyapunov.methods.solve``) proves each
+proposal with the exact verifier, so a wrong guess costs time, never soundness. This is
 the paper's pipeline (Alfarano, Charton & Hayat 2024): decode K hypotheses with beam search
 and keep one that verifies.
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from seq2math.lyapunov.methods.base import Method, MethodOptions, Search, register_method
 from seq2math.symbolic.degree import degree_bound
 from seq2math.symbolic.expr import NotPolynomialError, to_poly, variables
 from seq2math.symbolic.poly import Poly, in_ring
@@ -136,17 +137,35 @@ def read_hypotheses(decoded: list[tuple[list[str], float | None]], nvars: int | 
     return proposals
 
 
-def model_method(model: str | None = None, beam: int = 50, device: str = "cpu", checkpoint: str = "best"):
-    """Factory of the ``model`` method (see ``seq2math.lyapunov.methods.registry``)."""
-    loaded = load_model(model, device, checkpoint)  # fail early, not at the first system
+@register_method
+class ModelMethod(Method):
+    """A trained transformer proposes V by beam search, best beam score first.
 
-    def propose(system: list, time_limit: float | None) -> Iterator[Any]:
-        started = time.perf_counter()
-        decoded = decode_hypotheses(loaded, [system_source(system)], beam)[0]
-        for proposal in read_hypotheses(decoded, len(system)):
-            if time_limit is not None and time.perf_counter() - started > time_limit:
-                return
+    ``prepare`` decodes many systems in batches (``seq2math report`` does it before forking its
+    workers); ``start`` decodes one system when nothing was prepared. Under the barrier check the
+    V proved under the lyapunov check, when there is one, is tried first (a Lyapunov function is
+    a barrier function too).
+    """
+
+    name = "model"
+    batched = True
+
+    def __init__(self, options: MethodOptions | None = None):
+        super().__init__(options)
+        self.path = resolve_model_path(self.options.model)   # fail early, not at the first system
+
+    def prepare(self, systems: list[list]) -> list[list[tuple[list[str], float | None]]]:
+        loaded = load_model(self.path, self.options.device, self.options.checkpoint)
+        return decode_hypotheses(loaded, [system_source(system) for system in systems], self.options.beam)
+
+    def start(self, system: list, time_limit: float | None, prepared: Any = None) -> Search:
+        return Search(system, prepared if prepared is not None else self.prepare([system])[0])
+
+    def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
+        if deadline is not None and time.perf_counter() > deadline:
+            return                               # decoding used up the time (the loop checks the rest)
+        if check == "barrier" and "lyapunov" in search.proved:
+            yield search.proved["lyapunov"]
+        for proposal in read_hypotheses(search.state, len(search.system)):
             if proposal.V is not None:
                 yield proposal.V
-
-    return propose

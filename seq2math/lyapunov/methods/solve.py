@@ -1,0 +1,212 @@
+"""The one solve loop: prove the candidates that methods propose, first proved wins.
+
+``seq2math solve``, ``seq2math report`` and ``seq2math.solve`` all go through
+``attempt_method`` (one method under one check) and ``prove`` (one candidate):
+
+1. ``check_candidate`` with an exact certificate (docs/verification.md);
+2. a valid V on a polynomial system becomes a certificate document (system, V, rational
+   Gram matrices), saved to a file when a path is given, and ``certificates.recheck``
+   proves that document again from scratch;
+3. the candidate is accepted when the re-check passed (``require_certificate``, the rule of
+   the report: every counted V has a re-proved certificate file), or, for ``solve``, when it is
+   valid and no certificate contradicts it: non-polynomial systems get numerical
+   falsification only and are then reported with proof ``none (numerical)``.
+
+A solver panic (Clarabel raises pyo3's PanicException, a BaseException) makes the candidate,
+or the rest of a method's search, undecided; it never ends the loop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seq2math.lyapunov.check import as_polynomials, check_candidate
+from seq2math.lyapunov.methods.base import Method, Search, seconds_left
+from seq2math.lyapunov.result import CheckResult
+from seq2math.sos import certificates
+from seq2math.sos.sdp import is_solver_panic
+from seq2math.symbolic.expr import as_expr, from_poly
+from seq2math.symbolic.polytools import Poly
+from seq2math.tokens.prefix import expression_tokens
+
+#: a candidate checked at or past the deadline still gets this many seconds (it was proposed in time)
+MIN_CHECK_SECONDS = 0.5
+#: report records keep this many characters of a reason
+REASON_CHARS = 300
+
+
+def prefix_text(V: Any) -> str:
+    """The prefix tokens of V (a polynomial in canonical form, or an expression tree), space-separated."""
+    return " ".join(expression_tokens(from_poly(V) if isinstance(V, Poly) else as_expr(V)))
+
+
+@dataclass
+class Proof:
+    """What the loop learnt about one candidate."""
+
+    result: CheckResult | None           # check_candidate's answer; None when the solver panicked
+    reason: str                          # why it is not accepted, or how it was proved
+    certified: bool | None               # True: certificate re-proved; False: refuted or re-check failed; None: neither
+    document: dict | None = None         # the certificate (system, V, check, conditions)
+    recheck: str | None = None           # what the re-check said
+    path: str | None = None              # where the certificate file is
+
+    def accepted(self, require_certificate: bool) -> bool:
+        if require_certificate:
+            return self.certified is True
+        return self.result is not None and self.result.valid is True and self.certified is not False
+
+    def record(self) -> dict[str, Any]:
+        """The fields of a report record (``valid``, ``proof``, ``reason``, ``certified``, ...)."""
+        if self.result is None:
+            return {"valid": None, "certified": None, "reason": self.reason}
+        out = {"valid": self.result.valid, "proof": self.result.proof, "reason": self.reason[:REASON_CHARS],
+               "certified": self.certified}
+        if self.recheck is not None:
+            out |= {"recheck": self.recheck, "certificate": self.path}
+        return out
+
+
+def prove(system: list, V: Any, check: str, deadline: float | None, certificate_path: str | Path | None = None
+          ) -> Proof:
+    """Check V exactly, build its certificate, save it (when a path is given) and re-check it."""
+    left = seconds_left(deadline)
+    try:
+        result = check_candidate(system, V, check, timeout=None if left is None else max(MIN_CHECK_SECONDS, left),
+                                 certificate=True)
+    except BaseException as err:  # one candidate's solver panic must not end the search
+        if not is_solver_panic(err):
+            raise
+        return Proof(None, f"undecided: the solver panicked ({err})", None)
+    if not result.valid:
+        return Proof(result, result.reason, None if result.valid is None else False)
+    polys = as_polynomials(system, V)
+    if polys is None or result.certificate is None:
+        return Proof(result, "no exact certificate (numerical check only)", None)
+    document = certificates.certificate_document(polys[0], polys[1], check, result.certificate["conditions"])
+    path = None
+    if certificate_path is not None:
+        path = str(certificates.save(certificate_path, document))
+        document = certificates.load(path)      # the file is what is re-proved
+    try:
+        ok, why = certificates.recheck(document)
+    except Exception as err:  # a re-check that cannot run proves nothing
+        return Proof(result, result.reason, None, document, f"re-check raised {type(err).__name__}: {err}", path)
+    reason = result.reason if ok else f"certificate failed its exact re-check: {why}"
+    return Proof(result, reason, bool(ok), document, why, path)
+
+
+@dataclass
+class Attempt:
+    """One method under one check: how many candidates it proposed, and the one accepted."""
+
+    method: str
+    check: str
+    candidates: int = 0                  # candidates proved or refuted or left undecided
+    undecided: int = 0                   # of which neither certified nor refuted
+    reason: str | None = None            # the last rejection, "time limit reached", "no time left", ...
+    seconds: float = 0.0
+    interrupted: bool = False            # the time limit or a solver panic ended the search
+    V: Any = None                        # the accepted candidate
+    proof: Proof | None = None           # and what proved it
+    last: tuple[Any, Proof] | None = None  # the last candidate rejected, and why
+
+    @property
+    def found(self) -> bool:
+        return self.proof is not None
+
+    @property
+    def certified(self) -> bool | None:
+        """The report's verdict: True (certificate re-proved), False (no candidate survived), None (undecided)."""
+        if self.found:
+            return self.proof.certified
+        return None if self.interrupted or self.undecided else False
+
+    def summary(self) -> dict[str, Any]:
+        """The entry of ``seq2math solve``'s ``tried`` list."""
+        return {"method": self.method, "candidates": self.candidates, "seconds": round(self.seconds, 6),
+                "last_reason": self.reason}
+
+    def record(self) -> dict[str, Any]:
+        """The per-check entry of a ``seq2math report`` record.
+
+        Found: the proof's fields (``valid``, ``proof``, ``reason``, ``certified``, ``recheck``,
+        ``certificate``), ``candidates`` and ``V``. Not found: ``certified`` (False or None),
+        ``candidates``, ``undecided``, ``reason`` and, when some candidate was checked, ``valid``,
+        ``proof`` and ``V`` of the last one (e.g. the neural baseline's one V, proved numerically only).
+        """
+        if self.found:
+            return self.proof.record() | {"candidates": self.candidates, "V": prefix_text(self.V)}
+        out = {"certified": self.certified, "candidates": self.candidates, "undecided": self.undecided,
+               "reason": (self.reason or "no candidate")[:REASON_CHARS]}
+        if self.last is not None:
+            V, proof = self.last
+            out |= {"valid": None if proof.result is None else proof.result.valid,
+                    "proof": "" if proof.result is None else proof.result.proof, "V": prefix_text(V)}
+        return out
+
+
+def attempt_method(method: Method, search: Search, check: str, deadline: float | None,
+                   certificate_path: str | Path | None = None, require_certificate: bool = False) -> Attempt:
+    """Prove ``method``'s candidates for ``check`` in order until one is accepted or time is up."""
+    started = time.perf_counter()
+    attempt = Attempt(method.name, check)
+    try:
+        for V in method.propose(search, check, deadline):
+            attempt.candidates += 1
+            proof = prove(search.system, V, check, deadline, certificate_path)
+            if proof.accepted(require_certificate):
+                attempt.V, attempt.proof = V, proof
+                break
+            attempt.undecided += proof.certified is None
+            attempt.reason, attempt.last = proof.reason, (V, proof)
+            if deadline is not None and time.perf_counter() > deadline:
+                attempt.reason, attempt.interrupted = "time limit reached", True
+                break
+    except BaseException as err:  # a solver panic inside the method's own search
+        if not is_solver_panic(err):
+            raise
+        attempt.reason, attempt.interrupted = f"undecided: the solver panicked ({err})", True
+    if attempt.candidates == 0 and attempt.reason is None:
+        attempt.reason = search.reason or None
+    attempt.seconds = time.perf_counter() - started
+    return attempt
+
+
+@dataclass
+class SolveOutcome:
+    """The answer of ``solve_system``: the first accepted V and every method's attempt."""
+
+    found: bool
+    V: Any = None
+    method: str | None = None
+    verification: CheckResult | None = None
+    certificate: dict | None = None       # the re-checked certificate document (polynomial systems)
+    tried: list[Attempt] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def solve_system(system: list, methods: list[Method], check: str = "lyapunov", time_limit: float | None = None,
+                 require_certificate: bool = False) -> SolveOutcome:
+    """Try each method in order within ``time_limit`` seconds in all; the first accepted V wins."""
+    start = time.perf_counter()
+    deadline = None if time_limit is None else start + time_limit
+    tried: list[Attempt] = []
+    for method in methods:
+        method_start = time.perf_counter()
+        remaining = seconds_left(deadline)
+        if remaining is not None and remaining <= 0:
+            tried.append(Attempt(method.name, check, reason="no time left"))
+            continue
+        attempt = attempt_method(method, method.start(system, remaining), check, deadline,
+                                 require_certificate=require_certificate)
+        attempt.seconds = time.perf_counter() - method_start    # the method's start counts too
+        tried.append(attempt)
+        if attempt.found:
+            proof = attempt.proof
+            return SolveOutcome(True, attempt.V, method.name, proof.result, proof.document, tried,
+                                time.perf_counter() - start)
+    return SolveOutcome(False, tried=tried, seconds=time.perf_counter() - start)
