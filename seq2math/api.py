@@ -45,7 +45,7 @@ from seq2math.lyapunov.methods.model import load_model as load_run
 from seq2math.lyapunov.methods.solve import Attempt, prove, solve_system
 from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.symbolic.expr import Expr, as_expr, from_poly, system_to_infix, to_infix
-from seq2math.symbolic.polytools import Poly
+from seq2math.symbolic.poly import Poly
 from seq2math.tasks.base import make_task
 from seq2math.tokens.infix import parse_infix, parse_infix_system
 from seq2math.tokens.prefix import expression_tokens

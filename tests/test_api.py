@@ -14,7 +14,7 @@ from seq2math import generate, load_model, solve, verify
 from seq2math.cli import main
 from seq2math.lyapunov.check import as_polynomials
 from seq2math.sos import certificates
-from seq2math.symbolic.polytools import lie_derivative
+from seq2math.symbolic.poly import lie_derivative
 from seq2math.tokens.infix import parse_infix, parse_infix_system
 from seq2math.tokens.prefix import parse_full_expression
 from seq2math.training.export import DEFAULT_MODEL

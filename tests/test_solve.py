@@ -6,7 +6,7 @@ import json
 
 from seq2math.cli import main
 from seq2math.lyapunov.methods import METHODS, Method, make_method, register_method, solve_system
-from seq2math.symbolic.polytools import ring
+from seq2math.symbolic.poly import ring
 from seq2math.tokens.infix import parse_infix_system
 
 X0, X1 = ring(2).gens()

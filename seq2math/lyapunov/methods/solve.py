@@ -29,7 +29,7 @@ from seq2math.lyapunov.result import CheckResult
 from seq2math.sos import certificates
 from seq2math.sos.sdp import is_solver_panic
 from seq2math.symbolic.expr import as_expr, from_poly
-from seq2math.symbolic.polytools import Poly
+from seq2math.symbolic.poly import Poly
 from seq2math.tokens.prefix import expression_tokens
 
 #: a candidate checked at or past the deadline still gets this many seconds (it was proposed in time)
