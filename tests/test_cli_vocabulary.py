@@ -202,3 +202,12 @@ def test_predict_with_model_decodes_with_the_named_checkpoint(capsys):
     out = json.loads(capsys.readouterr().out)
     assert len(out["hypotheses"]) == 1 and out["hypotheses"][0]["tokens"]
     assert out["input"].split()[:2] == ["INT+", "2"]  # two equations, read by the lyapunov task of the checkpoint
+
+
+def test_a_plain_argparse_parser_gets_the_same_vocabulary(files):
+    from seq2math.commands import train
+
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    args = parser.parse_args(["--out", "r", "--max-time", "5m", "train.txt", "train.lr=1e-3"])
+    assert (args.data, args.time_limit, args.overrides) == ("train.txt", "5m", ["train.lr=1e-3"])

@@ -48,7 +48,7 @@ class CommandParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.resolvers: list[Resolver] = []
 
-    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001 (argparse's signature)
+    def parse_known_args(self, args=None, namespace=None):
         namespace, extras = super().parse_known_args(args, namespace)
         for resolve in self.resolvers:
             resolve(self, namespace)
@@ -56,9 +56,16 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def add_resolver(parser: argparse.ArgumentParser, resolve: Resolver) -> None:
-    """Run ``resolve(parser, args)`` after ``parser`` has parsed (in the order added)."""
+    """Run ``resolve(parser, args)`` after ``parser`` has parsed (in the order added).
+
+    A plain ``argparse.ArgumentParser`` (a script or a test calling a command's
+    ``add_arguments``) becomes a ``CommandParser`` in place: same state, plus the resolvers.
+    """
     if not isinstance(parser, CommandParser):
-        raise TypeError(f"resolvers need a seq2math.commands.options.CommandParser, got {type(parser).__name__}")
+        if type(parser) is not argparse.ArgumentParser:
+            raise TypeError(f"resolvers need an argparse.ArgumentParser or a CommandParser, got {type(parser).__name__}")
+        parser.__class__ = CommandParser
+        parser.resolvers = []
     parser.resolvers.append(resolve)
 
 
@@ -73,11 +80,11 @@ class _Store(argparse.Action):
     a second value for the same dest (say ``FILE`` and ``--data``) is an error, not a silent
     overwrite (``once`` dests have no default in the namespace until given)."""
 
-    def __init__(self, option_strings, dest, new: str | None = None, once: bool = False, **kwargs):  # noqa: ANN001
+    def __init__(self, option_strings, dest, new: str | None = None, once: bool = False, **kwargs):
         self.new, self.once = new, once
         super().__init__(option_strings, dest, **kwargs)
 
-    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+    def __call__(self, parser, namespace, values, option_string=None):
         if self.new is not None:
             note_old_spelling(parser, option_string or self.metavar or self.dest, self.new)
         if self.once and getattr(namespace, self.dest, None) is not None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seq2math.commands.options import add_input_files, add_old_flag, add_resolver, add_time_limit
+from seq2math.commands.options import add_old_flag, add_resolver, add_time_limit
 from seq2math.config import Changes, ConfigError
 
 HELP = "train a model on a task (data generated on the fly or read from a file)"
