@@ -2,7 +2,9 @@
 
 Each module in ``seq2math.commands`` defines ``HELP`` (one line), ``add_arguments(parser)``
 and ``run(args) -> int``. Heavy imports (torch, cvxpy) happen inside ``run`` so that
-``seq2math --help`` stays fast.
+``seq2math --help`` stays fast. The vocabulary shared by the subcommands (input files,
+``--model``, ``--time-limit``, hidden old spellings) lives in ``seq2math.commands.options``
+(docs/cli.md).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from seq2math.commands.options import CommandParser
 
 #: subcommand -> module, in the order shown by ``seq2math --help``
 COMMANDS = {
@@ -30,7 +34,8 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``seq2math`` parser; every subcommand's options follow ``seq2math.commands.options``."""
+    parser = CommandParser(
         prog="seq2math",
         description="Mathematics with transformers: generate data, train, decode, verify.",
     )

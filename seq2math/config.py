@@ -5,6 +5,8 @@ Every configurable component owns a dataclass with its defaults (``ModelConfig``
 This module only knows how to fill such dataclasses from YAML and from overrides
 such as ``model.d_model=256``, how to reject unknown keys with a clear message, and
 how to save the resolved configuration with the exact command that produced it.
+All the changes of one command (YAML, flags, overrides) are collected in ``Changes`` and
+applied together, so each dataclass is validated once, whatever the order of the overrides.
 
 Example::
 
@@ -152,11 +154,73 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def apply_override(obj: T, key: str, value: Any, prefix: str = "") -> T:
-    """Return a copy of ``obj`` with the dotted ``key`` (``model.d_model``) set to ``value``.
+class _Section(dict):
+    """Changes to a nested dataclass field (applied by rebuilding that dataclass once)."""
 
-    ``prefix`` is the part of the key already resolved, so errors name the full dotted key.
+
+class _Keys(dict):
+    """Keys set inside a ``dict``-valued field (``task.dim=6``, ``train.task_options.x=1``)."""
+
+
+class Changes:
+    """Changes to a dataclass from several sources, checked as they come and applied together.
+
+    Each source (a YAML mapping, ``--flag`` values, ``model.d_model=256`` overrides) is checked
+    when it is added: an unknown key is rejected with its full dotted name and a value is
+    converted to its field's type. Nothing is built until ``apply``, which rebuilds every
+    changed dataclass once, so its validation sees all the changes together: on a 6-head
+    preset ``model.d_model=256 model.n_heads=8`` works in either order, while
+    ``model.d_model=100 model.n_heads=8`` still fails, naming the fields and the sources.
+    Later sources win over earlier ones for the same key.
+
+    Example::
+
+        config = Changes(base).mapping(yaml_data, "run.yaml").overrides(["model.n_heads=8"]).apply()
     """
+
+    def __init__(self, base: T) -> None:
+        self.base = base
+        self._tree: dict[str, Any] = {}
+        self._sources: list[str] = []
+
+    def override(self, key: str, value: Any, prefix: str = "") -> Changes:
+        """Set the dotted ``key`` (``model.d_model``) to ``value`` (a string is parsed for the field's type).
+
+        ``prefix`` is the part of the key already resolved by the caller, for error messages.
+        """
+        _record_override(self._tree, self.base, key, value, prefix)
+        self._sources.append(f"{prefix}{key}={value}")
+        return self
+
+    def overrides(self, items: list[str] | None) -> Changes:
+        """Add ``["a.b=1", "c=x"]`` overrides, in order."""
+        for item in items or []:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} must look like key=value (e.g. model.d_model=256)")
+            key, value = item.split("=", 1)
+            self.override(key.strip(), value.strip())
+        return self
+
+    def mapping(self, data: dict[str, Any], where: str = "") -> Changes:
+        """Overlay a nested mapping (a YAML file): sections merge, other fields are replaced whole."""
+        _record_mapping(self._tree, self.base, data, where)
+        if data:
+            self._sources.append(where or "a mapping")
+        return self
+
+    def apply(self) -> T:
+        """The base with every change; a dataclass's own validation error names the sources."""
+        if not self._tree:
+            return self.base
+        try:
+            return _apply(self.base, self._tree)
+        except ConfigError:
+            raise
+        except ValueError as err:
+            raise ConfigError(f"{err} (given: {', '.join(self._sources)})") from None
+
+
+def _record_override(tree: dict[str, Any], obj: Any, key: str, value: Any, prefix: str) -> None:
     head, _, rest = key.partition(".")
     types_ = _field_types(type(obj))
     if head not in types_:
@@ -164,31 +228,72 @@ def apply_override(obj: T, key: str, value: Any, prefix: str = "") -> T:
             f"unknown key {prefix + key!r} for {type(obj).__name__}; valid keys: {', '.join(sorted(types_))}"
         )
     current = getattr(obj, head)
-    if rest:
-        if dataclasses.is_dataclass(current):
-            return dataclasses.replace(obj, **{head: apply_override(current, rest, value, f"{prefix}{head}.")})
-        if isinstance(current, dict):
-            updated = dict(current)
-            updated[rest] = _parse_scalar(value) if isinstance(value, str) else value
-            return dataclasses.replace(obj, **{head: updated})
+    if not rest:
+        tree[head] = coerce(value, types_[head], prefix + key)
+    elif dataclasses.is_dataclass(current):
+        if not isinstance(tree.get(head), _Section):
+            tree[head] = _Section()
+        _record_override(tree[head], current, rest, value, f"{prefix}{head}.")
+    elif isinstance(current, dict):
+        parsed = _parse_scalar(value) if isinstance(value, str) else value
+        if isinstance(tree.get(head), dict):  # keys set before, or a whole dict from a mapping (our copy)
+            tree[head][rest] = parsed
+        else:
+            tree[head] = _Keys({rest: parsed})
+    else:
         raise ConfigError(f"key {prefix + key!r}: {head} is not a section and has no sub-key {rest!r}")
-    return dataclasses.replace(obj, **{head: coerce(value, types_[head], prefix + key)})
+
+
+def _record_mapping(tree: dict[str, Any], obj: Any, data: dict[str, Any], where: str) -> None:
+    types_ = _field_types(type(obj))
+    unknown = sorted(set(data) - set(types_))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)} for {type(obj).__name__}; "
+            f"valid keys: {', '.join(sorted(types_))}"
+        )
+    for key, value in data.items():
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            if not isinstance(tree.get(key), _Section):
+                tree[key] = _Section()
+            _record_mapping(tree[key], current, value, f"{where}:{key}")
+        else:
+            tree[key] = coerce(value, types_[key], f"{where}:{key}")
+
+
+def _apply(obj: T, tree: dict[str, Any]) -> T:
+    """Rebuild ``obj`` once with the changes of ``tree`` (nested sections first)."""
+    changes = {}
+    for key, change in tree.items():
+        current = getattr(obj, key)
+        if isinstance(change, _Section):
+            changes[key] = _apply(current, change)
+        elif isinstance(change, _Keys):
+            changes[key] = {**current, **change}
+        else:
+            changes[key] = change
+    return dataclasses.replace(obj, **changes)
+
+
+def apply_override(obj: T, key: str, value: Any, prefix: str = "") -> T:
+    """Return a copy of ``obj`` with the dotted ``key`` (``model.d_model``) set to ``value``.
+
+    ``prefix`` is the part of the key already resolved, so errors name the full dotted key.
+    """
+    return Changes(obj).override(key, value, prefix).apply()
 
 
 def apply_overrides(obj: T, overrides: list[str] | None) -> T:
-    """Apply ``["a.b=1", "c=x"]`` overrides in order."""
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like key=value (e.g. model.d_model=256)")
-        key, value = item.split("=", 1)
-        obj = apply_override(obj, key.strip(), value.strip())
-    return obj
+    """Apply ``["a.b=1", "c=x"]`` overrides together (see ``Changes``): their order does not matter
+    to validation, and for the same key the last one wins."""
+    return Changes(obj).overrides(overrides).apply()
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None,
                 base: T | None = None) -> T:
-    """Defaults (or ``base``) < YAML file < dotted overrides."""
-    cfg = base if base is not None else cls()
+    """Defaults (or ``base``) < YAML file < dotted overrides, applied together (``Changes``)."""
+    changes = Changes(base if base is not None else cls())
     if path is not None:
         path = Path(path)
         try:
@@ -199,27 +304,13 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
             raise ConfigError(f"{path}: invalid YAML: {err}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
-        cfg = merge_dict(cfg, data, str(path))
-    return apply_overrides(cfg, overrides)
+        changes.mapping(data, str(path))
+    return changes.overrides(overrides).apply()
 
 
 def merge_dict(obj: T, data: dict[str, Any], where: str = "") -> T:
-    """Recursively overlay a mapping onto an existing dataclass instance."""
-    types_ = _field_types(type(obj))
-    unknown = sorted(set(data) - set(types_))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)} for {type(obj).__name__}; "
-            f"valid keys: {', '.join(sorted(types_))}"
-        )
-    changes = {}
-    for key, value in data.items():
-        current = getattr(obj, key)
-        if dataclasses.is_dataclass(current) and isinstance(value, dict):
-            changes[key] = merge_dict(current, value, f"{where}:{key}")
-        else:
-            changes[key] = coerce(value, types_[key], f"{where}:{key}")
-    return dataclasses.replace(obj, **changes)
+    """Recursively overlay a mapping onto an existing dataclass instance (see ``Changes.mapping``)."""
+    return Changes(obj).mapping(data, where).apply()
 
 
 #: set by ``seq2math.cli.main(argv)`` when called in-process, where ``sys.argv`` is not the command

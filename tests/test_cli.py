@@ -45,3 +45,28 @@ def test_progress_lines_count_the_rate_from_where_a_resumed_job_started(capsys, 
         bar.update(20)
     line = capsys.readouterr().err.splitlines()[0]
     assert line.startswith("train: 5020 step (2.0 step/s, 10s)")
+
+
+def _train_config(*argv):
+    from seq2math.commands.train import build_config
+
+    return build_config(build_parser().parse_args(["train", "--out", "unused", "--task", "transpose", *argv]))
+
+
+def test_train_overrides_are_applied_together_whatever_their_order():
+    # the paper preset has 10 heads: model.d_model=256 alone is invalid, with model.n_heads=8 it is not
+    first = _train_config("--preset", "paper", "model.d_model=256", "model.n_heads=8", "train.lr=1e-4")
+    second = _train_config("--preset", "paper", "train.lr=1e-4", "model.n_heads=8", "model.d_model=256")
+    assert first == second
+    assert (first.model.d_model, first.model.n_heads, first.model.enc_layers) == (256, 8, 6)
+
+
+def test_train_rejects_an_invalid_combination_and_unknown_keys_by_name():
+    from seq2math.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"d_model=250 is not divisible by n_heads=8 \(given: .*model.d_model=250"):
+        _train_config("--preset", "paper", "model.n_heads=8", "model.d_model=250")
+    with pytest.raises(ConfigError, match="unknown key 'model.n_head' for ModelConfig"):
+        _train_config("--preset", "paper", "model.d_model=256", "model.n_head=8")
+    with pytest.raises(ConfigError, match="unknown key 'train.max_time_limit' for TrainConfig"):
+        _train_config("train.max_time_limit=3")

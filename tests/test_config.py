@@ -10,6 +10,7 @@ from typing import Literal
 import pytest
 
 from seq2math.config import (
+    Changes,
     ConfigError,
     add_dataclass_arguments,
     apply_overrides,
@@ -110,3 +111,55 @@ def test_dataclass_fields_become_flags():
     add_dataclass_arguments(model_parser, ModelSection)
     with pytest.raises(SystemExit):  # a Literal becomes argparse choices
         model_parser.parse_args(["--kind", "encoder"])
+
+
+# ---- overrides applied together, validated once -----------------------------------------------
+@dataclass
+class Heads:
+    d_model: int = 384
+    n_heads: int = 6
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+
+
+@dataclass
+class WithHeads:
+    model: Heads = field(default_factory=Heads)
+    extra: dict = field(default_factory=dict)
+    seed: int = 0
+
+
+@pytest.mark.parametrize("overrides", [["model.d_model=256", "model.n_heads=8"],
+                                       ["model.n_heads=8", "model.d_model=256"]])
+def test_overrides_are_applied_together_in_either_order(overrides):
+    # applied one at a time, model.d_model=256 first would stop at 256 % 6 != 0
+    with pytest.raises(ValueError, match="not divisible"):
+        Heads(d_model=256, n_heads=6)
+    cfg = apply_overrides(WithHeads(), overrides)
+    assert (cfg.model.d_model, cfg.model.n_heads) == (256, 8)
+    assert cfg == apply_overrides(WithHeads(), list(reversed(overrides)))
+
+
+def test_yaml_and_overrides_are_validated_once_together(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  d_model: 256\n")  # invalid on the 6-head default until n_heads=8 arrives
+    cfg = load_config(WithHeads, path, ["model.n_heads=8", "seed=3"])
+    assert (cfg.model.d_model, cfg.model.n_heads, cfg.seed) == (256, 8, 3)
+
+
+def test_an_invalid_combination_still_fails_naming_what_was_given():
+    with pytest.raises(ConfigError, match=r"d_model=100 is not divisible by n_heads=8 "
+                                          r"\(given: model.d_model=100, model.n_heads=8\)"):
+        apply_overrides(WithHeads(), ["model.d_model=100", "model.n_heads=8"])
+    with pytest.raises(ConfigError, match="unknown key 'model.n_head' for Heads"):  # still checked per key
+        apply_overrides(WithHeads(), ["model.d_model=256", "model.n_head=8"])
+
+
+def test_changes_keep_the_last_value_and_merge_dict_keys():
+    cfg = (Changes(WithHeads()).mapping({"extra": {"a": 1, "b": 2}, "seed": 1}, "run.yaml")
+           .overrides(["extra.b=3", "seed=2", "extra.c=x", "seed=4"]).apply())
+    assert cfg.extra == {"a": 1, "b": 3, "c": "x"} and cfg.seed == 4
+    base = WithHeads()
+    assert Changes(base).overrides([]).apply() is base

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from seq2math.commands.options import add_input_files, add_time_limit
+
 HELP = "run a baseline (findlyap: SOSTOOLS-style SOS search; neural: learner-verifier) on a file of systems"
 DESCRIPTION = """Run a baseline on every system of a prefix-format file (targets ignored).
 
 findlyap: V over all monomials of degree 2..d, d = 2, 4, ... <= --max-degree; nonnegative
-eps_ik with sum_k eps_ik >= 0.1; V - sum eps x^2k SOS and -dV/dt SOS (DOMAIN.md §5).
+eps_ik with sum_k eps_ik >= 0.1; V - sum eps x^2k SOS and -dV/dt SOS (docs/baselines.md).
 Every V it finds is rounded and re-verified exactly; per line: status found / not found /
 solver failure / timeout, the degrees tried and the time.
 
 examples:
   seq2math baseline findlyap systems.txt --max-degree 6 --out findlyap.jsonl
-  seq2math baseline findlyap systems.txt --check barrier --timeout 60 --workers 2
+  seq2math baseline findlyap systems.txt --check barrier --time-limit 60 --workers 2
 
 neural: a small network trained on an annulus with counterexamples in a loop (Fossil 2 /
 ANLC / LyzNet style); region and global results reported apart. See
@@ -24,12 +26,12 @@ def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="baseline", metavar="NAME")
     findlyap = sub.add_parser("findlyap", help="SOSTOOLS-style findlyap with exact re-verification",
                               description=DESCRIPTION, formatter_class=parser.formatter_class)
-    findlyap.add_argument("file", help="input file ([COUNT|]SYSTEM<TAB>V lines; V ignored)")
+    add_input_files(findlyap, dest="file", help="input file ([COUNT|]SYSTEM<TAB>V lines; V ignored)")
     findlyap.add_argument("--infix", action="store_true", help="lines hold infix systems")
     findlyap.add_argument("--max-degree", type=int, default=6, help="largest (even) degree of V (default 6)")
     findlyap.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov",
                           help="lyapunov: findlyap proper; barrier: V SOS only (FBarr-style)")
-    findlyap.add_argument("--timeout", type=float, default=None, help="seconds per system (worker killed after)")
+    add_time_limit(findlyap, what="per system (the worker is killed at 1.5 x + 5 s)", old=("--timeout",))
     findlyap.add_argument("--workers", type=int, default=1, help="worker processes")
     findlyap.add_argument("--out", default=None, help="output JSONL (default stdout)")
     findlyap.add_argument("--resume", action="store_true", help="skip lines already in --out")
@@ -62,7 +64,7 @@ class _Job:
         if polys is None:
             return {"line": line, "status": "not polynomial", "reason": "findlyap needs a polynomial system",
                     "seconds": 0.0}
-        result = findlyap(polys[0], self.args.max_degree, self.args.timeout, self.args.check)
+        result = findlyap(polys[0], self.args.max_degree, self.args.time_limit, self.args.check)
         record = {"line": line, "status": result.status, "seconds": round(result.seconds, 6),
                   "attempts": [asdict(a) | {"seconds": round(a.seconds, 6)} for a in result.attempts]}
         if result.V is not None:
@@ -90,7 +92,7 @@ def run(args) -> int:
     writer = ResultWriter(args.out, args.resume)
     records = list(writer.previous)
     items = (item for item in read_lines(args.file) if item[0] not in writer.done)
-    hard_limit = None if args.timeout is None else args.timeout * 1.5 + 5    # the solver's own limit comes first
+    hard_limit = None if args.time_limit is None else args.time_limit * 1.5 + 5    # the solver's own limit comes first
     try:
         for (line, _), result in run_jobs(_Job(args), items, args.workers, hard_limit):
             if result is TIMED_OUT:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from seq2math.commands.options import add_input_files
 from seq2math.config import ConfigError
 from seq2math.data.files import read_records, write_lines
 from seq2math.data.stats import collect_statistics, format_statistics
@@ -32,22 +33,23 @@ examples:
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="TOOL")
     dedup = sub.add_parser("dedup", help="drop repeated examples (summing COUNT in prefix files)")
-    dedup.add_argument("input")
+    add_input_files(dedup, dest="input", help="data file")
     dedup.add_argument("--out", required=True)
     split = sub.add_parser("split", help="train/valid/test with no source shared between parts")
-    split.add_argument("input")
+    add_input_files(split, dest="input", help="data file")
     split.add_argument("--valid", type=int, required=True, help="number of distinct sources in valid")
     split.add_argument("--test", type=int, required=True, help="number of distinct sources in test")
     split.add_argument("--seed", type=int, default=0)
     split.add_argument("--out-dir", required=True, help="writes train/valid/test files here")
     mixer = sub.add_parser("mix", help="mix files: FILE (all), FILE:N (N lines), FILE:0.3 (weight, needs --count)")
-    mixer.add_argument("inputs", nargs="+", metavar="FILE[:all|:N|:WEIGHT]")
+    add_input_files(mixer, dest="inputs", many=True, metavar="FILE[:all|:N|:WEIGHT]",
+                    help="data files, each whole (FILE, FILE:all), its first N lines or a weight")
     mixer.add_argument("--out", required=True)
     mixer.add_argument("--seed", type=int, default=0)
     mixer.add_argument("--count", type=int, default=None, help="total number of lines (with weights)")
     mixer.add_argument("--no-shuffle", action="store_true", help="concatenate in the given order")
     stats = sub.add_parser("stats", help="number of variables, degrees, token lengths, terms (histograms)")
-    stats.add_argument("input")
+    add_input_files(stats, dest="input", help="data file")
     for tool in (dedup, split, mixer, stats):
         tool.add_argument("--strict", action="store_true", help="stop at the first malformed line")
 

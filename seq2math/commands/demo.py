@@ -6,7 +6,7 @@ the task's verifier on every written target (they must pass at the primary 5% to
 and on three wrong answers per example (every entry off by 10% with a random sign, all
 zeros, the target doubled), which must fail. It exits non-zero if any check goes the wrong way.
 
-``--check FILE`` runs the same checks on a file written by ``seq2math generate`` (the task
+``seq2math demo FILE`` runs the same checks on a file written by ``seq2math generate`` (the task
 and its options are read from ``FILE.config.json``); a malformed line stops it with the
 file name and line number.
 """
@@ -16,12 +16,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from seq2math.commands.options import add_input_files
+
 HELP = "generate small data sets and re-check every example with its verifier (the project's main job for now)"
 DESCRIPTION = __doc__ + """
 examples:
   seq2math demo
   seq2math demo --out /tmp/demo --count 500 --seed 3
-  seq2math demo --check ev.txt      # ev.txt written by `seq2math generate ... --out ev.txt`
+  seq2math demo ev.txt              # ev.txt written by `seq2math generate ... --out ev.txt`
 """
 
 #: (file name, task, options): a spread of tasks, encodings and sizes that runs in seconds
@@ -40,7 +42,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--count", type=int, default=1000, help="examples per task (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    parser.add_argument("--check", metavar="FILE", help="check a file written by `seq2math generate` instead")
+    add_input_files(parser, dest="check", required=False, old=("--check",),
+                    help="check this file written by `seq2math generate` instead of generating the demo sets")
 
 
 def perturbations(target: list[str], task, rng) -> dict[str, list[str]]:

@@ -1,10 +1,18 @@
-"""``seq2math evaluate RUN_DIR``: decode a test set, verify every hypothesis, write eval.json."""
+"""``seq2math evaluate --model RUN FILE``: decode a test set, verify every hypothesis, write eval.json."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from seq2math.commands.options import (
+    SHIPPED_MODEL,
+    add_input_files,
+    add_model,
+    add_old_flag,
+    add_resolver,
+    note_old_spelling,
+)
 from seq2math.config import ConfigError
 
 HELP = "decode a test set with a trained run and verify every hypothesis (writes eval.json)"
@@ -18,39 +26,71 @@ undecided and invalid-output rates, a per-size breakdown and the first failures.
 Interrupted evaluations continue from <out>.examples.jsonl when rerun with the same options.
 
 examples:
-  seq2math evaluate runs/t --count 1000 --seed 7 --beam 1
-  seq2math evaluate runs/t --data test.txt --beam 10 --workers 2 --out runs/t/eval-test.json
+  seq2math evaluate --model runs/t --count 1000 --seed 7 --beam 1
+  seq2math evaluate --model runs/t test.txt --beam 10 --workers 2 --out runs/t/eval-test.json
 """
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `seq2math train`")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", help="test file (the task's line format or JSONL)")
-    source.add_argument("--count", type=int, help="generate this many test examples (with --seed)")
+    add_input_files(parser, dest="path", required=False,
+                    help="test file (the task's line format or JSONL); or --count N generated examples")
+    add_old_flag(parser, "--data", "FILE", "file", metavar="FILE", once=True)
+    parser.add_argument("--count", type=int, help="generate this many test examples (with --seed) instead of FILE")
+    add_resolver(parser, _old_run_dir_or_file)  # before add_model fills in the default model
+    add_model(parser, what="the model to evaluate")
     parser.add_argument("--seed", type=int, default=0, help="seed of generated test examples (default 0)")
     parser.add_argument("--beam", type=int, default=1, help="hypotheses per example (default 1: greedy)")
     parser.add_argument("--length-penalty", type=float, default=1.0, help="beam search length penalty")
     parser.add_argument("--batch-size", type=int, default=64, help="examples decoded at once (default 64)")
     parser.add_argument("--workers", type=int, default=1, help="verification processes (default 1)")
     parser.add_argument("--max-len", type=int, help="longest output (default: twice the longest reference)")
-    parser.add_argument("--limit", type=int, help="use only the first N examples of --data")
+    parser.add_argument("--limit", type=int, help="use only the first N examples of FILE")
     parser.add_argument("--on-error", choices=["raise", "skip"], default="raise",
-                        help="malformed lines of --data: stop (default) or skip with a warning")
+                        help="malformed lines of FILE: stop (default) or skip with a warning")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best",
                         help="weights to use (default: best validation)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    parser.add_argument("--out", help="report file (default RUN_DIR/eval.json)")
+    parser.add_argument("--out", help="report file (default RUN/eval.json; ./eval.json for the shipped checkpoint)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_resolver(parser, _file_or_count)
+
+
+def _old_run_dir_or_file(parser, args) -> None:
+    """The positional is the test FILE, or, in the old spelling ``evaluate RUN_DIR`` (no --model), a
+    run directory. ``args.file`` is the test file (or None), ``args.model`` the model (or None)."""
+    path = vars(args).pop("path")
+    if not hasattr(args, "file"):
+        args.file = None
+    if path is None:
+        return
+    if args.model is None and Path(path).is_dir():
+        note_old_spelling(parser, "`seq2math evaluate RUN_DIR`", "`seq2math evaluate --model RUN_DIR`")
+        args.model = path
+        return
+    if args.file is not None:
+        parser.error(f"two test files: {path} and --data {args.file}")
+    if not Path(path).exists():
+        parser.error(f"no test file (or run directory) {path}")
+    args.file = path
+
+
+def _file_or_count(parser, args) -> None:
+    if (args.file is None) == (args.count is None):
+        parser.error("give the test examples: a FILE or --count N (not both)")
+
+
+def default_report_path(model: str) -> Path:
+    """RUN/eval.json, but never inside the package: the shipped checkpoint reports to ./eval.json."""
+    return Path("eval.json") if Path(model).resolve() == SHIPPED_MODEL else Path(model) / "eval.json"
 
 
 def load_examples(task, args) -> tuple[list, dict]:
     """The test examples and a description of where they come from (for the report header)."""
-    if args.data:
+    if args.file:
         from seq2math.data.batching import read_example_file
 
-        examples = read_example_file(task, args.data, limit=args.limit, on_error=args.on_error)
-        return examples, {"data": str(Path(args.data).resolve()), "limit": args.limit}
+        examples = read_example_file(task, args.file, limit=args.limit, on_error=args.on_error)
+        return examples, {"data": str(Path(args.file).resolve()), "limit": args.limit}
     from seq2math.data.generation import generate_example
 
     if args.count < 1:
@@ -71,9 +111,9 @@ def run(args) -> int:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     device = resolve_device(args.device)
     limit_cpu_threads(device)
-    loaded = load_run(args.run_dir, device, which=args.checkpoint)
+    loaded = load_run(args.model, device, which=args.checkpoint)
     if loaded.config.model.arch not in GENERATIVE_ARCHITECTURES:
-        raise ConfigError(f"{args.run_dir} holds an {loaded.config.model.arch}-only model, which does not "
+        raise ConfigError(f"{args.model} holds an {loaded.config.model.arch}-only model, which does not "
                           "generate outputs; evaluate needs seq2seq, decoder or rnn")
     examples, origin = load_examples(loaded.task, args)
     for number, (source, _target) in enumerate(examples, 1):
@@ -81,8 +121,8 @@ def run(args) -> int:
         if unknown:
             raise ConfigError(f"example {number}: tokens the model never saw: {', '.join(unknown[:5])} "
                               "(data generated with other task options than the run?)")
-    out = Path(args.out) if args.out else Path(args.run_dir) / "eval.json"
-    identity = {"run": str(Path(args.run_dir).resolve()), "weights": loaded.weights.name, "step": loaded.step,
+    out = Path(args.out) if args.out else default_report_path(args.model)
+    identity = {"run": str(Path(args.model).resolve()), "weights": loaded.weights.name, "step": loaded.step,
                 **origin}
     options = EvalOptions(beam=args.beam, batch_size=args.batch_size, workers=args.workers, max_len=args.max_len,
                           length_penalty=args.length_penalty, identity=identity)

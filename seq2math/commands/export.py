@@ -1,25 +1,29 @@
-"""``seq2math export RUN --out DIR``: a small fp16 checkpoint (and back to a resumable run)."""
+"""``seq2math export --model RUN --out DIR``: a small fp16 checkpoint (and back to a resumable run)."""
 
 from __future__ import annotations
+
+from seq2math.commands.options import add_model, add_old_model_positional, add_resolver
 
 HELP = "export a run's weights as a small fp16 checkpoint (or turn one back into a resumable run)"
 DESCRIPTION = """Export a trained run as model.safetensors (fp16 by default) + config.json + vocab.json.
 
-The export loads like a run directory (evaluate, predict, solve --model DIR) and is small
+The export loads like a run directory (--model DIR of evaluate, predict, solve, report) and is small
 enough to commit; seq2math/checkpoints/lyapunov-tiny is the model that
 `seq2math solve --methods model,sos` uses when --model is not given. --as-run does the
 reverse: it writes a run directory from an exported checkpoint that `seq2math train --resume`
 continues (same step and schedule; Adam's moment estimates start afresh).
 
 examples:
-  seq2math export runs/lyapunov-tiny --out seq2math/checkpoints/lyapunov-tiny
-  seq2math export seq2math/checkpoints/lyapunov-tiny --as-run --out runs/lyapunov-tiny-2
-  seq2math train --resume --out runs/lyapunov-tiny-2 --max-time 2h
+  seq2math export --model runs/lyapunov-tiny --out seq2math/checkpoints/lyapunov-tiny
+  seq2math export --model seq2math/checkpoints/lyapunov-tiny --as-run --out runs/lyapunov-tiny-2
+  seq2math train --resume --out runs/lyapunov-tiny-2 --time-limit 2h
 """
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("source", metavar="RUN_OR_CHECKPOINT", help="run directory (or, with --as-run, an export)")
+    add_old_model_positional(parser, "export")
+    add_model(parser, shipped_default=False, what="the model to export (with --as-run: an exported checkpoint)")
+    add_resolver(parser, _model_required)
     parser.add_argument("--out", required=True, help="directory to write")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best",
                         help="weights of the run to export (default: best validation)")
@@ -27,6 +31,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-mb", type=float, default=20.0, help="refuse exports larger than this (default 20)")
     parser.add_argument("--as-run", action="store_true",
                         help="write a resumable run directory from an exported checkpoint instead")
+
+
+def _model_required(parser, args) -> None:
+    if args.model is None:
+        parser.error("name the model to export: --model RUN")
 
 
 def run(args) -> int:
@@ -37,11 +46,11 @@ def run(args) -> int:
 
     try:
         if args.as_run:
-            summary = run_from_export(args.source, args.out)
+            summary = run_from_export(args.model, args.out)
             print(f"export: run directory {summary['out']} at step {summary['step']}; continue it with "
                   f"`seq2math train --resume --out {summary['out']}`", file=sys.stderr)
             return 0
-        summary = export_checkpoint(args.source, args.out, args.checkpoint, args.dtype,
+        summary = export_checkpoint(args.model, args.out, args.checkpoint, args.dtype,
                                     max_bytes=int(args.max_mb * 2**20))
     except ValueError as err:
         raise ConfigError(str(err)) from None

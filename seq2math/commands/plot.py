@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from seq2math.commands.options import add_input_files, add_model, add_old_model_positional
 from seq2math.config import ConfigError
 from seq2math.tokens.vocab import BOS, SEP
 
@@ -13,7 +14,7 @@ HELP = "plot learning curves, attention maps or accuracy tables"
 DESCRIPTION = """Figures of runs and evaluations (PNG files; tables also as Markdown on stdout).
 
   curves    RUN_DIR...          loss, token accuracy, verified accuracy from metrics.jsonl
-  attention RUN_DIR INPUT       attention weights of every layer and head for one input (teacher
+  attention --model RUN INPUT   attention weights of every layer and head for one input (teacher
                                 forcing on the model's own greedy output); each panel is labelled
                                 with its sharpness and the share of queries reading a fixed relative
                                 offset (near 1: a positional head)
@@ -21,7 +22,7 @@ DESCRIPTION = """Figures of runs and evaluations (PNG files; tables also as Mark
 
 examples:
   seq2math plot curves runs/t --out runs/t/curves.png
-  seq2math plot attention runs/t "[[1, 2], [3, 4]]" --kind cross --out runs/t/cross.png
+  seq2math plot attention --model runs/t "[[1, 2], [3, 4]]" --kind cross --out runs/t/cross.png
   seq2math plot table runs/t/eval.json --out runs/t/accuracy.png
 """
 
@@ -29,18 +30,19 @@ examples:
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="figure", metavar="FIGURE")
     curves = sub.add_parser("curves", help="learning curves from metrics.jsonl")
-    curves.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (or metrics.jsonl files)")
+    add_input_files(curves, dest="runs", many=True, metavar="RUN_DIR", help="run directories (or metrics.jsonl files)")
     curves.add_argument("--out", required=True, help="PNG file")
     attention = sub.add_parser("attention", help="attention maps for one input")
-    attention.add_argument("run_dir", metavar="RUN_DIR")
+    add_old_model_positional(attention, "plot attention")
     attention.add_argument("input", metavar="INPUT", help="problem in human form (or tokens with --tokens)")
+    add_model(attention, what="the model whose attention is drawn")
     attention.add_argument("--tokens", action="store_true", help="INPUT is a token sequence")
     attention.add_argument("--kind", choices=["cross", "encoder_self", "decoder_self"], default="cross",
                            help="which attention to draw (default: cross, the encoder-decoder attention)")
     attention.add_argument("--out", required=True, help="PNG file")
     attention.add_argument("--device", default="cpu")
     table = sub.add_parser("table", help="accuracy table from eval.json files")
-    table.add_argument("reports", nargs="+", metavar="EVAL_JSON")
+    add_input_files(table, dest="reports", many=True, metavar="EVAL_JSON", help="eval.json files of `seq2math evaluate`")
     table.add_argument("--out", help="also draw the table as bars into this PNG")
 
 
@@ -64,7 +66,7 @@ def _attention(args) -> int:
     from seq2math.evaluation.plots import plot_attention
     from seq2math.training.checkpoint import load_run
 
-    loaded = load_run(args.run_dir, args.device)
+    loaded = load_run(args.model, args.device)
     task, vocab, arch = loaded.task, loaded.vocab, loaded.config.model.arch
     try:
         source = args.input.split() if args.tokens else task.from_human(args.input)

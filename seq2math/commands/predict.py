@@ -1,10 +1,11 @@
-"""``seq2math predict RUN_DIR INPUT``: decode one problem typed by a person and verify the answers."""
+"""``seq2math predict --model RUN INPUT``: decode one problem typed by a person and verify the answers."""
 
 from __future__ import annotations
 
 import json
 import sys
 
+from seq2math.commands.options import add_model, add_old_model_positional
 from seq2math.config import ConfigError
 
 HELP = "decode one input given in human form and show the verified hypotheses"
@@ -15,14 +16,16 @@ separated by ";"), or a token sequence with --tokens. Hypotheses are listed best
 their beam score and the metrics at which they verify.
 
 examples:
-  seq2math predict runs/t "[[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [1, 1, 1, 1, 1], [2, 2, 2, 2, 2], [0, 1, 0, 1, 0]]"
-  seq2math predict runs/t --tokens "V2 V2 + 100 E-2 + 200 E-2 - 300 E-2 + 400 E-2" --beam 3
+  seq2math predict --model runs/t "[[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [1, 1, 1, 1, 1], [2, 2, 2, 2, 2], [0, 1, 0, 1, 0]]"
+  seq2math predict --model runs/t --tokens "V2 V2 + 100 E-2 + 200 E-2 - 300 E-2 + 400 E-2" --beam 3
+  seq2math predict "x0' = -x0 + x1; x1' = -x0 - x1^3"       (the shipped Lyapunov checkpoint)
 """
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `seq2math train`")
+    add_old_model_positional(parser, "predict")
     parser.add_argument("input", metavar="INPUT", help="the problem, in human form (or tokens with --tokens)")
+    add_model(parser, what="the model to decode with")
     parser.add_argument("--tokens", action="store_true", help="INPUT is a space-separated token sequence")
     parser.add_argument("--beam", type=int, default=5, help="hypotheses to decode (default 5)")
     parser.add_argument("--max-len", type=int, help="longest output (default: the model's limit)")
@@ -41,10 +44,10 @@ def run(args) -> int:
     if args.beam < 1:
         raise ConfigError(f"--beam must be at least 1, got {args.beam}")
     device = resolve_device(args.device)
-    loaded = load_run(args.run_dir, device, which=args.checkpoint)
+    loaded = load_run(args.model, device, which=args.checkpoint)
     task, vocab = loaded.task, loaded.vocab
     if loaded.config.model.arch not in GENERATIVE_ARCHITECTURES:
-        raise ConfigError(f"{args.run_dir} holds an {loaded.config.model.arch}-only model; predict needs a generator")
+        raise ConfigError(f"{args.model} holds an {loaded.config.model.arch}-only model; predict needs a generator")
     try:
         source = args.input.split() if args.tokens else task.from_human(args.input)
         task.check_source(source)

@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+from seq2math.commands.options import (
+    add_input_files,
+    add_model,
+    add_resolver,
+    add_time_limit,
+    note_old_spelling,
+)
+
 HELP = "compare methods (model, findlyap, sos, neural) on test files: the paper's Table 5 layout"
 DESCRIPTION = """Run each method on each test file with the same verifier and time limit, and write
 report.md + report.json: rows = test sets, columns = methods, the % (count) of systems with a
-certified V under the lyapunov check and under the barrier check (DOMAIN.md §3.4-3.5).
+certified V under the lyapunov check and under the barrier check (docs/verification.md).
 
-Methods: model (the committed checkpoint) or model:RUN, findlyap, sos, neural (global results;
-its region claims are counted apart). Every counted V has an exact certificate saved under
-OUT/certificates/ and re-proved from that file. Interrupted reports continue where they
-stopped (records.jsonl holds one record per method, file and line).
+Methods: model (the committed checkpoint, or the one named by --model RUN), findlyap, sos,
+neural (global results; its region claims are counted apart). Every counted V has an exact
+certificate saved under OUT/certificates/ and re-proved from that file. Interrupted reports
+continue where they stopped (records.jsonl holds one record per method, file and line).
 
 examples:
-  seq2math report --test bpoly.txt flyap.txt --methods model:runs/lyapunov-tiny,findlyap --time-limit 30 --out rep
-  seq2math report --test bpoly.txt --methods model,findlyap,sos,neural --beam 10 --limit 20 --workers 2 --out rep2
+  seq2math report bpoly.txt flyap.txt --model runs/lyapunov-tiny --methods model,findlyap --time-limit 30 --out rep
+  seq2math report bpoly.txt --methods model,findlyap,sos,neural --beam 10 --limit 20 --workers 2 --out rep2
 """
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--test", nargs="+", required=True, metavar="FILE",
-                        help="test files ([COUNT|]SYSTEM<TAB>V prefix lines; V ignored); one row each")
+    add_input_files(parser, dest="test", many=True, old=("--test",),
+                    help="test files ([COUNT|]SYSTEM<TAB>V prefix lines; V ignored); one row each")
     parser.add_argument("--methods", default="model,findlyap",
-                        help="comma-separated columns: model[:RUN], findlyap, sos, neural (default model,findlyap)")
-    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per system and check (default 60)")
+                        help="comma-separated columns: model, findlyap, sos, neural (default model,findlyap)")
+    add_model(parser, what="model column", fill_default=False)
+    add_resolver(parser, _model_column)
+    add_time_limit(parser, what="per system and check", default=60.0)
     parser.add_argument("--beam", type=int, default=50, help="model: hypotheses per system (default 50)")
     parser.add_argument("--max-degree", type=int, default=6, help="findlyap/sos: largest degree of V (default 6)")
     parser.add_argument("--limit", type=int, help="only the first N systems of each file")
@@ -31,6 +41,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the neural baseline")
     parser.add_argument("--out", default="report", help="output directory (default ./report)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _model_column(parser, args) -> None:
+    """``--model RUN`` becomes the ``model:RUN`` column of ``--methods`` (the old spelling, still read)."""
+    items = [item.strip() for item in args.methods.split(",")]
+    named = [item for item in items if item.startswith("model:")]
+    if named:
+        note_old_spelling(parser, f"--methods {named[0]}", f"--model {named[0][len('model:'):]} --methods model")
+        if args.model is not None:
+            parser.error(f"the model is named twice: --model {args.model} and --methods {named[0]}")
+    if args.model is None:
+        return
+    if "model" not in items:
+        parser.error(f"--model {args.model} names the model of the model column: add model to --methods")
+    args.methods = ",".join(f"model:{args.model}" if item == "model" else item for item in items)
 
 
 def run(args) -> int:

@@ -1,6 +1,16 @@
-"""``seq2math solve "SYSTEM"``: find a Lyapunov function and prove it, or say what was tried."""
+"""``seq2math solve "SYSTEM"`` or ``seq2math solve FILE``: find a Lyapunov function and prove it, or say what was tried."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from seq2math.commands.options import (
+    add_input_files,
+    add_model,
+    add_old_flag,
+    add_resolver,
+    add_time_limit,
+)
 
 HELP = "find a certified Lyapunov function for a system (methods: model, findlyap, sos, neural)"
 DESCRIPTION = """Find V for a polynomial system and prove it exactly.
@@ -12,28 +22,43 @@ method that found it. "not found" lists what was tried: it is not a proof of ins
 examples:
   seq2math solve "x0' = -x0 + x1; x1' = -x0 - x1^3"
   seq2math solve "x0' = -x0 + x0*x1; x1' = -x1" --json
-  seq2math solve --file systems.txt --out solved.jsonl --time-limit 30
+  seq2math solve systems.txt --out solved.jsonl --time-limit 30
   seq2math solve "x0' = -2*x0 + x1; x1' = -x0 - x1^3" --methods model,sos   (committed model, sos fallback)
-  seq2math solve --file systems.txt --methods model,sos --model runs/lyapunov-tiny --beam 10
+  seq2math solve systems.txt --methods model,sos --model runs/lyapunov-tiny --beam 10
 """
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("system", nargs="?", help="the system in infix form, e.g. \"x0' = -x0; x1' = -x1^3\"")
-    parser.add_argument("--file", default=None, help="solve every system of a prefix-format file (targets ignored)")
-    parser.add_argument("--infix", action="store_true", help="with --file: lines are infix systems")
+    add_input_files(parser, dest="system", required=False, metavar="SYSTEM_OR_FILE",
+                    help="a system in infix form (\"x0' = -x0; x1' = -x1^3\"), or a file whose systems are all "
+                         "solved (prefix format, targets ignored; infix with --infix)")
+    add_old_flag(parser, "--file", "FILE", "file", metavar="FILE", once=True)
+    add_resolver(parser, _file_or_system)
+    parser.add_argument("--infix", action="store_true", help="with FILE: lines are infix systems")
     parser.add_argument("--methods", default="sos", help="comma-separated methods, tried in order (default: sos); "
                         "model,sos = the trained model proposes, sos is the fallback")
-    parser.add_argument("--model", default=None, help="model method: run directory or exported checkpoint "
-                        "(default: the committed seq2math/checkpoints/lyapunov-tiny)")
+    add_model(parser, what="model method")
     parser.add_argument("--beam", type=int, default=50, help="model method: hypotheses decoded per system (default 50)")
     parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov", help="check to pass")
     parser.add_argument("--max-degree", type=int, default=6, help="sos method: largest degree of V (even)")
-    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per system (default 60)")
+    add_time_limit(parser, what="per system", default=60.0)
     parser.add_argument("--json", action="store_true", help="print a JSON object instead of text")
-    parser.add_argument("--out", default=None, help="with --file: output JSONL (default stdout)")
-    parser.add_argument("--resume", action="store_true", help="with --file: skip lines already in --out")
-    parser.add_argument("--workers", type=int, default=1, help="with --file: worker processes")
+    parser.add_argument("--out", default=None, help="with FILE: output JSONL (default stdout)")
+    parser.add_argument("--resume", action="store_true", help="with FILE: skip lines already in --out")
+    parser.add_argument("--workers", type=int, default=1, help="with FILE: worker processes")
+
+
+def _file_or_system(parser, args) -> None:
+    """SYSTEM_OR_FILE names a file when such a file exists (an infix system is never a path);
+    ``args.file`` is then that path and ``args.system`` None."""
+    if not hasattr(args, "file"):
+        args.file = None
+    if args.system is not None and Path(args.system).is_file():
+        if args.file is not None:
+            parser.error(f"two inputs: FILE {args.system} and --file {args.file}")
+        args.system, args.file = None, args.system
+    elif args.system is not None and "=" not in args.system:
+        parser.error(f"no file {args.system!r}, and not a system either (systems look like \"x0' = -x0\")")
 
 
 def _solve(system, args):
@@ -87,7 +112,7 @@ def run(args) -> int:
     from seq2math.config import ConfigError
 
     if (args.system is None) == (args.file is None):
-        raise ConfigError("give either a system (infix text) or --file FILE")
+        raise ConfigError("give a SYSTEM (infix text, e.g. \"x0' = -x0\") or a FILE of systems")
     if args.file is None:
         record = _solve(args.system, args).to_json()
         print(json.dumps(record)) if args.json else _print_text(record)

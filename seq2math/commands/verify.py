@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from seq2math.commands.options import add_input_files, add_time_limit
+
 HELP = "verify Lyapunov / barrier candidates (exact SOS certificates, z3, falsification)"
 DESCRIPTION = """Verify every (system, V) pair of a file.
 
@@ -14,13 +16,13 @@ on stderr (and OUT.summary.json). valid=true means every condition was proved ex
 Non-polynomial pairs get numerical falsification only (proof "none (numerical)").
 
 examples:
-  seq2math verify pairs.txt --out checked.jsonl --workers 2 --timeout 30
+  seq2math verify pairs.txt --out checked.jsonl --workers 2 --time-limit 30
   seq2math verify pairs.txt --check barrier --certificates certs/ --exact
 """
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("file", help="input file of (system, V) pairs")
+    add_input_files(parser, dest="file", help="input file of (system, V) pairs")
     parser.add_argument("--infix", action="store_true", help="lines are SYSTEM<TAB>V in infix syntax")
     parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov",
                         help="lyapunov (default): V(0)=0, V - eps*sum x^2k SOS, -dV/dt SOS; barrier: V SOS, -dV/dt SOS")
@@ -28,7 +30,7 @@ def add_arguments(parser) -> None:
                         help="exact (default): true only with exact proofs; numerical: accept solver-tolerance SOS")
     parser.add_argument("--asymptotic", action="store_true",
                         help="also try -dV/dt - delta*sum x^2k SOS (global asymptotic stability flag)")
-    parser.add_argument("--timeout", type=float, default=None, help="hard limit in seconds per line (worker killed)")
+    add_time_limit(parser, what="per line, a hard limit (the worker is killed)", old=("--timeout",))
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--out", default=None, help="output JSONL file (default: stdout)")
     parser.add_argument("--resume", action="store_true", help="skip lines already in --out")
@@ -47,7 +49,7 @@ class _Job:
         self.infix, self.check, self.proof = args.infix, args.check, args.proof
         self.asymptotic, self.use_z3, self.seed = args.asymptotic, not args.no_z3, args.seed
         self.certificates, self.recheck, self.path = args.certificates, args.exact, path
-        self.timeout = args.timeout
+        self.timeout = args.time_limit
 
     def __call__(self, item: tuple[int, str]) -> dict:
         from pathlib import Path
@@ -94,10 +96,10 @@ def run(args) -> int:
     items = (item for item in read_lines(args.file) if item[0] not in writer.done)
     job = _Job(args, args.file)
     try:
-        for (line, _), result in run_jobs(job, items, workers=args.workers, timeout=args.timeout):
+        for (line, _), result in run_jobs(job, items, workers=args.workers, timeout=args.time_limit):
             if result is TIMED_OUT:
                 result = {"line": line, "valid": None, "check": args.check,
-                          "reason": f"timeout after {args.timeout} s", "seconds": args.timeout, "timeout": True}
+                          "reason": f"timeout after {args.time_limit} s", "seconds": args.time_limit, "timeout": True}
             elif isinstance(result, JobError):
                 result = {"line": line, "valid": None, "check": args.check, "reason": f"failure: {result.message}",
                           "error": True}
