@@ -6,7 +6,7 @@ HELP = "run a baseline (findlyap: SOSTOOLS-style SOS search; neural: learner-ver
 DESCRIPTION = """Run a baseline on every system of a prefix-format file (targets ignored).
 
 findlyap: V over all monomials of degree 2..d, d = 2, 4, ... <= --max-degree; nonnegative
-eps_ik with sum_k eps_ik >= 0.1; V - sum eps x^2k SOS and -dV/dt SOS (DOMAIN.md §5).
+eps_ik with sum_k eps_ik >= 0.1; V - sum eps x^2k SOS and -dV/dt SOS (docs/baselines.md).
 Every V it finds is rounded and re-verified exactly; per line: status found / not found /
 solver failure / timeout, the degrees tried and the time.
 

@@ -1,6 +1,6 @@
 """``check_candidate``: is V a (global) Lyapunov or barrier function of ẋ = f(x)?
 
-Checks (DOMAIN.md §3.4):
+Checks (docs/verification.md):
 
 - ``lyapunov``: V(0) = 0; V − Σᵢ Σₖ εᵢₖ xᵢ^(2k) is SOS with εᵢₖ ≥ 0, Σₖ εᵢₖ > 0 (so V is
   positive definite and radially unbounded); −V̇ is SOS. ``asymptotic=True`` also tries

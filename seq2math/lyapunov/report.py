@@ -1,4 +1,4 @@
-"""The comparison table of the Lyapunov paper (Table 5, DOMAIN.md §3.5), run on our test files.
+"""The comparison table of the Lyapunov paper (Table 5, docs/published.md), run on our test files.
 
 ``run_report`` runs every method on every system of every test file with the same verifier
 and time limit (``seq2math.lyapunov.report_cells.run_cell``) and writes into ``out``:

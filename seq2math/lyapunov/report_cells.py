@@ -1,6 +1,6 @@
 """One (method, system) cell of the comparison table: search, certify, save and re-check.
 
-For each check (``lyapunov`` and ``barrier``, DOMAIN.md §3.4) a method gets ``time_limit``
+For each check (``lyapunov`` and ``barrier``, docs/verification.md) a method gets ``time_limit``
 seconds to produce a V; a V counts as *certified* only when ``check_candidate`` proves it
 exactly (rational Gram matrices or z3), the certificate is written to a file, and
 ``seq2math.sos.certificates.recheck`` proves that file again from scratch. A numerical

@@ -1,4 +1,4 @@
-"""z3 as a second, complete prover for polynomial sign conditions (DOMAIN.md §3.4).
+"""z3 as a second, complete prover for polynomial sign conditions (docs/verification.md).
 
 z3's nonlinear real arithmetic (nlsat) decides ∃x: p(x) < 0 exactly: ``unsat`` proves
 p ≥ 0 everywhere, ``sat`` comes with a model we re-check in rationals. It is used when

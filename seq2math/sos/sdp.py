@@ -5,7 +5,7 @@ positive definite term; for findlyap: also the coefficients of V) and conditions
 "p_j(c) is SOS", each written as p_j(c) = z_jᵀ Q_j z_j with Q_j ⪰ t_j·I. Coefficient
 matching is one sparse matrix per condition: row α collects the Gram entries (a, b)
 with m_a + m_b = α. We maximise Σ t_j with t_j ≤ 1: the margin makes rounding to an
-exact certificate possible (DOMAIN.md §3.4) and the cap keeps the SDP bounded.
+exact certificate possible (docs/verification.md) and the cap keeps the SDP bounded.
 
 The default path hands the matrices straight to Clarabel's native API (no modelling
 layer: for the small problems of 2–3 variables, cvxpy's compilation alone costs more

@@ -1,4 +1,4 @@
-"""The SOSTOOLS ``findlyap`` baseline (DOMAIN.md §5), with exact re-verification.
+"""The SOSTOOLS ``findlyap`` baseline (docs/baselines.md), with exact re-verification.
 
 For d = 2, 4, … ≤ max_degree: V = Σ c_m·m over all monomials m of degree 2..d (unknown
 c), nonnegative εᵢₖ with Σₖ εᵢₖ ≥ 0.1 for each variable i, and the conditions
