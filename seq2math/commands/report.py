@@ -13,7 +13,7 @@ from seq2math.commands.options import (
 HELP = "compare methods (model, findlyap, sos, neural) on test files: the paper's Table 5 layout"
 DESCRIPTION = """Run each method on each test file with the same verifier and time limit, and write
 report.md + report.json: rows = test sets, columns = methods, the % (count) of systems with a
-certified V under the lyapunov check and under the barrier check (docs/verification.md).
+certified V under the lyapunov check and under the barrier check (docs/verification.md, docs/published.md).
 
 Methods: model (the committed checkpoint, or the one named by --model RUN), findlyap, sos,
 neural (global results; its region claims are counted apart). Every counted V has an exact

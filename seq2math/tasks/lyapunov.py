@@ -1,6 +1,6 @@
 """Global Lyapunov functions: from a dynamical system ẋ = f(x), predict V (Alfarano, Charton, Hayat 2024).
 
-One example, in the benchmark line format (DOMAIN.md §3.1): the system ẋ0 = −x0,
+One example, in the benchmark line format (docs/formats.md): the system ẋ0 = −x0,
 ẋ1 = −2·x1 + x0³ with V = x0² + x1² is ::
 
     1|INT+ 2 <SPECIAL_3> * INT- 1 x0 <SPECIAL_3> + * INT- 2 x1 ^ x0 INT+ 3<TAB>+ ^ x0 INT+ 2 ^ x1 INT+ 2

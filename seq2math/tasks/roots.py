@@ -1,4 +1,4 @@
-"""Real roots of integer polynomials, from the expanded or the factored form (docs/tasks.md).
+"""Real roots of integer polynomials, from the expanded or the factored form (docs/tasks.md, polynomial roots).
 
 The same polynomial can be shown to the model in two representations; comparing models
 trained on each is the point of the task (``--representation expanded|factored``):

@@ -1,4 +1,4 @@
-"""The prefix (Polish) token format of the Lyapunov benchmark files (DOMAIN.md §3.1), both ways.
+"""The prefix (Polish) token format of the Lyapunov benchmark files (docs/formats.md), both ways.
 
 A line is ``COUNT|SOURCE<TAB>TARGET``. SOURCE is ``INT+ n`` then, n times,
 ``<SPECIAL_3>`` and one expression (equation i is dx_i/dt); TARGET is one expression (V).

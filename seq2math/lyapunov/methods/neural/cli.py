@@ -2,7 +2,7 @@
 
 Registered by ``seq2math/commands/baseline.py``; torch is imported only inside the jobs.
 One JSON object per input line, then a summary that counts region and global results in
-separate columns (the neural tools certify a region, DOMAIN.md §5).
+separate columns (the neural tools certify a region, docs/baselines.md).
 """
 
 from __future__ import annotations

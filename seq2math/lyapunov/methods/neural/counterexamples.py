@@ -8,7 +8,7 @@ with r ≤ ‖x‖ ≤ R. V > 0 holds by construction (``SquareNetwork``), so on
   worst states. Finding nothing is *not* a proof; it only sends the candidate on.
 - ``exact_region_check``: for polynomial f and V, z3 decides ∃x: r² ≤ ‖x‖² ≤ R² ∧ V̇(x) ≥ 0
   exactly (nlsat); ``unsat`` proves the region claim, ``sat`` gives an exact counterexample.
-  This replaces dReal of the published tools (DOMAIN.md §3.4: z3 is complete for
+  This replaces dReal of the published tools (docs/verification.md: z3 is complete for
   polynomial real arithmetic; dReal does not install from PyPI alone).
 """
 

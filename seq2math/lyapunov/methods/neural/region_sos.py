@@ -8,7 +8,7 @@ which gives p ≥ δ‖x‖² ≥ δr² > 0 on the annulus (Putinar-style multip
 solved by the project's engine (``seq2math.sos.sdp``, margins maximised); then δ and
 the multipliers are rounded to rationals and every Gram matrix is made exact
 (``seq2math.sos.exact``), so the certificate rests on exact LDLᵀ checks, not on solver
-tolerance (DOMAIN.md §3.4). ``recheck`` re-proves a certificate from V, f and the radii alone.
+tolerance (docs/verification.md). ``recheck`` re-proves a certificate from V, f and the radii alone.
 z3 remains the complete fallback (``neural_verify.exact_region_check``); this route is
 the one that scales to 3 variables, where z3's nlsat often times out.
 """

@@ -1,6 +1,6 @@
 """A neural learner–verifier (CEGIS) Lyapunov baseline in the manner of Fossil 2, NLC/ANLC and LyzNet.
 
-Loop (DOMAIN.md §5): a small network V (``neural_torch.SquareNetwork``, positive definite by
+Loop (docs/baselines.md): a small network V (``neural_torch.SquareNetwork``, positive definite by
 construction) is trained on states of the annulus r ≤ ‖x‖ ≤ R to make V̇ = ∇V·f negative;
 a verifier searches counterexamples (``neural_verify``), which join the training set; repeat
 until the verifier accepts or the budget (rounds, seconds) runs out.
