@@ -5,6 +5,7 @@
 - ``lyapunov_run``: a run directory holding an *untrained* tiny Lyapunov model (what ``load_run``,
   ``export`` and the model method read), with ``TINY_LYAPUNOV`` task options;
 - ``textbook``: x0' = -x0 + x1, x1' = -x0 - x1^3 with V = x0^2 + x1^2, in every form the tests need;
+- ``certificate_file_proves``: opens a certificate file and re-proves it for a given system and V;
 - ``one_torch_thread``: tiny matrices with extra OpenMP threads only spin against the other test
   processes (and bitwise comparisons need one thread count), so training tests use one.
 """
@@ -108,3 +109,23 @@ def textbook() -> Textbook:
     infix = "x0' = -x0 + x1; x1' = -x0 - x1^3"
     return Textbook(infix=infix, V_infix="x0^2 + x1^2", system=[-x0 + x1, -x0 - x1**3], V=x0**2 + x1**2,
                     V_prefix="+ ^ x0 INT+ 2 ^ x1 INT+ 2".split(), source=make_task("lyapunov").from_human(infix))
+
+
+def _certificate_file_proves(path: Path, system: list[Poly], V: Poly, check: str) -> None:
+    """A certificate file must be about this very system and V under ``check``, and re-prove every
+    condition from scratch (``certificates.recheck``: exact arithmetic, nothing taken from the writer)."""
+    from seq2math.sos import certificates
+    from seq2math.sos.exact import poly_from_json
+
+    document = certificates.load(path)
+    R = ring(len(system))
+    assert document["check"] == check and int(document["nvars"]) == len(system)
+    assert [R.from_dict(poly_from_json(f)) for f in document["system"]] == system, "another system"
+    assert R.from_dict(poly_from_json(document["V"])) == V, "another V"
+    ok, why = certificates.recheck(document)
+    assert ok, why
+
+
+@pytest.fixture(scope="session")
+def certificate_file_proves():
+    return _certificate_file_proves
