@@ -4,6 +4,7 @@
 - ``transpose_run``: a factory that trains such a run for a few steps into a fresh directory;
 - ``lyapunov_run``: a run directory holding an *untrained* tiny Lyapunov model (what ``load_run``,
   ``export`` and the model method read), with ``TINY_LYAPUNOV`` task options;
+- ``tiny_lyapunov``: those task options and the model of ``lyapunov_run``, for tests that train one;
 - ``textbook``: x0' = -x0 + x1, x1' = -x0 - x1^3 with V = x0^2 + x1^2, in every form the tests need;
 - ``certificate_file_proves``: opens a certificate file and re-proves it for a given system and V;
 - ``one_torch_thread``: tiny matrices with extra OpenMP threads only spin against the other test
@@ -78,6 +79,12 @@ def lyapunov_run(tmp_path_factory) -> Path:
     vocab.save(directory / checkpoint.VOCAB_FILE)
     checkpoint.save_weights(model, directory / checkpoint.MODEL_FILE, step=7)
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_lyapunov() -> dict:
+    """The tiny Lyapunov set-up: ``{"task": TINY_LYAPUNOV, "model": TINY_LYAPUNOV_MODEL}`` (copies)."""
+    return {"task": dict(TINY_LYAPUNOV), "model": dict(TINY_LYAPUNOV_MODEL)}
 
 
 @pytest.fixture(scope="module")
