@@ -4,14 +4,12 @@ malformed hypotheses, the model method with sos fallback, and exported checkpoin
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
 import torch
 
 import seq2math
-
 from seq2math.cli import main
 from seq2math.evaluation.evaluate import (
     Hypothesis,
@@ -156,9 +154,9 @@ def test_read_hypotheses_marks_repeats_syntax_and_degree():
     assert [p.problem.split(":")[0].split(" ")[0] for p in proposals[1:]] == ["repeat", "invalid", "degree", "uses"]
 
 
-def test_solve_with_model_then_sos_falls_back_to_sos(lyapunov_run, capsys):
+def test_solve_with_model_then_sos_falls_back_to_sos(lyapunov_run, capsys, textbook):
     """An untrained model proposes nonsense: nothing it says verifies, and sos still finds V."""
-    code = main(["solve", "x0' = -x0 + x1; x1' = -x0 - x1^3", "--methods", "model,sos", "--model", str(lyapunov_run),
+    code = main(["solve", textbook.infix, "--methods", "model,sos", "--model", str(lyapunov_run),
                  "--beam", "3", "--json", "--time-limit", "60"])
     record = json.loads(capsys.readouterr().out)
     assert code == 0 and record["found"] and record["method"] == "sos"
