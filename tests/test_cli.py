@@ -1,5 +1,9 @@
 """The command line: every subcommand is listed and has --help."""
 
+import argparse
+import importlib
+import re
+
 import pytest
 
 from seq2math.cli import COMMANDS, build_parser, main
@@ -14,11 +18,10 @@ def _subcommands():
 def test_help_lists_subcommands(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
-    for name in _subcommands():
-        assert name in out
-    # every built subcommand is one the CLI table knows
-    assert set(_subcommands()) <= set(COMMANDS)
-    assert "generate" in _subcommands()
+    assert set(_subcommands()) == set(COMMANDS)          # every command of the table is built
+    for name, module_name in COMMANDS.items():          # each listed with its one-line help
+        help_line = importlib.import_module(module_name).HELP
+        assert re.search(rf"^\s+{name}\s+{re.escape(help_line[:30])}", out, re.M), (name, help_line)
 
 
 @pytest.mark.parametrize("name", _subcommands())
@@ -26,7 +29,14 @@ def test_every_subcommand_has_help(name, capsys):
     with pytest.raises(SystemExit) as info:
         main([name, "--help"])
     assert info.value.code == 0
-    assert "usage: seq2math " + name in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("usage: seq2math " + name)
+    command = next(a for a in build_parser()._actions if a.dest == "command").choices[name]
+    for action in command._actions:                     # every visible option and argument is documented
+        if action.help == argparse.SUPPRESS:
+            continue
+        shown = action.option_strings[0] if action.option_strings else (action.metavar or action.dest)
+        assert str(shown) in out, (name, shown)
 
 
 def test_unknown_subcommand_is_an_error(capsys):

@@ -202,11 +202,31 @@ def test_decoding_rejects_what_it_cannot_do():
 
 
 def test_model_benchmark_command_runs(capsys):
+    """The numbers are measurements: positive, rate x time = the work done, speed-up = time ratio."""
+    import re
+
     from seq2math.cli import main
 
     argv = ["bench", "model", "--batch", "2", "--beam", "2", "--src-len", "5", "--max-len", "4", "--vocab", "20",
             "--repeats", "1", "--attention-len", "8"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "speed-up of the cache" in out and "speed-up of SDPA" in out
+    number = r"([0-9.]+)"
+    printed = dict(rel=0.15, abs=0.01)     # the printed values are rounded (seconds to 1 ms, speed-ups to 0.01)
+    rates = {name: (float(rate), float(seconds)) for name, rate, seconds in re.findall(
+        r"^\s+(with KV cache|without cache|SDPA attention|eager attention)\s+" + number + r" \w+/s\s+\(" + number
+        + r" s\)", out, re.M)}
+    assert set(rates) == {"with KV cache", "without cache", "SDPA attention", "eager attention"}, out
+    assert all(rate > 0 and seconds > 0 for rate, seconds in rates.values())
+    for name in ("with KV cache", "without cache"):               # batch 2 x beam 2 x 4 steps = 16 tokens
+        assert rates[name][0] * rates[name][1] == pytest.approx(16, **printed)
+    for name in ("SDPA attention", "eager attention"):            # one forward over a batch of 4 sequences
+        assert rates[name][0] * rates[name][1] == pytest.approx(4, **printed)
+    speedups = [float(x) for x in re.findall(r"speed-up of (?:the cache|SDPA): " + number + "x", out)]
+    assert len(speedups) == 3 and all(x > 0 for x in speedups)
+    assert speedups[0] == pytest.approx(rates["without cache"][1] / rates["with KV cache"][1], **printed)
+    assert speedups[1] == pytest.approx(rates["eager attention"][1] / rates["SDPA attention"][1], **printed)
+    layer = [float(x) for x in re.findall(r"attention\s+" + number + " ms", out)]
+    assert len(layer) == 2 and all(ms > 0 for ms in layer)
+    assert speedups[2] == pytest.approx(layer[1] / layer[0], **printed)
     assert main(["bench", "model", "--beam", "0"]) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from fractions import Fraction
 
 import flint
 import numpy as np
@@ -84,6 +85,30 @@ def test_tampered_certificates_are_rejected():
     bad = copy.deepcopy(document)
     bad["conditions"] = bad["conditions"][:1]
     assert not C.recheck(bad)[0]
+
+
+def test_an_indefinite_gram_matrix_with_the_right_identity_is_rejected(textbook):
+    """The identity p = z^T Q z is not enough: Q must be PSD. Swap in Gram matrices that keep the
+    identity of -dV/dt = 2 x0^2 + 2 x1^4 exactly but are indefinite; recheck must refuse them."""
+    document = _certified(textbook.system, textbook.V)
+    index = next(k for k, c in enumerate(document["conditions"]) if c["name"] == "decrease")
+    assert X.poly_from_json(document["conditions"][index]["polynomial"]) == {(2, 0): Q(2), (0, 4): Q(2)}
+    basis = [[0, 0], [1, 0], [0, 1], [0, 2]]                               # z = (1, x0, x1, x1^2)
+    psd = [["0", "0", "0", "0"], ["0", "2", "0", "0"], ["0", "0", "0", "0"], ["0", "0", "0", "2"]]
+    # x1^2 has two Gram positions, (x1, x1) and (1, x1^2): move weight between them, the identity stays
+    negative_pivot = [["0", "0", "0", "1/2"], ["0", "2", "0", "0"], ["0", "0", "-1", "0"], ["1/2", "0", "0", "2"]]
+    zero_pivot = [["0", "0", "0", "-1/2"], ["0", "2", "0", "0"], ["0", "0", "1", "0"], ["-1/2", "0", "0", "2"]]
+    for gram, expected in ((psd, True), (negative_pivot, False), (zero_pivot, False)):
+        numeric = np.array([[float(Fraction(v)) for v in row] for row in gram])
+        assert bool(np.linalg.eigvalsh(numeric).min() >= -1e-12) is expected           # numpy agrees on definiteness
+        G = _matrix([[Q(Fraction(v).numerator, Fraction(v).denominator) for v in row] for row in gram])
+        assert X.gram_polynomial(np.array(basis), G) == {(2, 0): Q(2), (0, 4): Q(2)}   # the identity holds
+        forged = copy.deepcopy(document)
+        forged["conditions"][index] |= {"basis": basis, "gram": gram}
+        ok, why = C.recheck(forged)
+        assert ok is expected, why
+        if not expected:
+            assert "positive semidefinite" in why
 
 
 def test_certificate_of_a_higher_degree_pair_is_exact():

@@ -14,9 +14,8 @@ from seq2math.lyapunov.methods.findlyap import (
 from seq2math.symbolic.poly import lie_derivative, ring
 
 
-def test_findlyap_finds_and_proves_a_textbook_lyapunov_function():
-    x0, x1 = ring(2).gens()
-    system = [-x0 + x1, -x0 - x1**3]
+def test_findlyap_finds_and_proves_a_textbook_lyapunov_function(textbook):
+    system = textbook.system
     result = findlyap(system, max_degree=4)
     assert result.status == "found" and result.degree == 2
     assert result.verification.valid is True and result.verification.proof.startswith("sos-exact")
@@ -59,9 +58,9 @@ def test_barrier_program_excludes_the_zero_function():
     assert result.status == "found" and check_candidate([-x0, x1], result.V, "barrier").valid
 
 
-def test_baseline_command_reports_each_line(tmp_path):
+def test_baseline_command_reports_each_line(tmp_path, textbook):
     data, out = tmp_path / "systems.tsv", tmp_path / "out.jsonl"
-    data.write_text("x0' = -x0 + x1; x1' = -x0 - x1^3\t\nx0' = -x0 + x0*x1; x1' = -x1\t\n")
+    data.write_text(f"{textbook.infix}\t\nx0' = -x0 + x0*x1; x1' = -x1\t\n")
     assert main(["baseline", "findlyap", str(data), "--infix", "--max-degree", "4", "--out", str(out)]) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["status"] for r in records] == ["found", "not found"]

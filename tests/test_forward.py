@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import flint
 import numpy as np
 
 from seq2math.lyapunov.check import check_candidate
@@ -12,7 +15,8 @@ from seq2math.lyapunov.generation.forward import (
     linearly_unstable,
     search_forward,
 )
-from seq2math.symbolic.poly import ring
+from seq2math.sos.certificates import certificate_document, recheck
+from seq2math.symbolic.poly import lie_derivative, ring
 from seq2math.tasks.base import make_task
 from seq2math.tokens.prefix import parse_benchmark_line
 
@@ -32,7 +36,21 @@ def test_simulation_filter_catches_finite_time_blow_up():
     assert not diverges([-x0 + x1, -x0 - x1**3], rng)
 
 
+def exact_grid_violation(system, V, check):
+    """A rational point where V or dV/dt has the wrong sign, searched here without the package's checker."""
+    grid = [flint.fmpq(v, d) for v in range(-4, 5) for d in (1, 3)]
+    vdot = lie_derivative(V, system)
+    nvars = len(system)
+    for point in itertools.product(sorted(set(grid)), repeat=nvars):
+        value = V(*point)
+        if vdot(*point) > 0 or value < 0 or (check == "lyapunov" and value == 0 and any(point)):
+            return point
+    return None
+
+
 def test_accepted_examples_reverify_under_their_check():
+    """search_forward keeps a pair only once check_candidate proved it: re-prove each pair from a
+    certificate file with the independent exact re-check, and look for a violation on a rational grid."""
     config = ForwardConfig(forward_max_degree=3, forward_max_lyapunov_degree=4)
     for check in ("lyapunov", "barrier"):
         accepted = 0
@@ -43,7 +61,11 @@ def test_accepted_examples_reverify_under_their_check():
             system, V = found
             accepted += 1
             assert all(int(c) == c for c in V.coeffs())                   # small integer coefficients
-            assert check_candidate(system, V, check).valid is True
+            proved = check_candidate(system, V, check, certificate=True)
+            assert proved.valid is True and proved.certificate is not None, proved.reason
+            ok, why = recheck(certificate_document(system, V, check, proved.certificate["conditions"]))
+            assert ok, f"{check}: the certificate of V = {V} does not re-check: {why}"
+            assert exact_grid_violation(system, V, check) is None
             if accepted == 4:
                 break
         assert accepted == 4, f"{check}: only {accepted} accepted in 150 draws"

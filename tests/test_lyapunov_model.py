@@ -4,54 +4,23 @@ malformed hypotheses, the model method with sos fallback, and exported checkpoin
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
 import torch
 
+import seq2math
 from seq2math.cli import main
 from seq2math.evaluation.decode import Hypothesis
 from seq2math.evaluation.metrics import example_record, summarize
 from seq2math.evaluation.pool import verify_ranked
 from seq2math.tasks.base import make_task
 
-TINY_MODEL = dict(d_model=32, n_heads=2, enc_layers=1, dec_layers=1, d_ff=64, dropout=0.0, max_len=160)
-TINY_TASK = {"max_variables": 2, "max_half_degree": 1, "max_cross_terms": 0, "max_rotations": 0,
-             "max_source_tokens": 96, "max_target_tokens": 40}
 SYSTEM = ["INT+", "2", "<SPECIAL_3>", "*", "INT-", "1", "x0", "<SPECIAL_3>", "*", "INT-", "1", "x1"]  # ẋ = −x
 GOOD_V = ["+", "^", "x0", "INT+", "2", "^", "x1", "INT+", "2"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices: extra OpenMP threads only spin against the other test processes (20x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    """A run directory with an untrained tiny lyapunov model (what load_run and export read)."""
-    from seq2math.config import save_config
-    from seq2math.model import ModelConfig
-    from seq2math.tokens.vocab import Vocab
-    from seq2math.training import checkpoint as ckpt
-    from seq2math.training.config import RunConfig, TrainConfig
-
-    directory = tmp_path_factory.mktemp("tiny-run")
-    task = make_task("lyapunov", TINY_TASK)
-    config = RunConfig(task={"name": "lyapunov", **TINY_TASK}, model=ModelConfig(**TINY_MODEL),
-                       train=TrainConfig(valid_count=4, verify_count=0, eval_every=1000, tensorboard=False))
-    vocab = Vocab(task.vocabulary())
-    torch.manual_seed(0)
-    model = ckpt.build_model_for(config.model, len(vocab))
-    save_config(config, directory)
-    vocab.save(directory / ckpt.VOCAB_FILE)
-    ckpt.save_weights(model, directory / ckpt.MODEL_FILE, step=7)
-    return directory
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_presets_cover_their_task_lengths_and_match_the_paper():
@@ -76,15 +45,16 @@ def test_presets_cover_their_task_lengths_and_match_the_paper():
     assert tiny.task["max_variables"] == 3 and tiny.task["max_lyapunov_degree"] <= 4
 
 
-def _train_args(out: Path, *extra: str) -> list[str]:
-    overrides = [f"model.{k}={v}" for k, v in TINY_MODEL.items()]
+def _train_args(model: dict, out: Path, *extra: str) -> list[str]:
+    overrides = [f"model.{k}={v}" for k, v in model.items()]
     return ["train", "--task", "lyapunov", "--out", str(out), "--max-steps", "2", "--quiet", *extra, *overrides,
-            "train.batch_size=4", "train.valid_count=4", "train.verify_count=1", "train.tensorboard=false"]
+            "train.batch_size=4", "train.valid_count=4", "train.verify_count=1", "train.tensorboard=false",
+            "train.threads=1"]
 
 
-def test_train_lyapunov_on_the_fly_from_a_file_and_from_a_mixture(tmp_path):
+def test_train_lyapunov_on_the_fly_from_a_file_and_from_a_mixture(tmp_path, tiny_lyapunov):
     flags = ["--max-variables", "2", "--max-half-degree", "1", "--max-rotations", "0"]
-    assert main(_train_args(tmp_path / "fly", *flags)) == 0
+    assert main(_train_args(tiny_lyapunov["model"], tmp_path / "fly", *flags)) == 0
     for name, seed in (("a.txt", "1"), ("b.txt", "2")):
         assert main(["generate", "lyapunov", *flags, "--count", "12", "--seed", seed, "--out", str(tmp_path / name),
                      "--quiet"]) == 0
@@ -92,18 +62,24 @@ def test_train_lyapunov_on_the_fly_from_a_file_and_from_a_mixture(tmp_path):
                  str(tmp_path / "mix.txt")]) == 0
     assert len((tmp_path / "mix.txt").read_text().splitlines()) == 17
     out = tmp_path / "run-mix"
-    assert main(_train_args(out, *flags, "--data", str(tmp_path / "mix.txt"), "--valid-data", str(tmp_path / "b.txt"))) == 0
+    # 12 steps on the mixture: the model learns from the file (both losses fall)
+    assert main(_train_args(tiny_lyapunov["model"], out, *flags, "--data", str(tmp_path / "mix.txt"), "--valid-data",
+                            str(tmp_path / "b.txt"), "--max-steps", "12", "train.lr=3e-3", "train.warmup=2",
+                            "train.log_every=3", "train.eval_every=6")) == 0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert records[-1]["kind"] == "valid" and math.isfinite(records[-1]["loss"]) and records[-1]["step"] == 2
+    losses = [r["loss"] for r in records if r["kind"] == "train"]
+    valid = [r for r in records if r["kind"] == "valid"]
+    assert [r["step"] for r in valid] == [6, 12] and len(losses) == 4
+    assert losses[-1] < 0.9 * losses[0] and valid[-1]["loss"] < valid[0]["loss"], (losses, valid)
 
 
-def test_beam_hypotheses_are_ranked_by_their_model_score(tiny_run):
+def test_beam_hypotheses_are_ranked_by_their_model_score(lyapunov_run):
     """Scores come best first, each equals the model's own length-normalised log-probability, and
     the model method sees the hypotheses in that order."""
     from seq2math.lyapunov.methods.model import decode_hypotheses, load_model
     from seq2math.model.decoding import beam_search
 
-    loaded = load_model(tiny_run)
+    loaded = load_model(lyapunov_run)
     vocab, model = loaded.vocab, loaded.model
     src = torch.tensor([vocab.encode(SYSTEM)])
     found = beam_search(model, src, beam_size=4, max_len=40 + 16, n_best=4)[0]
@@ -142,7 +118,7 @@ def test_any_of_k_counts_a_later_certified_hypothesis_and_stops_there():
     negated = ["*", "INT-", "1", *GOOD_V]
     ranked = [negated, negated, x0_squared, GOOD_V, ["x0"]]
     verdicts, seconds = verify_ranked(task, SYSTEM, ranked)
-    assert len(verdicts) == 4 and seconds >= 0                      # stopped at the certified V
+    assert len(verdicts) == 4 and seconds > 0                       # stopped at the certified V
     assert task.calls == [negated, x0_squared, GOOD_V]             # the repeat was not checked again
     assert verdicts[0].scores == {"barrier": False, "lyapunov": False}
     assert verdicts[2].scores == {"barrier": True, "lyapunov": False}
@@ -175,17 +151,17 @@ def test_read_hypotheses_marks_repeats_syntax_and_degree():
     assert [p.problem.split(":")[0].split(" ")[0] for p in proposals[1:]] == ["repeat", "invalid", "degree", "uses"]
 
 
-def test_solve_with_model_then_sos_falls_back_to_sos(tiny_run, capsys):
+def test_solve_with_model_then_sos_falls_back_to_sos(lyapunov_run, capsys, textbook):
     """An untrained model proposes nonsense: nothing it says verifies, and sos still finds V."""
-    code = main(["solve", "x0' = -x0 + x1; x1' = -x0 - x1^3", "--methods", "model,sos", "--model", str(tiny_run),
+    code = main(["solve", textbook.infix, "--methods", "model,sos", "--model", str(lyapunov_run),
                  "--beam", "3", "--json", "--time-limit", "60"])
     record = json.loads(capsys.readouterr().out)
     assert code == 0 and record["found"] and record["method"] == "sos"
     assert [t["method"] for t in record["tried"]] == ["model", "sos"]
-    assert main(["solve", "x0' = -x0", "--methods", "model", "--model", str(tiny_run / "nowhere")]) == 2
+    assert main(["solve", "x0' = -x0", "--methods", "model", "--model", str(lyapunov_run / "nowhere")]) == 2
 
 
-def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(tiny_run, monkeypatch):
+def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(lyapunov_run, monkeypatch):
     """With a decoder that ranks a wrong V before the right one, solve proves the second."""
     import seq2math.lyapunov.methods.model as mm
     from seq2math.lyapunov.methods import make_method, solve_system
@@ -194,21 +170,21 @@ def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(tiny_r
     monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam: [
         [(["^", "x0", "INT+", "2"], -0.1), (["+", "x0"], -0.2), (GOOD_V, -0.3)]])
     system = parse_infix_system("x0' = -x0; x1' = -x1")
-    outcome = solve_system(system, [make_method("model", model=str(tiny_run), beam=3)])
+    outcome = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=3)])
     assert outcome.found and outcome.method == "model" and outcome.tried[0].candidates == 2
     assert outcome.verification.proof.startswith("sos-exact")
 
 
-def test_exported_checkpoint_is_small_loads_decodes_and_resumes(tiny_run, tmp_path):
+def test_exported_checkpoint_is_small_loads_decodes_and_resumes(lyapunov_run, tmp_path):
     from seq2math.lyapunov.methods.model import decode_hypotheses, load_model
     from seq2math.training import checkpoint as ckpt
 
     exported = tmp_path / "export"
-    assert main(["export", str(tiny_run), "--out", str(exported)]) == 0
+    assert main(["export", str(lyapunov_run), "--out", str(exported)]) == 0
     payload = json.loads((exported / "config.json").read_text())
     assert payload["export"]["dtype"] == "fp16" and payload["export"]["step"] == 7
-    assert (exported / "model.safetensors").stat().st_size < (tiny_run / "model.safetensors").stat().st_size * 0.6
-    original, small = load_model(tiny_run), load_model(exported)
+    assert (exported / "model.safetensors").stat().st_size < (lyapunov_run / "model.safetensors").stat().st_size * 0.6
+    original, small = load_model(lyapunov_run), load_model(exported)
     for (name, a), (_, b) in zip(original.model.state_dict().items(), small.model.state_dict().items()):
         assert b.dtype == torch.float32 and torch.allclose(a, b, atol=2e-3, rtol=2e-3), name
     decoded = decode_hypotheses(small, [SYSTEM], beam=2)[0]
@@ -217,19 +193,19 @@ def test_exported_checkpoint_is_small_loads_decodes_and_resumes(tiny_run, tmp_pa
     assert main(["export", str(exported), "--as-run", "--out", str(run)]) == 0
     assert main(["train", "--resume", "--out", str(run), "--max-steps", "9", "--quiet", "train.batch_size=4"]) == 0
     assert ckpt.weights_step(run / "model.safetensors") == 9
-    assert main(["export", str(tiny_run), "--out", str(tmp_path / "big"), "--max-mb", "0.01"]) == 2
+    assert main(["export", str(lyapunov_run), "--out", str(tmp_path / "big"), "--max-mb", "0.01"]) == 2
 
 
-def test_heldout_split_finds_the_systems_of_the_training_stream(tiny_run, tmp_path):
+def test_heldout_split_finds_the_systems_of_the_training_stream(lyapunov_run, tmp_path, tiny_lyapunov):
     from seq2math.data.batching import TRAIN_STREAM, stream_example
     from seq2math.data.heldout import split_unseen
 
-    task = make_task("lyapunov", TINY_TASK)
+    task = make_task("lyapunov", tiny_lyapunov["task"])
     trained = stream_example(task, TRAIN_STREAM, 0, 5, 160, 160)            # position 5 < 1 step x batch 64
     later = stream_example(task, TRAIN_STREAM, 0, 64 * 50, 160, 160)        # far beyond one step
     test = tmp_path / "test.txt"
     test.write_text("".join(task.format_line(*example) + "\n" for example in (trained, later)))
-    unseen, seen = split_unseen(tiny_run, test, steps=1)
+    unseen, seen = split_unseen(lyapunov_run, test, steps=1)
     assert seen == [task.format_line(*trained)]
     assert unseen == ([task.format_line(*later)] if later[0] != trained[0] else [])
 
@@ -258,21 +234,33 @@ def test_a_solver_panic_is_undecided_not_a_crash():
         safe_verify(Interrupting(), SYSTEM, GOOD_V)
 
 
-def test_the_committed_checkpoint_is_small_and_is_the_default_model():
-    from seq2math.lyapunov.methods.model import (
-        decode_hypotheses,
-        load_model,
-        resolve_model_path,
-    )
-    from seq2math.training.export import DEFAULT_MODEL, MAX_EXPORT_BYTES
+#: the checkpoint committed with the package (seq2math/checkpoints/lyapunov-tiny), found here by path
+SHIPPED = Path(seq2math.__file__).resolve().parent / "checkpoints" / "lyapunov-tiny"
 
-    if not (DEFAULT_MODEL / "config.json").exists():
-        with pytest.raises(ValueError, match="no committed checkpoint"):
-            resolve_model_path(None)
-        return
-    assert resolve_model_path(None) == DEFAULT_MODEL
-    assert sum(f.stat().st_size for f in DEFAULT_MODEL.iterdir()) <= MAX_EXPORT_BYTES
-    loaded = load_model(None)
+
+def test_the_committed_checkpoint_is_the_default_model():
+    from seq2math.lyapunov.methods.model import resolve_model_path
+
+    assert (SHIPPED / "config.json").exists() and resolve_model_path(None) == SHIPPED
+
+
+def test_the_committed_checkpoint_alone_certifies_an_easy_system(capsys):
+    from seq2math.lyapunov.check import as_polynomials, check_candidate
+    from seq2math.lyapunov.methods.model import decode_hypotheses, load_model
+    from seq2math.sos.certificates import certificate_document, recheck
+    from seq2math.tokens.infix import parse_infix, parse_infix_system
+    from seq2math.training.export import MAX_EXPORT_BYTES
+
+    assert sum(f.stat().st_size for f in SHIPPED.iterdir()) <= MAX_EXPORT_BYTES
+    loaded = load_model(SHIPPED)
     assert loaded.task.name == "lyapunov" and next(loaded.model.parameters()).dtype == torch.float32
     decoded = decode_hypotheses(loaded, [SYSTEM], beam=3)[0]
     assert len(decoded) == 3 and [s for _, s in decoded] == sorted((s for _, s in decoded), reverse=True)
+    # x0' = -x0, x1' = -x1 and x0' = -x0^3, x1' = -x1: the model method alone, no sos fallback
+    for system in ("x0' = -x0; x1' = -x1", "x0' = -x0^3; x1' = -x1"):
+        assert main(["solve", system, "--methods", "model", "--model", str(SHIPPED), "--beam", "5", "--json"]) == 0
+        record = json.loads(capsys.readouterr().out)
+        assert record["found"] is True and record["method"] == "model" and record["proof"] == "sos-exact"
+        polys, V = as_polynomials(parse_infix_system(system), parse_infix(record["V"]))
+        proved = check_candidate(polys, V, "lyapunov", certificate=True)
+        assert recheck(certificate_document(polys, V, "lyapunov", proved.certificate["conditions"]))[0]

@@ -69,11 +69,12 @@ def test_linear_system_region_is_proved_and_rechecked_independently(linear_resul
 def test_three_variable_region_certificate_rechecks_exactly():
     result = neural_lyapunov(parse_infix_system(THREE), time_limit=20, seed=0, region_radius=10.0)
     assert result.found_region is True and result.found_global is not True
+    assert result.region_proof == "sos-exact (annulus)" and result.V_poly is not None
     system = _polys(THREE)
-    if result.region_proof == "sos-exact (annulus)":
-        assert recheck_region(result.V_poly, system, 0.01, 10.0, result.region_certificate) == (
-            True, "every Gram matrix re-proved exactly")
+    assert recheck_region(result.V_poly, system, 0.01, 10.0, result.region_certificate) == (
+        True, "every Gram matrix re-proved exactly")
     X = _annulus_points(3, 0.01, 10.0, 20000, seed=7)
+    assert exact_value(result.V_poly, (0, 0, 0)) == 0 and np.all(evaluate(result.V_poly, X) > 0)
     assert np.all(evaluate(lie_derivative(result.V_poly, system), X) < 0)
 
 
@@ -120,19 +121,33 @@ def test_unstable_system_is_not_found():
 
 
 def test_ahmadi_krstic_parrilo_system_never_gets_a_global_claim():
+    """No polynomial V proves the AKP system globally; on |x| <= 2 the baseline finds one, with an
+    annulus certificate, and the region claim holds on our own samples."""
     result = neural_lyapunov(parse_infix_system(AKP), time_limit=20, seed=0, region_radius=2.0, iterations=3,
-                            z3_timeout=2.0)
+                             z3_timeout=2.0)
     assert result.found_global is not True
-    if result.found_region:                      # a region claim must hold: re-check it on our own samples
-        X = _annulus_points(2, 0.01, 2.0, 20000, seed=5)
-        assert np.all(evaluate(lie_derivative(result.V_poly, _polys(AKP)), X) < 0)
+    assert result.found_region is True and result.region_proof == "sos-exact (annulus)"
+    V, system = result.V_poly, _polys(AKP)
+    assert recheck_region(V, system, 0.01, 2.0, result.region_certificate)[0]
+    assert not recheck_region(V, system, 0.01, 10.0, result.region_certificate)[0]      # not beyond |x| <= 2
+    X = _annulus_points(2, 0.01, 2.0, 20000, seed=5)
+    assert exact_value(V, (0, 0)) == 0 and np.all(evaluate(V, X) > 0)
+    assert np.all(evaluate(lie_derivative(V, system), X) < 0)
 
 
 def test_non_polynomial_system_gets_numerical_region_only():
+    """x0' = -sin(x0) + x1, x1' = -x0 - x1: a candidate, but no exact verifier, so only a numerical
+    region claim; the candidate is checked here with numpy's sine on our own samples."""
     result = neural_lyapunov(parse_infix_system("x0' = -sin(x0) + x1; x1' = -x0 - x1"), time_limit=10, seed=0,
                              region_radius=3.0, iterations=4)
-    assert result.found_global is None and result.found_region is not True
-    assert result.found_region is False or result.region_proof == "none (numerical)"
+    assert result.found_global is None and result.found_region is None
+    assert result.region_proof == "none (numerical)" and "not a proof" in result.reason
+    V = result.V_poly
+    assert V is not None and exact_value(V, (0, 0)) == 0
+    X = _annulus_points(2, 0.01, 3.0, 20000, seed=9)
+    flow = np.stack([-np.sin(X[:, 0]) + X[:, 1], -X[:, 0] - X[:, 1]], axis=1)
+    gradient = np.stack([evaluate(V.derivative(i), X) for i in range(2)], axis=1)
+    assert np.all(evaluate(V, X) > 0) and np.all((gradient * flow).sum(axis=1) < 0)
 
 
 def test_same_seed_same_result_and_other_seed_other_run(linear_result):

@@ -165,7 +165,7 @@ def test_infix_round_trip_of_every_node_kind():
 
 
 def test_infix_of_polynomials_is_exact():
-    rng = np.random.default_rng(1)
+    checked = 0
     for index in range(50):
         result = generate_backward(np.random.default_rng([9, index]), BackwardConfig(max_variables=3))
         if result is None:
@@ -173,7 +173,8 @@ def test_infix_of_polynomials_is_exact():
         for p in [result[0].V, *result[0].system]:
             expression = from_poly(p)
             assert parse_infix(to_infix(expression)) == expression
-    assert rng is not None
+            checked += 1
+    assert checked >= 100       # most of the 50 draws are accepted, each with V and 2 or 3 equations
 
 
 @pytest.mark.parametrize("text, position", [("x0 + * 2", 5), ("sin x0", 4), ("x0 + (x1", 8), ("x0 $ 1", 3),

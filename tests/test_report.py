@@ -77,8 +77,10 @@ def test_parse_methods_names_columns_and_rejects_unknown(methods):
     specs = parse_methods("model:runs/abc,findlyap,oracle")
     assert specs == [MethodSpec("model:abc", "model", "runs/abc"), MethodSpec("findlyap", "findlyap"),
                      MethodSpec("oracle", "oracle")]
-    for bad in ("nonsense", "findlyap:3", "oracle,oracle", ""):
-        with pytest.raises(ValueError):
+    for bad, message in (("nonsense", "unknown method 'nonsense'; choose from"),
+                         ("findlyap:3", "only model takes an argument"),
+                         ("oracle,oracle", "distinct methods, got 'oracle,oracle'"), ("", "--methods needs")):
+        with pytest.raises(ValueError, match=message):
             parse_methods(bad)
 
 

@@ -99,11 +99,28 @@ def test_correct_pairs_are_proved_and_mostly_exactly():
     assert all(r.proof in ("sos-exact", "sos-exact+z3", "z3") for r in results if r.valid)
 
 
-def test_textbook_system_is_lyapunov_stable_with_the_squared_norm():
-    x0, x1 = ring(2).gens()
-    result = check_candidate([-x0 + x1, -x0 - x1**3], x0**2 + x1**2, "lyapunov", asymptotic=True)
+def test_textbook_system_is_lyapunov_stable_with_the_squared_norm(textbook):
+    result = check_candidate(textbook.system, textbook.V, "lyapunov", asymptotic=True)
     assert result.valid is True and result.proof == "sos-exact"
-    assert result.asymptotic is None or result.asymptotic is True
+    assert result.asymptotic is True                     # -dV/dt = 2 x0^2 + 2 x1^4 >= 2 x0^2 + ... : definite
+    assert result.conditions["asymptotic"] == "sos-exact"
+
+
+def test_a_centre_is_not_asymptotically_stable():
+    """x0' = x1, x1' = -x0 turns on circles: V = x0^2 + x1^2 is conserved (-dV/dt = 0), so the origin
+    is stable but not asymptotically stable; the asymptotic flag must not say True."""
+    x0, x1 = ring(2).gens()
+    centre, V = [x1, -x0], x0**2 + x1**2
+    assert lie_derivative(V, centre) == 0
+    result = check_candidate(centre, V, "lyapunov", asymptotic=True)
+    assert result.valid is not False and result.asymptotic is not True
+    assert check_candidate(centre, V, "lyapunov").valid is True
+
+
+def test_a_failed_asymptotic_condition_leaves_the_stability_verdict_alone():
+    x0, x1 = ring(2).gens()
+    result = check_candidate([x1, -x0], x0**2 + x1**2, "lyapunov", asymptotic=True)
+    assert result.valid is True and result.asymptotic is not True
 
 
 def test_barrier_is_weaker_than_lyapunov():
@@ -133,7 +150,7 @@ def _write_prefix_file(path, pairs):
     path.write_text("".join(format_benchmark_line([from_poly(f) for f in s], from_poly(V)) + "\n" for s, V in pairs))
 
 
-def test_verify_command_writes_records_certificates_and_resumes(tmp_path, capsys):
+def test_verify_command_writes_records_certificates_and_resumes(tmp_path, capsys, certificate_file_proves):
     x0, x1 = ring(2).gens()
     pairs = [([-x0 + x1, -x0 - x1**3], x0**2 + x1**2), ([-x0 + x1, -x0 - x1**3], -(x0**2) - x1**2),
              ([-x0, x1], x0**2)]
@@ -144,12 +161,15 @@ def test_verify_command_writes_records_certificates_and_resumes(tmp_path, capsys
     assert main(["verify", str(data), "--out", str(out), "--certificates", str(certs), "--exact"]) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["valid"] for r in records] == [True, False, False, None]
-    assert records[0]["rechecked"] is True and (certs / "line-1.json").exists()
+    assert records[0]["rechecked"] is True and records[0]["proof"] == "sos-exact"
+    assert sorted(p.name for p in certs.iterdir()) == ["line-1.json"]      # only the proved pair has one
+    certificate_file_proves(certs / "line-1.json", *pairs[0], "lyapunov")
+    assert records[1]["counterexample"] and records[2]["counterexample"]
     assert "line 4" in capsys.readouterr().err or records[3].get("error")
     out.write_text("".join(line + "\n" for line in out.read_text().splitlines()[:2]) + '{"line": 3, "val')
     assert main(["verify", str(data), "--out", str(out), "--resume"]) == 0
-    lines = [json.loads(line)["line"] for line in out.read_text().splitlines()]
-    assert lines == [1, 2, 3, 4]
+    resumed = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["line"] for r in resumed] == [1, 2, 3, 4] and [r["valid"] for r in resumed] == [True, False, False, None]
     with pytest.raises(SystemExit):
         main(["verify", str(data), "--check", "nonsense"])
 

@@ -14,14 +14,14 @@ from seq2math.lyapunov.options import CheckOptions
 from seq2math.lyapunov.outcomes import Outcome, SettledCondition, left_open, proved, refuted
 from seq2math.lyapunov.result import from_settled
 from seq2math.lyapunov.settle import settle
-from seq2math.sos import sdp
+from seq2math.sos import certificates, sdp
 from seq2math.sos.prover import ProverAnswer, Verdict
 from seq2math.sos.sdp import SolverStatus, SOSSolution
 from seq2math.symbolic.poly import ring
 from seq2math.tokens.infix import parse_infix, parse_infix_system
 
 
-def test_zero_decrease_condition_has_a_recheckable_certificate(tmp_path):
+def test_zero_decrease_condition_has_a_recheckable_certificate(tmp_path, certificate_file_proves):
     # x0' = x1, x1' = -x0 conserves V = x0^2 + x1^2: -dV/dt = 0, an empty sum of squares.
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("x0' = x1; x1' = -x0\tx0^2 + x1^2\n")
@@ -32,6 +32,11 @@ def test_zero_decrease_condition_has_a_recheckable_certificate(tmp_path):
     assert code == 0
     assert record["valid"] is True and record["rechecked"] is True
     assert record["proof"] == "sos-exact"
+    x0, x1 = ring(2).gens()
+    certificate_file_proves(tmp_path / "certs" / "line-1.json", [x1, -x0], x0**2 + x1**2, "barrier")
+    decrease = next(c for c in certificates.load(tmp_path / "certs" / "line-1.json")["conditions"]
+                    if c["name"] == "decrease")
+    assert decrease["polynomial"] == [] and decrease["basis"] == []       # the empty sum of squares
 
 
 def test_solver_panic_is_a_failed_solve(monkeypatch):
