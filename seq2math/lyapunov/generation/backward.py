@@ -1,4 +1,4 @@
-"""Backward generation of (system, Lyapunov function) pairs (DOMAIN.md §3.2, the paper's BPoly set).
+"""Backward generation of (system, Lyapunov function) pairs (docs/generation.md, the paper's BPoly set).
 
 Start from V, then build a system that V provably stabilises:
 

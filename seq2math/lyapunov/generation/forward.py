@@ -1,4 +1,4 @@
-"""Forward generation (FLyap / FBarr, DOMAIN.md §3.3): random system first, V by SOS search.
+"""Forward generation (FLyap / FBarr, docs/generation.md): random system first, V by SOS search.
 
 1. Draw a polynomial system: 2..``forward_max_variables`` variables, each equation a few
    monomials of degree 1..``forward_max_degree`` with integer coefficients in

@@ -1,7 +1,7 @@
 """Backward generation with non-polynomial V and f (``seq2math generate lyapunov --nonpoly``).
 
 The construction of ``seq2math.lyapunov.generation.backward`` works for any differentiable V:
-f = −D(x)∇V + Σ c_j(x)·s_j still gives V̇ = −Σ h_k²(∂_kV)² ≤ 0. Here (DOMAIN.md §3.2):
+f = −D(x)∇V + Σ c_j(x)·s_j still gives V̇ = −Σ h_k²(∂_kV)² ≤ 0. Here (docs/generation.md):
 
 * the proper polynomial part P is composed with an increasing function that keeps V(0) = 0
   and properness: exp(P) − 1, √(1 + P) − 1, ln(1 + P), or multiplied by a positive function
