@@ -176,3 +176,19 @@ def test_task_lines_human_form_and_verify():
     generated_source, generated_target = generate_example(task, 0, 0)
     assert task.verify(generated_source, generated_target).scores["lyapunov"] is True
     assert set(task.vocabulary()) >= {"x11", "999", "<SPECIAL_3>", "FLOAT+", "10^", "Abs"}
+
+
+def test_paper_knobs_counted_rotations_and_gcd_reduced_matrices():
+    config = BackwardConfig(max_variables=4, coefficient_draw="paper", reduce_matrix_gcd=True, rotation_draw="count",
+                            allow_zero_equations=True, diagonal_probability=0.0, max_matrix_entry=1)
+    zero_equations = 0
+    for index in range(60):
+        recipe = draw_recipe(np.random.default_rng([31, index]), config)
+        assert len(recipe.rotations) <= recipe.n - 1
+        assert np.gcd.reduce(np.array(recipe.matrix).ravel()) == 1
+        example = build_polynomial(recipe)
+        zero_equations += any(f.is_zero() for f in example.system)
+        grad = [example.V.derivative(i) for i in range(example.n)]
+        vdot = sum((f * g for f, g in zip(example.system, grad)), P.ring(example.n).constant(0))
+        assert vdot == sum((-h * h * grad[k] ** 2 for k, h in example.damping.items()), P.ring(example.n).constant(0))
+    assert zero_equations > 0      # without covering rotations an undamped coordinate can stay still

@@ -230,7 +230,8 @@ def test_bundled_presets_say_how_to_run_them_and_load():
     presets = sorted((Path(__file__).parent.parent / "seq2math" / "presets").glob("*.yaml"))
     assert presets
     for path in presets:
-        assert path.read_text().splitlines()[0].startswith("# seq2math train --config")
+        first = path.read_text().splitlines()[0]
+        assert first.startswith(("# seq2math train --config", "# seq2math generate")), path
         config = parse("--config", str(path))
         assert config.task["name"]
 

@@ -10,6 +10,13 @@ Start from V, then build a system that V provably stabilises:
 3. Expand, reject if f(0) ≠ 0, an equation vanishes, or a size limit is exceeded.
    Counts of damped components and rotations k are drawn with weights ∝ e^(−1.5k).
 
+Three knobs reproduce the paper's own draws (the ``bpoly`` preset, ``docs/presets.md``):
+``coefficient_draw="paper"`` draws signed integers uniformly in −m..m−1 (zero excluded for
+coefficients) instead of ±1..m; ``reduce_matrix_gcd`` divides P = AAᵀ + I by the gcd of its
+entries; ``rotation_draw="count"`` draws the number of rotations in 0..n−1 directly (systems
+with a vanishing equation are then rejected) instead of first covering every undamped coordinate.
+Their defaults keep the original draws, so existing seeds give the same files.
+
 Drawing is split from building: ``draw_recipe`` consumes the random generator and returns
 plain integers and exponent tuples; ``build_polynomial`` expands a recipe with python-flint.
 The speed benchmark expands the *same* recipes with sympy (``seq2math bench generate``).
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -60,6 +68,13 @@ class BackwardConfig:
     max_target_tokens: int = knob(256, "reject V longer than this many prefix tokens")
     allow_zero_equations: bool = knob(False,
                                       "keep systems with an equation x_i' = 0 (degenerate; off by default)")
+    coefficient_draw: Literal["symmetric", "paper"] = knob(
+        "symmetric", "signed integers: symmetric = coefficients in +-(1..m), A entries in -m..m; "
+                     "paper = uniform in -m..m-1 (zero excluded for coefficients), as the paper's generator")
+    reduce_matrix_gcd: bool = knob(False, "divide P = A A^T + I by the gcd of its entries")
+    rotation_draw: Literal["cover", "count"] = knob(
+        "cover", "cover = one rotation through each undamped coordinate, then 0..max_rotations extra; "
+                 "count = 0..min(max_rotations, n-1) rotations, drawn like the damped count")
 
     def validate(self) -> None:
         if not 1 <= self.min_variables <= self.max_variables <= P.MAX_VARIABLES:
@@ -76,6 +91,8 @@ class BackwardConfig:
                 raise ConfigError(f"{name} must be non-negative, got {getattr(self, name)}")
         if not 0.0 <= self.diagonal_probability <= 1.0:
             raise ConfigError(f"diagonal_probability must be in [0, 1], got {self.diagonal_probability}")
+        if self.coefficient_draw == "paper" and self.max_matrix_entry < 1:
+            raise ConfigError("coefficient_draw paper draws A entries in -m..m-1: max_matrix_entry must be >= 1")
         if 2 * self.max_half_degree > self.max_lyapunov_degree:
             raise ConfigError("max_lyapunov_degree is below the degree of the proper part (2·max_half_degree)")
 
@@ -128,16 +145,34 @@ def random_monomial(rng: np.random.Generator, n: int, degree: int) -> tuple[int,
 
 
 def random_polynomial(rng: np.random.Generator, n: int, min_degree: int, max_degree: int, max_monomials: int,
-                      max_coefficient: int) -> Monomials:
-    """A random nonzero polynomial with integer coefficients in ±1..max_coefficient and
-    monomials of total degree min_degree..max_degree (min_degree = 1: no constant term)."""
+                      max_coefficient: int, draw: str = "symmetric") -> Monomials:
+    """A random nonzero polynomial with monomials of total degree min_degree..max_degree
+    (min_degree = 1: no constant term) and nonzero integer coefficients: ±1..max_coefficient
+    (``draw="symmetric"``) or uniform in −m..m−1 without 0 (``draw="paper"``, m = max_coefficient)."""
     count = int(rng.integers(1, max_monomials + 1))
     result: Monomials = {}
     for _ in range(count):
         monom = random_monomial(rng, n, int(rng.integers(min_degree, max_degree + 1)))
-        magnitude = int(rng.integers(1, max_coefficient + 1))
-        result[monom] = magnitude if rng.random() < 0.5 else -magnitude
+        if draw == "paper":
+            result[monom] = paper_nonzero(rng, max_coefficient)
+        else:
+            magnitude = int(rng.integers(1, max_coefficient + 1))
+            result[monom] = magnitude if rng.random() < 0.5 else -magnitude
     return result
+
+
+def paper_nonzero(rng: np.random.Generator, m: int) -> int:
+    """Uniform on −m..m−1 without 0 (the paper's "uniform in −m..m−1" draws of nonzero coefficients)."""
+    if m == 1:
+        return -1
+    value = int(rng.integers(-m, m - 1))  # 2m − 1 values: −m..m−2, then shift 0..m−2 up to 1..m−1
+    return value + 1 if value >= 0 else value
+
+
+def gcd_reduced(matrix: list[list[int]]) -> list[list[int]]:
+    """The integer matrix divided by the gcd of its entries (the paper's normalisation of P)."""
+    common = math.gcd(*(v for row in matrix for v in row))
+    return matrix if common <= 1 else [[v // common for v in row] for row in matrix]
 
 
 def draw_recipe(rng: np.random.Generator, config: BackwardConfig) -> Recipe:
@@ -149,16 +184,21 @@ def draw_recipe(rng: np.random.Generator, config: BackwardConfig) -> Recipe:
     if rng.random() < c.diagonal_probability:
         diagonal = [int(v) for v in rng.integers(1, c.max_diagonal_coefficient + 1, size=n)]
     else:
-        a = rng.integers(-c.max_matrix_entry, c.max_matrix_entry + 1, size=(n, n))
+        top = c.max_matrix_entry if c.coefficient_draw == "paper" else c.max_matrix_entry + 1
+        a = rng.integers(-c.max_matrix_entry, top, size=(n, n))
         matrix = (a @ a.T + np.eye(n, dtype=np.int64)).astype(int).tolist()
-    cross = [random_polynomial(rng, n, 1, c.max_cross_degree, c.max_cross_monomials, c.max_cross_coefficient)
+        if c.reduce_matrix_gcd:
+            matrix = gcd_reduced(matrix)
+    draw = c.coefficient_draw
+    cross = [random_polynomial(rng, n, 1, c.max_cross_degree, c.max_cross_monomials, c.max_cross_coefficient, draw)
              for _ in range(int(rng.integers(0, c.max_cross_terms + 1)))]
     damped_count = weighted_count(rng, 1, n, c.count_decay)
     damped = sorted(int(k) for k in rng.choice(n, size=damped_count, replace=False))
     damping = {k: random_polynomial(rng, n, 0, c.max_damping_degree, c.max_damping_monomials,
-                                    c.max_damping_coefficient) for k in damped}
+                                    c.max_damping_coefficient, draw) for k in damped}
+    pairs = _rotation_pairs(rng, n, damped, c) if c.rotation_draw == "cover" else _counted_pairs(rng, n, c)
     rotations = [(*pair, random_polynomial(rng, n, 0, c.max_rotation_degree, c.max_rotation_monomials,
-                                           c.max_rotation_coefficient)) for pair in _rotation_pairs(rng, n, damped, c)]
+                                           c.max_rotation_coefficient, draw)) for pair in pairs]
     return Recipe(n, half_degrees, diagonal, matrix, cross, damping, rotations)
 
 
@@ -180,6 +220,16 @@ def _rotation_pairs(rng: np.random.Generator, n: int, damped: list[int], config:
     if extra:
         chosen += [free[int(p)] for p in rng.choice(len(free), size=extra, replace=False)]
     return sorted(chosen)
+
+
+def _counted_pairs(rng: np.random.Generator, n: int, config: BackwardConfig) -> list[tuple[int, int]]:
+    """``rotation_draw="count"``: k in 0..min(max_rotations, n − 1) distinct pairs (i, j), i < j,
+    with weights ∝ e^(−count_decay·k), as the paper draws its rotations."""
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    count = weighted_count(rng, 0, min(config.max_rotations, n - 1), config.count_decay)
+    if not count:
+        return []
+    return sorted(pairs[int(p)] for p in rng.choice(len(pairs), size=count, replace=False))
 
 
 # ---- building with flint -----------------------------------------------------------------

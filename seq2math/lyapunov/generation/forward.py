@@ -13,16 +13,28 @@
    only if ``check_candidate`` proves it exactly (``lyapunov`` for ``--mode forward``,
    ``barrier`` for ``--mode barrier``).
 No solver time limits are used, so the output depends only on the seed.
+
+The knobs the paper's FLyap / FBarr / FSOSTOOL presets need (``docs/presets.md``), all off by
+default so existing seeds give the same files: ``forward_coefficient_draw="paper"`` (coefficients
+uniform in −m..m−1 without 0); ``forward_degree_draw="system"`` (the system's degree D uniform in
+1..max, each term's degree uniform in 1..D, instead of monomials drawn from one pool of all
+degrees); ``forward_odd_degree`` (keep systems of odd degree only: with V of even degree, V̇ then
+has even degree); ``forward_min_lyapunov_degree`` (search V at the top degree only);
+``forward_positivity="fixed"`` (FLyap: V − Σ c_i·x_i^(e_i) SOS with e_i ∈ {2, 4} and c_i drawn per
+system, in ``seq2math.lyapunov.generation.forward_sos``); ``forward_scale_top`` (scale V so its
+largest coefficient is this and round, one try, instead of the rounding ladder).
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from seq2math.config import ConfigError, knob
+from seq2math.lyapunov.generation.backward import paper_nonzero
 from seq2math.symbolic.poly import NumericPoly, ring
 from seq2math.tokens.prefix import integer_tokens, poly_tokens
 from seq2math.tokens.vocab import EQUATION_SEPARATOR
@@ -42,6 +54,19 @@ class ForwardConfig:
     forward_max_lyapunov_degree: int = knob(4,
                                             "forward/barrier: SOS search over V of degree 2, 4, ... <= this")
     forward_max_rounding: int = knob(100, "forward/barrier: V's coefficients rounded to integers <= this")
+    forward_coefficient_draw: Literal["symmetric", "paper"] = knob(
+        "symmetric", "forward/barrier: symmetric = coefficients in +-(1..m); paper = uniform in -m..m-1 without 0")
+    forward_degree_draw: Literal["pool", "system"] = knob(
+        "pool", "forward/barrier: pool = monomials drawn from all degrees 1..max; system = the system's "
+                "degree D uniform in 1..max, each term's degree uniform in 1..D")
+    forward_odd_degree: bool = knob(False, "forward/barrier: keep only systems whose degree is odd")
+    forward_min_lyapunov_degree: int = knob(2, "forward/barrier: SOS search over V of degree >= this (even)")
+    forward_positivity: Literal["findlyap", "fixed"] = knob(
+        "findlyap", "forward: findlyap = V - sum eps_ik x_i^(2k) SOS with sum_k eps_ik >= 0.1; fixed = "
+                    "V - sum c_i x_i^(e_i) SOS, e_i in {2, 4}, c_i in 1..forward_max_positivity_coefficient")
+    forward_max_positivity_coefficient: int = knob(5, "forward, fixed positivity: c_i drawn in 1..this")
+    forward_scale_top: int = knob(0, "forward/barrier: > 0: scale V so its largest coefficient is this and "
+                                     "round (one try); 0: try scales 1, 2, 3, ... up to forward_max_rounding")
 
     def validate_forward(self) -> None:
         if not 2 <= self.forward_max_variables <= 6:
@@ -52,6 +77,14 @@ class ForwardConfig:
             raise ConfigError(f"forward_max_lyapunov_degree must be even and ≥ 2, got {self.forward_max_lyapunov_degree}")
         if self.forward_max_terms < 1 or self.forward_max_coefficient < 1 or self.forward_max_rounding < 1:
             raise ConfigError("forward_max_terms, forward_max_coefficient and forward_max_rounding must be ≥ 1")
+        low = self.forward_min_lyapunov_degree
+        if low < 2 or low % 2 or low > self.forward_max_lyapunov_degree:
+            raise ConfigError(f"forward_min_lyapunov_degree must be even, >= 2 and <= forward_max_lyapunov_degree, "
+                              f"got {low}")
+        if self.forward_max_positivity_coefficient < 1 or self.forward_scale_top < 0:
+            raise ConfigError("forward_max_positivity_coefficient must be >= 1 and forward_scale_top >= 0")
+        if self.forward_odd_degree and self.forward_max_degree < 1:
+            raise ConfigError("forward_odd_degree needs forward_max_degree >= 1")
 
 
 def random_system(rng: np.random.Generator, config: ForwardConfig, nvars: int):
@@ -60,6 +93,8 @@ def random_system(rng: np.random.Generator, config: ForwardConfig, nvars: int):
     R = ring(nvars)
     pool = [m for m in itertools.product(range(config.forward_max_degree + 1), repeat=nvars)
             if 1 <= sum(m) <= config.forward_max_degree]
+    if config.forward_degree_draw == "system" or config.forward_coefficient_draw == "paper":
+        return [R.from_dict(terms) for terms in _drawn_equations(rng, config, nvars, pool)]
     system = []
     for i in range(nvars):
         terms: dict = {}
@@ -70,6 +105,32 @@ def random_system(rng: np.random.Generator, config: ForwardConfig, nvars: int):
             terms[own] = -int(rng.integers(1, config.forward_max_coefficient + 1))
         system.append(R.from_dict({m: c for m, c in terms.items() if c}))
     return system
+
+
+def _drawn_equations(rng: np.random.Generator, config: ForwardConfig, nvars: int, pool: list) -> list[dict]:
+    """The equations' terms under the paper's draws (``forward_degree_draw``, ``forward_coefficient_draw``)."""
+    top = int(rng.integers(1, config.forward_max_degree + 1)) if config.forward_degree_draw == "system" else None
+    by_degree = {d: [m for m in pool if sum(m) == d] for d in range(1, config.forward_max_degree + 1)}
+    draw = (lambda: paper_nonzero(rng, config.forward_max_coefficient)) if config.forward_coefficient_draw == "paper" \
+        else (lambda: _nonzero(rng, config.forward_max_coefficient))
+    equations = []
+    for i in range(nvars):
+        terms: dict = {}
+        for _ in range(int(rng.integers(1, config.forward_max_terms + 1))):
+            if top is None:
+                monomial = pool[int(rng.integers(0, len(pool)))]
+            else:
+                same = by_degree[int(rng.integers(1, top + 1))]
+                monomial = same[int(rng.integers(0, len(same)))]
+            terms[monomial] = draw()
+        if rng.random() < config.forward_damping_probability:
+            terms[tuple(1 if j == i else 0 for j in range(nvars))] = -int(rng.integers(1, config.forward_max_coefficient + 1))
+        equations.append(terms)
+    return equations
+
+
+def system_degree(system) -> int:
+    return max((f.total_degree() for f in system if not f.is_zero()), default=0)
 
 
 def _nonzero(rng: np.random.Generator, bound: int) -> int:
@@ -118,13 +179,28 @@ def search_forward(rng: np.random.Generator, config: ForwardConfig, check: str, 
 
     nvars = int(rng.integers(2, config.forward_max_variables + 1))
     system = random_system(rng, config, nvars)
-    if any(f.is_zero() for f in system) or linearly_unstable(system) or diverges(system, rng):
+    if any(f.is_zero() for f in system) or (config.forward_odd_degree and system_degree(system) % 2 == 0):
         return None
-    for V, _ in candidates(system, config.forward_max_lyapunov_degree, check=check,
-                           max_scale=config.forward_max_rounding, backend=backend):
+    if linearly_unstable(system) or diverges(system, rng):
+        return None
+    if _original_search(config, check):
+        found = candidates(system, config.forward_max_lyapunov_degree, check=check,
+                           max_scale=config.forward_max_rounding, backend=backend)
+        found = (V for V, _ in found)
+    else:
+        from seq2math.lyapunov.generation.forward_sos import preset_candidates
+
+        found = preset_candidates(system, config, check, rng, backend)
+    for V in found:
         if check_candidate(system, V, check, use_z3=False).valid:
             return system, V
     return None
+
+
+def _original_search(config: ForwardConfig, check: str) -> bool:
+    """True when the SOS search is the original one (degrees 2, 4, …, the rounding ladder)."""
+    fixed = config.forward_positivity == "fixed" and check == "lyapunov"
+    return config.forward_min_lyapunov_degree == 2 and config.forward_scale_top == 0 and not fixed
 
 
 def generate_forward(rng: np.random.Generator, options) -> tuple[list[str], list[str]] | None:
