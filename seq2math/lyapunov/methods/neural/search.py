@@ -45,6 +45,7 @@ from seq2math.lyapunov.methods.neural.network import (
 )
 from seq2math.lyapunov.methods.neural.options import NeuralOptions
 from seq2math.lyapunov.methods.neural.region_sos import region_certificate
+from seq2math.sos.prover import Verdict
 from seq2math.symbolic.expr import from_poly, to_infix
 from seq2math.symbolic.poly import Poly
 from seq2math.symbolic.polytools import fmt_point
@@ -224,10 +225,10 @@ def _settle_candidate(result: NeuralResult, network: SquareNetwork, system: list
     remaining = max(0.5, min(options.z3_timeout, deadline - time.perf_counter()))
     answer = exact_region_check(V, system, options.inner_radius, options.radius, remaining)
     entry["verifier"] = f"{detail}; {answer.detail}"
-    if answer.verdict == "proved":
+    if answer.verdict is Verdict.PROVED:
         result.found_region, result.region_proof, result.reason = True, "z3", "region proved exactly by z3"
         return "stop"
-    if answer.verdict == "counterexample":
+    if answer.verdict is Verdict.COUNTEREXAMPLE:
         entry["counterexamples"] = 1
         result.counterexamples += 1
         entry["_point"] = torch.tensor([[float(v) for v in answer.point]], dtype=torch.float64)
