@@ -9,7 +9,7 @@ solved by the project's engine (``seq2math.sos.sdp``, margins maximised); then Î
 the multipliers are rounded to rationals and every Gram matrix is made exact
 (``seq2math.sos.exact``), so the certificate rests on exact LDLáµ€ checks, not on solver
 tolerance (docs/verification.md). ``recheck`` re-proves a certificate from V, f and the radii alone.
-z3 remains the complete fallback (``neural_verify.exact_region_check``); this route is
+z3 remains the complete fallback (``counterexamples.exact_region_check``); this route is
 the one that scales to 3 variables, where z3's nlsat often times out.
 """
 

@@ -1,14 +1,14 @@
 """A neural learner–verifier (CEGIS) Lyapunov baseline in the manner of Fossil 2, NLC/ANLC and LyzNet.
 
-Loop (docs/baselines.md): a small network V (``neural_torch.SquareNetwork``, positive definite by
+Loop (docs/baselines.md): a small network V (``network.SquareNetwork``, positive definite by
 construction) is trained on states of the annulus r ≤ ‖x‖ ≤ R to make V̇ = ∇V·f negative;
-a verifier searches counterexamples (``neural_verify``), which join the training set; repeat
+a verifier searches counterexamples (``counterexamples``), which join the training set; repeat
 until the verifier accepts or the budget (rounds, seconds) runs out.
 
 Two results, reported separately and never mixed (the published tools certify a region):
 
 - ``found_region``: True only when the region claim (V > 0, V̇ < 0 on the annulus) is
-  *proved exactly* — an exact SOS certificate on the annulus (``neural_region_sos``), z3 on
+  *proved exactly* — an exact SOS certificate on the annulus (``region_sos``), z3 on
   the annulus, or an exact SOS certificate of global asymptotic decrease. ``None`` when the
   numerical verifier found no counterexample but nothing exact settled it (non-polynomial
   systems always end here; an undecided polynomial candidate first raises the training
@@ -68,7 +68,7 @@ class NeuralResult:
     seconds: float = 0.0
     counterexamples: int = 0
     history: list[dict] = field(default_factory=list)
-    region_certificate: dict | None = None  # exact S-procedure certificate (neural_region_sos.recheck)
+    region_certificate: dict | None = None  # exact S-procedure certificate (region_sos.recheck)
     options: NeuralOptions | None = None
 
     @property
