@@ -27,6 +27,7 @@ naming what is wrong. A ``valid``/``found`` answer is a proof (docs/verification
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -169,24 +170,35 @@ def solve(system: Any, methods: str | Sequence[str | Method] = "sos", check: str
                     tuple(outcome.tried), outcome.verification, outcome.certificate)
 
 
-def verify(system: Any, V: Any, check: str = "lyapunov", timeout: float | None = None, proof: str = "exact",
-           asymptotic: bool = False, use_z3: bool = True, certificate: bool = False, seed: int = 0) -> CheckResult:
+def verify(system: Any, V: Any, check: str = "lyapunov", time_limit: float | None = None, proof: str = "exact",
+           asymptotic: bool = False, use_z3: bool = True, certificate: bool = False, seed: int = 0,
+           timeout: float | None = None) -> CheckResult:
     """Is ``V`` a Lyapunov (``check="lyapunov"``) or barrier function of ``system``? The CLI's verdict.
 
     ``valid`` is True only with exact proofs (``proof`` says which), False only with an exact
     counterexample (``counterexample``), None when undecided (``reason``). Options as
-    ``seq2math verify``: ``timeout`` seconds, ``proof="numerical"`` accepts the solver's word,
-    ``asymptotic`` also tries strict decrease, ``certificate`` keeps the rational Gram matrices::
+    ``seq2math verify``: ``time_limit`` seconds (None: no limit), ``proof="numerical"`` accepts
+    the solver's word, ``asymptotic`` also tries strict decrease, ``certificate`` keeps the
+    rational Gram matrices. ``timeout=`` is the old name of ``time_limit`` (a
+    ``DeprecationWarning``; it goes away in 0.3.0 with the CLI's old spellings)::
 
         >>> verify("x0' = -x0 + x1; x1' = -x0 - x1^3", "x0^2 + x1^2").valid
         True
         >>> verify("x0' = -x0; x1' = x1", "x0^2 + x1^2").valid
         False
     """
+    if timeout is not None:
+        if time_limit is not None:
+            raise TypeError("verify() got both time_limit and its old name timeout; pass time_limit only")
+        warnings.warn("verify(timeout=...) is the old name of verify(time_limit=...); it goes away in seq2math 0.3.0",
+                      DeprecationWarning, stacklevel=2)
+        time_limit = timeout
+    if time_limit is not None and time_limit <= 0:
+        raise ValueError(f"time_limit must be positive, got {time_limit}")
     equations = system if isinstance(system, list) and all(isinstance(p, Poly) for p in system) \
         else read_system(system)
     candidate = V if isinstance(V, Poly) else Expression.of(V).tree
-    return check_candidate(equations, candidate, check, timeout=timeout, proof=proof, asymptotic=asymptotic,
+    return check_candidate(equations, candidate, check, timeout=time_limit, proof=proof, asymptotic=asymptotic,
                            use_z3=use_z3, certificate=certificate, seed=seed)
 
 

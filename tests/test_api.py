@@ -102,6 +102,18 @@ def test_verify_takes_trees_and_polynomials_and_matches_the_cli(tmp_path):
     assert records[1]["counterexample"] == api.counterexample and records[1]["reason"] == api.reason
 
 
+def test_verify_takes_time_limit_like_the_cli_and_timeout_only_as_a_deprecated_alias():
+    proved = verify(SYSTEM, "x0^2 + x1^2", time_limit=30)
+    assert proved.valid is True and proved.proof == "sos-exact"
+    with pytest.warns(DeprecationWarning, match="time_limit"):
+        old = verify(SYSTEM, "x0^2 + x1^2", timeout=30)
+    assert (old.valid, old.proof) == (proved.valid, proved.proof)
+    with pytest.raises(TypeError, match="both time_limit and its old name timeout"):
+        verify(SYSTEM, "x0^2 + x1^2", time_limit=30, timeout=30)
+    with pytest.raises(ValueError, match="time_limit must be positive"):
+        verify(SYSTEM, "x0^2 + x1^2", time_limit=0)
+
+
 def test_generate_gives_the_examples_the_file_generator_writes(tmp_path):
     out = tmp_path / "lyap.txt"
     assert main(["generate", "lyapunov", "--max-variables", "2", "--count", "6", "--seed", "3", "--out", str(out),

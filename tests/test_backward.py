@@ -156,18 +156,24 @@ def test_bad_options_are_rejected():
         replace(BackwardConfig(), max_half_degree=7).validate()
 
 
-def test_task_lines_human_form_and_verify():
+def test_task_lines_human_form_and_verify(tmp_path):
+    from seq2math.data.files import format_line, parse_line, task_records
     from seq2math.tasks.base import DataFormatError
 
     task = make_task("lyapunov", {"max_variables": 2})
     source = task.from_human("x0' = -x0 + x1; x1' = -x0 - x1^3")
     assert task.to_human(source) == "x0' = -x0 + x1; x1' = -x0 - x1^3"
     assert task.size_key(source) == "n=2"
-    line = task.format_line(source, ["x0"])
-    assert line.startswith("1|") and task.parse_line(line) == (source, ["x0"])
-    assert task.parse_line(line.split("|", 1)[1]) == (source, ["x0"])  # COUNT| optional
-    with pytest.raises(DataFormatError, match="f.txt:4"):
-        task.parse_line("1|INT+ 2 x0", "f.txt", 4)
+    line = format_line(source, ["x0"], task.default_format)
+    record = parse_line(line)
+    assert line.startswith("1|") and (record.source, record.target, record.count) == (source, ["x0"], 1)
+    assert parse_line(line.split("|", 1)[1]).source == source  # COUNT| optional
+    with pytest.raises(DataFormatError, match="f.txt:4: expected SOURCE<TAB>TARGET, found no tab"):
+        parse_line("1|INT+ 2 x0", "f.txt", 4)
+    bad = tmp_path / "f.txt"
+    bad.write_text(line + "\n" + "1|INT+ 2 <SPECIAL_3> x0\tx0\n")     # line 2: the second equation is missing
+    with pytest.raises(DataFormatError, match="f.txt:2: .*missing"):
+        list(task_records(task, bad))
     good = "+ ^ x0 INT+ 2 ^ x1 INT+ 2".split()
     assert task.verify(source, good).scores == {"barrier": True, "lyapunov": True}
     assert task.verify(source, ["*", "INT-", "1", *good]).scores == {"barrier": False, "lyapunov": False}

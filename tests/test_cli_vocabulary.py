@@ -21,8 +21,6 @@ TIMED = {
     "baseline neural": ["systems.txt"],
     "train": ["--out", "runs/x"],
 }
-#: defined outside seq2math/commands (lyapunov/methods/neural/cli.py): --time-limit, in plain seconds
-NOT_YET_DURATIONS = {"baseline neural"}
 #: (command, old flag) for every hidden time-limit alias
 OLD_TIME_FLAGS = [("verify", "--timeout"), ("baseline findlyap", "--timeout"), ("train", "--max-time")]
 
@@ -63,7 +61,7 @@ def test_the_commands_with_a_time_budget_are_exactly_those_listed():
     assert timed == set(TIMED)
 
 
-@pytest.mark.parametrize("command", sorted(set(TIMED) - NOT_YET_DURATIONS))
+@pytest.mark.parametrize("command", sorted(TIMED))
 def test_every_time_budget_is_time_limit_and_reads_durations(command, files):
     args = parse(*command.split(), *TIMED[command], "--time-limit", "2m")
     expected = "2m" if command == "train" else 120.0  # train keeps the text in train.max_time
@@ -71,7 +69,7 @@ def test_every_time_budget_is_time_limit_and_reads_durations(command, files):
     assert parse(*command.split(), *TIMED[command], "--time-limit", "45").time_limit in (45.0, "45")
 
 
-@pytest.mark.parametrize("command", sorted(set(TIMED) - NOT_YET_DURATIONS))
+@pytest.mark.parametrize("command", sorted(TIMED))
 def test_a_bad_time_limit_is_refused_at_parse_time(command, files, capsys):
     for bad in ("0", "-3", "soon"):
         with pytest.raises(SystemExit) as info:

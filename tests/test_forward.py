@@ -7,6 +7,8 @@ import itertools
 import flint
 import numpy as np
 
+from seq2math.data.files import format_line
+from seq2math.lyapunov.batch import parse_benchmark_line
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.generation.forward import (
     ForwardConfig,
@@ -18,7 +20,6 @@ from seq2math.lyapunov.generation.forward import (
 from seq2math.sos.certificates import certificate_document, recheck
 from seq2math.symbolic.poly import lie_derivative, ring
 from seq2math.tasks.base import make_task
-from seq2math.tokens.prefix import parse_benchmark_line
 
 
 def test_linearisation_filter():
@@ -79,7 +80,7 @@ def test_generate_forward_through_the_task_is_deterministic_and_parses():
         again = task.generate(np.random.default_rng([11, i]))
         assert example == again
         if example is not None:
-            lines.append(task.format_line(*example))
+            lines.append(format_line(*example, task.default_format))
     assert lines
     for line in lines[:3]:
         _, system, V = parse_benchmark_line(line)

@@ -198,16 +198,17 @@ def test_exported_checkpoint_is_small_loads_decodes_and_resumes(lyapunov_run, tm
 
 def test_heldout_split_finds_the_systems_of_the_training_stream(lyapunov_run, tmp_path, tiny_lyapunov):
     from seq2math.data.batching import TRAIN_STREAM, stream_example
+    from seq2math.data.files import format_line
     from seq2math.data.heldout import split_unseen
 
     task = make_task("lyapunov", tiny_lyapunov["task"])
     trained = stream_example(task, TRAIN_STREAM, 0, 5, 160, 160)            # position 5 < 1 step x batch 64
     later = stream_example(task, TRAIN_STREAM, 0, 64 * 50, 160, 160)        # far beyond one step
     test = tmp_path / "test.txt"
-    test.write_text("".join(task.format_line(*example) + "\n" for example in (trained, later)))
+    test.write_text("".join(format_line(*example, "prefix") + "\n" for example in (trained, later)))
     unseen, seen = split_unseen(lyapunov_run, test, steps=1)
-    assert seen == [task.format_line(*trained)]
-    assert unseen == ([task.format_line(*later)] if later[0] != trained[0] else [])
+    assert seen == [format_line(*trained, "prefix")]
+    assert unseen == ([format_line(*later, "prefix")] if later[0] != trained[0] else [])
 
 
 def test_a_solver_panic_is_undecided_not_a_crash():

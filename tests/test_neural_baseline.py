@@ -26,6 +26,7 @@ from seq2math.lyapunov.methods.neural.region_sos import recheck as recheck_regio
 from seq2math.lyapunov.methods.neural.region_sos import region_certificate
 from seq2math.lyapunov.methods.neural.search import neural_lyapunov
 from seq2math.sos.certificates import certificate_document, recheck
+from seq2math.sos.prover import Verdict
 from seq2math.symbolic.calculus import evaluate as tree_evaluate
 from seq2math.symbolic.poly import evaluate, from_sympy, lie_derivative, ring
 from seq2math.symbolic.polytools import exact_value
@@ -192,9 +193,9 @@ def test_torch_evaluation_matches_the_tree_evaluator():
 def test_exact_region_check_proves_and_refutes():
     x0, x1 = ring(2).gens()
     V = x0**2 + x1**2
-    assert exact_region_check(V, _polys(LINEAR), 0.01, 10.0, timeout=10).verdict == "proved"
+    assert exact_region_check(V, _polys(LINEAR), 0.01, 10.0, timeout=10).verdict is Verdict.PROVED
     answer = exact_region_check(V, _polys(UNSTABLE), 0.01, 10.0, timeout=10)
-    assert answer.verdict == "counterexample"
+    assert answer.verdict is Verdict.COUNTEREXAMPLE
     point = answer.point
     assert exact_value(lie_derivative(V, _polys(UNSTABLE)), point) >= 0
     assert Fraction(1, 10000) <= sum(Fraction(int(v.p), int(v.q)) ** 2 for v in point) <= 100

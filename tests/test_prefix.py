@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seq2math.lyapunov.batch import parse_benchmark_line
 from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backward
 from seq2math.lyapunov.generation.nonpoly import generate_nonpoly
 from seq2math.symbolic import poly as P
@@ -21,6 +22,7 @@ from seq2math.symbolic.expr import (
     to_infix,
     to_poly,
 )
+from seq2math.tasks.base import DataFormatError
 from seq2math.tokens.infix import InfixParseError, parse_infix, parse_infix_system
 from seq2math.tokens.prefix import (
     PREFIX_VOCABULARY,
@@ -28,7 +30,6 @@ from seq2math.tokens.prefix import (
     expression_tokens,
     format_benchmark_line,
     integer_tokens,
-    parse_benchmark_line,
     parse_expression,
     parse_full_expression,
     parse_system,
@@ -137,8 +138,10 @@ def test_system_errors_name_the_line():
         parse_system("INT+ 2 <SPECIAL_3> x0 <SPECIAL_3> x2".split())
     with pytest.raises(PrefixParseError, match=r"f.txt:3: in the target"):
         parse_benchmark_line("1|INT+ 1 <SPECIAL_3> x0\t+ x0", "f.txt", 3)
-    with pytest.raises(PrefixParseError, match="no tab"):
+    with pytest.raises(DataFormatError, match="no tab"):          # the line format: data.files
         parse_benchmark_line("1|INT+ 1 <SPECIAL_3> x0")
+    with pytest.raises(DataFormatError, match="g.txt:2: the count before '|' is not a number"):
+        parse_benchmark_line("x|INT+ 1 <SPECIAL_3> x0\tx0", "g.txt", 2)
     assert parse_benchmark_line("INT+ 1 <SPECIAL_3> x0\tx0")[0] == 1  # COUNT| is optional
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from seq2math.sos.newton import diagonal_prune, full_basis, half_newton_basis
-from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
+from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic.poly import ring
 
 
@@ -61,9 +61,9 @@ def test_sum_of_squares_is_found_and_a_negative_polynomial_is_not(negate):
     p = (x0**2 - x1) ** 2 + (x0 * x1 + 3 * x1) ** 2 + x0**2 + x1**2
     solution = _solve_fixed(-p if negate else p)
     if negate:
-        assert solution.status == "infeasible" or solution.margins[0] < -1e-3
+        assert solution.status is SolverStatus.INFEASIBLE or solution.margins[0] < -1e-3
     else:
-        assert solution.status == "solved" and solution.margins[0] > 1e-6
+        assert solution.status is SolverStatus.SOLVED and solution.margins[0] > 1e-6
         Q, z = solution.grams[0], solution.bases[0]
         X = np.random.default_rng(0).standard_normal((20, 2))
         Z = np.prod(X[:, None, :] ** z[None, :, :], axis=2)                       # (20, s)
@@ -77,7 +77,7 @@ def test_motzkin_polynomial_is_nonnegative_but_not_sos():
     x0, x1 = ring(2).gens()
     motzkin = x0**4 * x1**2 + x0**2 * x1**4 - 3 * x0**2 * x1**2 + 1
     solution = _solve_fixed(motzkin)
-    assert solution.status == "infeasible" or solution.margins[0] < -1e-6
+    assert solution.status is SolverStatus.INFEASIBLE or solution.margins[0] < -1e-6
 
 
 def test_cvxpy_backend_agrees_with_the_native_clarabel_path():
@@ -85,7 +85,7 @@ def test_cvxpy_backend_agrees_with_the_native_clarabel_path():
     p = 2 * x0**4 + 2 * x0**3 * x1 - x0**2 * x1**2 + 5 * x1**4      # Parrilo's classic SOS example
     native = _solve_fixed(p)
     through_cvxpy = solve_sos(SOSProgram(2, 0, [SOSCondition("p", _terms(p))]), backend="cvxpy:clarabel")
-    assert native.status == through_cvxpy.status == "solved"
+    assert native.status is through_cvxpy.status is SolverStatus.SOLVED
     assert native.margins[0] == pytest.approx(through_cvxpy.margins[0], rel=1e-4, abs=1e-6)
 
 
@@ -99,7 +99,7 @@ def test_parametric_program_finds_a_quadratic_lyapunov_function():
     program = SOSProgram(nv, 2, [SOSCondition("positive", {}, positive), SOSCondition("decrease", {}, decrease)],
                          inequalities=[({0: -1.0}, -0.1), ({1: -1.0}, -0.1)])
     solution = solve_sos(program)
-    assert solution.status == "solved"
+    assert solution.status is SolverStatus.SOLVED
     a, b = solution.params
     assert a == pytest.approx(b, rel=1e-5)
     for m, n in itertools.product(range(2), range(2)):

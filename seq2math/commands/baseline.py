@@ -1,8 +1,16 @@
-"""``seq2math baseline NAME FILE``: run a classical baseline on every system of a file."""
+"""``seq2math baseline NAME FILE``: run a baseline on every system of a file, one JSON record per line.
+
+Two baselines (docs/baselines.md): ``findlyap`` (SOSTOOLS-style SOS search, every V re-proved
+exactly) and ``neural`` (the learner–verifier of ``seq2math.lyapunov.methods.neural``; region
+and global results in separate columns, since the neural tools certify a region). This module
+only parses, runs the jobs and prints; torch, the SOS solver and z3 are imported inside the jobs.
+"""
 
 from __future__ import annotations
 
 from seq2math.commands.options import add_input_files, add_time_limit
+from seq2math.config import add_dataclass_arguments, dataclass_from_arguments
+from seq2math.lyapunov.methods.neural.options import NeuralOptions  # no torch: keeps `seq2math --help` fast
 
 HELP = "run a baseline (findlyap: SOSTOOLS-style SOS search; neural: learner-verifier) on a file of systems"
 DESCRIPTION = """Run a baseline on every system of a prefix-format file (targets ignored).
@@ -35,14 +43,12 @@ def add_arguments(parser) -> None:
     findlyap.add_argument("--workers", type=int, default=1, help="worker processes")
     findlyap.add_argument("--out", default=None, help="output JSONL (default stdout)")
     findlyap.add_argument("--resume", action="store_true", help="skip lines already in --out")
-    from seq2math.lyapunov.methods.neural.cli import (
-        add_neural_parser,  # no torch at import time
-    )
-
-    add_neural_parser(sub, parser.formatter_class)
+    _add_neural_arguments(sub, parser.formatter_class)
 
 
-class _Job:
+class _FindlyapJob:
+    """One line -> one findlyap record (a picklable callable for the worker pool)."""
+
     def __init__(self, args):
         self.args = args
 
@@ -75,6 +81,7 @@ class _Job:
 
 
 def run(args) -> int:
+    """Run the named baseline on every line of ``args.file``; records to ``--out`` (or stdout)."""
     import sys
 
     from seq2math.config import ConfigError
@@ -82,9 +89,7 @@ def run(args) -> int:
     from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
 
     if args.baseline == "neural":
-        from seq2math.lyapunov.methods.neural.cli import run_neural
-
-        return run_neural(args)
+        return _run_neural(args)
     if args.baseline != "findlyap":
         raise ConfigError("name a baseline: findlyap, neural")
     if args.max_degree < 2 or args.max_degree % 2:
@@ -94,7 +99,7 @@ def run(args) -> int:
     items = (item for item in read_lines(args.file) if item[0] not in writer.done)
     hard_limit = None if args.time_limit is None else args.time_limit * 1.5 + 5    # the solver's own limit comes first
     try:
-        for (line, _), result in run_jobs(_Job(args), items, args.workers, hard_limit):
+        for (line, _), result in run_jobs(_FindlyapJob(args), items, args.workers, hard_limit):
             if result is TIMED_OUT:
                 result = {"line": line, "status": "timeout", "seconds": hard_limit}
             elif isinstance(result, JobError):
@@ -106,4 +111,115 @@ def run(args) -> int:
     finally:
         writer.close()
     print_summary("findlyap", summary(records, key="status"), args.out)
+    return 0
+
+
+# ---------------------------------------------------------------- neural
+
+NEURAL_DESCRIPTION = """Neural Lyapunov baseline (learner-verifier loop in the manner of Fossil 2 / ANLC / LyzNet).
+
+A network V = |C [W1 x; (W2 x)^2]|^2 + eps |x|^2 (positive definite by construction) is trained
+on states of the annulus inner_radius <= |x| <= R to make dV/dt negative; counterexamples
+found by sampling + local search (and exactly by z3) join the training set, in rounds.
+
+Per line: found_region = true only when the region claim is proved exactly (z3 on the annulus,
+or an exact SOS certificate), null = no counterexample found numerically (NOT a proof), false =
+not found; found_global = true only when check_candidate proves the polynomial V globally.
+
+examples:
+  seq2math baseline neural systems.txt --time-limit 30 --radius 10 --out neural.jsonl
+  seq2math baseline neural systems.tsv --infix --seed 1 --square-width 0
+"""
+
+#: options of NeuralOptions that have their own flags above the generic --field-name ones
+_NEURAL_OWN_FLAGS = ("time_limit", "seed", "radius")
+
+
+def _add_neural_arguments(subparsers, formatter_class) -> None:
+    """The ``neural`` subcommand of ``seq2math baseline``: its own flags, then one flag per NeuralOptions field."""
+    neural = subparsers.add_parser("neural", help="neural learner-verifier (region and global results apart)",
+                                   description=NEURAL_DESCRIPTION, formatter_class=formatter_class)
+    add_input_files(neural, dest="file", help="input file ([COUNT|]SYSTEM<TAB>V lines; V ignored)")
+    neural.add_argument("--infix", action="store_true", help="lines hold infix systems")
+    add_time_limit(neural, what="per system, training and verification together", default=30.0)
+    neural.add_argument("--radius", type=float, default=10.0, help="outer radius R of the annulus (default 10)")
+    neural.add_argument("--seed", type=int, default=0, help="seed of samples and initial weights (default 0)")
+    neural.add_argument("--workers", type=int, default=1, help="worker processes")
+    neural.add_argument("--out", default=None, help="output JSONL (default stdout)")
+    neural.add_argument("--resume", action="store_true", help="skip lines already in --out")
+    add_dataclass_arguments(neural, NeuralOptions, skip=_NEURAL_OWN_FLAGS)
+
+
+def _region_status(found: bool | None) -> str:
+    return {True: "proved", None: "numerical only", False: "not found"}[found]
+
+
+def _global_status(found: bool | None) -> str:
+    return {True: "proved", None: "undecided", False: "not proved"}[found]
+
+
+class _NeuralJob:
+    """One line -> one neural-baseline record (a picklable callable for the worker pool)."""
+
+    def __init__(self, args):
+        self.args = args
+        self.options = dataclass_from_arguments(NeuralOptions, args, NeuralOptions(
+            time_limit=args.time_limit, seed=args.seed, radius=args.radius))
+        self.options.validate()
+
+    def __call__(self, item: tuple[int, str]) -> dict:
+        from seq2math.lyapunov.batch import InputError, parse_problem
+        from seq2math.lyapunov.methods.neural.search import neural_lyapunov  # torch
+
+        line, text = item
+        try:
+            system, _ = parse_problem(text, self.args.infix, self.args.file, line, need_target=False)
+        except InputError as err:
+            return {"line": line, "region_status": "input error", "global_status": "input error",
+                    "reason": str(err), "error": True}
+        result = neural_lyapunov(system, options=self.options)
+        return {"line": line, "region_status": _region_status(result.found_region),
+                "global_status": _global_status(result.found_global), **result.to_json()}
+
+
+def _run_neural(args) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from seq2math.config import ConfigError
+    from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
+    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
+
+    try:
+        job = _NeuralJob(args)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    writer = ResultWriter(args.out, args.resume)
+    records = list(writer.previous)
+    items = (item for item in read_lines(args.file) if item[0] not in writer.done)
+    hard_limit = args.time_limit * 1.5 + 10 if args.workers > 1 else None    # z3 and the SOS solver stop first
+    try:
+        for (line, _), record in run_jobs(job, items, args.workers, hard_limit):
+            if record is TIMED_OUT:
+                record = {"line": line, "region_status": "timeout", "global_status": "timeout",
+                          "seconds": hard_limit}
+            elif isinstance(record, JobError):
+                record = {"line": line, "region_status": "failure", "global_status": "failure",
+                          "reason": record.message, "error": True}
+            if record.get("error"):
+                print(f"seq2math baseline neural: line {line}: {record.get('reason')}", file=sys.stderr)
+            writer.write(record)
+            records.append(record)
+    finally:
+        writer.close()
+    region = summary(records, key="region_status")
+    global_counts = summary(records, key="global_status")["counts"]
+    print_summary("neural (region)", region, None)
+    print(f"neural (global): {', '.join(f'{k}: {v}' for k, v in sorted(global_counts.items()))}", file=sys.stderr)
+    if args.out:
+        combined = {"lines": region["lines"], "region": region["counts"], "global": global_counts,
+                    "median_seconds": region["median_seconds"], "p90_seconds": region["p90_seconds"],
+                    "total_seconds": region["total_seconds"]}
+        Path(str(args.out) + ".summary.json").write_text(json.dumps(combined, indent=1) + "\n")
     return 0

@@ -49,7 +49,7 @@ class _Job:
         self.infix, self.check, self.proof = args.infix, args.check, args.proof
         self.asymptotic, self.use_z3, self.seed = args.asymptotic, not args.no_z3, args.seed
         self.certificates, self.recheck, self.path = args.certificates, args.exact, path
-        self.timeout = args.time_limit
+        self.time_limit = args.time_limit
 
     def __call__(self, item: tuple[int, str]) -> dict:
         from pathlib import Path
@@ -64,8 +64,9 @@ class _Job:
             system, V = parse_problem(text, self.infix, self.path, line)
         except InputError as err:
             return {"line": line, "valid": None, "check": self.check, "reason": f"input error: {err}", "error": True}
-        result = verify(system, V, self.check, timeout=self.timeout, proof=self.proof, asymptotic=self.asymptotic,
-                        use_z3=self.use_z3, certificate=self.certificates is not None, seed=self.seed + line)
+        result = verify(system, V, self.check, time_limit=self.time_limit, proof=self.proof,
+                        asymptotic=self.asymptotic, use_z3=self.use_z3, certificate=self.certificates is not None,
+                        seed=self.seed + line)
         record = {"line": line} | result.to_json()
         if result.valid and result.certificate is not None:
             polys = as_polynomials(system, V)

@@ -1,1 +1,17 @@
-"""seq2math.jobs."""
+"""Long jobs of every layer (generation, checking, evaluation, reports, training), in reading order:
+
+workers.py   ``run_jobs``: a function over many items in worker processes killed at a hard time
+             limit (C solvers and z3 do not return to Python, so a late job is killed with its
+             process); ``TIMED_OUT`` and ``JobError`` stand for the items that did not finish
+progress.py  ``Progress`` / ``track``: a bar on a terminal, periodic log lines otherwise
+
+Usage::
+
+    from seq2math.jobs.workers import TIMED_OUT, run_jobs
+
+    for item, answer in run_jobs(check_one_line, lines, workers=2, timeout=60):
+        if answer is TIMED_OUT:
+            ...
+
+This package sits below all of them (docs/architecture.md) and imports nothing of seq2math.
+"""

@@ -42,7 +42,7 @@ def parse_problem(text: str, infix: bool, path: str | None = None, line: int | N
             if need_target and not tab:
                 raise ValueError("expected SYSTEM<TAB>V, found no tab")
             return parse_infix_system(source), (parse_infix(target) if target.strip() else None)
-        from seq2math.tokens.prefix import parse_benchmark_line, parse_system
+        from seq2math.tokens.prefix import parse_system
 
         if need_target:
             _, system, V = parse_benchmark_line(text, path, line)
@@ -55,6 +55,22 @@ def parse_problem(text: str, infix: bool, path: str | None = None, line: int | N
     except ValueError as err:
         message = str(err)
         raise InputError(message if path and message.startswith(str(path)) else where + message) from None
+
+
+def parse_benchmark_line(text: str, path: str | None = None, line: int | None = None) -> tuple[int, list, Any]:
+    """``[COUNT|]SYSTEM<TAB>V`` in prefix tokens -> (COUNT, 1 when absent; equations; V).
+
+    The line is split by ``seq2math.data.files.parse_text_line`` (the one reader of the line
+    format: ``DataFormatError`` for a bad count, tab or empty source), the tokens are read by
+    ``seq2math.tokens.prefix.parse_benchmark_example`` (``PrefixParseError`` naming the token).
+    Both errors are ``ValueError`` and start with ``path:line:``.
+    """
+    from seq2math.data.files import parse_text_line
+    from seq2math.tokens.prefix import parse_benchmark_example
+
+    record = parse_text_line(text, path, line)
+    system, V = parse_benchmark_example(record.source, record.target, path, line)
+    return (1 if record.count is None else record.count), system, V
 
 
 class ResultWriter:

@@ -8,6 +8,10 @@ outputs.py     AttentionMaps, the DecoderState protocol, input checks
 transformer.py encoder-decoder and decoder-only generators (teacher forcing + start/step)
 encoder.py     encoder-only (masked-token logits, pooled regression/classification head)
 rnn.py         GRU/LSTM encoder-decoder with additive attention
+decoding.py    greedy, sampling and beam search (with the KV cache)
+
+Special token ids (``PAD_ID``, ``BOS_ID``, ``EOS_ID``, ``SEP_ID``, ...) come from
+``seq2math.tokens.vocab``, their one home; the models know no task.
 
 Usage::
 
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from seq2math.tokens.vocab import MASK_ID, PAD_ID
+
 from .config import GENERATIVE_ARCHITECTURES, PRESETS, ModelConfig
 
 if TYPE_CHECKING:
@@ -29,10 +35,11 @@ __all__ = ["ModelConfig", "PRESETS", "GENERATIVE_ARCHITECTURES", "build_model", 
            "AttentionMaps"]
 
 
-def build_model(config: ModelConfig, vocab_size: int, pad_id: int = 0) -> "nn.Module":
+def build_model(config: ModelConfig, vocab_size: int, pad_id: int = PAD_ID) -> "nn.Module":
     """The module for ``config.arch`` ("seq2seq", "encoder", "decoder" or "rnn")."""
-    if vocab_size <= max(pad_id, 5):
-        raise ValueError(f"vocab_size={vocab_size} must exceed the special token ids (pad_id={pad_id}, <mask>=5)")
+    if vocab_size <= max(pad_id, MASK_ID):
+        raise ValueError(f"vocab_size={vocab_size} must exceed the special token ids "
+                         f"(pad_id={pad_id}, <mask>={MASK_ID})")
     config.validate()
     if config.arch == "seq2seq":
         from .transformer import Seq2SeqTransformer

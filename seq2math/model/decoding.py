@@ -27,6 +27,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from seq2math.tokens.vocab import BOS_ID, EOS_ID, PAD_ID
+
 from .outputs import inference
 
 
@@ -83,16 +85,16 @@ def _decode_one_by_one(model: nn.Module, src: Tensor, max_len: int, choose: Call
     return outputs
 
 
-def greedy(model: nn.Module, src: Tensor, max_len: int, bos_id: int = 1, eos_id: int = 2,
-           pad_id: int = 0, use_cache: bool = True) -> list[list[int]]:
+def greedy(model: nn.Module, src: Tensor, max_len: int, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
+           pad_id: int = PAD_ID, use_cache: bool = True) -> list[list[int]]:
     """Most likely next token at every step, for each source row (padded with ``pad_id``)."""
     return _decode_one_by_one(model, src, max_len, lambda logits: logits.argmax(dim=-1), bos_id, eos_id,
                               pad_id, use_cache)
 
 
 def sample(model: nn.Module, src: Tensor, max_len: int, temperature: float = 1.0, top_k: int | None = None,
-           generator: torch.Generator | None = None, bos_id: int = 1, eos_id: int = 2, pad_id: int = 0,
-           use_cache: bool = True) -> list[list[int]]:
+           generator: torch.Generator | None = None, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
+           pad_id: int = PAD_ID, use_cache: bool = True) -> list[list[int]]:
     """Ancestral sampling from softmax(logits / temperature), optionally among the ``top_k`` tokens.
 
     Repeat rows of ``src`` to draw several samples per input; pass a seeded ``generator``
@@ -142,8 +144,8 @@ def _best_reachable(best_live_sum: float, length: int, max_len: int, length_pena
 
 
 def beam_search(model: nn.Module, src: Tensor, beam_size: int, max_len: int, length_penalty: float = 1.0,
-                n_best: int | None = None, early_stopping: bool = True, bos_id: int = 1, eos_id: int = 2,
-                pad_id: int = 0, use_cache: bool = True) -> list[list[Hypothesis]]:
+                n_best: int | None = None, early_stopping: bool = True, bos_id: int = BOS_ID,
+                eos_id: int = EOS_ID, pad_id: int = PAD_ID, use_cache: bool = True) -> list[list[Hypothesis]]:
     """Batched beam search; for each source, its ``n_best`` (default ``beam_size``) hypotheses, best first.
 
     At each step every live beam proposes its tokens; among the 2K best continuations of an

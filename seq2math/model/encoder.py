@@ -14,13 +14,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seq2math.tokens.vocab import PAD_ID
+
 from .blocks import BlockStack, TokenEmbedding
 from .config import ModelConfig
 from .outputs import AttentionMaps, check_tokens, inference, to_model_device
 
 
 class EncoderOnlyTransformer(nn.Module):
-    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = 0):
+    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = PAD_ID):
         super().__init__()
         self.config, self.vocab_size, self.pad_id = config, vocab_size, pad_id
         width = config.d_model

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seq2math.tokens.vocab import PAD_ID
+
 from .config import ModelConfig
 from .outputs import AttentionMaps, check_tokens, inference, to_model_device
 
@@ -65,7 +67,7 @@ class RNNState:
 
 
 class RNNSeq2Seq(nn.Module):
-    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = 0):
+    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = PAD_ID):
         super().__init__()
         self.config, self.vocab_size, self.pad_id = config, vocab_size, pad_id
         width, layers = config.d_model, config.rnn_layers

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seq2math.tokens.vocab import SEP_ID
+from seq2math.tokens.vocab import PAD_ID, SEP_ID
 
 from .blocks import BlockStack, LayerCache, TokenEmbedding
 from .config import ModelConfig
@@ -109,7 +109,7 @@ class TransformerGenerator(nn.Module):
 class Seq2SeqTransformer(TransformerGenerator):
     """Encoder-decoder (Vaswani et al. 2017), the architecture of the Lyapunov paper."""
 
-    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = 0):
+    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = PAD_ID):
         super().__init__(config, vocab_size, pad_id, cross_attention=True)
         self.encoder_embed = TokenEmbedding(config, vocab_size, pad_id)
         self.encoder = BlockStack(config, config.enc_layers, causal=False, cross_attention=False)
@@ -159,7 +159,7 @@ class Seq2SeqTransformer(TransformerGenerator):
 class DecoderOnlyTransformer(TransformerGenerator):
     """GPT-like: one causal stack reading ``src <sep> tgt_in``."""
 
-    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = 0, sep_id: int = SEP_ID):
+    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = PAD_ID, sep_id: int = SEP_ID):
         super().__init__(config, vocab_size, pad_id, cross_attention=False)
         if not 0 <= sep_id < vocab_size:
             raise ValueError(f"sep_id={sep_id} is outside the vocabulary [0, {vocab_size})")

@@ -9,9 +9,12 @@ A task is one file plus a registry entry::
         ...
 
 A task turns a seeded ``numpy.random.Generator`` into one tokenised example
-(``generate``), knows every token it may emit (``vocabulary``), reads and writes
-the lines of its data files (``format_line`` / ``parse_line``), and scores a decoded
-hypothesis by mathematics, never by string match alone (``verify``).
+(``generate``), knows every token it may emit (``vocabulary``), names the line format of
+its data files (``default_format``: ``tsv`` or ``prefix``) and checks a source read from
+one (``check_source``), and scores a decoded hypothesis by mathematics, never by string
+match alone (``verify``). Lines themselves are read and written by ``seq2math.data.files``
+alone (``task_records``, ``format_line``), one reader for every task: the task does not
+parse lines, because ``data.files`` imports this module and a call back would close a cycle.
 """
 
 from __future__ import annotations
@@ -89,24 +92,6 @@ class Task(ABC):
     @abstractmethod
     def vocabulary(self) -> list[str]:
         """Every token that sources and targets of this task may contain (no specials)."""
-
-    # ---- files ----------------------------------------------------------------------------
-    def format_line(self, source: list[str], target: list[str]) -> str:
-        return " ".join(source) + "\t" + " ".join(target)
-
-    def parse_line(self, line: str, path: str | None = None, line_number: int | None = None
-                   ) -> tuple[list[str], list[str]]:
-        """Split one line ``SOURCE<TAB>TARGET`` into token lists; raise ``DataFormatError``."""
-        text = line.rstrip("\n")
-        if "\t" not in text:
-            raise DataFormatError("expected SOURCE<TAB>TARGET, found no tab", path, line_number)
-        source, target = text.split("\t", 1)
-        if "\t" in target:
-            raise DataFormatError("more than one tab on the line", path, line_number)
-        src, tgt = source.split(), target.split()
-        if not src:
-            raise DataFormatError("empty source", path, line_number)
-        return src, tgt
 
     # ---- checking -----------------------------------------------------------------------
     @abstractmethod

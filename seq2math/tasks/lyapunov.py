@@ -26,14 +26,13 @@ from seq2math.lyapunov.generation.backward import BackwardConfig, generate_backw
 from seq2math.lyapunov.generation.forward import ForwardConfig
 from seq2math.symbolic.degree import degree_bound
 from seq2math.symbolic.expr import system_to_infix, to_infix, variables
-from seq2math.tasks.base import DataFormatError, Task, Verdict, register_task
+from seq2math.tasks.base import Task, Verdict, register_task
 from seq2math.tokens.infix import parse_infix_system
 from seq2math.tokens.prefix import (
     PREFIX_VOCABULARY,
     PrefixParseError,
     parse_full_expression,
     parse_system,
-    split_benchmark_line,
     system_tokens,
 )
 from seq2math.tokens.vocab import EQUATION_SEPARATOR
@@ -88,21 +87,7 @@ class LyapunovTask(Task):
         so models trained on different generators or on mixed files share one vocabulary."""
         return list(PREFIX_VOCABULARY)
 
-    # ---- files ----------------------------------------------------------------------------
-    def format_line(self, source: list[str], target: list[str]) -> str:
-        return "1|" + " ".join(source) + "\t" + " ".join(target)
-
-    def parse_line(self, line: str, path: str | None = None, line_number: int | None = None
-                   ) -> tuple[list[str], list[str]]:
-        """``[COUNT|]SOURCE<TAB>TARGET`` -> token lists (COUNT is ignored)."""
-        try:
-            _, source, target = split_benchmark_line(line, path, line_number)
-        except PrefixParseError as err:
-            raise DataFormatError(err.detail, path, line_number) from None
-        if not source:
-            raise DataFormatError("empty source", path, line_number)
-        return source, target
-
+    # ---- files (lines are read and written by seq2math.data.files, in default_format) ----------
     def check_source(self, source: list[str]) -> None:
         parse_system(source)
 

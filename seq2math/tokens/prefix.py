@@ -195,29 +195,13 @@ def _variable_indices(e: Expr) -> set[int]:
     return variables(e)
 
 
-def split_benchmark_line(line: str, path: str | None = None, line_number: int | None = None
-                         ) -> tuple[int | None, list[str], list[str]]:
-    """``[COUNT|]SOURCE<TAB>TARGET`` -> (count or None, source tokens, target tokens)."""
-    text = line.rstrip("\r\n")
-    count = None
-    head, bar, rest = text.partition("|")
-    if bar and "\t" not in head:
-        if not head.strip().isdigit():
-            raise PrefixParseError(f"the duplicate count before '|' is not a number: {head!r}", path=path,
-                                   line=line_number)
-        count, text = int(head), rest
-    if "\t" not in text:
-        raise PrefixParseError("expected SOURCE<TAB>TARGET, found no tab", path=path, line=line_number)
-    source, target = text.split("\t", 1)
-    if "\t" in target:
-        raise PrefixParseError("more than one tab on the line", path=path, line=line_number)
-    return count, source.split(), target.split()
+def parse_benchmark_example(source: list[str], target: list[str], path: str | None = None,
+                            line_number: int | None = None) -> tuple[list[Expr], Expr]:
+    """The tokens of one benchmark line -> (equations, V); errors name ``path:line_number``.
 
-
-def parse_benchmark_line(line: str, path: str | None = None, line_number: int | None = None
-                         ) -> tuple[int, list[Expr], Expr]:
-    """Parse ``COUNT|SYSTEM<TAB>V`` (COUNT optional, 1 if absent) -> (count, equations, V)."""
-    count, source, target = split_benchmark_line(line, path, line_number)
+    Splitting the line itself (``COUNT|``, the tab) is ``seq2math.data.files.parse_text_line``,
+    the one reader of the line format; ``seq2math.lyapunov.batch.parse_benchmark_line`` does both.
+    """
     try:
         system = parse_system(source)
     except PrefixParseError as err:
@@ -228,7 +212,7 @@ def parse_benchmark_line(line: str, path: str | None = None, line_number: int | 
         located = err.located(path, line_number)
         raise PrefixParseError("in the target (V): " + located.detail, err.index, err.token, err.expected,
                                path, line_number) from None
-    return (1 if count is None else count), system, lyapunov
+    return system, lyapunov
 
 
 # ---- writing ------------------------------------------------------------------------------

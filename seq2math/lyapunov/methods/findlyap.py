@@ -32,7 +32,7 @@ import numpy as np
 from seq2math.lyapunov.check import as_polynomials, check_candidate
 from seq2math.lyapunov.methods.base import Method, Search, register_method, seconds_left
 from seq2math.lyapunov.result import CheckResult
-from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
+from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic.poly import Poly, in_ring, lie_derivative, ring
 
 MARGIN_TOLERANCE = 1e-7
@@ -133,8 +133,8 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
         program, basis = build_program(system, degree, check)
         solution = solve_sos(program, time_limit=remaining, backend=backend)
         seconds = time.perf_counter() - start
-        if solution.status != "solved":
-            status = "infeasible" if solution.status == "infeasible" else (
+        if solution.status is not SolverStatus.SOLVED:
+            status = "infeasible" if solution.status is SolverStatus.INFEASIBLE else (
                 "timeout" if "MaxTime" in solution.detail else "solver failure")
             attempts.append(Attempt(degree, status, seconds, solution.detail))
             continue

@@ -15,7 +15,6 @@ with r ≤ ‖x‖ ≤ R. V > 0 holds by construction (``SquareNetwork``), so on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
@@ -23,7 +22,7 @@ import flint
 import torch
 
 from seq2math.lyapunov.methods.neural.network import SquareNetwork, Tensor
-from seq2math.sos.prover import _model_point, _to_z3
+from seq2math.sos.prover import ProverAnswer, Verdict, _model_point, _to_z3
 from seq2math.symbolic.poly import Poly, lie_derivative
 from seq2math.symbolic.polytools import exact_value, fmt_point
 
@@ -109,17 +108,13 @@ def _local_search(network: SquareNetwork, f, starts: Tensor, inner: float, outer
     return X.detach()
 
 
-@dataclass
-class RegionAnswer:
-    verdict: str                     # "proved", "counterexample", "unknown"
-    point: tuple | None = None       # exact rational counterexample, re-checked in flint
-    detail: str = ""
+def exact_region_check(V: Poly, system: list[Poly], inner: float, outer: float, timeout: float) -> ProverAnswer:
+    """Decide ∃x: inner² ≤ ‖x‖² ≤ outer² ∧ V̇(x) ≥ 0 with z3; radii are read as the decimals given.
 
-
-def exact_region_check(V: Poly, system: list[Poly], inner: float, outer: float, timeout: float) -> RegionAnswer:
-    """Decide ∃x: inner² ≤ ‖x‖² ≤ outer² ∧ V̇(x) ≥ 0 with z3; radii are read as the decimals given."""
+    PROVED: V̇ < 0 on the whole annulus; COUNTEREXAMPLE: a rational point (exact when the
+    detail says ``dV/dt >= 0 at``; otherwise z3's algebraic model was rounded); UNKNOWN: z3 gave up.
+    """
     import z3
-
 
     n = len(system)
     vdot = lie_derivative(V, system)
@@ -133,12 +128,12 @@ def exact_region_check(V: Poly, system: list[Poly], inner: float, outer: float, 
                _to_z3(vdot, xs) >= 0)
     answer = solver.check()
     if answer == z3.unsat:
-        return RegionAnswer("proved", None, "z3: unsat (dV/dt < 0 on the whole annulus)")
+        return ProverAnswer(Verdict.PROVED, None, "z3: unsat (dV/dt < 0 on the whole annulus)")
     if answer == z3.sat:
         point = _model_point(solver.model(), xs)
         norm2 = sum((v * v for v in point), flint.fmpq(0))
         inside = flint.fmpq(low.numerator, low.denominator) <= norm2 <= flint.fmpq(high.numerator, high.denominator)
         if inside and exact_value(vdot, point) >= 0:
-            return RegionAnswer("counterexample", point, f"z3: dV/dt >= 0 at ({', '.join(fmt_point(point))})")
-        return RegionAnswer("counterexample", point, "z3: sat (algebraic point, rational neighbour not exact)")
-    return RegionAnswer("unknown", None, f"z3: {solver.reason_unknown()}")
+            return ProverAnswer(Verdict.COUNTEREXAMPLE, point, f"z3: dV/dt >= 0 at ({', '.join(fmt_point(point))})")
+        return ProverAnswer(Verdict.COUNTEREXAMPLE, point, "z3: sat (algebraic point, rational neighbour not exact)")
+    return ProverAnswer(Verdict.UNKNOWN, None, f"z3: {solver.reason_unknown()}")

@@ -9,7 +9,7 @@ solved by the project's engine (``seq2math.sos.sdp``, margins maximised); then Î
 the multipliers are rounded to rationals and every Gram matrix is made exact
 (``seq2math.sos.exact``), so the certificate rests on exact LDLáµ€ checks, not on solver
 tolerance (docs/verification.md). ``recheck`` re-proves a certificate from V, f and the radii alone.
-z3 remains the complete fallback (``neural_verify.exact_region_check``); this route is
+z3 remains the complete fallback (``counterexamples.exact_region_check``); this route is
 the one that scales to 3 variables, where z3's nlsat often times out.
 """
 
@@ -22,7 +22,7 @@ import flint
 import numpy as np
 
 from seq2math.sos import exact as X
-from seq2math.sos.sdp import SOSCondition, SOSProgram, solve_sos
+from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic.poly import Poly, lie_derivative, ring
 
 DELTA_FLOOR = 1e-6
@@ -82,7 +82,7 @@ def region_certificate(V: Poly, system: list[Poly], inner: float, outer: float, 
         return None, "sos: dV/dt is identically 0"
     program, multipliers = _program(p, n, inner, outer)
     solution = solve_sos(program, time_limit=time_limit)
-    if solution.status != "solved" or min(solution.margins) <= 0:
+    if solution.status is not SolverStatus.SOLVED or min(solution.margins) <= 0:
         margin = f"{min(solution.margins):.2e}" if solution.margins else "-"
         return None, f"sos: no certificate ({solution.status}, margin {margin}, {solution.detail})"
     delta = flint.fmpq(int(np.floor(solution.params[0] * 1e9)), 10 ** 9)

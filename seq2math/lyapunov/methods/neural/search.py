@@ -1,14 +1,14 @@
 """A neural learner–verifier (CEGIS) Lyapunov baseline in the manner of Fossil 2, NLC/ANLC and LyzNet.
 
-Loop (docs/baselines.md): a small network V (``neural_torch.SquareNetwork``, positive definite by
+Loop (docs/baselines.md): a small network V (``network.SquareNetwork``, positive definite by
 construction) is trained on states of the annulus r ≤ ‖x‖ ≤ R to make V̇ = ∇V·f negative;
-a verifier searches counterexamples (``neural_verify``), which join the training set; repeat
+a verifier searches counterexamples (``counterexamples``), which join the training set; repeat
 until the verifier accepts or the budget (rounds, seconds) runs out.
 
 Two results, reported separately and never mixed (the published tools certify a region):
 
 - ``found_region``: True only when the region claim (V > 0, V̇ < 0 on the annulus) is
-  *proved exactly* — an exact SOS certificate on the annulus (``neural_region_sos``), z3 on
+  *proved exactly* — an exact SOS certificate on the annulus (``region_sos``), z3 on
   the annulus, or an exact SOS certificate of global asymptotic decrease. ``None`` when the
   numerical verifier found no counterexample but nothing exact settled it (non-polynomial
   systems always end here; an undecided polynomial candidate first raises the training
@@ -45,6 +45,7 @@ from seq2math.lyapunov.methods.neural.network import (
 )
 from seq2math.lyapunov.methods.neural.options import NeuralOptions
 from seq2math.lyapunov.methods.neural.region_sos import region_certificate
+from seq2math.sos.prover import Verdict
 from seq2math.symbolic.expr import from_poly, to_infix
 from seq2math.symbolic.poly import Poly
 from seq2math.symbolic.polytools import fmt_point
@@ -67,7 +68,7 @@ class NeuralResult:
     seconds: float = 0.0
     counterexamples: int = 0
     history: list[dict] = field(default_factory=list)
-    region_certificate: dict | None = None  # exact S-procedure certificate (neural_region_sos.recheck)
+    region_certificate: dict | None = None  # exact S-procedure certificate (region_sos.recheck)
     options: NeuralOptions | None = None
 
     @property
@@ -224,10 +225,10 @@ def _settle_candidate(result: NeuralResult, network: SquareNetwork, system: list
     remaining = max(0.5, min(options.z3_timeout, deadline - time.perf_counter()))
     answer = exact_region_check(V, system, options.inner_radius, options.radius, remaining)
     entry["verifier"] = f"{detail}; {answer.detail}"
-    if answer.verdict == "proved":
+    if answer.verdict is Verdict.PROVED:
         result.found_region, result.region_proof, result.reason = True, "z3", "region proved exactly by z3"
         return "stop"
-    if answer.verdict == "counterexample":
+    if answer.verdict is Verdict.COUNTEREXAMPLE:
         entry["counterexamples"] = 1
         result.counterexamples += 1
         entry["_point"] = torch.tensor([[float(v) for v in answer.point]], dtype=torch.float64)
