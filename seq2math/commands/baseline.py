@@ -82,11 +82,9 @@ class _FindlyapJob:
 
 def run(args) -> int:
     """Run the named baseline on every line of ``args.file``; records to ``--out`` (or stdout)."""
-    import sys
 
     from seq2math.config import ConfigError
-    from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
-    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
+    from seq2math.lyapunov.batch import print_summary, run_file, summary
 
     if args.baseline == "neural":
         return _run_neural(args)
@@ -94,22 +92,15 @@ def run(args) -> int:
         raise ConfigError("name a baseline: findlyap, neural")
     if args.max_degree < 2 or args.max_degree % 2:
         raise ConfigError(f"--max-degree must be even and at least 2, got {args.max_degree}")
-    writer = ResultWriter(args.out, args.resume)
-    records = list(writer.previous)
-    items = (item for item in read_lines(args.file) if item[0] not in writer.done)
     hard_limit = None if args.time_limit is None else args.time_limit * 1.5 + 5    # the solver's own limit comes first
-    try:
-        for (line, _), result in run_jobs(_FindlyapJob(args), items, args.workers, hard_limit):
-            if result is TIMED_OUT:
-                result = {"line": line, "status": "timeout", "seconds": hard_limit}
-            elif isinstance(result, JobError):
-                result = {"line": line, "status": "solver failure", "reason": result.message, "error": True}
-            if result.get("error"):
-                print(f"seq2math baseline: line {line}: {result.get('reason')}", file=sys.stderr)
-            writer.write(result)
-            records.append(result)
-    finally:
-        writer.close()
+
+    def failed(line: int, error) -> dict:
+        if error is None:
+            return {"line": line, "status": "timeout", "seconds": hard_limit}
+        return {"line": line, "status": "solver failure", "reason": error.message, "error": True}
+
+    records = run_file(_FindlyapJob(args), args.file, args.out, args.resume, args.workers, hard_limit, failed,
+                       "baseline")
     print_summary("findlyap", summary(records, key="status"), args.out)
     return 0
 
@@ -188,31 +179,21 @@ def _run_neural(args) -> int:
     from pathlib import Path
 
     from seq2math.config import ConfigError
-    from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
-    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
+    from seq2math.lyapunov.batch import print_summary, run_file, summary
 
     try:
         job = _NeuralJob(args)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    writer = ResultWriter(args.out, args.resume)
-    records = list(writer.previous)
-    items = (item for item in read_lines(args.file) if item[0] not in writer.done)
     hard_limit = args.time_limit * 1.5 + 10 if args.workers > 1 else None    # z3 and the SOS solver stop first
-    try:
-        for (line, _), record in run_jobs(job, items, args.workers, hard_limit):
-            if record is TIMED_OUT:
-                record = {"line": line, "region_status": "timeout", "global_status": "timeout",
-                          "seconds": hard_limit}
-            elif isinstance(record, JobError):
-                record = {"line": line, "region_status": "failure", "global_status": "failure",
-                          "reason": record.message, "error": True}
-            if record.get("error"):
-                print(f"seq2math baseline neural: line {line}: {record.get('reason')}", file=sys.stderr)
-            writer.write(record)
-            records.append(record)
-    finally:
-        writer.close()
+
+    def failed(line: int, error) -> dict:
+        if error is None:
+            return {"line": line, "region_status": "timeout", "global_status": "timeout", "seconds": hard_limit}
+        return {"line": line, "region_status": "failure", "global_status": "failure", "reason": error.message,
+                "error": True}
+
+    records = run_file(job, args.file, args.out, args.resume, args.workers, hard_limit, failed, "baseline neural")
     region = summary(records, key="region_status")
     global_counts = summary(records, key="global_status")["counts"]
     print_summary("neural (region)", region, None)

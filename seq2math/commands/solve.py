@@ -106,7 +106,6 @@ def _print_text(record: dict) -> None:
 
 def run(args) -> int:
     import json
-    import sys
 
     from seq2math.api import make_methods
     from seq2math.config import ConfigError
@@ -117,28 +116,19 @@ def run(args) -> int:
         record = _solve(args.system, args).to_json()
         print(json.dumps(record)) if args.json else _print_text(record)
         return 0 if record["found"] else 1
-    from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
-    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
+    from seq2math.lyapunov.batch import print_summary, run_file, summary
     from seq2math.lyapunov.methods.base import MethodOptions
 
     try:                                              # fail early on unknown names or a missing model
         make_methods(args.methods, MethodOptions(max_degree=args.max_degree, model=args.model, beam=args.beam))
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    writer = ResultWriter(args.out, args.resume)
-    records = list(writer.previous)
-    items = (item for item in read_lines(args.file) if item[0] not in writer.done)
     hard_limit = None if args.time_limit is None else args.time_limit * 1.5 + 5
-    try:
-        for (line, _), result in run_jobs(_FileJob(args), items, args.workers, hard_limit):
-            if result is TIMED_OUT or isinstance(result, JobError):
-                why = "timeout" if result is TIMED_OUT else f"failure: {result.message}"
-                result = {"line": line, "found": None, "reason": why, "error": result is not TIMED_OUT}
-            if result.get("error"):
-                print(f"seq2math solve: line {line}: {result['reason']}", file=sys.stderr)
-            writer.write(result)
-            records.append(result)
-    finally:
-        writer.close()
+
+    def failed(line: int, error) -> dict:
+        why = "timeout" if error is None else f"failure: {error.message}"
+        return {"line": line, "found": None, "reason": why, "error": error is not None}
+
+    records = run_file(_FileJob(args), args.file, args.out, args.resume, args.workers, hard_limit, failed, "solve")
     print_summary(f"solve ({args.check})", summary(records, key="found"), args.out)
     return 0

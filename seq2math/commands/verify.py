@@ -82,33 +82,21 @@ class _Job:
 
 
 def run(args) -> int:
-    import sys
 
     from seq2math.config import ConfigError
-    from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
-    from seq2math.lyapunov.batch import ResultWriter, print_summary, read_lines, summary
+    from seq2math.lyapunov.batch import print_summary, run_file, summary
 
     if args.exact and not args.certificates:
         raise ConfigError("--exact re-checks saved certificates: give --certificates DIR as well")
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    writer = ResultWriter(args.out, args.resume)
-    records = list(writer.previous)
-    items = (item for item in read_lines(args.file) if item[0] not in writer.done)
-    job = _Job(args, args.file)
-    try:
-        for (line, _), result in run_jobs(job, items, workers=args.workers, timeout=args.time_limit):
-            if result is TIMED_OUT:
-                result = {"line": line, "valid": None, "check": args.check,
-                          "reason": f"timeout after {args.time_limit} s", "seconds": args.time_limit, "timeout": True}
-            elif isinstance(result, JobError):
-                result = {"line": line, "valid": None, "check": args.check, "reason": f"failure: {result.message}",
-                          "error": True}
-            if result.get("error"):
-                print(f"seq2math verify: line {line}: {result['reason']}", file=sys.stderr)
-            writer.write(result)
-            records.append(result)
-    finally:
-        writer.close()
+    def failed(line: int, error) -> dict:
+        if error is None:
+            return {"line": line, "valid": None, "check": args.check, "reason": f"timeout after {args.time_limit} s",
+                    "seconds": args.time_limit, "timeout": True}
+        return {"line": line, "valid": None, "check": args.check, "reason": f"failure: {error.message}", "error": True}
+
+    records = run_file(_Job(args, args.file), args.file, args.out, args.resume, args.workers, args.time_limit, failed,
+                       "verify")
     print_summary(f"verify ({args.check})", summary(records), args.out)
     return 0

@@ -12,7 +12,9 @@ import json
 import statistics
 import sys
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
+
+from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
 
 
 class InputError(ValueError):
@@ -106,6 +108,32 @@ class ResultWriter:
     def close(self) -> None:
         if self.close_handle:
             self.handle.close()
+
+
+def run_file(job: Callable[[tuple[int, str]], dict], path: str | Path, out: str | None, resume: bool,
+             workers: int, hard_limit: float | None, failed: Callable[[int, JobError | None], dict],
+             command: str) -> list[dict]:
+    """Run ``job`` on every problem line of ``path`` not already in ``out`` (``--resume``), in
+    ``workers`` processes killed past ``hard_limit`` seconds, writing one record per line as it comes.
+
+    A line whose worker was killed or failed gets ``failed(line, None)`` (timed out) or
+    ``failed(line, error)``; records with ``"error"`` are also reported on stderr as
+    ``seq2math COMMAND: line N: reason``. Returns every record: the earlier run's and the new ones.
+    """
+    writer = ResultWriter(out, resume)
+    records = list(writer.previous)
+    items = (item for item in read_lines(path) if item[0] not in writer.done)
+    try:
+        for (line, _), record in run_jobs(job, items, workers, hard_limit):
+            if record is TIMED_OUT or isinstance(record, JobError):
+                record = failed(line, None if record is TIMED_OUT else record)
+            if record.get("error"):
+                print(f"seq2math {command}: line {line}: {record.get('reason')}", file=sys.stderr)
+            writer.write(record)
+            records.append(record)
+    finally:
+        writer.close()
+    return records
 
 
 def percentile(values: list[float], q: float) -> float:
