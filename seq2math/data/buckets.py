@@ -54,7 +54,7 @@ import numpy as np
 Layout = Literal["seq2seq", "packed", "masked"]
 LAYOUTS: tuple[str, ...] = ("seq2seq", "packed", "masked")
 #: steps served by one pool of generated examples (one data-loader item): larger pools pad less
-POOL_STEPS = 16
+POOL_STEPS = 32
 #: seeds of the bucket orders, apart from the per-epoch permutations of the fixed-size batches
 EPOCH_ORDER, POOL_ORDER = 0xB0C4_0001, 0xB0C4_0002
 
