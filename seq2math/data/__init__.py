@@ -8,6 +8,8 @@ generation.py  seeded, parallel, resumable data sets: example i of seed s is def
 tools.py       dedup, split by source (no overlap), mix by counts and weights (``seq2math data``)
 stats.py       sizes and histograms of a file (``seq2math data stats``)
 batching.py    training batches: file or on-the-fly examples, padding, masking, sharding (torch)
+buckets.py     token budgets (``train.batch_tokens``): what a batch costs, length buckets, pools (numpy)
+token_batches.py  the token-budget batches of every step (torch), pure in (seed, step, rank)
 heldout.py     the test systems an on-the-fly run has not trained on
 
 Usage::

@@ -158,6 +158,24 @@ def collate_masked(pairs: list[tuple[list[int], list[int]]], vocab: Vocab, mask_
     return {"src": inputs, "labels": labels}
 
 
+def collate_step(pairs: list[tuple[list[int], list[int]]], vocab: Vocab, objective: str, mask_prob: float,
+                 seed: int, step: int, rank: int) -> dict[str, torch.Tensor]:
+    """The batch of one step: teacher forcing, or masked tokens drawn with ``[seed, step, rank]``."""
+    if objective == "masked":
+        mask_seed = np.random.SeedSequence([int(seed), step, rank]).generate_state(1)[0]
+        generator = torch.Generator().manual_seed(int(mask_seed))
+        return collate_masked(pairs, vocab, mask_prob, generator)
+    return collate_seq2seq(pairs, vocab)
+
+
+def padding_counts(batch: dict[str, torch.Tensor], pad_id: int) -> tuple[int, int]:
+    """(real tokens, padded positions) of a batch's inputs (``src`` and ``tgt_in``): the share of
+    the model's positions that padding takes (a decoder-only model's <sep> column is left out)."""
+    blocks = [batch[key] for key in ("src", "tgt_in") if key in batch]
+    real = sum(int((block != pad_id).sum()) for block in blocks)
+    return real, sum(block.numel() for block in blocks)
+
+
 class StepBatches(torch.utils.data.Dataset):
     """Map-style dataset whose item ``step`` is this rank's batch for that optimiser step.
 
@@ -183,19 +201,29 @@ class StepBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         pairs = [encode_example(self.vocab, *self.source.example(p)) for p in self.positions(step)]
-        if self.objective == "masked":
-            mask_seed = np.random.SeedSequence([int(self.seed), step, self.rank]).generate_state(1)[0]
-            generator = torch.Generator().manual_seed(int(mask_seed))
-            return collate_masked(pairs, self.vocab, self.mask_prob, generator)
-        return collate_seq2seq(pairs, self.vocab)
+        return collate_step(pairs, self.vocab, self.objective, self.mask_prob, self.seed, step, self.rank)
 
 
-def step_loader(dataset: StepBatches, first_step: int, workers: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-    """Batches for steps ``first_step, first_step + 1, ...`` (built by ``workers`` processes)."""
-    sampler = range(first_step, 2**62)
+def step_loader(dataset: torch.utils.data.Dataset, first_step: int, workers: int = 0
+                ) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches for steps ``first_step, first_step + 1, ...`` (built by ``workers`` processes).
+
+    A dataset whose items are ``steps_per_item`` consecutive steps (the token-budget pools of
+    ``seq2math.data.token_batches``) is read item by item and flattened into steps.
+    """
+    per_item = getattr(dataset, "steps_per_item", 1)
+    first_item, skip = divmod(first_step, per_item)
+    sampler = range(first_item, 2**62 // per_item)
     # a private generator: creating the iterator draws a worker base seed, which must not
     # advance the global RNG that drives dropout (it would break exact resumption)
     loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=workers,
                                          prefetch_factor=4 if workers else None,
                                          generator=torch.Generator().manual_seed(0))
-    return iter(loader)
+    if per_item == 1:
+        return iter(loader)
+    return _flatten(iter(loader), skip)
+
+
+def _flatten(items: Iterator[list[dict[str, torch.Tensor]]], skip: int) -> Iterator[dict[str, torch.Tensor]]:
+    for index, batches in enumerate(items):
+        yield from batches[skip if index == 0 else 0:]

@@ -22,6 +22,8 @@ class TrainConfig:
 
     seed: int = 0
     batch_size: int = 64                      # per rank
+    batch_tokens: int = 0                     # > 0: batches of at most this many padded tokens per rank,
+                                              # length-bucketed (seq2math.data.buckets); batch_size unused
     lr: float = 5e-4
     schedule: Literal["inverse_sqrt", "cosine", "constant"] = "inverse_sqrt"
     warmup: int = 1000

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from seq2math.config import command_line, save_config
-from seq2math.data.batching import StepBatches, step_loader
+from seq2math.data.batching import padding_counts, step_loader
 from seq2math.evaluation.evaluate import validate
 from seq2math.jobs.progress import Progress
 from seq2math.tasks.base import make_task
@@ -42,7 +42,7 @@ from seq2math.training import checkpoint as ckpt
 from seq2math.training.config import RunConfig, parse_duration
 from seq2math.training.early_stopping import EarlyStopping
 from seq2math.training.loss import LossModule, resolve_objective
-from seq2math.training.run_data import training_source, validation_set
+from seq2math.training.run_data import training_batches, training_source, validation_set
 from seq2math.training.runtime import (
     StopSignals,
     autocast_dtype,
@@ -95,8 +95,8 @@ class Trainer:
             if not resume:  # distinct dropout masks per rank
                 torch.manual_seed(t.seed + 7919 * self.runtime.rank)
         source = training_source(config, self.task, self.vocab, announce=not quiet and self.runtime.is_main)
-        self.batches = StepBatches(source, self.vocab, t.batch_size, t.seed, self.objective, t.mask_prob,
-                                   self.runtime.rank, self.runtime.world_size)
+        self.batches = training_batches(config, source, self.vocab, self.objective, self.runtime.rank,
+                                        self.runtime.world_size)
         self.valid = validation_set(config, self.task) if self.runtime.is_main else []
         self.writer = self._tensorboard()
 
@@ -147,7 +147,8 @@ class Trainer:
         started, elapsed_before = time.time(), self.elapsed
         self.session_started = started  # the time budget (and a time-based cooldown) is per session
         loader = step_loader(self.batches, self.step, t.workers)
-        window = {"loss": 0.0, "correct": 0, "tokens": 0, "steps": 0, "since": time.time()}
+        window = {"loss": 0.0, "correct": 0, "tokens": 0, "steps": 0, "real": 0, "positions": 0,
+                  "since": time.time()}
         reason = None
         show = self.runtime.is_main and not self.quiet
         with StopSignals() as signals, Progress(t.max_steps, "train", "step", disable=not show,
@@ -158,7 +159,11 @@ class Trainer:
                     reason = self._stop_reason(signals.received, time.time() - started)
                     if reason:
                         break
-                    loss, correct, tokens = self._train_step(next(loader))
+                    batch = next(loader)
+                    real, positions = padding_counts(batch, self.vocab.pad_id)
+                    loss, correct, tokens = self._train_step(batch)
+                    window["real"] += real
+                    window["positions"] += positions
                     window["loss"] += loss.detach()
                     window["correct"] += correct
                     window["tokens"] += tokens
@@ -241,8 +246,9 @@ class Trainer:
         record = {"kind": "train", "step": self.step, "time": round(self.elapsed, 2), "loss": loss,
                   "token_accuracy": float(window["correct"]) / max(float(window["tokens"]), 1.0),
                   "lr": self.lr,
-                  "tokens_per_second": float(window["tokens"]) * self.runtime.world_size / seconds}
-        window.update(loss=0.0, correct=0, tokens=0, steps=0, since=time.time())
+                  "tokens_per_second": float(window["tokens"]) * self.runtime.world_size / seconds,
+                  "pad_fraction": 1.0 - window["real"] / max(window["positions"], 1)}
+        window.update(loss=0.0, correct=0, tokens=0, steps=0, real=0, positions=0, since=time.time())
         bar.update(0, loss=f"{loss:.4f}")
         self._record(record)
 

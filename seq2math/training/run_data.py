@@ -5,7 +5,9 @@ examples generated on the fly by the task, with ``train.task_options`` on top of
 options (validation and ``evaluate`` keep the task's). The validation set is a file
 (``train.valid_data``) or a seeded generated set (``train.valid_seed``, default ``seed + 1``)
 that never shares an example with the training stream (see ``seq2math.data.batching``).
-Examples longer than the model's positions allow are left out of both.
+Examples longer than the model's positions allow are left out of both. ``training_batches``
+turns the stream into the batches of every step: ``train.batch_size`` rows, or with
+``train.batch_tokens`` length-bucketed batches of at most that many padded tokens.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from seq2math.data.batching import (
     Example,
     FileSource,
     GeneratedSource,
+    StepBatches,
     read_example_file,
     validation_examples,
 )
+from seq2math.data.buckets import Layout
+from seq2math.data.token_batches import TokenBudgetBatches
 from seq2math.tasks.base import Task, make_task
 from seq2math.tokens.vocab import Vocab
 from seq2math.training.config import RunConfig
@@ -60,6 +65,26 @@ def training_source(config: RunConfig, task: Task, vocab: Vocab, announce: bool 
     if t.data:
         return FileSource(read_example_file(task, t.data, on_error="raise", **limits), t.seed)
     return GeneratedSource(stream_task(config, task, vocab, announce), t.seed, **limits)
+
+
+def batch_layout(config: RunConfig, objective: str) -> Layout:
+    """How the model lays out an example, for the token count of a batch (``seq2math.data.buckets``)."""
+    if objective == "masked":
+        return "masked"
+    return "packed" if config.model.arch == "decoder" else "seq2seq"
+
+
+def training_batches(config: RunConfig, source: FileSource | GeneratedSource, vocab: Vocab, objective: str,
+                     rank: int = 0, world_size: int = 1) -> StepBatches | TokenBudgetBatches:
+    """The batches of every step on ``rank``: ``train.batch_size`` rows, or token-budget batches."""
+    t = config.train
+    if t.batch_tokens < 0:
+        raise ValueError(f"train.batch_tokens is a number of padded tokens (0 = batches of train.batch_size "
+                         f"rows), got {t.batch_tokens}")
+    if t.batch_tokens == 0:
+        return StepBatches(source, vocab, t.batch_size, t.seed, objective, t.mask_prob, rank, world_size)
+    return TokenBudgetBatches(source, vocab, t.batch_tokens, t.seed, objective, t.mask_prob, rank, world_size,
+                              layout=batch_layout(config, objective))
 
 
 def validation_set(config: RunConfig, task: Task) -> list[Example]:
