@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from conftest import TINY_LYAPUNOV, TINY_LYAPUNOV_MODEL, make_tiny_run_config
+from safetensors.torch import load_file
 
 from seq2math.data.batching import (
     FileSource,
