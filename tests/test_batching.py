@@ -20,6 +20,7 @@ from seq2math.data.batching import (
     step_loader,
 )
 from seq2math.data.buckets import PoolFiller, batch_cost, block_widths, cut_sorted
+from seq2math.data.files import format_line
 from seq2math.data.token_batches import TokenBudgetBatches
 from seq2math.model import ModelConfig
 from seq2math.tasks.base import make_task
@@ -235,7 +236,7 @@ def test_resumed_token_budget_run_equals_uninterrupted_run_exactly(tmp_path, dat
     if data == "file":
         path = tmp_path / "train.txt"
         task = make_task("lyapunov", TINY_LYAPUNOV)
-        path.write_text("".join(task.format_line(s, t) + "\n" for s, t in lyapunov_examples(60)))
+        path.write_text("".join(format_line(s, t, task.default_format) + "\n" for s, t in lyapunov_examples(60)))
         options["data"] = str(path)  # 60 examples: the 20 steps run over several epochs
     straight, parted = tmp_path / "straight", tmp_path / "parted"
     train(lyapunov_run(max_steps=20, **options), straight, quiet=True)

@@ -14,13 +14,14 @@ import pytest
 from seq2math.cli import main
 from seq2math.commands.generate import preset_options
 from seq2math.config import ConfigError
+from seq2math.data.files import format_line, read_examples
+from seq2math.lyapunov.batch import parse_benchmark_line
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.generation.backward import build_polynomial, draw_recipe, generate_backward, paper_nonzero
 from seq2math.lyapunov.generation.forward import search_forward, system_degree
 from seq2math.sos import certificates
 from seq2math.symbolic import poly as P
 from seq2math.tasks.base import get_task_class, make_task
-from seq2math.tokens.prefix import parse_benchmark_line
 
 LYAPUNOV = get_task_class("lyapunov")
 FORWARD = {"flyap": "lyapunov", "fbarr": "barrier", "fsostools": "lyapunov"}
@@ -140,7 +141,7 @@ def test_preset_values_and_explicit_flags_reach_the_generator(tmp_path):
     task = make_task("lyapunov", options)
     from seq2math.data.generation import generate_example
 
-    expected = [task.format_line(*generate_example(task, 3, i)) for i in range(4)]
+    expected = [format_line(*generate_example(task, 3, i), task.default_format) for i in range(4)]
     assert out.read_text().splitlines() == expected
     assert all(len(parse_benchmark_line(line)[1]) == 2 for line in expected)
 
@@ -163,7 +164,7 @@ def test_bundled_test_sets_parse_and_a_sample_reverifies(name):
     path = DATA / f"lyapunov-{name}-test200.txt"
     lines = path.read_text().splitlines()
     assert len(lines) == 200
-    pairs = [task.parse_line(line, str(path), number) for number, line in enumerate(lines, 1)]
+    pairs = [(source, target) for _, source, target in read_examples(task, path)]
     assert len({" ".join(source) for source, _ in pairs}) == 200             # no system twice
     check = FORWARD.get(name, "lyapunov")
     # the three shortest pairs (large BPoly systems take seconds each to prove)
