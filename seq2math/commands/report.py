@@ -17,9 +17,9 @@ certified V under the lyapunov check and under the barrier check (docs/verificat
 
 Methods: model (the committed checkpoint, or the one named by --model RUN), guided (SOS on the
 monomials of the committed checkpoint's hypotheses), findlyap, sos, neural (global results; its
-region claims are counted apart). Every counted V has an exact
-certificate saved under OUT/certificates/ and re-proved from that file. Interrupted reports
-continue where they stopped (records.jsonl holds one record per method, file and line).
+region claims are counted apart). Every counted V has an exact certificate saved under
+OUT/certificates/ and re-proved from that file. Interrupted reports continue where they stopped
+(records.jsonl holds one record per method, file and line).
 
 examples:
   seq2math report bpoly.txt flyap.txt --model runs/lyapunov-tiny --methods model,findlyap --time-limit 30 --out rep

@@ -118,5 +118,5 @@ class GuidedMethod(ModelMethod):
             statuses.append(attempt.status)
             if coefficients is not None:
                 yield from rounded_candidates(coefficients, basis, n)
-        search.reason = (f"guided: {len(statuses)} of {len(bases)} supports solved, none gave a proved V "
-                         f"({', '.join(f'{s} x{statuses.count(s)}' for s in dict.fromkeys(statuses))})")
+        search.reason = (f"guided: {len(statuses)} of {len(bases)} bases tried, none gave a proved V "
+                         f"(SOS program: {', '.join(f'{s} x{statuses.count(s)}' for s in dict.fromkeys(statuses))})")
