@@ -10,15 +10,16 @@ from seq2math.commands.options import (
     note_old_spelling,
 )
 
-HELP = "compare methods (model, findlyap, sos, neural) on test files: the paper's Table 5 layout"
+HELP = "compare methods (model, guided, findlyap, sos, neural) on test files: the paper's Table 5 layout"
 DESCRIPTION = """Run each method on each test file with the same verifier and time limit, and write
 report.md + report.json: rows = test sets, columns = methods, the % (count) of systems with a
 certified V under the lyapunov check and under the barrier check (docs/verification.md, docs/published.md).
 
-Methods: model (the committed checkpoint, or the one named by --model RUN), findlyap, sos,
-neural (global results; its region claims are counted apart). Every counted V has an exact
-certificate saved under OUT/certificates/ and re-proved from that file. Interrupted reports
-continue where they stopped (records.jsonl holds one record per method, file and line).
+Methods: model (the committed checkpoint, or the one named by --model RUN), guided (SOS on the
+monomials of the committed checkpoint's hypotheses), findlyap, sos, neural (global results; its
+region claims are counted apart). Every counted V has an exact certificate saved under
+OUT/certificates/ and re-proved from that file. Interrupted reports continue where they stopped
+(records.jsonl holds one record per method, file and line).
 
 examples:
   seq2math report bpoly.txt flyap.txt --model runs/lyapunov-tiny --methods model,findlyap --time-limit 30 --out rep
@@ -30,7 +31,7 @@ def add_arguments(parser) -> None:
     add_input_files(parser, dest="test", many=True, old=("--test",),
                     help="test files ([COUNT|]SYSTEM<TAB>V prefix lines; V ignored); one row each")
     parser.add_argument("--methods", default="model,findlyap",
-                        help="comma-separated columns: model, findlyap, sos, neural (default model,findlyap)")
+                        help="comma-separated columns: model, guided, findlyap, sos, neural (default model,findlyap)")
     add_model(parser, what="model column", fill_default=False)
     add_resolver(parser, _model_column)
     add_time_limit(parser, what="per system and check", default=60.0)

@@ -12,7 +12,7 @@ from seq2math.commands.options import (
     add_time_limit,
 )
 
-HELP = "find a certified Lyapunov function for a system (methods: model, findlyap, sos, neural)"
+HELP = "find a certified Lyapunov function for a system (methods: model, guided, findlyap, sos, neural)"
 DESCRIPTION = """Find V for a polynomial system and prove it exactly.
 
 Each method proposes candidates; every candidate is verified (exact SOS certificate or z3);
@@ -36,7 +36,7 @@ def add_arguments(parser) -> None:
     add_resolver(parser, _file_or_system)
     parser.add_argument("--infix", action="store_true", help="with FILE: lines are infix systems")
     parser.add_argument("--methods", default="sos", help="comma-separated methods, tried in order (default: sos); "
-                        "model,sos = the trained model proposes, sos is the fallback")
+                        "model,sos = the trained model proposes, sos is the fallback; guided = SOS on the model's monomials")
     add_model(parser, what="model method")
     parser.add_argument("--beam", type=int, default=50, help="model method: hypotheses decoded per system (default 50)")
     parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov", help="check to pass")

@@ -8,6 +8,7 @@ Files, in reading order:
   ``attempt_method`` (one method under one check), ``solve_system`` (methods in order);
 - ``model.py``: ``model``, a trained transformer's beam;
 - ``findlyap.py``: ``findlyap`` (the SOSTOOLS-style baseline) and ``sos`` (its rounded V);
+- ``guided.py``: ``guided``, the findlyap program on the monomials of the model's hypotheses;
 - ``neural/``: ``neural``, the learner–verifier baseline (``neural/method.py`` registers it).
 
 Usage::
@@ -32,6 +33,7 @@ _EXPORTS = {
     "register_method": "base", "make_method": "base", "method_names": "base",
     "Attempt": "solve", "Proof": "solve", "SolveOutcome": "solve", "attempt_method": "solve",
     "prove": "solve", "solve_system": "solve",
+    "GuidedMethod": "guided",
 }
 
 __all__ = sorted(_EXPORTS)

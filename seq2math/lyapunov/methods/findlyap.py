@@ -65,11 +65,20 @@ def _float_terms(p: Poly) -> dict[tuple[int, ...], float]:
     return {tuple(int(v) for v in e): float(c) for e, c in zip(p.monoms(), p.coeffs())}
 
 
-def build_program(system: list[Poly], degree: int, check: str = "lyapunov") -> tuple[SOSProgram, list]:
-    """The findlyap SOS program for V of degree ≤ ``degree``; returns (program, V monomials)."""
+def build_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None
+                  ) -> tuple[SOSProgram, list]:
+    """The findlyap SOS program for V of degree ≤ ``degree``; returns (program, V monomials).
+
+    ``basis`` (exponent tuples of degree ≥ 2) restricts V to those monomials (the ``guided``
+    method's supports); by default V has every monomial of degree 2..``degree``. The ε weights
+    of the lyapunov check cover the pure even powers xᵢ², xᵢ⁴, …, xᵢ^``degree`` either way, so
+    a basis should hold the pure even powers that positive definiteness needs.
+    """
     n = len(system)
     R = ring(n)
-    basis = monomials(n, 2, degree)
+    basis = monomials(n, 2, degree) if basis is None else [tuple(int(e) for e in m) for m in basis]
+    if any(len(m) != n or sum(m) < 2 for m in basis):
+        raise ValueError(f"a V basis needs exponent tuples of length {n} and degree ≥ 2, got {basis}")
     positive: dict[int, dict] = {}
     decrease: dict[int, dict] = {}
     for k, m in enumerate(basis):
@@ -118,6 +127,28 @@ def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_sc
             yield R.from_dict(terms)
 
 
+def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None,
+                  time_limit: float | None = None, backend: str = "clarabel"
+                  ) -> tuple[Attempt, np.ndarray | None, list]:
+    """One findlyap SOS solve (``build_program``): (log entry, V's float coefficients or None, V monomials).
+
+    The coefficients are returned only when the solver answered and the best margin is not
+    negative; they are the solver's floats, a proposal to round, never a proof.
+    """
+    start = time.perf_counter()
+    program, basis = build_program(system, degree, check, basis)
+    solution = solve_sos(program, time_limit=time_limit, backend=backend)
+    seconds = time.perf_counter() - start
+    if solution.status is not SolverStatus.SOLVED:
+        status = "infeasible" if solution.status is SolverStatus.INFEASIBLE else (
+            "timeout" if "MaxTime" in solution.detail else "solver failure")
+        return Attempt(degree, status, seconds, solution.detail), None, basis
+    if min(solution.margins) < -MARGIN_TOLERANCE:
+        return Attempt(degree, "infeasible", seconds, f"best margin {min(solution.margins):.2e} < 0"), None, basis
+    detail = f"margins {', '.join(f'{m:.2e}' for m in solution.margins)}"
+    return Attempt(degree, "feasible", seconds, detail), solution.params[:len(basis)], basis
+
+
 def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None = None, check: str = "lyapunov",
                attempts: list[Attempt] | None = None, max_scale: int | None = None, backend: str = "clarabel"
                ) -> Iterator[tuple[Poly, int]]:
@@ -129,20 +160,11 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
         if remaining is not None and remaining <= 0:
             attempts.append(Attempt(degree, "timeout", 0.0))
             return
-        start = time.perf_counter()
-        program, basis = build_program(system, degree, check)
-        solution = solve_sos(program, time_limit=remaining, backend=backend)
-        seconds = time.perf_counter() - start
-        if solution.status is not SolverStatus.SOLVED:
-            status = "infeasible" if solution.status is SolverStatus.INFEASIBLE else (
-                "timeout" if "MaxTime" in solution.detail else "solver failure")
-            attempts.append(Attempt(degree, status, seconds, solution.detail))
+        attempt, coefficients, basis = solve_program(system, degree, check, None, remaining, backend)
+        attempts.append(attempt)
+        if coefficients is None:
             continue
-        if min(solution.margins) < -MARGIN_TOLERANCE:
-            attempts.append(Attempt(degree, "infeasible", seconds, f"best margin {min(solution.margins):.2e} < 0"))
-            continue
-        attempts.append(Attempt(degree, "feasible", seconds, f"margins {', '.join(f'{m:.2e}' for m in solution.margins)}"))
-        for V in rounded_candidates(solution.params[:len(basis)], basis, n, max_scale):
+        for V in rounded_candidates(coefficients, basis, n, max_scale):
             yield V, degree
 
 
@@ -166,7 +188,8 @@ def findlyap(system, max_degree: int = 6, time_limit: float | None = None, check
     return FindlyapResult(status, None, None, None, attempts, time.perf_counter() - start)
 
 
-def _polynomial_system(system: list) -> list[Poly] | None:
+def polynomial_system(system: list) -> list[Poly] | None:
+    """The system as flint polynomials, or None when an equation is not polynomial."""
     polys = as_polynomials(system, system[0])
     return None if polys is None else polys[0]
 
@@ -178,7 +201,7 @@ class FindlyapMethod(Method):
     name = "findlyap"
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
-        system = _polynomial_system(search.system)
+        system = polynomial_system(search.system)
         if system is None:
             return
         result = findlyap(system, self.options.max_degree, seconds_left(deadline), check)
@@ -193,7 +216,7 @@ class SosMethod(Method):
     name = "sos"
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
-        system = _polynomial_system(search.system)
+        system = polynomial_system(search.system)
         if system is None:
             return
         for V, _ in candidates(system, self.options.max_degree, deadline, check):

@@ -33,7 +33,10 @@ from seq2math.tokens.vocab import EQUATION_SEPARATOR
 
 #: candidates whose degree may exceed this are not proposed (an x0^999 would never verify in time)
 MAX_PROPOSED_DEGREE = 40
+#: decoded beams remembered per process (``model`` and ``guided`` share one decoding of a system)
+MAX_CACHED_BEAMS = 4096
 _LOADED: dict[tuple[str, str, str], Any] = {}
+_DECODED: dict[tuple, list[tuple[list[str], float | None]]] = {}
 
 
 def resolve_model_path(model: str | Path | None) -> Path:
@@ -110,6 +113,29 @@ def decode_hypotheses(loaded, sources: list[list[str]], beam: int, batch_size: i
     return out
 
 
+def ranked_hypotheses(options: MethodOptions, path: Path, systems: list[list]
+                      ) -> list[list[tuple[list[str], float | None]]]:
+    """The beam of each system (tokens, score), best first, decoded once per process.
+
+    ``model`` and ``guided`` both start from this: a system already decoded with the same
+    decoder, model, weights, device and beam size is not decoded again. The rest are decoded
+    together in batches (``decode_hypotheses``).
+    """
+    # the decoder function is part of the key: tests replace it with stubs
+    settings = (decode_hypotheses, str(path.resolve()), options.device, options.checkpoint, options.beam)
+    keys = [settings + (tuple(system_source(system)),) for system in systems]
+    beams = {key: _DECODED[key] for key in keys if key in _DECODED}
+    missing = [key for key in dict.fromkeys(keys) if key not in beams]
+    if missing:
+        loaded = load_model(path, options.device, options.checkpoint)
+        beams.update(zip(missing, decode_hypotheses(loaded, [list(key[-1]) for key in missing], options.beam)))
+    for key in missing:
+        if len(_DECODED) >= MAX_CACHED_BEAMS:
+            _DECODED.pop(next(iter(_DECODED)))                   # forget the oldest
+        _DECODED[key] = beams[key]
+    return [beams[key] for key in keys]
+
+
 def read_hypotheses(decoded: list[tuple[list[str], float | None]], nvars: int | None = None) -> list[Proposal]:
     """Parse ranked hypotheses; mark unreadable ones, repeats and absurd degrees (never raises)."""
 
@@ -155,8 +181,7 @@ class ModelMethod(Method):
         self.path = resolve_model_path(self.options.model)   # fail early, not at the first system
 
     def prepare(self, systems: list[list]) -> list[list[tuple[list[str], float | None]]]:
-        loaded = load_model(self.path, self.options.device, self.options.checkpoint)
-        return decode_hypotheses(loaded, [system_source(system) for system in systems], self.options.beam)
+        return ranked_hypotheses(self.options, self.path, systems)
 
     def start(self, system: list, time_limit: float | None, prepared: Any = None) -> Search:
         return Search(system, prepared if prepared is not None else self.prepare([system])[0])

@@ -1,0 +1,122 @@
+"""The ``guided`` method: the model proposes the monomials of V, an SOS program finds the numbers.
+
+A beam hypothesis that fails verification is often close: the right monomials with the wrong
+coefficients. For ẋ0 = −x0 + x1, ẋ1 = −x0 − x1³ the small shipped model proposes
+3x1⁴ + 2x0² + 2x0x1 + x1², which is no Lyapunov function, yet its monomials hold those of
+V = x0² + x1², which is one. So ``guided`` keeps the model's *supports* (the sets of monomials
+of degree ≥ 2 of its readable polynomial hypotheses) and lets the findlyap SOS program
+(``findlyap.solve_program``, docs/baselines.md) choose the coefficients on each support:
+
+1. the supports are tried in this order: the union of the supports of the top
+   ``UNION_SIZE`` hypotheses first (a larger basis, more often feasible), then each distinct
+   support in beam order; a basis equal to one already tried is skipped;
+2. each support is completed with the pure even powers xᵢ², xᵢ⁴, …, xᵢ^D (D: the support's
+   degree rounded up to even) that positive definiteness and radial unboundedness need, so a
+   hypothesis that misses a variable still gives a usable basis;
+3. a feasible program's coefficients are rounded the way ``findlyap``/``sos`` round them
+   (``rounded_candidates``: small integers first) and every rounded V is proposed to the solve
+   loop, which checks it exactly, builds its certificate and re-checks it. This method proves
+   nothing itself.
+
+The decoded beam is the one ``model`` uses (``model.ranked_hypotheses`` decodes a system once
+per process), so ``--methods model,guided`` decodes once. Each SOS solve gets the time left
+before the deadline of the solve loop, and no new one starts after it.
+
+Warm starts are not used: Clarabel, the interior-point solver of ``seq2math.sos.sdp``, takes no
+initial point (its API has data updates, no warm start), so a hypothesis's own coefficients
+cannot seed the solve; they serve only through its support.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+from seq2math.lyapunov.methods.base import Search, register_method, seconds_left
+from seq2math.lyapunov.methods.findlyap import polynomial_system, rounded_candidates, solve_program
+from seq2math.lyapunov.methods.model import ModelMethod, Proposal, read_hypotheses
+from seq2math.symbolic.expr import NotPolynomialError, to_poly
+from seq2math.symbolic.poly import Poly
+
+#: the first basis tried is the union of the supports of this many top hypotheses
+UNION_SIZE = 3
+
+Monomial = tuple[int, ...]
+
+
+def hypothesis_supports(proposals: list[Proposal], nvars: int) -> list[frozenset[Monomial]]:
+    """The distinct supports (monomials of degree ≥ 2) of the readable polynomial hypotheses, best first."""
+    supports: list[frozenset[Monomial]] = []
+    for proposal in proposals:
+        if proposal.V is None:
+            continue
+        try:
+            V = proposal.V if isinstance(proposal.V, Poly) else to_poly(proposal.V, nvars)
+        except (NotPolynomialError, ValueError, ZeroDivisionError):
+            continue
+        support = frozenset(tuple(int(e) for e in m) for m in V.monoms() if sum(m) >= 2)
+        if support and support not in supports:
+            supports.append(support)
+    return supports
+
+
+def completed_basis(support: frozenset[Monomial], nvars: int) -> list[Monomial]:
+    """``support`` plus every xᵢ^2k with 2k ≤ D (D: the support's degree rounded up to even), sorted."""
+    top = max(sum(m) for m in support)
+    top += top % 2
+    pure = {tuple(power if j == i else 0 for j in range(nvars)) for i in range(nvars) for power in range(2, top + 1, 2)}
+    return sorted(set(support) | pure)
+
+
+def guided_bases(supports: list[frozenset[Monomial]], nvars: int, union_size: int = UNION_SIZE
+                 ) -> list[list[Monomial]]:
+    """The bases to try, in order: the union of the top ``union_size`` supports, then each support."""
+    if not supports:
+        return []
+    union = frozenset().union(*supports[:union_size])
+    bases: list[list[Monomial]] = []
+    for support in [union, *supports]:
+        basis = completed_basis(support, nvars)
+        if basis not in bases:
+            bases.append(basis)
+    return bases
+
+
+@register_method
+class GuidedMethod(ModelMethod):
+    """The findlyap SOS program on the monomials of the model's hypotheses; see the module docstring.
+
+    It shares ``model``'s options (``--model``, ``--beam``, ``--device``) and its decoding
+    (``prepare``/``start``). Under the barrier check the V proved under the lyapunov check, when
+    there is one, is tried first.
+    """
+
+    name = "guided"
+
+    def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
+        if deadline is not None and time.perf_counter() > deadline:
+            return
+        if check == "barrier" and "lyapunov" in search.proved:
+            yield search.proved["lyapunov"]
+        system = polynomial_system(search.system)
+        if system is None:
+            search.reason = "guided: the system is not polynomial"
+            return
+        n = len(system)
+        bases = guided_bases(hypothesis_supports(read_hypotheses(search.state, n), n), n)
+        if not bases:
+            search.reason = "guided: no readable polynomial hypothesis in the beam"
+            return
+        statuses = []
+        for basis in bases:
+            left = seconds_left(deadline)
+            if left is not None and left <= 0:
+                statuses.append("timeout")
+                break
+            degree = max(sum(m) for m in basis)
+            attempt, coefficients, basis = solve_program(system, degree + degree % 2, check, basis, left)
+            statuses.append(attempt.status)
+            if coefficients is not None:
+                yield from rounded_candidates(coefficients, basis, n)
+        search.reason = (f"guided: {len(statuses)} of {len(bases)} bases tried, none gave a proved V "
+                         f"(SOS program: {', '.join(f'{s} x{statuses.count(s)}' for s in dict.fromkeys(statuses))})")
