@@ -136,7 +136,7 @@ def make_methods(methods: str | Sequence[str | Method], options: MethodOptions |
     names = [m.strip() for m in methods.split(",")] if isinstance(methods, str) else list(methods)
     names = [m for m in names if not isinstance(m, str) or m]
     if not names:
-        raise ConfigError("no method given (choose from model, findlyap, sos, neural)")
+        raise ConfigError("no method given (choose from model, guided, findlyap, sos, neural)")
     return [m if isinstance(m, Method) else make_method(m, options) for m in names]
 
 

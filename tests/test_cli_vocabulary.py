@@ -183,7 +183,7 @@ def test_solve_and_report_take_model(files):
 
 @pytest.mark.parametrize("argv, message", [
     (["predict", "runs/t", "[[1]]", "--model", "runs/t"], "the model is named twice"),
-    (["report", "test.txt", "--model", "runs/t", "--methods", "findlyap"], "add model to --methods"),
+    (["report", "test.txt", "--model", "runs/t", "--methods", "findlyap"], "add model or guided to --methods"),
     (["report", "test.txt", "--model", "runs/t", "--methods", "model:runs/t"], "the model is named twice"),
     (["export", "--out", "e"], "name the model to export"),
 ])

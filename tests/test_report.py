@@ -78,7 +78,7 @@ def test_parse_methods_names_columns_and_rejects_unknown(methods):
     assert specs == [MethodSpec("model:abc", "model", "runs/abc"), MethodSpec("findlyap", "findlyap"),
                      MethodSpec("oracle", "oracle")]
     for bad, message in (("nonsense", "unknown method 'nonsense'; choose from"),
-                         ("findlyap:3", "only model takes an argument"),
+                         ("findlyap:3", "only model and guided take an argument"),
                          ("oracle,oracle", "distinct methods, got 'oracle,oracle'"), ("", "--methods needs")):
         with pytest.raises(ValueError, match=message):
             parse_methods(bad)

@@ -16,7 +16,7 @@ report.md + report.json: rows = test sets, columns = methods, the % (count) of s
 certified V under the lyapunov check and under the barrier check (docs/verification.md, docs/published.md).
 
 Methods: model (the committed checkpoint, or the one named by --model RUN), guided (SOS on the
-monomials of the committed checkpoint's hypotheses), findlyap, sos, neural (global results; its
+monomials of that model's hypotheses), findlyap, sos, neural (global results; its
 region claims are counted apart). Every counted V has an exact certificate saved under
 OUT/certificates/ and re-proved from that file. Interrupted reports continue where they stopped
 (records.jsonl holds one record per method, file and line).
@@ -54,9 +54,10 @@ def _model_column(parser, args) -> None:
             parser.error(f"the model is named twice: --model {args.model} and --methods {named[0]}")
     if args.model is None:
         return
-    if "model" not in items:
-        parser.error(f"--model {args.model} names the model of the model column: add model to --methods")
-    args.methods = ",".join(f"model:{args.model}" if item == "model" else item for item in items)
+    if not {"model", "guided"} & set(items):
+        parser.error(f"--model {args.model} names the model of the model and guided columns: "
+                     "add model or guided to --methods")
+    args.methods = ",".join(f"{item}:{args.model}" if item in ("model", "guided") else item for item in items)
 
 
 def run(args) -> int:

@@ -64,23 +64,27 @@ class MethodSpec:
         return make_method(self.kind, options.method_options(self.model))
 
 
+#: the methods that decode with a trained model (``model:RUN``, ``guided:RUN``; default: the shipped one)
+MODEL_METHODS = ("model", "guided")
+
+
 def parse_methods(text: str) -> list[MethodSpec]:
-    """``model:RUN,findlyap,sos,neural`` -> specs; unknown names raise naming the choices."""
+    """``model:RUN,guided,findlyap,sos,neural`` -> specs; unknown names raise naming the choices."""
 
     specs = []
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
         kind, _, argument = item.partition(":")
-        if kind == "model":
-            specs.append(MethodSpec(f"model:{Path(argument).name}" if argument else "model", "model", argument or None))
+        if kind in MODEL_METHODS:
+            specs.append(MethodSpec(f"{kind}:{Path(argument).name}" if argument else kind, kind, argument or None))
         elif argument:
-            raise ValueError(f"method {item!r}: only model takes an argument (model:RUN)")
+            raise ValueError(f"method {item!r}: only {' and '.join(MODEL_METHODS)} take an argument (model:RUN)")
         elif kind in method_names():
             specs.append(MethodSpec(kind, kind))
         else:
-            raise ValueError(f"unknown method {kind!r}; choose from model[:RUN], "
-                             f"{', '.join(m for m in method_names() if m != 'model')}")
+            raise ValueError(f"unknown method {kind!r}; choose from model[:RUN], guided[:RUN], "
+                             f"{', '.join(m for m in method_names() if m not in MODEL_METHODS)}")
     labels = [s.label for s in specs]
     if not specs or len(set(labels)) != len(labels):
         raise ValueError(f"--methods needs distinct methods, got {text!r}")
