@@ -60,7 +60,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tgt-len", type=int, default=60, help="target tokens per example (default: 60)")
     parser.add_argument("--vocab", type=int, default=1041,
                         help="vocabulary size (default: 1041, the Lyapunov prefix vocabulary)")
-    parser.add_argument("--steps", type=int, default=2, help="training steps per timed turn (default: 2)")
+    parser.add_argument("--steps", type=int, default=2, help="training steps per timed turn (default: 2; with --lyapunov a turn is one pass over the systems)")
     parser.add_argument("--repeats", type=int, default=5, help="timed turns of each side (default: 5)")
     parser.add_argument("--matmul", type=int, default=1024, help="size n of the n x n peak matmul (default: 1024)")
     parser.add_argument("--lyapunov", action="store_true",
@@ -251,7 +251,7 @@ def report(sides: list[Side], rates: dict[str, float], peak: float, args, data: 
         for side in members:
             rate = rates[side.name]
             achieved = rate * side.flops / side.tokens
-            print(f"  {side.name.split('|')[0]:15s} {rate:10.0f} tokens/s  {achieved / 1e9:7.2f} GFLOP/s  "
+            print(f"  {side.name.split('|')[0]:15s} {rate:10.1f} tokens/s  {achieved / 1e9:7.2f} GFLOP/s  "
                   f"{achieved / peak:6.1%} of peak")
         ours, theirs = rates[members[0].name], rates[members[1].name]
         print(f"  ratio ours/nn.Transformer: {ours / theirs:.3f}")
