@@ -282,3 +282,32 @@ def test_bad_inputs_give_clear_errors():
         model(torch.full((1, 70), 7), tgt_in[:1])
     with pytest.raises(ValueError, match="rows"):
         model(src, tgt_in[:2])
+
+
+# ---------------------------------------------------------------- the committed checkpoint
+
+def test_the_committed_checkpoint_gives_its_recorded_outputs():
+    """Speed work on attention/blocks must not change what the shipped model computes: logits and
+    greedy decodings of three generated systems, recorded with the model code of commit 30f7d51."""
+    from pathlib import Path
+
+    import seq2math
+    from seq2math.data.batching import collate_seq2seq, encode_example
+    from seq2math.data.generation import generate_example
+    from seq2math.model.decoding import greedy
+    from seq2math.training.checkpoint import load_run
+
+    run = load_run(Path(seq2math.__file__).parent / "checkpoints" / "lyapunov-tiny")
+    examples = [generate_example(run.task, 7, index) for index in range(3)]
+    batch = collate_seq2seq([encode_example(run.vocab, *example) for example in examples], run.vocab)
+    with torch.no_grad():
+        logits = run.model(batch["src"], batch["tgt_in"])  # (3, 38, V)
+    assert logits.shape == (3, 38, 1041)
+    assert float(logits.sum()) == pytest.approx(-276868.90625, rel=1e-5)
+    assert float(logits.abs().sum()) == pytest.approx(1154912.75, rel=1e-5)
+    torch.testing.assert_close(logits[0, 0, :3], torch.tensor([-7.305270, 0.992197, -1.197393]), atol=1e-4, rtol=0)
+    assert greedy(run.model, batch["src"], 40) == [
+        [12, 14, 7, 46, 16, 29, 7, 43, 12, 14, 8, 43, 14, 29, 30, 12, 14, 7, 43, 14, 29, 31, 12, 14, 7, 44, 16,
+         30, 7, 43, 14, 7, 43, 16, 31, 7, 43],
+        [12, 14, 7, 43, 16, 29, 7, 45, 12, 14, 7, 43, 16, 30, 7, 45, 14, 7, 43, 16, 31, 7, 43],
+        [12, 16, 29, 7, 43, 14, 7, 44, 16, 30, 7, 43]]

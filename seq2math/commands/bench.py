@@ -11,6 +11,7 @@ BENCHMARKS = {
     "generate": "seq2math.benchmarks.generate",
     "verify": "seq2math.benchmarks.verify",
     "model": "seq2math.benchmarks.model",
+    "train": "seq2math.benchmarks.train",
 }
 
 
