@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -108,7 +109,6 @@ def test_memory_limit_makes_a_line_undecided_and_the_next_line_is_still_answered
 def test_call_with_hard_limit_reports_a_memory_limit_and_a_time_limit():
     assert call_with_hard_limit(lambda: len(bytearray(600 << 20)), 30, memory_limit=100 << 20) is MEMORY_OUT
     assert call_with_hard_limit(lambda: len(bytearray(1 << 20)), 30, memory_limit=100 << 20) == 1 << 20
-    import time
     assert call_with_hard_limit(lambda: time.sleep(10), 0.2, memory_limit=100 << 20) is TIMED_OUT
 
 
