@@ -79,7 +79,10 @@ def test_a_fast_check_gives_the_same_exact_answer_and_certificate_in_its_child(s
 
 def test_a_killed_check_is_undecided_never_valid(scenarios):
     valid, reason, seconds = scenarios["killed"]
-    assert valid is None and reason == "undecided: time limit (0.5 s)"
+    assert valid is None
+    # killed at its deadline, or dead before it: Clarabel asks for ~67 GB here, which aborts the child on a
+    # machine that cannot map it (no memory limit is set in this scenario)
+    assert reason == "undecided: time limit (0.5 s)" or reason.startswith("undecided: the check's process died"), reason
     assert seconds < 0.5 + 1.0                  # the deadline, the grace and the fork
 
 
