@@ -142,14 +142,15 @@ def make_methods(methods: str | Sequence[str | Method], options: MethodOptions |
 
 def solve(system: Any, methods: str | Sequence[str | Method] = "sos", check: str = "lyapunov",
           time_limit: float | None = 60.0, model: str | Path | None = None, beam: int = 50, max_degree: int = 6,
-          seed: int = 0, require_certificate: bool = False) -> Solution:
+          seed: int = 0, require_certificate: bool = False, memory_limit: int | None = None) -> Solution:
     """Find V for ``system`` and prove it: each method proposes, the solve loop proves, first proved wins.
 
     ``methods`` are tried in order within ``time_limit`` seconds in all (``"model,sos"``: the
     trained ``model`` proposes, ``sos`` is the fallback). ``model``/``beam`` configure the model
     method (default: the shipped checkpoint), ``max_degree`` the sos and findlyap searches,
     ``seed`` the neural one. With ``require_certificate`` only a V whose exact certificate was
-    re-proved counts (non-polynomial systems are then never solved)::
+    re-proved counts (non-polynomial systems are then never solved). ``memory_limit`` (bytes)
+    caps each SOS search and check, which run in child processes (docs/reliability.md)::
 
         >>> solution = solve("x0' = -x0 + x1; x1' = -x0 - x1^3", time_limit=30)
         >>> solution.found, str(solution.V), solution.proof, solution.method
@@ -162,7 +163,8 @@ def solve(system: Any, methods: str | Sequence[str | Method] = "sos", check: str
     if time_limit is not None and time_limit <= 0:
         raise ValueError(f"time_limit must be positive, got {time_limit}")
     equations = read_system(system)
-    options = MethodOptions(max_degree=max_degree, model=None if model is None else str(model), beam=beam, seed=seed)
+    options = MethodOptions(max_degree=max_degree, model=None if model is None else str(model), beam=beam, seed=seed,
+                            memory_limit=memory_limit)
     outcome = solve_system(equations, make_methods(methods, options), check, time_limit, require_certificate)
     V = Expression.of(outcome.V) if outcome.found else None
     return Solution(outcome.found, tuple(Expression(e) for e in equations), check, V,
@@ -172,14 +174,15 @@ def solve(system: Any, methods: str | Sequence[str | Method] = "sos", check: str
 
 def verify(system: Any, V: Any, check: str = "lyapunov", time_limit: float | None = None, proof: str = "exact",
            asymptotic: bool = False, use_z3: bool = True, certificate: bool = False, seed: int = 0,
-           timeout: float | None = None) -> CheckResult:
+           timeout: float | None = None, memory_limit: int | None = None) -> CheckResult:
     """Is ``V`` a Lyapunov (``check="lyapunov"``) or barrier function of ``system``? The CLI's verdict.
 
     ``valid`` is True only with exact proofs (``proof`` says which), False only with an exact
     counterexample (``counterexample``), None when undecided (``reason``). Options as
     ``seq2math verify``: ``time_limit`` seconds (None: no limit), ``proof="numerical"`` accepts
     the solver's word, ``asymptotic`` also tries strict decrease, ``certificate`` keeps the
-    rational Gram matrices. ``timeout=`` is the old name of ``time_limit`` (a
+    rational Gram matrices, ``memory_limit`` (bytes) caps the check (docs/reliability.md).
+    ``timeout=`` is the old name of ``time_limit`` (a
     ``DeprecationWarning``; it goes away in 0.3.0 with the CLI's old spellings)::
 
         >>> verify("x0' = -x0 + x1; x1' = -x0 - x1^3", "x0^2 + x1^2").valid
@@ -199,7 +202,7 @@ def verify(system: Any, V: Any, check: str = "lyapunov", time_limit: float | Non
         else read_system(system)
     candidate = V if isinstance(V, Poly) else Expression.of(V).tree
     return check_candidate(equations, candidate, check, timeout=time_limit, proof=proof, asymptotic=asymptotic,
-                           use_z3=use_z3, certificate=certificate, seed=seed)
+                           use_z3=use_z3, certificate=certificate, seed=seed, memory_limit=memory_limit)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ only parses, runs the jobs and prints; torch, the SOS solver and z3 are imported
 
 from __future__ import annotations
 
-from seq2math.commands.options import add_input_files, add_time_limit
+from seq2math.commands.options import add_input_files, add_memory_limit, add_time_limit, resolve_memory_limit
 from seq2math.config import add_dataclass_arguments, dataclass_from_arguments
 from seq2math.lyapunov.methods.neural.options import NeuralOptions  # no torch: keeps `seq2math --help` fast
 
@@ -41,6 +41,7 @@ def add_arguments(parser) -> None:
                           help="lyapunov: findlyap proper; barrier: V SOS only (FBarr-style)")
     add_time_limit(findlyap, what="per system (the worker is killed at 1.5 x + 5 s)", old=("--timeout",))
     findlyap.add_argument("--workers", type=int, default=1, help="worker processes")
+    add_memory_limit(findlyap, what="per SOS solve and check")
     findlyap.add_argument("--out", default=None, help="output JSONL (default stdout)")
     findlyap.add_argument("--resume", action="store_true", help="skip lines already in --out")
     _add_neural_arguments(sub, parser.formatter_class)
@@ -70,7 +71,8 @@ class _FindlyapJob:
         if polys is None:
             return {"line": line, "status": "not polynomial", "reason": "findlyap needs a polynomial system",
                     "seconds": 0.0}
-        result = findlyap(polys[0], self.args.max_degree, self.args.time_limit, self.args.check)
+        result = findlyap(polys[0], self.args.max_degree, self.args.time_limit, self.args.check,
+                          resolve_memory_limit(self.args.memory_limit, self.args.workers))
         record = {"line": line, "status": result.status, "seconds": round(result.seconds, 6),
                   "attempts": [asdict(a) | {"seconds": round(a.seconds, 6)} for a in result.attempts]}
         if result.V is not None:

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from seq2math.jobs.workers import default_memory_limit
 from seq2math.training.config import parse_duration
 
 #: the release in which the hidden old spellings stop being accepted
@@ -200,3 +202,40 @@ def add_old_model_positional(parser: argparse.ArgumentParser, command: str) -> N
         args.model = old
 
     add_resolver(parser, resolve)
+
+
+# ---------------------------------------------------------------- memory budget
+
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def memory_size(text: str) -> int:
+    """argparse type: a memory size (``2G``, ``500M``, ``1.5G``, ``800000000``) in bytes; ``none``: 0, no limit."""
+    if text.strip().lower() == "none":
+        return 0
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(I?B)?\s*", text.upper())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"a memory limit looks like 2G, 500M or none, got {text!r}")
+    value = float(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a memory limit must be positive, got {text!r}")
+    return int(value)
+
+
+def add_memory_limit(parser: argparse.ArgumentParser, *, what: str = "per check") -> None:
+    """``--memory-limit SIZE`` into ``args.memory_limit`` (bytes; 0 for ``none``).
+
+    Not given, it stays None: ``resolve_memory_limit`` then gives a safe share of the
+    machine's RAM (total / (workers + 1)). The limit is enforced with RLIMIT_AS in the child
+    process that runs each check or SOS solve (docs/reliability.md).
+    """
+    parser.add_argument("--memory-limit", dest="memory_limit", type=memory_size, default=None, metavar="SIZE",
+                        help=f"memory budget {what}: 2G, 500M or none (default: RAM / (workers + 1)); "
+                             "a check past it is undecided: memory limit")
+
+
+def resolve_memory_limit(value: int | None, workers: int = 1) -> int | None:
+    """Bytes of ``--memory-limit``: the given size, None (no limit) for ``none``, the default share when not given."""
+    if value is None:
+        return default_memory_limit(workers)
+    return value or None

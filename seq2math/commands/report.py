@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from seq2math.commands.options import (
     add_input_files,
+    add_memory_limit,
     add_model,
     add_resolver,
     add_time_limit,
     note_old_spelling,
+    resolve_memory_limit,
 )
 
 HELP = "compare methods (model, guided, findlyap, sos, neural) on test files: the paper's Table 5 layout"
@@ -35,6 +37,7 @@ def add_arguments(parser) -> None:
     add_model(parser, what="model column", fill_default=False)
     add_resolver(parser, _model_column)
     add_time_limit(parser, what="per system and check", default=60.0)
+    add_memory_limit(parser, what="per SOS search and check")
     parser.add_argument("--beam", type=int, default=50, help="model: hypotheses per system (default 50)")
     parser.add_argument("--max-degree", type=int, default=6, help="findlyap/sos: largest degree of V (default 6)")
     parser.add_argument("--limit", type=int, help="only the first N systems of each file")
@@ -79,7 +82,8 @@ def run(args) -> int:
     try:
         specs = parse_methods(args.methods)
         options = ReportOptions(time_limit=args.time_limit, beam=args.beam, workers=args.workers,
-                                max_degree=args.max_degree, limit=args.limit, seed=args.seed)
+                                max_degree=args.max_degree, limit=args.limit, seed=args.seed,
+                                memory_limit=resolve_memory_limit(args.memory_limit, args.workers))
         report = run_report(args.test, specs, options, args.out, progress=not args.quiet)
     except ValueError as err:
         raise ConfigError(str(err)) from None

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from seq2math.commands.options import (
     add_input_files,
+    add_memory_limit,
     add_model,
     add_old_flag,
     add_resolver,
     add_time_limit,
+    resolve_memory_limit,
 )
 
 HELP = "find a certified Lyapunov function for a system (methods: model, guided, findlyap, sos, neural)"
@@ -42,6 +44,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov", help="check to pass")
     parser.add_argument("--max-degree", type=int, default=6, help="sos method: largest degree of V (even)")
     add_time_limit(parser, what="per system", default=60.0)
+    add_memory_limit(parser, what="per SOS search and check")
     parser.add_argument("--json", action="store_true", help="print a JSON object instead of text")
     parser.add_argument("--out", default=None, help="with FILE: output JSONL (default stdout)")
     parser.add_argument("--resume", action="store_true", help="with FILE: skip lines already in --out")
@@ -68,7 +71,8 @@ def _solve(system, args):
 
     try:
         return solve(system, methods=args.methods, check=args.check, time_limit=args.time_limit, model=args.model,
-                     beam=args.beam, max_degree=args.max_degree)
+                     beam=args.beam, max_degree=args.max_degree,
+                     memory_limit=resolve_memory_limit(args.memory_limit, getattr(args, "workers", 1)))
     except ConfigError:
         raise
     except ValueError as err:            # an unreadable system, a missing model

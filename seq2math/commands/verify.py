@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seq2math.commands.options import add_input_files, add_time_limit
+from seq2math.commands.options import add_input_files, add_memory_limit, add_time_limit, resolve_memory_limit
 
 HELP = "verify Lyapunov / barrier candidates (exact SOS certificates, z3, falsification)"
 DESCRIPTION = """Verify every (system, V) pair of a file.
@@ -30,7 +30,8 @@ def add_arguments(parser) -> None:
                         help="exact (default): true only with exact proofs; numerical: accept solver-tolerance SOS")
     parser.add_argument("--asymptotic", action="store_true",
                         help="also try -dV/dt - delta*sum x^2k SOS (global asymptotic stability flag)")
-    add_time_limit(parser, what="per line, a hard limit (the worker is killed)", old=("--timeout",))
+    add_time_limit(parser, what="per line, a hard limit (the check is killed)", old=("--timeout",))
+    add_memory_limit(parser, what="per line")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--out", default=None, help="output JSONL file (default: stdout)")
     parser.add_argument("--resume", action="store_true", help="skip lines already in --out")
@@ -50,6 +51,7 @@ class _Job:
         self.asymptotic, self.use_z3, self.seed = args.asymptotic, not args.no_z3, args.seed
         self.certificates, self.recheck, self.path = args.certificates, args.exact, path
         self.time_limit = args.time_limit
+        self.memory_limit = resolve_memory_limit(args.memory_limit, args.workers)
 
     def __call__(self, item: tuple[int, str]) -> dict:
         from pathlib import Path
@@ -66,8 +68,10 @@ class _Job:
             return {"line": line, "valid": None, "check": self.check, "reason": f"input error: {err}", "error": True}
         result = verify(system, V, self.check, time_limit=self.time_limit, proof=self.proof,
                         asymptotic=self.asymptotic, use_z3=self.use_z3, certificate=self.certificates is not None,
-                        seed=self.seed + line)
+                        seed=self.seed + line, memory_limit=self.memory_limit)
         record = {"line": line} | result.to_json()
+        if result.valid is None and result.reason.startswith("undecided: time limit"):
+            record["timeout"] = True                          # as when the worker was killed (old records)
         if result.valid and result.certificate is not None:
             polys = as_polynomials(system, V)
             document = C.certificate_document(polys[0], polys[1], self.check, result.certificate["conditions"])
@@ -96,7 +100,9 @@ def run(args) -> int:
                     "seconds": args.time_limit, "timeout": True}
         return {"line": line, "valid": None, "check": args.check, "reason": f"failure: {error.message}", "error": True}
 
-    records = run_file(_Job(args, args.file), args.file, args.out, args.resume, args.workers, args.time_limit, failed,
+    # the check kills itself at the limit (check_candidate's hard limit); the worker is killed only as a backstop
+    backstop = None if args.time_limit is None else args.time_limit * 1.1 + 2
+    records = run_file(_Job(args, args.file), args.file, args.out, args.resume, args.workers, backstop, failed,
                        "verify")
     print_summary(f"verify ({args.check})", summary(records), args.out)
     return 0

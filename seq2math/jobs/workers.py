@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import resource
 import select
 import signal
 import time
@@ -19,6 +20,9 @@ from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
 
 TIMED_OUT = object()
+_THREAD_POOL_STARTED = False
+#: what ``call_with_hard_limit`` returns when the child ran out of its memory limit
+MEMORY_OUT = object()
 
 
 class JobError:
@@ -117,11 +121,67 @@ def run_jobs(function: Callable[[Any], Any], items: Iterable[Any], workers: int 
             worker.kill()
 
 
-def call_with_hard_limit(function: Callable[[], Any], seconds: float) -> Any:
-    """``function()`` in a forked child that is killed after ``seconds``: its result, ``TIMED_OUT``,
-    or a ``JobError``. The child is made with ``os.fork`` (not ``multiprocessing``) so that this
-    also works inside the daemonic workers of ``run_jobs``, which may not have children; the
-    result comes back pickled through a pipe, so it must be picklable (the function need not be).
+def note_thread_pool() -> None:
+    """Say that this process has started a native thread pool (Clarabel's, ``sos/sdp.py``)."""
+    global _THREAD_POOL_STARTED
+    _THREAD_POOL_STARTED = True
+
+
+def can_fork_safely() -> bool:
+    """Whether a child forked now can run the SOS solver. A native thread pool does not survive
+    ``os.fork`` (its threads are gone in the child) and Clarabel waits on it forever there; callers
+    then run in this process with the solver's own time limit instead (docs/reliability.md)."""
+    return not _THREAD_POOL_STARTED
+
+
+def total_memory() -> int:
+    """The machine's RAM in bytes (``os.sysconf``; 0 when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def default_memory_limit(workers: int = 1) -> int | None:
+    """A safe share of the machine's RAM for one check: total RAM / (workers + 1); None when unknown."""
+    total = total_memory()
+    return total // (max(1, workers) + 1) if total > 0 else None
+
+
+def _virtual_size() -> int:
+    """This process's virtual address space in bytes (``/proc/self/statm``; 0 when unknown)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _limit_memory(extra_bytes: int) -> None:
+    """Cap the address space (RLIMIT_AS) at what this process maps now plus ``extra_bytes``.
+
+    The child starts as a copy of its parent, whose mappings (libraries, torch, caches) already
+    count against RLIMIT_AS; the limit is therefore on the memory the job adds.
+    """
+    limit = _virtual_size() + max(0, int(extra_bytes))
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def call_with_hard_limit(function: Callable[[], Any], seconds: float | None,
+                         memory_limit: int | None = None) -> Any:
+    """``function()`` in a forked child killed after ``seconds`` (None: no time limit): its result,
+    ``TIMED_OUT``, ``MEMORY_OUT`` or a ``JobError``.
+
+    ``memory_limit`` (bytes) caps what the child may allocate beyond its parent's address space
+    (``resource.setrlimit(RLIMIT_AS)``, set in the child only); a ``MemoryError`` in the child, or
+    a child that dies without a result under a memory limit (C and Rust code abort when an
+    allocation fails), gives ``MEMORY_OUT``. The child is made with ``os.fork`` (not
+    ``multiprocessing``) so that this also works inside the daemonic workers of ``run_jobs``,
+    which may not have children; the result comes back pickled through a pipe, so it must be
+    picklable (the function need not be).
     """
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -129,8 +189,10 @@ def call_with_hard_limit(function: Callable[[], Any], seconds: float) -> Any:
         os.close(read_end)
         try:
             try:
+                if memory_limit is not None:
+                    _limit_memory(memory_limit)
                 payload = pickle.dumps(function())
-            except Exception as err:  # noqa: BLE001 — reported to the caller
+            except BaseException as err:  # noqa: BLE001 — reported to the caller (solver panics too)
                 payload = pickle.dumps(JobError(f"{type(err).__name__}: {err}"))
             view = memoryview(payload)
             while view:
@@ -138,12 +200,12 @@ def call_with_hard_limit(function: Callable[[], Any], seconds: float) -> Any:
         finally:
             os._exit(0)
     os.close(write_end)
-    deadline = time.monotonic() + max(0.0, seconds)
+    deadline = float("inf") if seconds is None else time.monotonic() + max(0.0, seconds)
     chunks, finished = [], False
     try:
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+            if left <= 0 or not select.select([read_end], [], [], None if left == float("inf") else left)[0]:
                 break
             chunk = os.read(read_end, 1 << 16)
             if not chunk:
@@ -154,10 +216,15 @@ def call_with_hard_limit(function: Callable[[], Any], seconds: float) -> Any:
         os.close(read_end)
         if not finished:
             os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
     if not finished:
         return TIMED_OUT
     try:
-        return pickle.loads(b"".join(chunks))
-    except Exception as err:  # noqa: BLE001 — a child that died mid-write
+        result = pickle.loads(b"".join(chunks))
+    except Exception as err:  # noqa: BLE001 — a child that died mid-write (or before writing)
+        if memory_limit is not None and (not chunks or os.WIFSIGNALED(status)):
+            return MEMORY_OUT
         return JobError(f"no result from the child process ({type(err).__name__})")
+    if memory_limit is not None and isinstance(result, JobError) and result.message.startswith("MemoryError"):
+        return MEMORY_OUT
+    return result

@@ -160,8 +160,10 @@ def summary(records: list[dict], key: str = "valid") -> dict:
 
 
 def print_summary(title: str, data: dict, out: str | None) -> None:
+    """One line on stderr (counts, time statistics: "no timed lines" when no record has seconds)."""
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(data["counts"].items()))
-    print(f"{title}: {data['lines']} lines ({counts}); median {data['median_seconds']} s, "
-          f"p90 {data['p90_seconds']} s, total {data['total_seconds']} s", file=sys.stderr)
+    times = ("no timed lines" if data["median_seconds"] is None else
+             f"median {data['median_seconds']} s, p90 {data['p90_seconds']} s, total {data['total_seconds']} s")
+    print(f"{title}: {data['lines']} lines ({counts}); {times}", file=sys.stderr)
     if out:
         Path(str(out) + ".summary.json").write_text(json.dumps(data, indent=1) + "\n")

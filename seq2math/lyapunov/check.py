@@ -24,10 +24,12 @@ then means "no counterexample found", ``proof="none (numerical)"``.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import flint
 import numpy as np
 
+from seq2math.jobs.workers import MEMORY_OUT, TIMED_OUT, JobError, call_with_hard_limit, can_fork_safely
 from seq2math.lyapunov.conditions import Condition, build_program, sign_conditions, violation
 from seq2math.lyapunov.falsify import SignCondition, find_violations
 from seq2math.lyapunov.nonpoly import check_numerically
@@ -43,6 +45,10 @@ from seq2math.symbolic.polytools import exact_value, rationalise
 #: the numerical search's points tried in exact rationals (worst first), and the decimals they are rounded to
 CONFIRMED_POINTS = 6
 ROUNDING_DIGITS = (0, 1, 2, 3, 4, 6, 9, 12)
+#: a check in a child process is killed this many seconds past its deadline (plus CHECK_GRACE_SHARE of
+#: the time limit): the solver's own limit, checked between iterations, normally ends it first
+CHECK_GRACE = 0.25
+CHECK_GRACE_SHARE = 0.05
 
 
 def as_polynomials(system, V) -> tuple[list[Poly], Poly] | None:
@@ -62,26 +68,74 @@ def as_polynomials(system, V) -> tuple[list[Poly], Poly] | None:
 
 def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = None, proof: str = "exact",
                     asymptotic: bool = False, use_z3: bool = True, certificate: bool = False,
-                    seed: int = 0, hard_timeout: bool = True) -> CheckResult:
+                    seed: int = 0, hard_timeout: bool = True, memory_limit: int | None = None) -> CheckResult:
     """Verify V for ẋ = system; see the module docstring.
 
-    ``timeout`` (seconds) bounds the call: falsification, the SOS solves (with the solver's
-    own time limit, checked between iterations, so a large solve can overrun by one) and
-    exact rounding and facial reduction run in this process; z3, when it is needed, runs
-    with ``hard_timeout`` in a forked child killed at the limit (z3 does not always honour
-    its own timeout). Without a timeout everything runs here, as fast as it can.
+    ``timeout`` (seconds) bounds the call. With ``hard_timeout`` (the default) the polynomial
+    check runs in a forked child killed at the deadline plus a small grace (CHECK_GRACE and
+    CHECK_GRACE_SHARE of ``timeout``): falsification, the SOS solve, exact rounding, facial
+    reduction and z3 all stop with it, and a killed check is ``valid=None`` with reason
+    "undecided: time limit (N s)" — nothing unfinished is ever reported valid or refuted.
+    ``memory_limit`` (bytes) runs the check in such a child too, its allocations capped with
+    RLIMIT_AS; a check past it is ``valid=None``, "undecided: memory limit (...)"
+    (docs/reliability.md). With ``hard_timeout=False`` the check runs in this process and relies
+    on the solver's own time limit (a large solve can overrun by one iteration); so does a process
+    that has already run the SOS solver itself (``jobs.workers.can_fork_safely``: its thread pool
+    would hang a forked child), with z3 alone in a child killed at the deadline. Without a
+    timeout or memory limit everything runs here, as fast as it can.
     """
     start = time.perf_counter()
     options = CheckOptions(check=check, deadline=None if timeout is None else start + timeout, proof=proof,
                            asymptotic=asymptotic, use_z3=use_z3, want_certificate=certificate, seed=seed,
-                           hard_limit=hard_timeout)
+                           hard_limit=hard_timeout, memory_limit=memory_limit)
     polys = as_polynomials(system, V)
     if polys is None:
         result = check_numerically(system, V, options.check, np.random.default_rng(options.seed))
+    elif ((timeout is not None and hard_timeout) or memory_limit is not None) and can_fork_safely():
+        result = _check_in_child(polys[0], polys[1], options, timeout if hard_timeout else None)
     else:
         result = _check_polynomial(polys[0], polys[1], options)
+        if hard_timeout and options.deadline is not None and time.perf_counter() > options.deadline:
+            result = CheckResult(None, check, f"undecided: time limit ({timeout:g} s)")   # late: as a killed child
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _check_in_child(system: list[Poly], V: Poly, options: CheckOptions, timeout: float | None) -> CheckResult:
+    """``_check_polynomial`` in one forked child, killed at ``timeout`` + grace, under the memory limit.
+
+    The child settles z3 in its own process (``hard_limit=False`` there): one fork per check. The
+    grace lets the solver's own time limit end the child first; an answer that comes back after the
+    deadline is dropped like a killed check's (the time limit is a contract, not a hint).
+    """
+    inner = replace(options, hard_limit=False)
+    seconds = None
+    if timeout is not None and options.deadline is not None:
+        seconds = max(0.0, options.deadline - time.perf_counter()) + CHECK_GRACE + CHECK_GRACE_SHARE * timeout
+    answer = call_with_hard_limit(lambda: _check_polynomial(system, V, inner), seconds, options.memory_limit)
+    late = options.deadline is not None and timeout is not None and time.perf_counter() > options.deadline
+    if answer is TIMED_OUT or (late and isinstance(answer, CheckResult)):   # the limit is the limit: a late answer
+        # is dropped, so a check answers within its time limit or says it ran out of time (as a killed one does)
+        return CheckResult(None, options.check, f"undecided: time limit ({timeout:g} s)")
+    if answer is MEMORY_OUT:
+        return CheckResult(None, options.check, f"undecided: memory limit ({memory_text(options.memory_limit)})")
+    if isinstance(answer, JobError):
+        if answer.message.startswith("PanicException"):
+            return CheckResult(None, options.check, f"undecided: the solver panicked ({answer.message})")
+        if answer.message.startswith("no result"):        # the child died (an abort in C or Rust code)
+            return CheckResult(None, options.check, f"undecided: the check's process died ({answer.message})")
+        raise RuntimeError(f"the check failed in its child process: {answer.message}")
+    return answer
+
+
+def memory_text(size: int | None) -> str:
+    """``size`` bytes as text: 512M, 2.5G (docs/reliability.md)."""
+    if size is None:
+        return "none"
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.3g}{unit}"
+    return f"{size}B"
 
 
 def _check_polynomial(system: list[Poly], V: Poly, options: CheckOptions) -> CheckResult:

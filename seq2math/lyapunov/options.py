@@ -25,13 +25,16 @@ class CheckOptions:
     use_z3: bool = True              # z3 as the last prover of a condition SOS could not settle exactly
     want_certificate: bool = False   # attach the certificate (one part per condition) to the result
     seed: int = 0                    # seeds the numerical falsification: same seed, same answer
-    hard_limit: bool = True          # with a deadline, run z3 in a child process killed at the deadline
+    hard_limit: bool = True          # with a deadline, run the check in a child process killed at the deadline
+    memory_limit: int | None = None  # bytes the check may allocate (RLIMIT_AS in the child); None: no limit
 
     def __post_init__(self):
         if self.check not in CHECKS:
             raise ValueError(f"unknown check {self.check!r}; expected one of {CHECKS}")
         if self.proof not in PROOF_MODES:
             raise ValueError(f"unknown proof mode {self.proof!r}; expected 'exact' or 'numerical'")
+        if self.memory_limit is not None and self.memory_limit <= 0:
+            raise ValueError(f"memory_limit must be a positive number of bytes, got {self.memory_limit}")
 
     @property
     def numerical_proof(self) -> bool:

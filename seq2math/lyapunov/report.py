@@ -49,9 +49,11 @@ class ReportOptions:
     max_degree: int = 6            # findlyap / sos: largest degree of V
     limit: int | None = None       # first N systems of each file
     seed: int = 0                  # neural baseline
+    memory_limit: int | None = None  # bytes per SOS search and check (docs/reliability.md); None: no limit
 
     def method_options(self, model: str | None = None) -> MethodOptions:
-        return MethodOptions(max_degree=self.max_degree, beam=self.beam, seed=self.seed, model=model)
+        return MethodOptions(max_degree=self.max_degree, beam=self.beam, seed=self.seed, model=model,
+                             memory_limit=self.memory_limit)
 
 
 @dataclass(frozen=True)

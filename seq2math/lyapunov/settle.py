@@ -6,7 +6,9 @@ Each condition is settled by the first stage that can, cheapest first (docs/veri
 2. facial reduction (``sos/facial.py``: no Gram matrix has a margin, e.g. a degenerate
    quadratic part of V, or −V̇ a sum of a few squares), in this process;
 3. z3, which decides the sign condition exactly; with a deadline and ``hard_limit`` it runs in
-   a forked child killed at the deadline (z3 does not always honour its own timeout).
+   a forked child killed at the deadline (z3 does not always honour its own timeout). When the
+   whole check already runs in such a child (``check.check_candidate``), ``hard_limit`` is off
+   here and z3 runs in that child: one fork per check.
 
 What is left is open, or accepted on the solver's word when ``proof="numerical"`` and the
 solver found it SOS. Every condition ends as one ``SettledCondition``; nothing here writes

@@ -22,6 +22,7 @@ from enum import Enum
 import numpy as np
 import scipy.sparse as sp
 
+from seq2math.jobs.workers import note_thread_pool
 from seq2math.sos.newton import half_newton_basis
 
 Exps = tuple[int, ...]
@@ -222,6 +223,7 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
     q[P:P + T] = -1.0
     settings = clarabel.DefaultSettings()
     settings.verbose = False
+    note_thread_pool()             # Clarabel starts a thread pool: a child forked from now on could hang in it
     if time_limit is not None:
         settings.time_limit = max(0.01, float(time_limit))
     result = run_clarabel(sp.csc_matrix((nvar, nvar)), q, A, b, cones, settings)

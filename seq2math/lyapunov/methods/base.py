@@ -46,6 +46,7 @@ class MethodOptions:
     device: str = "cpu"            # model: where the network runs
     checkpoint: str = "best"       # model: which weights of a run directory ("best" or "last")
     seed: int = 0                  # neural: seed of the samples and the initial weights
+    memory_limit: int | None = None  # every SOS search and check: bytes it may allocate (None: no limit)
 
     def validate(self) -> None:
         if self.max_degree < 2 or self.max_degree % 2:
@@ -54,6 +55,8 @@ class MethodOptions:
             raise ConfigError(f"beam must be at least 1, got {self.beam}")
         if self.checkpoint not in ("best", "last"):
             raise ConfigError(f"checkpoint must be 'best' or 'last', got {self.checkpoint!r}")
+        if self.memory_limit is not None and self.memory_limit <= 0:
+            raise ConfigError(f"memory_limit must be a positive number of bytes, got {self.memory_limit}")
 
 
 @dataclass

@@ -29,7 +29,8 @@ from typing import Iterator
 
 import numpy as np
 
-from seq2math.lyapunov.check import as_polynomials, check_candidate
+from seq2math.jobs.workers import MEMORY_OUT, TIMED_OUT, JobError, call_with_hard_limit, can_fork_safely
+from seq2math.lyapunov.check import CHECK_GRACE, CHECK_GRACE_SHARE, as_polynomials, check_candidate
 from seq2math.lyapunov.methods.base import Method, Search, register_method, seconds_left
 from seq2math.lyapunov.result import CheckResult
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
@@ -42,7 +43,7 @@ ROUNDING_SCALES = (1, 2, 3, 4, 5, 10, 20, 50, 100, 1000, 10 ** 4, 10 ** 6)
 @dataclass
 class Attempt:
     degree: int
-    status: str            # "feasible", "infeasible", "solver failure", "timeout"
+    status: str            # "feasible", "infeasible", "solver failure", "timeout", "memory limit"
     seconds: float
     detail: str = ""
 
@@ -128,13 +129,36 @@ def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_sc
 
 
 def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None,
-                  time_limit: float | None = None, backend: str = "clarabel"
+                  time_limit: float | None = None, backend: str = "clarabel", memory_limit: int | None = None
                   ) -> tuple[Attempt, np.ndarray | None, list]:
     """One findlyap SOS solve (``build_program``): (log entry, V's float coefficients or None, V monomials).
 
     The coefficients are returned only when the solver answered and the best margin is not
-    negative; they are the solver's floats, a proposal to round, never a proof.
+    negative; they are the solver's floats, a proposal to round, never a proof. With a
+    ``time_limit`` or ``memory_limit`` (bytes) the building and the solve run in a forked child
+    killed at the limit plus a small grace (docs/reliability.md): the log entry then says
+    "timeout" or "memory limit" and no coefficients come back. A process that has run the solver
+    itself cannot fork it safely (``jobs.workers.can_fork_safely``) and solves here.
     """
+    if (time_limit is None and memory_limit is None) or not can_fork_safely():
+        return _solve_program_here(system, degree, check, basis, time_limit, backend)
+    start = time.perf_counter()
+    seconds = None if time_limit is None else max(0.0, time_limit) * (1 + CHECK_GRACE_SHARE) + CHECK_GRACE
+    answer = call_with_hard_limit(lambda: _solve_program_here(system, degree, check, basis, time_limit, backend),
+                                  seconds, memory_limit)
+    if answer is TIMED_OUT or answer is MEMORY_OUT or isinstance(answer, JobError):
+        status, detail = (("timeout", "hard time limit reached") if answer is TIMED_OUT else
+                          ("memory limit", "the solve ran out of its memory limit") if answer is MEMORY_OUT else
+                          ("solver failure", answer.message))
+        n = len(system)
+        basis = monomials(n, 2, degree) if basis is None else [tuple(int(e) for e in m) for m in basis]
+        return Attempt(degree, status, time.perf_counter() - start, detail), None, basis
+    return answer
+
+
+def _solve_program_here(system: list[Poly], degree: int, check: str, basis: list | None, time_limit: float | None,
+                        backend: str) -> tuple[Attempt, np.ndarray | None, list]:
+    """``solve_program`` in this process."""
     start = time.perf_counter()
     program, basis = build_program(system, degree, check, basis)
     solution = solve_sos(program, time_limit=time_limit, backend=backend)
@@ -150,9 +174,12 @@ def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
 
 
 def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None = None, check: str = "lyapunov",
-               attempts: list[Attempt] | None = None, max_scale: int | None = None, backend: str = "clarabel"
-               ) -> Iterator[tuple[Poly, int]]:
-    """(rounded V, degree) from the SOS search at degrees 2, 4, …; ``attempts`` collects the log."""
+               attempts: list[Attempt] | None = None, max_scale: int | None = None, backend: str = "clarabel",
+               memory_limit: int | None = None) -> Iterator[tuple[Poly, int]]:
+    """(rounded V, degree) from the SOS search at degrees 2, 4, …; ``attempts`` collects the log.
+
+    Each solve runs under the time left and ``memory_limit`` (``solve_program``); a solve that
+    ran out of memory ends the search (higher degrees only need more)."""
     attempts = attempts if attempts is not None else []
     n = len(system)
     for degree in range(2, max_degree + 1, 2):
@@ -160,30 +187,40 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
         if remaining is not None and remaining <= 0:
             attempts.append(Attempt(degree, "timeout", 0.0))
             return
-        attempt, coefficients, basis = solve_program(system, degree, check, None, remaining, backend)
+        attempt, coefficients, basis = solve_program(system, degree, check, None, remaining, backend, memory_limit)
         attempts.append(attempt)
+        if attempt.status == "memory limit":
+            return
         if coefficients is None:
             continue
         for V in rounded_candidates(coefficients, basis, n, max_scale):
             yield V, degree
 
 
-def findlyap(system, max_degree: int = 6, time_limit: float | None = None, check: str = "lyapunov"
-             ) -> FindlyapResult:
-    """Search V by SOS programming and prove the rounded V exactly; see the module docstring."""
+def findlyap(system, max_degree: int = 6, time_limit: float | None = None, check: str = "lyapunov",
+             memory_limit: int | None = None) -> FindlyapResult:
+    """Search V by SOS programming and prove the rounded V exactly; see the module docstring.
+
+    ``time_limit`` bounds the whole search (each solve and check is killed at its share);
+    ``memory_limit`` (bytes) bounds each solve and check (docs/reliability.md)."""
     start = time.perf_counter()
     n = len(system)
     system = [in_ring(f, n) for f in system]
     deadline = None if time_limit is None else start + time_limit
     attempts: list[Attempt] = []
-    for V, degree in candidates(system, max_degree, deadline, check, attempts):
-        remaining = None if deadline is None else max(0.1, deadline - time.perf_counter())
-        result = check_candidate(system, V, check, timeout=remaining)
+    for V, degree in candidates(system, max_degree, deadline, check, attempts, memory_limit=memory_limit):
+        remaining = None if deadline is None else deadline - time.perf_counter()
+        if remaining is not None and remaining <= 0:
+            attempts[-1].detail += "; time limit reached while proving the rounded V"
+            attempts[-1].status = "timeout"
+            break
+        result = check_candidate(system, V, check, timeout=remaining, memory_limit=memory_limit)
         if result.valid:
             return FindlyapResult("found", V, degree, result, attempts, time.perf_counter() - start)
         attempts[-1].detail += f"; rounded V rejected ({result.reason[:80]})"
     statuses = {a.status for a in attempts}
     status = ("timeout" if "timeout" in statuses else
+              "memory limit" if "memory limit" in statuses else
               "solver failure" if statuses == {"solver failure"} else "not found")
     return FindlyapResult(status, None, None, None, attempts, time.perf_counter() - start)
 
@@ -204,7 +241,8 @@ class FindlyapMethod(Method):
         system = polynomial_system(search.system)
         if system is None:
             return
-        result = findlyap(system, self.options.max_degree, seconds_left(deadline), check)
+        result = findlyap(system, self.options.max_degree, seconds_left(deadline), check, self.options.memory_limit)
+        search.reason = _undecided_reason(result.attempts)
         if result.V is not None:
             yield result.V
 
@@ -219,5 +257,18 @@ class SosMethod(Method):
         system = polynomial_system(search.system)
         if system is None:
             return
-        for V, _ in candidates(system, self.options.max_degree, deadline, check):
+        attempts: list[Attempt] = []
+        search.reason = ""
+        for V, _ in candidates(system, self.options.max_degree, deadline, check, attempts,
+                               memory_limit=self.options.memory_limit):
             yield V
+        search.reason = _undecided_reason(attempts)
+
+
+def _undecided_reason(attempts: list[Attempt]) -> str:
+    """"undecided: ..." when the search was cut by the time or memory limit, else "" (the solve loop's reason)."""
+    for attempt in attempts:
+        if attempt.status in ("timeout", "memory limit"):
+            what = "time limit" if attempt.status == "timeout" else "memory limit"
+            return f"undecided: {what} in the degree-{attempt.degree} SOS search"
+    return ""

@@ -70,13 +70,16 @@ class Proof:
         return out
 
 
-def prove(system: list, V: Any, check: str, deadline: float | None, certificate_path: str | Path | None = None
-          ) -> Proof:
-    """Check V exactly, build its certificate, save it (when a path is given) and re-check it."""
+def prove(system: list, V: Any, check: str, deadline: float | None, certificate_path: str | Path | None = None,
+          memory_limit: int | None = None) -> Proof:
+    """Check V exactly, build its certificate, save it (when a path is given) and re-check it.
+
+    With a deadline the check runs in a child process killed at it (``check_candidate``'s hard
+    limit); ``memory_limit`` (bytes) caps that child's allocations (docs/reliability.md)."""
     left = seconds_left(deadline)
     try:
         result = check_candidate(system, V, check, timeout=None if left is None else max(MIN_CHECK_SECONDS, left),
-                                 certificate=True)
+                                 certificate=True, memory_limit=memory_limit)
     except BaseException as err:  # one candidate's solver panic must not end the search
         if not is_solver_panic(err):
             raise
@@ -157,7 +160,7 @@ def attempt_method(method: Method, search: Search, check: str, deadline: float |
     try:
         for V in method.propose(search, check, deadline):
             attempt.candidates += 1
-            proof = prove(search.system, V, check, deadline, certificate_path)
+            proof = prove(search.system, V, check, deadline, certificate_path, method.options.memory_limit)
             if proof.accepted(require_certificate):
                 attempt.V, attempt.proof = V, proof
                 break
@@ -172,6 +175,11 @@ def attempt_method(method: Method, search: Search, check: str, deadline: float |
         attempt.reason, attempt.interrupted = f"undecided: the solver panicked ({err})", True
     if attempt.candidates == 0 and attempt.reason is None:
         attempt.reason = search.reason or None
+    if not attempt.found and not attempt.interrupted:
+        if search.reason.startswith("undecided:"):           # the method's own search was cut by a limit
+            attempt.reason, attempt.interrupted = search.reason, True
+        elif deadline is not None and time.perf_counter() > deadline:
+            attempt.reason, attempt.interrupted = attempt.reason or "time limit reached", True
     attempt.seconds = time.perf_counter() - started
     return attempt
 
