@@ -114,7 +114,8 @@ class GuidedMethod(ModelMethod):
                 statuses.append("timeout")
                 break
             degree = max(sum(m) for m in basis)
-            attempt, coefficients, basis = solve_program(system, degree + degree % 2, check, basis, left)
+            attempt, coefficients, basis = solve_program(system, degree + degree % 2, check, basis, left,
+                                                          memory_limit=self.options.memory_limit)
             statuses.append(attempt.status)
             if coefficients is not None:
                 yield from rounded_candidates(coefficients, basis, n)
