@@ -20,7 +20,7 @@ The command line calls these functions (``seq2math solve`` and ``seq2math verify
 
 Systems and candidate functions are accepted as infix text (``"x0' = -x0; x1' = -x1"``,
 ``"x0^2 + x1^2"``), expression trees (``seq2math.symbolic.expr``), flint polynomials
-(``seq2math.symbolic.polytools``) or ``Expression`` objects. Bad input raises ``ValueError``
+(``seq2math.symbolic.poly``) or ``Expression`` objects. Bad input raises ``ValueError``
 naming what is wrong. A ``valid``/``found`` answer is a proof (docs/verification.md).
 """
 
