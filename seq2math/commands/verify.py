@@ -70,7 +70,7 @@ class _Job:
                         asymptotic=self.asymptotic, use_z3=self.use_z3, certificate=self.certificates is not None,
                         seed=self.seed + line, memory_limit=self.memory_limit)
         record = {"line": line} | result.to_json()
-        if result.valid is None and result.reason.startswith("undecided: time limit"):
+        if result.limit == "time":
             record["timeout"] = True                          # as when the worker was killed (old records)
         if result.valid and result.certificate is not None:
             polys = as_polynomials(system, V)

@@ -96,7 +96,7 @@ def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = 
     else:
         result = _check_polynomial(polys[0], polys[1], options)
         if hard_timeout and options.deadline is not None and time.perf_counter() > options.deadline:
-            result = CheckResult(None, check, f"undecided: time limit ({timeout:g} s)")   # late: as a killed child
+            result = CheckResult(None, check, f"undecided: time limit ({timeout:g} s)", limit="time")  # late: as killed
     result.seconds = time.perf_counter() - start
     return result
 
@@ -116,9 +116,10 @@ def _check_in_child(system: list[Poly], V: Poly, options: CheckOptions, timeout:
     late = options.deadline is not None and timeout is not None and time.perf_counter() > options.deadline
     if answer is TIMED_OUT or (late and isinstance(answer, CheckResult)):   # the limit is the limit: a late answer
         # is dropped, so a check answers within its time limit or says it ran out of time (as a killed one does)
-        return CheckResult(None, options.check, f"undecided: time limit ({timeout:g} s)")
+        return CheckResult(None, options.check, f"undecided: time limit ({timeout:g} s)", limit="time")
     if answer is MEMORY_OUT:
-        return CheckResult(None, options.check, f"undecided: memory limit ({memory_text(options.memory_limit)})")
+        return CheckResult(None, options.check, f"undecided: memory limit ({memory_text(options.memory_limit)})",
+                           limit="memory")
     if isinstance(answer, JobError):
         if answer.message.startswith("PanicException"):
             return CheckResult(None, options.check, f"undecided: the solver panicked ({answer.message})")

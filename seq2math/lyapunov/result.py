@@ -34,10 +34,12 @@ class CheckResult:
     asymptotic: bool | None = None
     conditions: dict[str, str] = field(default_factory=dict)   # condition -> how it was settled
     certificate: dict | None = None
+    limit: str | None = None             # "time" or "memory" when that limit ended the check (not in to_json)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("certificate")
+        data.pop("limit")
         data["seconds"] = round(self.seconds, 6)
         return {k: v for k, v in data.items() if v is not None or k == "valid"}
 

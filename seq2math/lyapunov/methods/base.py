@@ -67,6 +67,7 @@ class Search:
     state: Any = None                                      # what the method keeps (model: ranked hypotheses)
     proved: dict[str, Any] = field(default_factory=dict)  # check -> V the solve loop proved for this system
     reason: str = ""                                       # why nothing is proposed, when nothing is
+    interrupted: bool = False                              # a time or memory limit cut the method's own search
     record: dict[str, Any] = field(default_factory=dict)  # fields of report records (neural: its region result)
 
 

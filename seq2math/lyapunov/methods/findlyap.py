@@ -242,7 +242,7 @@ class FindlyapMethod(Method):
         if system is None:
             return
         result = findlyap(system, self.options.max_degree, seconds_left(deadline), check, self.options.memory_limit)
-        search.reason = _undecided_reason(result.attempts)
+        _note_limits(search, result.attempts)
         if result.V is not None:
             yield result.V
 
@@ -258,17 +258,20 @@ class SosMethod(Method):
         if system is None:
             return
         attempts: list[Attempt] = []
-        search.reason = ""
+        search.reason, search.interrupted = "", False
         for V, _ in candidates(system, self.options.max_degree, deadline, check, attempts,
                                memory_limit=self.options.memory_limit):
             yield V
-        search.reason = _undecided_reason(attempts)
+        _note_limits(search, attempts)
 
 
-def _undecided_reason(attempts: list[Attempt]) -> str:
-    """"undecided: ..." when the search was cut by the time or memory limit, else "" (the solve loop's reason)."""
+def _note_limits(search: Search, attempts: list[Attempt]) -> None:
+    """Mark ``search`` interrupted, with the reason "undecided: ...", when a time or memory limit cut
+    one of its SOS solves; otherwise leave the reason empty (the solve loop gives its own)."""
+    search.reason, search.interrupted = "", False
     for attempt in attempts:
         if attempt.status in ("timeout", "memory limit"):
             what = "time limit" if attempt.status == "timeout" else "memory limit"
-            return f"undecided: {what} in the degree-{attempt.degree} SOS search"
-    return ""
+            search.reason = f"undecided: {what} in the degree-{attempt.degree} SOS search"
+            search.interrupted = True
+            return

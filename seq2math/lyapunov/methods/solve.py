@@ -176,7 +176,7 @@ def attempt_method(method: Method, search: Search, check: str, deadline: float |
     if attempt.candidates == 0 and attempt.reason is None:
         attempt.reason = search.reason or None
     if not attempt.found and not attempt.interrupted:
-        if search.reason.startswith("undecided:"):           # the method's own search was cut by a limit
+        if search.interrupted:                                 # the method's own search was cut by a limit
             attempt.reason, attempt.interrupted = search.reason, True
         elif deadline is not None and time.perf_counter() > deadline:
             attempt.reason, attempt.interrupted = attempt.reason or "time limit reached", True
