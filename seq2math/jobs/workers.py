@@ -26,10 +26,17 @@ MEMORY_OUT = object()
 
 
 class JobError:
-    """An exception raised by the job function inside a worker (its message travels back)."""
+    """An exception raised by the job function inside a worker (its message travels back), or a
+    process that died without an answer (``died``; ``error_type`` is then empty)."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, error_type: str = "", died: bool = False):
         self.message = message
+        self.error_type = error_type      # the exception's class name, e.g. "MemoryError", "PanicException"
+        self.died = died
+
+    @classmethod
+    def of(cls, err: BaseException) -> JobError:
+        return cls(f"{type(err).__name__}: {err}", type(err).__name__)
 
 
 def _worker_loop(connection, function: Callable[[Any], Any]) -> None:
@@ -43,7 +50,7 @@ def _worker_loop(connection, function: Callable[[Any], Any]) -> None:
         try:
             connection.send(function(item))
         except Exception as err:  # noqa: BLE001 — reported to the caller, never swallowed
-            connection.send(JobError(f"{type(err).__name__}: {err}"))
+            connection.send(JobError.of(err))
 
 
 class _Worker:
@@ -72,7 +79,7 @@ def run_jobs(function: Callable[[Any], Any], items: Iterable[Any], workers: int 
             try:
                 yield item, function(item)
             except Exception as err:  # noqa: BLE001
-                yield item, JobError(f"{type(err).__name__}: {err}")
+                yield item, JobError.of(err)
         return
     context = mp.get_context("fork")
     pool = [_Worker(context, function) for _ in range(max(1, workers))]
@@ -105,7 +112,7 @@ def run_jobs(function: Callable[[Any], Any], items: Iterable[Any], workers: int 
                     try:
                         done[worker.job] = worker.connection.recv()
                     except EOFError:
-                        done[worker.job] = JobError("worker process died")
+                        done[worker.job] = JobError("worker process died", died=True)
                         worker.kill()
                         pool[i] = worker = _Worker(context, function)
                     worker.job = None
@@ -193,7 +200,7 @@ def call_with_hard_limit(function: Callable[[], Any], seconds: float | None,
                     _limit_memory(memory_limit)
                 payload = pickle.dumps(function())
             except BaseException as err:  # noqa: BLE001 — reported to the caller (solver panics too)
-                payload = pickle.dumps(JobError(f"{type(err).__name__}: {err}"))
+                payload = pickle.dumps(JobError.of(err))
             view = memoryview(payload)
             while view:
                 view = view[os.write(write_end, view):]
@@ -224,7 +231,7 @@ def call_with_hard_limit(function: Callable[[], Any], seconds: float | None,
     except Exception as err:  # noqa: BLE001 — a child that died mid-write (or before writing)
         if memory_limit is not None and (not chunks or os.WIFSIGNALED(status)):
             return MEMORY_OUT
-        return JobError(f"no result from the child process ({type(err).__name__})")
-    if memory_limit is not None and isinstance(result, JobError) and result.message.startswith("MemoryError"):
+        return JobError(f"no result from the child process ({type(err).__name__})", died=True)
+    if memory_limit is not None and isinstance(result, JobError) and result.error_type == "MemoryError":
         return MEMORY_OUT
     return result

@@ -121,9 +121,9 @@ def _check_in_child(system: list[Poly], V: Poly, options: CheckOptions, timeout:
         return CheckResult(None, options.check, f"undecided: memory limit ({memory_text(options.memory_limit)})",
                            limit="memory")
     if isinstance(answer, JobError):
-        if answer.message.startswith("PanicException"):
+        if answer.error_type == "PanicException":
             return CheckResult(None, options.check, f"undecided: the solver panicked ({answer.message})")
-        if answer.message.startswith("no result"):        # the child died (an abort in C or Rust code)
+        if answer.died:                                     # the child died (an abort in C or Rust code)
             return CheckResult(None, options.check, f"undecided: the check's process died ({answer.message})")
         raise RuntimeError(f"the check failed in its child process: {answer.message}")
     return answer
