@@ -17,7 +17,7 @@ from seq2math.sos import certificates
 from seq2math.symbolic.poly import lie_derivative
 from seq2math.tokens.infix import parse_infix, parse_infix_system
 from seq2math.tokens.prefix import parse_full_expression
-from seq2math.training.export import DEFAULT_MODEL
+from seq2math.training.config import DEFAULT_MODEL
 
 SYSTEM = "x0' = -x0 + x1; x1' = -x0 - x1^3"
 

@@ -10,7 +10,8 @@ import re
 import pytest
 
 from seq2math.cli import build_parser, main
-from seq2math.commands.options import REMOVED_IN, SHIPPED_MODEL
+from seq2math.commands.options import REMOVED_IN
+from seq2math.training.config import DEFAULT_MODEL
 
 #: every command that takes a time budget, with the arguments it needs besides the budget
 TIMED = {
@@ -146,10 +147,10 @@ def test_inputs_given_wrongly_are_named(argv, message, files, capsys):
 # ---------------------------------------------------------------- --model
 
 def test_model_defaults_to_the_shipped_checkpoint(files):
-    assert (SHIPPED_MODEL / "config.json").exists()
+    assert (DEFAULT_MODEL / "config.json").exists()
     for argv in (["evaluate", "--count", "3"], ["predict", "x0' = -x0"], ["solve", "x0' = -x0"],
                  ["plot", "attention", "x0' = -x0", "--out", "a.png"]):
-        assert parse(*argv).model == str(SHIPPED_MODEL)
+        assert parse(*argv).model == str(DEFAULT_MODEL)
     assert parse("report", "test.txt").model is None  # the report's model column picks it (label "model")
 
 
@@ -195,7 +196,7 @@ def test_models_given_wrongly_are_named(argv, message, files, capsys):
 
 
 def test_predict_with_model_decodes_with_the_named_checkpoint(capsys):
-    code = main(["predict", "--model", str(SHIPPED_MODEL), "x0' = -x0; x1' = -x1", "--beam", "1", "--json"])
+    code = main(["predict", "--model", str(DEFAULT_MODEL), "x0' = -x0; x1' = -x1", "--beam", "1", "--json"])
     assert code in (0, 1)  # 1: decoded, but no hypothesis verified
     out = json.loads(capsys.readouterr().out)
     assert len(out["hypotheses"]) == 1 and out["hypotheses"][0]["tokens"]

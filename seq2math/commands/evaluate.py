@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from seq2math.commands.options import (
-    SHIPPED_MODEL,
     add_input_files,
     add_model,
     add_old_flag,
@@ -14,6 +13,7 @@ from seq2math.commands.options import (
     note_old_spelling,
 )
 from seq2math.config import ConfigError
+from seq2math.training.config import DEFAULT_MODEL
 
 HELP = "decode a test set with a trained run and verify every hypothesis (writes eval.json)"
 DESCRIPTION = """Evaluate a run by verification, not string match.
@@ -81,7 +81,7 @@ def _file_or_count(parser, args) -> None:
 
 def default_report_path(model: str) -> Path:
     """RUN/eval.json, but never inside the package: the shipped checkpoint reports to ./eval.json."""
-    return Path("eval.json") if Path(model).resolve() == SHIPPED_MODEL else Path(model) / "eval.json"
+    return Path("eval.json") if Path(model).resolve() == DEFAULT_MODEL else Path(model) / "eval.json"
 
 
 def load_examples(task, args) -> tuple[list, dict]:

@@ -7,7 +7,7 @@ The rules:
   another role keep a named option (``--valid-data``, ``--out``, ``--certificates``);
 - **model**: a trained model is always named with ``--model RUN`` (a run directory of
   ``seq2math train`` or a checkpoint of ``seq2math export``); where a default makes sense it is
-  the shipped checkpoint ``seq2math/checkpoints/lyapunov-tiny`` (``SHIPPED_MODEL``);
+  the shipped checkpoint ``seq2math/checkpoints/lyapunov-tiny`` (``DEFAULT_MODEL``);
 - **time budget**: ``--time-limit DURATION`` (``90``, ``90s``, ``10m``, ``2h``), whatever the
   command times (a system, a checked line, a training session).
 
@@ -29,16 +29,13 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from seq2math.jobs.workers import default_memory_limit
-from seq2math.training.config import parse_duration
+from seq2math.training.config import DEFAULT_MODEL, parse_duration
 
 #: the release in which the hidden old spellings stop being accepted
 REMOVED_IN = "0.3.0"
-#: the committed checkpoint that ``--model`` names when it is not given
-SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "lyapunov-tiny"
 
 Resolver = Callable[["CommandParser", argparse.Namespace], None]
 
@@ -171,7 +168,7 @@ def add_model(parser: argparse.ArgumentParser, *, shipped_default: bool = True, 
               fill_default: bool = True) -> None:
     """``--model RUN`` into ``args.model``.
 
-    With ``shipped_default`` the model defaults to ``SHIPPED_MODEL`` (filled in after parsing
+    With ``shipped_default`` the model defaults to ``DEFAULT_MODEL`` (filled in after parsing
     when ``fill_default``; otherwise ``args.model`` stays None and the command picks it).
     """
     default = " (default: the shipped checkpoint seq2math/checkpoints/lyapunov-tiny)" if shipped_default else ""
@@ -184,7 +181,7 @@ def add_model(parser: argparse.ArgumentParser, *, shipped_default: bool = True, 
 
 def _fill_shipped_model(parser: CommandParser, args: argparse.Namespace) -> None:
     if args.model is None:
-        args.model = str(SHIPPED_MODEL)
+        args.model = str(DEFAULT_MODEL)
 
 
 def add_old_model_positional(parser: argparse.ArgumentParser, command: str) -> None:

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from seq2math.model.config import ModelConfig
+
+#: the trained checkpoints shipped inside the package (seq2math/checkpoints)
+PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+#: the model that ``--model``, ``solve``, ``report`` and ``load_model`` use when none is named
+DEFAULT_MODEL = PACKAGE_CHECKPOINTS / "lyapunov-tiny"
 
 Objective = Literal["auto", "seq2seq", "masked"]
 

@@ -25,8 +25,6 @@ from safetensors.torch import save_model
 from seq2math.training import checkpoint as ckpt
 
 #: the committed checkpoint used by ``solve --methods model`` when ``--model`` is not given
-PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"   # seq2math/checkpoints
-DEFAULT_MODEL = PACKAGE_CHECKPOINTS / "lyapunov-tiny"
 MAX_EXPORT_BYTES = 20 * 1024 * 1024
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 

@@ -30,6 +30,7 @@ from seq2math.tokens.prefix import (
     poly_tokens,
 )
 from seq2math.tokens.vocab import EQUATION_SEPARATOR
+from seq2math.training.config import DEFAULT_MODEL
 
 #: candidates whose degree may exceed this are not proposed (an x0^999 would never verify in time)
 MAX_PROPOSED_DEGREE = 40
@@ -41,8 +42,6 @@ _DECODED: dict[tuple, list[tuple[list[str], float | None]]] = {}
 
 def resolve_model_path(model: str | Path | None) -> Path:
     """``model`` or, when None, the committed checkpoint; a clear error when neither exists."""
-    from seq2math.training.export import DEFAULT_MODEL
-
     path = Path(model) if model else DEFAULT_MODEL
     if not (path / "config.json").exists():
         hint = "" if model else " (no committed checkpoint: train one and `seq2math export` it there, or pass --model)"
