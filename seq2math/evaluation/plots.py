@@ -1,4 +1,4 @@
-"""Figures and tables: learning curves, attention maps, accuracy tables.
+"""Figures and tables: learning curves, attention maps (all heads, or the top heads of an analysis), accuracy tables.
 
 Matplotlib runs with the non-interactive Agg backend, so plots work on servers without a
 display; every function writes a PNG and returns its path.
@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import matplotlib
+
+from seq2math.evaluation.head_patterns import offset_name
+from seq2math.evaluation.heads import HeadReport, as_array, head_profile
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -60,24 +63,13 @@ def _save(figure, out: str | Path) -> Path:
     return out
 
 
-def head_profile(weights) -> dict[str, float]:
-    """Summary of one head's map (a [Tq, Tk] tensor): how sharp it is and whether it is positional.
-
-    ``sharpness`` is the mean of each query's largest weight (1 = every query reads exactly one
-    key). ``diagonal`` is the share of queries whose largest weight sits at the most common
-    offset key - query: near 1 for a head that reads a fixed relative position (a positional
-    head), low for heads that read by content (syntactic/semantic heads).
-    """
-    peak = weights.argmax(dim=-1)  # [Tq]
-    offsets = (peak - peak.new_tensor(range(len(peak)))).tolist()
-    most_common = max(set(offsets), key=offsets.count)
-    return {"sharpness": float(weights.max(dim=-1).values.mean()),
-            "diagonal": offsets.count(most_common) / len(offsets)}
-
-
 def plot_attention(layers: Sequence, queries: list[str], keys: list[str], out: str | Path,
-                   title: str = "") -> Path:
-    """One heat map per (layer, head); ``layers`` holds [H, Tq, Tk] tensors (batch row removed)."""
+                   title: str = "", causal: bool = False) -> Path:
+    """One heat map per (layer, head); ``layers`` holds [H, Tq, Tk] tensors (batch row removed).
+
+    Each panel's title gives the head's sharpness and its best positional pattern with its lift
+    (``seq2math.evaluation.heads.head_profile``; ``causal``: decoder self-attention).
+    """
     if not layers:
         raise ValueError("no attention weights of this kind (try another --kind)")
     heads = layers[0].shape[0]
@@ -91,15 +83,41 @@ def plot_attention(layers: Sequence, queries: list[str], keys: list[str], out: s
         for head in range(heads):
             axis = axes[layer][head]
             axis.imshow(weights[head].float().cpu().numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-            profile = head_profile(weights[head])
-            axis.set_title(f"L{layer} H{head} sharp {profile['sharpness']:.2f} diag {profile['diagonal']:.2f}",
-                           fontsize=7)
+            profile = head_profile(weights[head], causal)
+            axis.set_title(f"L{layer} H{head} sharp {profile['sharpness']:.2f} "
+                           f"{offset_name(profile['offset'])} {profile['positional']:.2f}", fontsize=7)
             if labelled:
                 axis.set_xticks(range(len(keys)), keys, rotation=90, fontsize=5)
                 axis.set_yticks(range(len(queries)), queries, fontsize=5)
             else:
                 axis.set_xticks([])
                 axis.set_yticks([])
+    if title:
+        figure.suptitle(title, fontsize=9)
+    return _save(figure, out)
+
+
+def plot_head_maps(panels: Sequence[tuple[HeadReport, Any, list[str], list[str]]], out: str | Path,
+                   title: str = "") -> Path:
+    """The maps of chosen heads, one panel each: (report, [Tq, Tk] weights, query tokens, key tokens)."""
+    if not panels:
+        raise ValueError("no heads to draw")
+    columns = min(len(panels), 4)
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.4 * columns + 0.5, 3.4 * rows + 0.6), squeeze=False)
+    for axis in axes.flat[len(panels):]:
+        axis.axis("off")
+    for axis, (report, weights, queries, keys) in zip(axes.flat, panels):
+        axis.imshow(as_array(weights), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        best = report.best
+        label = f"{best.pattern} lift {best.lift:.2f}" if best else "no pattern"
+        axis.set_title(f"{report.kind} L{report.layer} H{report.head}\n{label}", fontsize=7)
+        if max(len(queries), len(keys)) <= 40:
+            axis.set_xticks(range(len(keys)), keys, rotation=90, fontsize=5)
+            axis.set_yticks(range(len(queries)), queries, fontsize=5)
+        else:
+            axis.set_xticks([])
+            axis.set_yticks([])
     if title:
         figure.suptitle(title, fontsize=9)
     return _save(figure, out)
