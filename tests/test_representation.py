@@ -118,3 +118,12 @@ def _saved(directory: Path, vocab: Vocab) -> Path:
     path = directory / "plain.json"
     vocab.save(path)
     return path
+
+
+def test_learning_curves_against_cpu_hours_use_the_recorded_cpu_time():
+    from seq2math.evaluation.plots import _series
+
+    records = [{"kind": "valid", "step": 500, "time": 7200.0, "cpu_time": 3600.0, "verified": 0.1},
+               {"kind": "valid", "step": 900, "time": 9000.0, "verified": 0.2}]     # older run: wall time
+    assert _series(records, "valid", "verified", "cpu-hours") == ([1.0, 2.5], [0.1, 0.2])
+    assert _series(records, "valid", "verified") == ([500, 900], [0.1, 0.2])
