@@ -127,3 +127,15 @@ def test_learning_curves_against_cpu_hours_use_the_recorded_cpu_time():
                {"kind": "valid", "step": 900, "time": 9000.0, "verified": 0.2}]     # older run: wall time
     assert _series(records, "valid", "verified", "cpu-hours") == ([1.0, 2.5], [0.1, 0.2])
     assert _series(records, "valid", "verified") == ([500, 900], [0.1, 0.2])
+
+
+def test_length_limits_count_the_tokens_the_model_sees():
+    from seq2math.data.batching import validation_examples
+    from seq2math.tasks.base import make_task
+
+    task = make_task("lyapunov", {"max_variables": 3, "max_half_degree": 2})
+    vocab = make_vocab(task.vocabulary(), "monomial", "lyapunov")
+    examples = validation_examples(task, 30, seed=5, max_source_len=60, max_target_len=60,
+                                   measure=vocab.model_length)
+    assert all(vocab.model_length(source) <= 60 for source, _ in examples)
+    assert any(len(source) > 60 for source, _ in examples)       # longer as prefix trees, yet they fit

@@ -102,7 +102,7 @@ class Trainer:
         source = training_source(config, self.task, self.vocab, announce=not quiet and self.runtime.is_main)
         self.batches = training_batches(config, source, self.vocab, self.objective, self.runtime.rank,
                                         self.runtime.world_size)
-        self.valid = validation_set(config, self.task) if self.runtime.is_main else []
+        self.valid = validation_set(config, self.task, self.vocab) if self.runtime.is_main else []
         self.writer = self._tensorboard()
 
     # ---- set-up ---------------------------------------------------------------------------
