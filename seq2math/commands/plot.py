@@ -37,6 +37,8 @@ def add_arguments(parser) -> None:
     curves = sub.add_parser("curves", help="learning curves from metrics.jsonl")
     add_input_files(curves, dest="runs", many=True, metavar="RUN_DIR", help="run directories (or metrics.jsonl files)")
     curves.add_argument("--out", required=True, help="PNG file")
+    curves.add_argument("--x", choices=["step", "cpu-hours"], default="step",
+                        help="x axis: optimiser steps, or CPU-hours of training (learning per CPU-hour)")
     attention = sub.add_parser("attention", help="attention maps for one input")
     add_old_model_positional(attention, "plot attention")
     attention.add_argument("input", metavar="INPUT", help="problem in human form (or tokens with --tokens)")
@@ -70,7 +72,7 @@ def _curves(args) -> int:
     for run in args.runs:
         path = Path(run)
         runs[path.name if path.is_dir() else path.parent.name] = read_metrics(path)
-    print(plot_curves(runs, args.out))
+    print(plot_curves(runs, args.out, args.x))
     return 0
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -35,17 +35,18 @@ Example = tuple[list[str], list[str]]
 
 
 def stream_example(task: Task, stream: int, seed: int, index: int, max_source_len: int | None = None,
-                   max_target_len: int | None = None) -> Example:
-    """Example ``index`` of a generated stream; draws that are too long are rejected like ``None``."""
+                   max_target_len: int | None = None, measure: Callable[[list[str]], int] = len) -> Example:
+    """Example ``index`` of a generated stream; draws that are too long are rejected like ``None``.
+    ``measure`` counts the tokens the model sees (``Vocab.model_length`` under a representation)."""
     rng = np.random.default_rng([stream, int(seed), int(index)])
     for _ in range(MAX_ATTEMPTS):
         example = task.generate(rng)
         if example is None:
             continue
         source, target = example
-        if max_source_len is not None and len(source) > max_source_len:
+        if max_source_len is not None and measure(source) > max_source_len:
             continue
-        if max_target_len is not None and len(target) + 1 > max_target_len:  # + <eos>
+        if max_target_len is not None and measure(target) + 1 > max_target_len:  # + <eos>
             continue
         return example
     raise RuntimeError(f"task {task.name}: {MAX_ATTEMPTS} draws in a row were rejected or longer than "
@@ -53,20 +54,22 @@ def stream_example(task: Task, stream: int, seed: int, index: int, max_source_le
 
 
 def validation_examples(task: Task, count: int, seed: int, max_source_len: int | None = None,
-                        max_target_len: int | None = None) -> list[Example]:
+                        max_target_len: int | None = None, measure: Callable[[list[str]], int] = len
+                        ) -> list[Example]:
     """The fixed validation set: ``count`` examples of the validation stream (seed ≠ training)."""
-    return [stream_example(task, VALID_STREAM, seed, i, max_source_len, max_target_len) for i in range(count)]
+    return [stream_example(task, VALID_STREAM, seed, i, max_source_len, max_target_len, measure)
+            for i in range(count)]
 
 
 def read_example_file(task: Task, path: str | Path, limit: int | None = None, on_error: str = "raise",
-                      max_source_len: int | None = None, max_target_len: int | None = None
-                      ) -> list[Example]:
+                      max_source_len: int | None = None, max_target_len: int | None = None,
+                      measure: Callable[[list[str]], int] = len) -> list[Example]:
     """Examples of a data file (task format or JSONL, ``seq2math.data.files``); too-long ones are
-    skipped and counted."""
+    skipped and counted (``measure``: as in ``stream_example``)."""
     examples, too_long = [], 0
     for _number, source, target in read_examples(task, path, on_error=on_error):
-        if (max_source_len is not None and len(source) > max_source_len) or \
-                (max_target_len is not None and len(target) + 1 > max_target_len):
+        if (max_source_len is not None and measure(source) > max_source_len) or \
+                (max_target_len is not None and measure(target) + 1 > max_target_len):
             too_long += 1
             continue
         examples.append((source, target))
@@ -91,10 +94,11 @@ class GeneratedSource:
     seed: int
     max_source_len: int | None = None
     max_target_len: int | None = None
+    measure: Callable[[list[str]], int] = len
 
     def example(self, position: int) -> Example:
         return stream_example(self.task, TRAIN_STREAM, self.seed, position, self.max_source_len,
-                              self.max_target_len)
+                              self.max_target_len, self.measure)
 
 
 class FileSource:

@@ -61,8 +61,8 @@ class TokenBudgetBatches(torch.utils.data.Dataset):
         return 2**62 // self.steps_per_item  # unbounded: the sampler decides which pools are drawn
 
     def widths(self, example: Example) -> tuple[int, int]:
-        """(source block, target block) of an example in this dataset's layout."""
-        return block_widths(len(example[0]), len(example[1]), self.layout)
+        """(source block, target block) of an example in this dataset's layout, in the tokens the model sees."""
+        return block_widths(self.vocab.model_length(example[0]), self.vocab.model_length(example[1]), self.layout)
 
     # ---- file data: the whole file is one pool ---------------------------------------------
     def _plan_file(self, examples: list[Example]) -> None:

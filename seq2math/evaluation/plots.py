@@ -22,25 +22,37 @@ CURVE_PANELS = (("loss", "loss (log scale)"), ("token_accuracy", "token accuracy
                 ("verified", "verified accuracy (greedy, primary metric)"))
 
 
-def _series(records: list[dict[str, Any]], kind: str, key: str) -> tuple[list[int], list[float]]:
-    points = [(r["step"], r[key]) for r in records if r.get("kind") == kind and r.get(key) is not None]
+#: the x axes of learning curves: steps, or CPU-hours (``cpu_time``; runs older than that field: wall time)
+CURVE_AXES = {"step": "step", "cpu-hours": "CPU-hours"}
+
+
+def _x(record: dict[str, Any], x: str) -> float:
+    if x == "step":
+        return record["step"]
+    return float(record.get("cpu_time", record.get("time", 0.0))) / 3600
+
+
+def _series(records: list[dict[str, Any]], kind: str, key: str, x: str = "step") -> tuple[list[float], list[float]]:
+    points = [(_x(r, x), r[key]) for r in records if r.get("kind") == kind and r.get(key) is not None]
     return [p[0] for p in points], [float(p[1]) for p in points]
 
 
-def plot_curves(runs: dict[str, list[dict[str, Any]]], out: str | Path) -> Path:
-    """Training and validation loss, token accuracy and verified accuracy against steps."""
+def plot_curves(runs: dict[str, list[dict[str, Any]]], out: str | Path, x: str = "step") -> Path:
+    """Training and validation loss, token accuracy and verified accuracy against steps or CPU-hours."""
+    if x not in CURVE_AXES:
+        raise ValueError(f"the x axis of a learning curve is one of {', '.join(CURVE_AXES)}, got {x!r}")
     figure, axes = plt.subplots(1, len(CURVE_PANELS), figsize=(5 * len(CURVE_PANELS), 4), squeeze=False)
     plotted = 0
     for (key, title), axis in zip(CURVE_PANELS, axes[0]):
         for name, records in runs.items():
             label = f"{name} " if len(runs) > 1 else ""
             for kind, style in (("train", "-"), ("valid", "o-")):
-                steps, values = _series(records, kind, key)
+                steps, values = _series(records, kind, key, x)
                 if steps:
                     axis.plot(steps, values, style, markersize=3, label=f"{label}{kind}")
                     plotted += 1
         axis.set_title(title)
-        axis.set_xlabel("step")
+        axis.set_xlabel(CURVE_AXES[x])
         if key == "loss":
             axis.set_yscale("log")
         else:

@@ -9,13 +9,18 @@ every checkpoint (a ``vocab.json`` lists them first)::
 models. ``EQUATION_SEPARATOR`` is not a special of the vocabulary but a token of the Lyapunov
 prefix format (docs/formats.md): it opens each equation of a system and is spelled
 ``<SPECIAL_3>`` as in the published benchmark files, so it gets an ordinary id after the specials.
+
+A vocabulary may carry a *representation* codec (``seq2math.tokens.representation``): how the
+model sees the tokens. ``encode`` then rewrites the file-format tokens before mapping them to
+ids, and ``decode`` rewrites the model's tokens back, so everything outside the model (files,
+checkers, hypotheses) keeps the file format. ``vocab.json`` records the representation's name.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Protocol
 
 PAD, BOS, EOS, UNK, SEP, MASK = "<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<mask>"
 SPECIALS = (PAD, BOS, EOS, UNK, SEP, MASK)
@@ -26,13 +31,27 @@ FIRST_TOKEN_ID = len(SPECIALS)  # the id of the first task token
 EQUATION_SEPARATOR = "<SPECIAL_3>"
 
 
+class Codec(Protocol):
+    """A representation: file-format tokens <-> the tokens a model sees (both raise ValueError)."""
+
+    name: str
+    extra_tokens: tuple[str, ...]
+
+    def encode(self, tokens: list[str]) -> list[str]: ...
+
+    def decode(self, tokens: list[str]) -> list[str]: ...
+
+
 class Vocab:
     """An ordered vocabulary; ids 0..5 are always the special tokens above."""
 
-    def __init__(self, tokens: Iterable[str]):
+    def __init__(self, tokens: Iterable[str], codec: Codec | None = None):
         self.itos: list[str] = list(SPECIALS)
+        self.codec = codec
+        #: the representation's name; ``load`` keeps it even before a codec is attached
+        self.representation = codec.name if codec is not None else "prefix"
         seen = set(self.itos)
-        for token in tokens:
+        for token in [*tokens, *(codec.extra_tokens if codec is not None else ())]:
             if token not in seen:
                 seen.add(token)
                 self.itos.append(token)
@@ -47,7 +66,11 @@ class Vocab:
         return token in self.stoi
 
     def encode(self, tokens: list[str], strict: bool = True) -> list[int]:
-        """Ids of ``tokens``; with ``strict`` an unknown token raises naming it and its index."""
+        """Ids of ``tokens``; with ``strict`` an unknown token raises naming it and its index.
+        With a codec, ``tokens`` are file-format tokens, rewritten first (a ValueError if they have
+        no form in the representation, whatever ``strict``)."""
+        if self.codec is not None:
+            tokens = self.codec.encode(list(tokens))
         ids = []
         for i, token in enumerate(tokens):
             idx = self.stoi.get(token)
@@ -68,10 +91,22 @@ class Vocab:
             if idx < FIRST_TOKEN_ID:
                 continue
             out.append(self.itos[idx])
+        if self.codec is not None:
+            try:
+                return self.codec.decode(out)
+            except ValueError:
+                return out      # not a sequence of the representation: the file-format reader rejects it
         return out
 
+    def model_length(self, tokens: list[str]) -> int:
+        """How many tokens the model sees for file-format ``tokens``."""
+        return len(tokens) if self.codec is None else len(self.codec.encode(list(tokens)))
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"tokens": self.itos}, indent=0) + "\n")
+        data: dict = {"tokens": self.itos}
+        if self.representation != "prefix":
+            data["representation"] = self.representation
+        Path(path).write_text(json.dumps(data, indent=0) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "Vocab":
@@ -79,4 +114,6 @@ class Vocab:
         tokens = data["tokens"]
         if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
             raise ValueError(f"{path}: the first tokens must be the specials {SPECIALS}")
-        return cls(tokens[len(SPECIALS):])
+        vocab = cls(tokens[len(SPECIALS):])
+        vocab.representation = data.get("representation", "prefix")
+        return vocab

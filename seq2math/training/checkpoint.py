@@ -31,6 +31,7 @@ from safetensors.torch import load_model, save_model
 from seq2math.config import from_dict
 from seq2math.model import build_model
 from seq2math.tasks.base import Task, make_task
+from seq2math.tokens.representation import load_vocab
 from seq2math.tokens.vocab import Vocab
 from seq2math.training.config import RunConfig
 
@@ -148,7 +149,7 @@ def load_run(directory: str | Path, device: str | torch.device = "cpu", which: s
         raise ValueError(f"checkpoint must be 'best' or 'last', got {which!r}")
     config, _payload = read_run_config(directory)
     task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
-    vocab = Vocab.load(directory / VOCAB_FILE)
+    vocab = load_vocab(directory / VOCAB_FILE)
     weights = directory / (BEST_FILE if which == "best" and (directory / BEST_FILE).exists() else MODEL_FILE)
     if not weights.exists():
         raise FileNotFoundError(f"{weights} does not exist: the run has not saved a checkpoint yet")

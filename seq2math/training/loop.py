@@ -37,6 +37,7 @@ from seq2math.data.batching import padding_counts, step_loader
 from seq2math.evaluation.evaluate import validate
 from seq2math.jobs.progress import Progress
 from seq2math.tasks.base import make_task
+from seq2math.tokens.representation import make_vocab
 from seq2math.tokens.vocab import Vocab
 from seq2math.training import checkpoint as ckpt
 from seq2math.training.config import RunConfig, parse_duration
@@ -68,7 +69,7 @@ class Trainer:
         if self.runtime.device.type == "cpu" and not quiet and self.runtime.is_main:
             print(f"train: {torch.get_num_threads()} CPU thread(s)", file=sys.stderr)
         self.task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
-        self.vocab = Vocab(self.task.vocabulary())
+        self.vocab = make_vocab(self.task.vocabulary(), t.representation, self.task.name)
         self.objective = resolve_objective(config)
         torch.manual_seed(t.seed)
         self.model = ckpt.build_model_for(config.model, len(self.vocab)).to(self.runtime.device)
@@ -79,11 +80,15 @@ class Trainer:
         self.amp_dtype = autocast_dtype(t.precision, self.runtime.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.step, self.elapsed, self.consistent = 0, 0.0, True
+        self.cpu = 0.0                   # CPU-seconds of this process (all its threads), summed over sessions
         self.stopping = EarlyStopping(t.early_stop_metric, t.patience)
         if resume:
             self._restore()
-        elif self.runtime.is_main:
-            self._prepare_directory()
+        else:
+            if t.init:
+                self._initialise(Path(t.init))
+            if self.runtime.is_main:
+                self._prepare_directory()
         self.wrapped: torch.nn.Module = self.loss_module
         if self.runtime.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -97,7 +102,7 @@ class Trainer:
         source = training_source(config, self.task, self.vocab, announce=not quiet and self.runtime.is_main)
         self.batches = training_batches(config, source, self.vocab, self.objective, self.runtime.rank,
                                         self.runtime.world_size)
-        self.valid = validation_set(config, self.task) if self.runtime.is_main else []
+        self.valid = validation_set(config, self.task, self.vocab) if self.runtime.is_main else []
         self.writer = self._tensorboard()
 
     # ---- set-up ---------------------------------------------------------------------------
@@ -111,6 +116,18 @@ class Trainer:
         self.vocab.save(self.out / ckpt.VOCAB_FILE)
         (self.out / ckpt.METRICS_FILE).unlink(missing_ok=True)
 
+    def _initialise(self, run: Path) -> None:
+        """A warm start: the weights of another run (best, else latest); optimizer and steps start anew."""
+        if not (run / ckpt.VOCAB_FILE).exists():
+            raise FileNotFoundError(f"train.init={run}: no {ckpt.VOCAB_FILE} there (a run or exported model directory)")
+        if Vocab.load(run / ckpt.VOCAB_FILE).itos != self.vocab.itos:
+            raise ValueError(f"train.init={run}: its vocabulary differs from this run's (task {self.task.name}, "
+                             f"representation {self.vocab.representation})")
+        weights = run / ckpt.BEST_FILE if (run / ckpt.BEST_FILE).exists() else run / ckpt.MODEL_FILE
+        ckpt.load_weights(self.model, weights)
+        if not self.quiet and self.runtime.is_main:
+            print(f"train: weights initialised from {weights}", file=sys.stderr)
+
     def _restore(self) -> None:
         if Vocab.load(self.out / ckpt.VOCAB_FILE).itos != self.vocab.itos:
             raise ValueError(f"{self.out}/vocab.json differs from the vocabulary of task "
@@ -121,6 +138,7 @@ class Trainer:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.elapsed = state["step"], state["elapsed"]
+        self.cpu = state.get("cpu", state["elapsed"])      # runs older than the field: wall time, one thread
         self.stopping.restore(state)
         ckpt.set_rng_state(state["rng"])
         if self.runtime.rank > 0:
@@ -145,6 +163,7 @@ class Trainer:
 
         t = self.config.train
         started, elapsed_before = time.time(), self.elapsed
+        cpu_started, cpu_before = time.process_time(), self.cpu
         self.session_started = started  # the time budget (and a time-based cooldown) is per session
         loader = step_loader(self.batches, self.step, t.workers)
         window = {"loss": 0.0, "correct": 0, "tokens": 0, "steps": 0, "real": 0, "positions": 0,
@@ -156,6 +175,7 @@ class Trainer:
             try:
                 while True:
                     self.elapsed = elapsed_before + time.time() - started
+                    self.cpu = cpu_before + time.process_time() - cpu_started
                     reason = self._stop_reason(signals.received, time.time() - started)
                     if reason:
                         break
@@ -243,7 +263,8 @@ class Trainer:
             raise FloatingPointError(f"training loss is {loss} at step {self.step}; lower train.lr "
                                      "or raise train.warmup")
         seconds = max(time.time() - window["since"], 1e-9)
-        record = {"kind": "train", "step": self.step, "time": round(self.elapsed, 2), "loss": loss,
+        record = {"kind": "train", "step": self.step, "time": round(self.elapsed, 2), "cpu_time": round(self.cpu, 2),
+                  "loss": loss,
                   "token_accuracy": float(window["correct"]) / max(float(window["tokens"]), 1.0),
                   "lr": self.lr,
                   "tokens_per_second": float(window["tokens"]) * self.runtime.world_size / seconds,
@@ -258,7 +279,7 @@ class Trainer:
         ckpt.append_metrics(self.out, record)
         if self.writer is not None:
             for key, value in record.items():
-                if isinstance(value, (int, float)) and key not in ("step", "time"):
+                if isinstance(value, (int, float)) and key not in ("step", "time", "cpu_time"):
                     self.writer.add_scalar(f"{record['kind']}/{key}", value, record["step"])
 
     # ---- validation, early stopping, checkpoints -------------------------------------------
@@ -286,7 +307,8 @@ class Trainer:
                                verify_count=t.verify_count, autocast=self._autocast, seed=t.seed)
         finally:
             ckpt.set_rng_state(rng)
-        return {"kind": "valid", "step": self.step, "time": round(self.elapsed, 2), **metrics}
+        return {"kind": "valid", "step": self.step, "time": round(self.elapsed, 2), "cpu_time": round(self.cpu, 2),
+                **metrics}
 
     def _save(self, improved: bool) -> None:
         ckpt.save_weights(self.model, self.out / ckpt.MODEL_FILE, self.step)
@@ -294,7 +316,7 @@ class Trainer:
             ckpt.save_weights(self.model, self.out / ckpt.BEST_FILE, self.step)
         stopping = self.stopping
         ckpt.save_train_state(self.out, {
-            "step": self.step, "elapsed": self.elapsed, "bad_evals": stopping.bad_evals,
+            "step": self.step, "elapsed": self.elapsed, "cpu": self.cpu, "bad_evals": stopping.bad_evals,
             "best": list(stopping.best) if stopping.best is not None else None, "best_step": stopping.best_step,
             "last_valid_step": stopping.last_valid_step, "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else {}, "rng": ckpt.rng_state()})

@@ -1,0 +1,51 @@
+"""train.mix_data / train.mix_fraction: a file mixed into the generated stream (seq2math.data.mixture)."""
+
+from __future__ import annotations
+
+import pytest
+
+from seq2math.data.batching import GeneratedSource
+from seq2math.data.mixture import MixedSource
+from seq2math.tasks.base import make_task
+from seq2math.tokens.vocab import Vocab
+from seq2math.training.run_data import training_source
+
+TRANSPOSE = {"dim": 2, "encoding": "P10"}
+
+
+def _source(fraction: float, extra=None) -> MixedSource:
+    generated = GeneratedSource(make_task("transpose", TRANSPOSE), seed=3)
+    return MixedSource(generated, extra or [(["a"], ["b"]), (["c"], ["d"])], fraction, seed=3)
+
+
+def test_the_share_of_file_examples_is_the_fraction_and_a_function_of_the_position():
+    mixed = _source(0.25)
+    drawn = [mixed.example(i) for i in range(2000)]
+    from_file = [e for e in drawn if e[0] in (["a"], ["c"])]
+    assert 0.21 < len(from_file) / len(drawn) < 0.29
+    assert {tuple(e[0]) for e in from_file} == {("a",), ("c",)}       # both file examples are used
+    assert [mixed.example(i) for i in range(50)] == drawn[:50]          # resumes see the same stream
+    generated = GeneratedSource(make_task("transpose", TRANSPOSE), seed=3)
+    others = [i for i, e in enumerate(drawn[:200]) if e[0] not in (["a"], ["c"])]
+    assert all(drawn[i] == generated.example(i) for i in others)        # the rest is the generated stream
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])
+def test_a_fraction_outside_0_1_is_refused(fraction):
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        _source(fraction)
+
+
+def test_a_run_mixes_a_file_into_the_generated_stream_only(tmp_path, tiny_run_config):
+    from seq2math.api import generate
+    from seq2math.data.files import write_lines
+
+    path = tmp_path / "extra.txt"
+    write_lines(path, [example.line for example in generate("transpose", count=5, seed=9, **TRANSPOSE)])
+    config = tiny_run_config(mix_data=str(path), mix_fraction=0.5)
+    task = make_task("transpose", TRANSPOSE)
+    source = training_source(config, task, Vocab(task.vocabulary()))
+    assert isinstance(source, MixedSource) and len(source.extra) == 5
+    with pytest.raises(ValueError, match="mix the files beforehand"):
+        training_source(tiny_run_config(data=str(path), mix_data=str(path), mix_fraction=0.5), task,
+                        Vocab(task.vocabulary()))
