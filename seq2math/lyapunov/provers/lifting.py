@@ -29,7 +29,7 @@ from fractions import Fraction
 import flint
 
 from seq2math.symbolic import poly as P
-from seq2math.symbolic.expr import Binary, Const, Expr, Float, Int, Unary, Var, constant_value, operands, walk
+from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, constant_value, operands, walk
 
 #: the functions the lifting knows, and how many variables each gets
 FAMILIES = {"sin": ("trig", 2), "cos": ("trig", 2), "exp": ("exp", 1), "sqrt": ("sqrt", 1), "ln": ("ln", 1),
