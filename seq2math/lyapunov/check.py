@@ -155,7 +155,7 @@ def check_nonpolynomial(system, V, check: str, seed: int = 0, deadline: float | 
     if region is not None:
         return CheckResult(None, check, f"undecided globally; proved on {region.region} by {region.prover} ({tried})",
                            region.prover, numerical=numerical.numerical, region=region.region)
-    return CheckResult(None, check, f"undecided: no prover proved it ({tried})", numerical=numerical.numerical)
+    return CheckResult(None, check, f"undecided: no counterexample found by sampling, and no prover proved it ({tried})", numerical=numerical.numerical)
 
 
 def _check_in_child(system: list[Poly], V: Poly, options: CheckOptions, timeout: float | None) -> CheckResult:
