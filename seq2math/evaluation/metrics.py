@@ -49,7 +49,7 @@ def example_record(task: Task, index: int, source: list[str], target: list[str],
             "hypotheses": len(verdicts), "decoded": len(hypotheses), "first_verified": first_verified,
             "seconds": None if seconds is None else round(seconds, 6), "error": best.error,
             "reason": best.reason, "source": " ".join(source), "target": " ".join(target),
-            "prediction": " ".join(hypotheses[0].tokens) if hypotheses else ""})
+            "prediction": " ".join(hypotheses[0].tokens) if hypotheses else ""}
 
 
 def _rate(records: list[dict], pick: Callable[[dict], bool]) -> float:
