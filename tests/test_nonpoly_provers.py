@@ -95,3 +95,28 @@ def test_solve_certifies_the_issue_systems_and_explains_the_pendulum():
     outcome = solve_system(parse_infix_system(FALSE_GLOBALLY), [], time_limit=30)
     assert not outcome.found and outcome.tried[0].method == "nonpoly" and outcome.tried[0].candidates >= 2
     assert "no prover proved it" in outcome.tried[0].reason or "counterexample" in outcome.tried[0].reason
+
+
+def test_report_counts_chain_proofs_as_certified_and_numerical_or_region_apart():
+    from seq2math.lyapunov.report import tabulate
+    base = {"method": "nonpoly", "test": "t"}
+    records = [base | {"line": 1, "lyapunov": {"valid": True, "proof": "substitution+sos", "certified": None}},
+               base | {"line": 2, "lyapunov": {"valid": None, "certified": None, "numerical": "no counterexample found"}},
+               base | {"line": 3, "lyapunov": {"valid": None, "certified": None, "region": "[-1, 1]^2"}},
+               base | {"line": 4, "lyapunov": {"valid": True, "proof": "none (numerical)", "certified": None}}]
+    cell = tabulate(records, ["t"], ["nonpoly"], {"t": 4})["cells"]["t"]["nonpoly"]
+    assert cell["lyapunov"] == 1 and cell["lyapunov_numerical"] == 1 and cell["lyapunov_region"] == 1
+
+
+def test_evaluate_counts_numerical_only_apart():
+    from seq2math.evaluation.metrics import example_record, format_table, summarize
+    from seq2math.tasks.base import Verdict
+
+    task = types.SimpleNamespace(metrics=("lyapunov",), primary_metric="lyapunov", name="lyapunov",
+                                 size_key=lambda source: "n2")
+    numerical = Verdict(True, {"lyapunov": None}, reason="lyapunov: undecided: no counterexample found by sampling")
+    proved = Verdict(True, {"lyapunov": True}, reason="proved")
+    records = [example_record(task, i, ["a"], ["b"], [], [v]) for i, v in enumerate((numerical, proved))]
+    report = summarize(task, records, beam=1)
+    assert report["numerical_top1"] == 0.5 and report["top1"]["lyapunov"] == 0.5
+    assert "numerical only" in format_table(report)
