@@ -161,4 +161,5 @@ def test_nonpolynomial_lyapunov_check_refutes_a_V_that_vanishes_off_the_origin()
     assert point[0] == 0 and point[1] != 0                                    # V = x0^2 is 0 there
     barrier = check_candidate(system, parse_infix("x0^2"), "barrier")                 # V ≥ 0 is enough: not refuted
     assert barrier.valid is not False and (barrier.valid is True or "no counterexample found" in barrier.numerical)
-    assert check_candidate(system, parse_infix("x0^2 + x1^2"), "lyapunov").valid is True
+    valid = check_candidate(system, parse_infix("x0^2 + x1^2"), "lyapunov")       # true, but only sampled
+    assert valid.valid is not False and (valid.valid is True or "no counterexample found" in valid.numerical)
