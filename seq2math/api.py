@@ -114,7 +114,7 @@ class Solution:
     system: tuple[Expression, ...]
     check: str
     V: Expression | None              # the proved function
-    proof: str | None                 # how it was proved: "sos-exact", "sos-exact+z3", "none (numerical)", ...
+    proof: str | None                 # how it was proved: "sos-exact", "sos-exact+z3", "substitution+sos", ...
     method: str | None                # the method that proposed it
     seconds: float
     tried: tuple[Attempt, ...]        # one per method, in order: candidates, time, last reason
@@ -177,8 +177,10 @@ def verify(system: Any, V: Any, check: str = "lyapunov", time_limit: float | Non
            timeout: float | None = None, memory_limit: int | None = None) -> CheckResult:
     """Is ``V`` a Lyapunov (``check="lyapunov"``) or barrier function of ``system``? The CLI's verdict.
 
-    ``valid`` is True only with exact proofs (``proof`` says which), False only with an exact
-    counterexample (``counterexample``), None when undecided (``reason``). Options as
+    ``valid`` is True only with exact proofs (``proof`` names the proof), False only with a
+    counterexample (``counterexample``), None when undecided (``reason``). A non-polynomial V that
+    no prover settles is None with ``numerical`` ("no counterexample found (...)": sampling, not a
+    proof), or with ``region`` when it was proved on a region only (docs/verification.md). Options as
     ``seq2math verify``: ``time_limit`` seconds (None: no limit), ``proof="numerical"`` accepts
     the solver's word, ``asymptotic`` also tries strict decrease, ``certificate`` keeps the
     rational Gram matrices, ``memory_limit`` (bytes) caps the check (docs/reliability.md).

@@ -159,5 +159,7 @@ def test_nonpolynomial_lyapunov_check_refutes_a_V_that_vanishes_off_the_origin()
     assert degenerate.valid is False and degenerate.counterexample["condition"] == "positive"
     point = [float(v) for v in degenerate.counterexample["point"]]
     assert point[0] == 0 and point[1] != 0                                    # V = x0^2 is 0 there
-    assert check_candidate(system, parse_infix("x0^2"), "barrier").valid is True           # V ≥ 0 is enough
-    assert check_candidate(system, parse_infix("x0^2 + x1^2"), "lyapunov").valid is True
+    barrier = check_candidate(system, parse_infix("x0^2"), "barrier")                 # V ≥ 0 is enough: not refuted
+    assert barrier.valid is not False and (barrier.valid is True or "no counterexample found" in barrier.numerical)
+    valid = check_candidate(system, parse_infix("x0^2 + x1^2"), "lyapunov")       # true, but only sampled
+    assert valid.valid is not False and (valid.valid is True or "no counterexample found" in valid.numerical)

@@ -13,7 +13,7 @@ Input lines: [COUNT|]SYSTEM<TAB>V in the prefix format, or with --infix
 on stderr (and OUT.summary.json). valid=true means every condition was proved exactly
 (proof "sos-exact": rational Gram matrix + exact LDL^T; "z3": decision procedure) unless
 --proof numerical; false comes with an exact rational counterexample; null = undecided.
-Non-polynomial pairs get numerical falsification only (proof "none (numerical)").
+Non-polynomial pairs get numerical falsification, then the prover chain (docs/verification.md).
 
 examples:
   seq2math verify pairs.txt --out checked.jsonl --workers 2 --time-limit 30

@@ -3,7 +3,9 @@
 An example is *solved* at a metric if any of its K hypotheses verifies (``any``) and
 *top-1 solved* if the best-scored one does. A hypothesis that cannot be read counts as invalid;
 a verdict score of None (e.g. a solver timeout) is *undecided*: neither solved nor failed, and
-reported separately. No torch here: reports can be rebuilt from ``<report>.examples.jsonl``.
+reported separately. An undecided top-1 whose reason says sampling found no counterexample
+(``NUMERICAL_MARK``, non-polynomial systems) is also counted in its own *numerical-only* column:
+evidence, never a proof (docs/verification.md). No torch here: reports can be rebuilt from ``<report>.examples.jsonl``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 
 #: failures (examples not solved at the primary metric) listed in a report
 MAX_FAILURES = 10
+#: the words of a check's reason when sampling found no counterexample and nothing was proved
+NUMERICAL_MARK = "no counterexample found"
 
 
 def example_record(task: Task, index: int, source: list[str], target: list[str],
@@ -39,7 +43,8 @@ def example_record(task: Task, index: int, source: list[str], target: list[str],
         any_k[metric] = True if True in values else (None if None in values else False)
     first_verified = next((i for i, v in enumerate(verdicts) if v.scores.get(task.primary_metric)), None)
     best = verdicts[0] if verdicts else Verdict.invalid(task.metrics, "no hypothesis")
-    return {"index": index, "size": task.size_key(source), "top1": dict(top1), "any": any_k,
+    numerical = top1.get(task.primary_metric) is None and NUMERICAL_MARK in best.reason
+    return ({"numerical": True} if numerical else {}) | {"index": index, "size": task.size_key(source), "top1": dict(top1), "any": any_k,
             "valid": bool(best.valid), "invalid_hypotheses": sum(not v.valid for v in verdicts),
             "hypotheses": len(verdicts), "decoded": len(hypotheses), "first_verified": first_verified,
             "seconds": None if seconds is None else round(seconds, 6), "error": best.error,
@@ -74,7 +79,9 @@ def summarize(task: Task, records: list[dict[str, Any]], beam: int) -> dict[str,
         by_size[record["size"]].append(record)
     hypotheses = sum(r["hypotheses"] for r in records)
     failures = [r for r in records if r["any"].get(task.primary_metric) is not True][:MAX_FAILURES]
-    return {
+    numerical = ({"numerical_top1": _rate(records, lambda r: r.get("numerical", False))}
+                 if any(r.get("numerical") for r in records) else {})
+    return numerical | {
         "task": task.name, "beam": beam, "primary_metric": task.primary_metric, "metrics": list(task.metrics),
         **block(records),
         "invalid_top1": _rate(records, lambda r: not r["valid"]),
@@ -93,6 +100,9 @@ def format_table(report: dict[str, Any]) -> str:
     for m in report["metrics"]:
         lines.append(f"{m:>8} {100 * report['top1'][m]:7.2f}% {100 * report['any'][m]:9.2f}% "
                      f"{100 * report['undecided'][m]:9.2f}%")
+    if "numerical_top1" in report:
+        lines.append(f"numerical only (no counterexample found, not proved; not counted above): "
+                     f"{100 * report['numerical_top1']:.2f}% of top-1")
     lines.append(f"invalid outputs: {100 * report['invalid_top1']:.2f}% of top-1, "
                  f"{100 * report['invalid_hypotheses']:.2f}% of all hypotheses")
     if len(report["by_size"]) > 1:

@@ -17,12 +17,17 @@ Answers: ``valid=False`` only with an exact rational counterexample (or V(0) ≠
 ``valid=True`` only when every condition is proved exactly — a rational Gram matrix
 checked by exact LDLᵀ, or z3 ``unsat`` — unless ``proof="numerical"`` accepts a solver's
 SOS answer (then ``proof`` says so). Anything else is ``None`` with the reason.
-Non-polynomial inputs get numerical falsification only (``nonpoly.py``): ``valid=True``
-then means "no counterexample found", ``proof="none (numerical)"``.
+Non-polynomial inputs get numerical falsification first (``nonpoly.py``: a counterexample
+gives ``valid=False``), then the provers of ``NONPOLY_PROVERS`` in order, each
+``prove(system, V, check, time_limit) -> ProverVerdict``: the first global proof gives
+``valid=True`` with ``proof`` naming the prover; a proof on a region only gives ``valid=None``
+with ``region``; nothing proved gives ``valid=None`` with ``numerical`` ("no counterexample
+found (...)"), never ``True`` (docs/verification.md).
 """
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import replace
 
@@ -49,6 +54,12 @@ ROUNDING_DIGITS = (0, 1, 2, 3, 4, 6, 9, 12)
 #: the time limit): the solver's own limit, checked between iterations, normally ends it first
 CHECK_GRACE = 0.25
 CHECK_GRACE_SHARE = 0.05
+#: the provers of non-polynomial conditions, tried in this order (modules with ``prove``, imported when needed):
+#: exact substitution + SOS, the SMT prover (cvc5), interval branch-and-bound on a region
+NONPOLY_PROVERS = ("seq2math.lyapunov.provers.substitution", "seq2math.lyapunov.provers.smt",
+                   "seq2math.lyapunov.provers.interval")
+#: seconds each non-polynomial prover may use when the check has no time limit
+PROVER_SECONDS = 30.0
 
 
 def as_polynomials(system, V) -> tuple[list[Poly], Poly] | None:
@@ -90,7 +101,7 @@ def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = 
                            hard_limit=hard_timeout, memory_limit=memory_limit)
     polys = as_polynomials(system, V)
     if polys is None:
-        result = check_numerically(system, V, options.check, np.random.default_rng(options.seed))
+        result = check_nonpolynomial(system, V, options.check, options.seed, options.deadline)
     elif ((timeout is not None and hard_timeout) or memory_limit is not None) and can_fork_safely():
         result = _check_in_child(polys[0], polys[1], options, timeout if hard_timeout else None)
     else:
@@ -99,6 +110,52 @@ def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = 
             result = CheckResult(None, check, f"undecided: time limit ({timeout:g} s)", limit="time")  # late: as killed
     result.seconds = time.perf_counter() - start
     return result
+
+
+def prover_modules(paths: tuple[str, ...] = NONPOLY_PROVERS) -> list:
+    """The prover modules of ``paths`` that exist in this installation, in order.
+
+    The one place a missing prover is tolerated: a module that is not there (its own path is
+    what is missing) is skipped; any other import error is a bug and is raised.
+    """
+    found = []
+    for path in paths:
+        try:
+            found.append(importlib.import_module(path))
+        except ModuleNotFoundError as error:
+            if error.name != path:
+                raise
+    return found
+
+
+def check_nonpolynomial(system, V, check: str, seed: int = 0, deadline: float | None = None,
+                        provers: tuple[str, ...] = NONPOLY_PROVERS) -> CheckResult:
+    """Numerical falsification, then each prover in order until one proves or refutes (module docstring)."""
+    numerical = check_numerically(system, V, check, np.random.default_rng(seed))
+    if numerical.valid is False:
+        return numerical
+    why, region = [], None
+    for module in prover_modules(provers):
+        seconds = PROVER_SECONDS if deadline is None else deadline - time.perf_counter()
+        if seconds <= MIN_STAGE_SECONDS:
+            why.append("time limit reached")
+            break
+        verdict = module.prove(system, V, check, seconds)
+        if verdict.is_global:
+            return CheckResult(True, check, f"proved by {verdict.prover}: {verdict.detail}", verdict.prover)
+        if verdict.status == "refuted":
+            point = list(verdict.counterexample or ())
+            return CheckResult(False, check, f"counterexample ({verdict.prover}): {verdict.detail}", verdict.prover,
+                               {"point": point, "exact": True, "prover": verdict.prover})
+        if verdict.proved and region is None:
+            region = verdict
+        why.append(f"{verdict.prover}: {verdict.detail}" if not verdict.proved else
+                   f"{verdict.prover}: proved on {verdict.region} only")
+    tried = "; ".join(why) or "no prover available"
+    if region is not None:
+        return CheckResult(None, check, f"undecided globally; proved on {region.region} by {region.prover} ({tried})",
+                           region.prover, numerical=numerical.numerical, region=region.region)
+    return CheckResult(None, check, f"undecided: no counterexample found by sampling, and no prover proved it ({tried})", numerical=numerical.numerical)
 
 
 def _check_in_child(system: list[Poly], V: Poly, options: CheckOptions, timeout: float | None) -> CheckResult:

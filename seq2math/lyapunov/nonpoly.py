@@ -1,18 +1,19 @@
-"""Non-polynomial candidates: numerical falsification only, never a certificate.
+"""Non-polynomial candidates: the numerical falsification that runs before the provers, never a proof.
 
 V and V̇ = Σ ∂ᵢV·fᵢ are expression trees (exact symbolic derivatives, then float
 evaluation), searched by the same ``falsify.find_violations`` as polynomial candidates.
 A violation counts only when it is far above rounding error: the value must exceed 1e-9
 relative to |V| + |V̇|-scale terms at that point (or V be ≤ 0 at x ≠ 0, lyapunov check).
-No counterexample found means ``valid=True`` with ``proof="none (numerical)"`` —
-explicitly not a proof.
+No counterexample found means ``valid=None`` with ``numerical`` saying what was searched
+("no counterexample found (N points on spheres of radii 0.001 to 1000, ...)"): not a proof.
+``check.py`` then runs the provers of ``seq2math.lyapunov.provers`` (docs/verification.md).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from seq2math.lyapunov.falsify import SignCondition, find_violations
+from seq2math.lyapunov.falsify import RADII, SignCondition, find_violations
 from seq2math.lyapunov.outcomes import DECREASE, POSITIVE
 from seq2math.lyapunov.result import CheckResult
 from seq2math.symbolic.calculus import diff, evaluate
@@ -59,5 +60,13 @@ def check_numerically(system, V, check: str, rng: np.random.Generator):
             reason = f"numerical counterexample: {what} = {value:.6g} at x = ({', '.join(point)})"
             return CheckResult(False, check, reason, "numerical counterexample",
                                {"condition": name, "point": point, "value": f"{value:.17g}", "exact": False})
-    return CheckResult(True, check, "no counterexample found by dense multi-scale sampling and local search "
-                       "(not a proof)", "none (numerical)")
+    return CheckResult(None, check, "undecided: no proof, and no counterexample found by sampling (not a proof)",
+                       numerical=searched_text(n))
+
+
+def searched_text(n: int) -> str:
+    """What the numerical search looked at, in words (the ``numerical`` field of a result)."""
+    directions = 2 * n + 2 ** n + SAMPLES
+    return (f"no counterexample found ({directions * len(RADII)} points: {directions} directions on "
+            f"{len(RADII)} spheres of radii {min(RADII):g} to {max(RADII):g}, then {POLISHED} local searches "
+            f"per condition)")

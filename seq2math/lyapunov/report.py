@@ -13,8 +13,10 @@ and time limit and writes into ``out``:
 Every column is a registered method (``seq2math.lyapunov.methods``: model, findlyap, sos,
 neural, ...) and every cell goes through the one solve loop (``run_cell``): for each check
 the method gets ``time_limit`` seconds, and a V counts only when its certificate file was
-re-proved exactly. A numerical "no counterexample" (non-polynomial inputs) is recorded but
-never counted. The neural method's region claim is recorded apart (``region``), never mixed
+re-proved exactly, or (non-polynomial systems) when a prover of the check's chain proved it
+globally and re-checked its own certificate (``proof`` names it). A proof on a region only and a
+numerical "no counterexample" are counted in their own columns (``region``, ``numerical``),
+never as certified. The neural method's region claim is recorded apart (``region``), never mixed
 with the global columns.
 
 Batched methods (the model) decode all their hypotheses first, in batches in this process;
@@ -39,6 +41,9 @@ from seq2math.lyapunov.batch import InputError, parse_problem, read_lines
 from seq2math.lyapunov.methods.base import METHODS, Method, MethodOptions, make_method, method_names
 from seq2math.lyapunov.methods.solve import attempt_method
 from seq2math.lyapunov.result import CHECKS
+
+#: the `proof` of a non-polynomial V proved globally by a prover of the chain (check.NONPOLY_PROVERS)
+NONPOLY_PROOFS = ("substitution+sos", "cvc5")
 
 
 @dataclass
@@ -243,15 +248,28 @@ def tabulate(records: list[dict[str, Any]], tests: list[str], methods: list[str]
             cell: dict[str, Any] = {"total": totals.get(test, len(rows)), "done": len(rows),
                                     "errors": sum(1 for r in rows if "error" in r)}
             for check in CHECKS:
-                outcomes = [r.get(check, {}).get("certified") for r in rows if "error" not in r]
+                entries = [r.get(check, {}) for r in rows if "error" not in r]
+                outcomes = [_certified(entry) for entry in entries]
                 cell[check] = sum(1 for o in outcomes if o is True)
                 cell[f"{check}_undecided"] = sum(1 for o in outcomes if o is None)
+                for column in ("region", "numerical"):
+                    count = sum(1 for entry in entries if entry.get(column))
+                    if count:
+                        cell[f"{check}_{column}"] = count
             timed = [r["seconds"] for r in rows if "seconds" in r]
             cell["mean_seconds"] = round(sum(timed) / len(timed), 3) if timed else None
             if any("region" in r for r in rows):
                 cell["region"] = sum(1 for r in rows if r.get("region") is True)
             cells[test][method] = cell
     return {"tests": tests, "methods": methods, "checks": list(CHECKS), "cells": cells}
+
+
+def _certified(entry: dict[str, Any]) -> bool | None:
+    """A record's certified flag; a non-polynomial V proved by a named prover of the chain counts
+    (its prover re-checked its certificate in rationals before answering)."""
+    if entry.get("certified") is None and entry.get("valid") is True and entry.get("proof") in NONPOLY_PROOFS:
+        return True
+    return entry.get("certified")
 
 
 CHECK_TITLES = {"lyapunov": "lyapunov check: V(0) = 0, V - eps*sum x^2k SOS (positive definite, proper), -dV/dt SOS",
@@ -287,6 +305,8 @@ def markdown(report: dict[str, Any]) -> str:
         for method in report["methods"]:
             cell = report["cells"][test][method]
             region = f", region {cell['region']}" if "region" in cell else ""
+            region += "".join(f", {check} {column} {cell[f'{check}_{column}']}" for check in report["checks"]
+                              for column in ("region", "numerical") if f"{check}_{column}" in cell)
             row.append(f"{cell['lyapunov_undecided']}/{cell['barrier_undecided']}, {cell['errors']} err, "
                        f"{cell['mean_seconds']} s{region}")
         lines.append(f"| {test} | " + " | ".join(row) + " |")

@@ -1,7 +1,10 @@
 """What a check answers: ``CheckResult``, shared by the polynomial and the numerical checkers.
 
-``valid`` is ``True`` only when every condition was proved (``proof`` says how), ``False`` only
-with a counterexample (or V(0) ≠ 0), and ``None`` (undecided) otherwise, with the reason.
+``valid`` is ``True`` only when every condition was proved (``proof`` names the proof), ``False``
+only with a counterexample (or V(0) ≠ 0), and ``None`` (undecided) otherwise, with the reason.
+Sampling never proves anything: a non-polynomial candidate that no prover settles but that
+dense sampling could not refute is ``valid=None`` with ``numerical`` saying what was searched;
+one proved only on a region is ``valid=None`` with ``region`` naming it (docs/verification.md).
 The polynomial checker settles its conditions as typed outcomes (``outcomes.py``);
 ``from_settled`` is the one place they become the words of ``CheckResult`` (its JSON form
 is what the CLI prints and records store, docs/verification.md).
@@ -28,13 +31,19 @@ class CheckResult:
     valid: bool | None
     check: str
     reason: str
-    proof: str = ""                      # "sos-exact", "sos-exact+z3", "sos (numerical)", "none (numerical)", ...
+    proof: str = ""                      # "sos-exact", "sos-exact+z3", "substitution+sos", "sos (numerical)", ...
     counterexample: dict | None = None   # {"condition", "point": ["p/q", ...], "value": "p/q"}
     seconds: float = 0.0
     asymptotic: bool | None = None
     conditions: dict[str, str] = field(default_factory=dict)   # condition -> how it was settled
     certificate: dict | None = None
     limit: str | None = None             # "time" or "memory" when that limit ended the check (not in to_json)
+    numerical: str | None = None         # valid=None only: "no counterexample found (N points, radii ...)"
+    region: str | None = None            # valid=None only: the region a prover proved the conditions on
+
+    def __post_init__(self):
+        if self.valid is True and (not self.proof or self.proof.startswith("none")):
+            raise ValueError(f"valid=True needs a named proof, got proof={self.proof!r}")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -42,6 +51,20 @@ class CheckResult:
         data.pop("limit")
         data["seconds"] = round(self.seconds, 6)
         return {k: v for k, v in data.items() if v is not None or k == "valid"}
+
+
+def kind(result: dict | CheckResult) -> str:
+    """How a check ended, as the columns of ``report`` and ``evaluate`` count it: "proved" (valid true),
+    "region" (proved on a region only), "numerical" (sampling found no counterexample: not a proof),
+    "refuted" or "open"."""
+    data = result.to_json() if isinstance(result, CheckResult) else result
+    if data.get("valid") is True:
+        return "proved"
+    if data.get("valid") is False:
+        return "refuted"
+    if data.get("region"):
+        return "region"
+    return "numerical" if data.get("numerical") else "open"
 
 
 def from_settled(check: str, settled: list[SettledCondition], want_certificate: bool = False) -> CheckResult:

@@ -104,7 +104,8 @@ def seconds_left(deadline: float | None) -> float | None:
 METHODS: dict[str, type[Method]] = {}
 #: modules whose import registers the built-in methods (no torch at import time)
 BUILTIN_MODULES = ("seq2math.lyapunov.methods.model", "seq2math.lyapunov.methods.findlyap",
-                   "seq2math.lyapunov.methods.guided", "seq2math.lyapunov.methods.neural.method")
+                   "seq2math.lyapunov.methods.guided", "seq2math.lyapunov.methods.neural.method",
+                   "seq2math.lyapunov.methods.nonpoly")
 
 
 def register_method(cls: type[Method]) -> type[Method]:

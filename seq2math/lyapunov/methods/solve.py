@@ -9,8 +9,8 @@
    proves that document again from scratch;
 3. the candidate is accepted when the re-check passed (``require_certificate``, the rule of
    the report: every counted V has a re-proved certificate file), or, for ``solve``, when it is
-   valid and no certificate contradicts it: non-polynomial systems get numerical
-   falsification only and are then reported with proof ``none (numerical)``.
+   valid and no certificate contradicts it: a non-polynomial V is valid only when a prover of
+   ``check.NONPOLY_PROVERS`` proved it (and re-checked its own certificate, docs/verification.md).
 
 A solver panic (Clarabel raises pyo3's PanicException, a BaseException) makes the candidate,
 or the rest of a method's search, undecided; it never ends the loop.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from seq2math.lyapunov.check import as_polynomials, check_candidate
-from seq2math.lyapunov.methods.base import Method, Search, seconds_left
+from seq2math.lyapunov.methods.base import Method, Search, make_method, seconds_left
 from seq2math.lyapunov.result import CheckResult
 from seq2math.sos import certificates
 from seq2math.sos.sdp import is_solver_panic
@@ -65,6 +65,7 @@ class Proof:
             return {"valid": None, "certified": None, "reason": self.reason}
         out = {"valid": self.result.valid, "proof": self.result.proof, "reason": self.reason[:REASON_CHARS],
                "certified": self.certified}
+        out |= {key: getattr(self.result, key) for key in ("numerical", "region") if getattr(self.result, key)}
         if self.recheck is not None:
             out |= {"recheck": self.recheck, "certificate": self.path}
         return out
@@ -88,7 +89,7 @@ def prove(system: list, V: Any, check: str, deadline: float | None, certificate_
         return Proof(result, result.reason, None if result.valid is None else False)
     polys = as_polynomials(system, V)
     if polys is None or result.certificate is None:
-        return Proof(result, "no exact certificate (numerical check only)", None)
+        return Proof(result, result.reason, None)     # non-polynomial: the prover's own re-checked proof
     document = certificates.certificate_document(polys[0], polys[1], check, result.certificate["conditions"])
     path = None
     if certificate_path is not None:
@@ -197,9 +198,19 @@ class SolveOutcome:
     seconds: float = 0.0
 
 
+def for_system(system: list, methods: list[Method]) -> list[Method]:
+    """The methods to try on ``system``: a non-polynomial system gets the ``nonpoly`` method first
+    (the polynomial methods have nothing to propose for it) unless the list already has it."""
+    if as_polynomials(system, system[0]) is not None or any(m.name == "nonpoly" for m in methods):
+        return methods
+    return [make_method("nonpoly")] + methods
+
+
 def solve_system(system: list, methods: list[Method], check: str = "lyapunov", time_limit: float | None = None,
                  require_certificate: bool = False) -> SolveOutcome:
-    """Try each method in order within ``time_limit`` seconds in all; the first accepted V wins."""
+    """Try each method in order within ``time_limit`` seconds in all; the first accepted V wins
+    (``for_system``: a non-polynomial system tries the ``nonpoly`` method first)."""
+    methods = for_system(system, methods)
     start = time.perf_counter()
     deadline = None if time_limit is None else start + time_limit
     tried: list[Attempt] = []

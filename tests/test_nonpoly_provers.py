@@ -1,0 +1,122 @@
+"""Non-polynomial verdicts: honest answers, the substitution prover, the prover chain, the nonpoly method."""
+
+import types
+
+import pytest
+
+from seq2math.lyapunov import check as C
+from seq2math.lyapunov.check import check_candidate, check_nonpolynomial, prover_modules
+from seq2math.lyapunov.methods.base import make_method
+from seq2math.lyapunov.methods.solve import solve_system
+from seq2math.lyapunov.provers import substitution as S
+from seq2math.lyapunov.result import CheckResult, kind
+from seq2math.tokens.infix import parse_infix, parse_infix_system
+
+ISSUE = "x0' = -x0*(2 + sin(x1)); x1' = -x1*exp(x0)"
+TRIG = "x0' = -x0 + x1*sin(x0)^2; x1' = -x1"               # hand-made: -dV/dt = 2x0^2 - 2x0x1 sin^2 + 2x1^2
+FALSE_GLOBALLY = "x0' = -sin(x0); x1' = -x1"               # x0 sin x0 < 0 for x0 in (pi, 2 pi)
+QUADRATIC = parse_infix("x0^2 + x1^2")
+
+
+def test_substitution_proves_the_issue_example_and_rechecks_its_certificate():
+    system = parse_infix_system(ISSUE)
+    verdict = S.prove(system, QUADRATIC, "lyapunov", 30)
+    assert verdict.is_global and verdict.prover == "substitution+sos"
+    lifted = S.conditions(system, QUADRATIC, "lyapunov")
+    parts = [S.search(cond, 0, None) for cond in lifted]
+    assert all(isinstance(part, dict) for part in parts)
+    certificate = {"prover": S.NAME, "check": "lyapunov", "conditions": parts}
+    assert S.recheck(system, QUADRATIC, "lyapunov", certificate)[0]
+    tampered = parts[1]["residual"]["gram"][0][0]                  # a changed Gram entry must fail the re-check
+    parts[1]["residual"]["gram"][0][0] = str(int(tampered.split("/")[0]) + 1) + (
+        "/" + tampered.split("/")[1] if "/" in tampered else "")
+    assert not S.recheck(system, QUADRATIC, "lyapunov", certificate)[0]
+
+
+def test_substitution_proves_a_trig_case_and_refuses_a_false_one():
+    assert S.prove(parse_infix_system(TRIG), QUADRATIC, "lyapunov", 30).is_global
+    refused = S.prove(parse_infix_system(FALSE_GLOBALLY), QUADRATIC, "lyapunov", 30)
+    assert refused.status == "unknown" and not refused.proved
+
+
+def test_substitution_refuses_what_it_cannot_lift():
+    verdict = S.prove(parse_infix_system("x0' = -tan(x0); x1' = -x1"), QUADRATIC, "lyapunov", 10)
+    assert verdict.status == "unknown" and "tan" in verdict.detail
+
+
+def test_check_proves_the_issue_example_and_refutes_the_false_one():
+    proved = check_candidate(parse_infix_system(ISSUE), QUADRATIC, timeout=30)
+    assert proved.valid is True and proved.proof == "substitution+sos"
+    refuted = check_candidate(parse_infix_system(FALSE_GLOBALLY), QUADRATIC, timeout=30)
+    assert refuted.valid is False and refuted.counterexample is not None
+
+
+def test_sampling_alone_never_gives_valid_true():
+    # V = 2(1 - cos x0) + x1^2 is not positive definite (0 at x0 = 2 pi) and sampling does not see it:
+    # the answer must be undecided with what was searched, never valid
+    result = check_candidate(parse_infix_system(FALSE_GLOBALLY), parse_infix("2*(1 - cos(x0)) + x1^2"), timeout=20)
+    assert result.valid is None and "no counterexample found" in result.numerical
+    assert result.to_json()["numerical"] == result.numerical and kind(result) == "numerical"
+    with pytest.raises(ValueError, match="named proof"):
+        CheckResult(True, "lyapunov", "sampled", "none (numerical)")
+    with pytest.raises(ValueError, match="named proof"):
+        CheckResult(True, "lyapunov", "sampled", "")
+
+
+def test_valid_true_always_names_a_proof():
+    for text in (ISSUE, TRIG, FALSE_GLOBALLY):
+        data = check_candidate(parse_infix_system(text), QUADRATIC, timeout=30).to_json()
+        assert data["valid"] is not True or data["proof"] in ("substitution+sos", "cvc5")
+
+
+def test_the_chain_skips_absent_modules_and_raises_on_broken_ones(monkeypatch):
+    present = prover_modules(("seq2math.lyapunov.provers.substitution", "seq2math.lyapunov.provers.no_such_prover"))
+    assert [m.__name__ for m in present] == ["seq2math.lyapunov.provers.substitution"]
+    def broken(path):                                  # the module exists but one of its own imports is missing
+        raise ModuleNotFoundError("No module named 'cvc5'", name="cvc5")
+    monkeypatch.setattr(C.importlib, "import_module", broken)
+    with pytest.raises(ModuleNotFoundError):
+        prover_modules(("seq2math.lyapunov.provers.smt",))
+    monkeypatch.undo()
+    region = types.SimpleNamespace(prove=lambda system, V, check, seconds: __import__(
+        "seq2math.lyapunov.provers.verdict", fromlist=["ProverVerdict"]).ProverVerdict(
+        "proved", "interval", "box", region="[-1, 1]^2 minus a ball of radius 0.01"))
+    monkeypatch.setattr(C, "prover_modules", lambda paths: [region])
+    result = check_nonpolynomial(parse_infix_system(FALSE_GLOBALLY), parse_infix("2*(1 - cos(x0)) + x1^2"),
+                                 "lyapunov")
+    assert result.valid is None and result.region.startswith("[-1, 1]^2") and kind(result) == "region"
+
+
+def test_solve_certifies_the_issue_systems_and_explains_the_pendulum():
+    for text in (ISSUE, "x0' = -x0 + x1*cos(x0); x1' = -x1 - x0*cos(x0)"):
+        outcome = solve_system(parse_infix_system(text), [make_method("sos", max_degree=2)], time_limit=60)
+        assert outcome.found and outcome.verification.valid is True
+        assert outcome.verification.proof == "substitution+sos" and outcome.method == "nonpoly"
+    outcome = solve_system(parse_infix_system(FALSE_GLOBALLY), [], time_limit=30)
+    assert not outcome.found and outcome.tried[0].method == "nonpoly" and outcome.tried[0].candidates >= 2
+    assert "no prover proved it" in outcome.tried[0].reason or "counterexample" in outcome.tried[0].reason
+
+
+def test_report_counts_chain_proofs_as_certified_and_numerical_or_region_apart():
+    from seq2math.lyapunov.report import tabulate
+    base = {"method": "nonpoly", "test": "t"}
+    records = [base | {"line": 1, "lyapunov": {"valid": True, "proof": "substitution+sos", "certified": None}},
+               base | {"line": 2, "lyapunov": {"valid": None, "certified": None, "numerical": "no counterexample found"}},
+               base | {"line": 3, "lyapunov": {"valid": None, "certified": None, "region": "[-1, 1]^2"}},
+               base | {"line": 4, "lyapunov": {"valid": True, "proof": "none (numerical)", "certified": None}}]
+    cell = tabulate(records, ["t"], ["nonpoly"], {"t": 4})["cells"]["t"]["nonpoly"]
+    assert cell["lyapunov"] == 1 and cell["lyapunov_numerical"] == 1 and cell["lyapunov_region"] == 1
+
+
+def test_evaluate_counts_numerical_only_apart():
+    from seq2math.evaluation.metrics import example_record, format_table, summarize
+    from seq2math.tasks.base import Verdict
+
+    task = types.SimpleNamespace(metrics=("lyapunov",), primary_metric="lyapunov", name="lyapunov",
+                                 size_key=lambda source: "n2")
+    numerical = Verdict(True, {"lyapunov": None}, reason="lyapunov: undecided: no counterexample found by sampling")
+    proved = Verdict(True, {"lyapunov": True}, reason="proved")
+    records = [example_record(task, i, ["a"], ["b"], [], [v]) for i, v in enumerate((numerical, proved))]
+    report = summarize(task, records, beam=1)
+    assert report["numerical_top1"] == 0.5 and report["top1"]["lyapunov"] == 0.5
+    assert "numerical only" in format_table(report)
