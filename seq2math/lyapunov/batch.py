@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
+from seq2math.jobs.files import drop_torn_tail, write_atomically
 from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
 
 
@@ -88,16 +89,17 @@ class ResultWriter:
         path = Path(out)
         if path.exists() and not resume:
             raise FileExistsError(f"{path} exists; pass --resume to continue it or remove it first")
-        if path.exists():
-            kept = []
-            for raw in path.read_text(encoding="utf-8").splitlines(keepends=True):
-                if not raw.endswith("\n"):
-                    break                                          # a partial last line is redone
+        # a torn last line (a killed run) is cut off the file and redone; the cut is in place
+        # (os.truncate), so a second kill cannot lose the complete records before it
+        for number, raw in enumerate(drop_torn_tail(path), start=1):
+            try:
                 record = json.loads(raw)
-                self.previous.append(record)
-                self.done.add(int(record["line"]))
-                kept.append(raw)
-            path.write_text("".join(kept), encoding="utf-8")
+                line = int(record["line"])
+            except (ValueError, KeyError, TypeError):
+                raise InputError(f"{path}:{number}: not a result record of this command; "
+                                 "remove the file or choose another --out") from None
+            self.previous.append(record)
+            self.done.add(line)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.handle, self.close_handle = open(path, "a", encoding="utf-8"), True
 
@@ -166,4 +168,4 @@ def print_summary(title: str, data: dict, out: str | None) -> None:
              f"median {data['median_seconds']} s, p90 {data['p90_seconds']} s, total {data['total_seconds']} s")
     print(f"{title}: {data['lines']} lines ({counts}); {times}", file=sys.stderr)
     if out:
-        Path(str(out) + ".summary.json").write_text(json.dumps(data, indent=1) + "\n")
+        write_atomically(str(out) + ".summary.json", json.dumps(data, indent=1) + "\n")

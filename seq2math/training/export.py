@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_model
 
 from seq2math.training import checkpoint as ckpt
 
@@ -46,8 +45,9 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, which: str = "best",
                          f"{max_bytes / 2**20:.0f} MiB limit (use --dtype fp16 or --max-mb)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    save_model(model, str(out / ckpt.MODEL_FILE), metadata={"step": str(loaded.step), "dtype": dtype})
+    ckpt.save_weights(model, out / ckpt.MODEL_FILE, loaded.step, extra={"dtype": dtype})
     _, payload = ckpt.read_run_config(run_dir)
+    payload.pop("checksums", None)            # of the source's files; the new file carries its own
     payload["export"] = {"from": str(Path(run_dir).resolve()), "weights": loaded.weights.name,
                          "step": loaded.step, "dtype": dtype, "validation": _last_validation(Path(run_dir))}
     (out / ckpt.CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n")

@@ -35,6 +35,7 @@ import torch
 from seq2math.config import command_line, save_config
 from seq2math.data.batching import padding_counts, step_loader
 from seq2math.evaluation.evaluate import validate
+from seq2math.jobs.files import write_atomically
 from seq2math.jobs.progress import Progress
 from seq2math.tasks.base import make_task
 from seq2math.tokens.vocab import Vocab
@@ -121,6 +122,8 @@ class Trainer:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.elapsed = state["step"], state["elapsed"]
+        if self.runtime.is_main:
+            ckpt.trim_metrics(self.out, self.step)         # steps a killed run logged past its checkpoint
         self.stopping.restore(state)
         ckpt.set_rng_state(state["rng"])
         if self.runtime.rank > 0:
@@ -129,7 +132,7 @@ class Trainer:
             path = self.out / ckpt.CONFIG_FILE
             payload = json.loads(path.read_text())
             payload.setdefault("resumed", []).append({"step": self.step, "command": command_line()})
-            path.write_text(json.dumps(payload, indent=2) + "\n")
+            write_atomically(path, json.dumps(payload, indent=2) + "\n")
 
     def _tensorboard(self):
         if not (self.config.train.tensorboard and self.runtime.is_main):
