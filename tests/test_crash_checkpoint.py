@@ -45,7 +45,7 @@ def test_a_saved_checkpoint_records_the_checksum_of_its_tensor_data(run):
     (lambda data: data[:-1000], "truncated or corrupted"),
     (lambda data: data[:30], "truncated"),
     (lambda data: data[:-4] + bytes(4), "corrupted (the SHA-256 of its tensor data differs"),
-    (lambda data: data[:8] + b"{" + data[9:], "corrupted safetensors header"),
+    (lambda data: data[:8] + b"[" + data[9:], "corrupted safetensors header"),
 ])
 def test_a_damaged_checkpoint_is_rejected_with_a_message_naming_the_file(run, tmp_path, damage, message, capsys):
     broken = tmp_path / "broken"
