@@ -74,3 +74,17 @@ def test_a_corrupted_training_state_is_rejected_naming_it(tmp_path):
     (tmp_path / ckpt.STATE_FILE).write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ckpt.CheckpointError, match=f"{ckpt.STATE_FILE}: truncated or corrupted"):
         ckpt.load_train_state(tmp_path)
+
+
+def test_a_checkpoint_save_killed_after_its_commit_note_is_completed_on_load(run, tmp_path, monkeypatch):
+    loaded = ckpt.load_run(run)
+    state = {"step": loaded.step + 1, "elapsed": 1.0}
+    ckpt.save_train_state(tmp_path, {"step": loaded.step, "elapsed": 0.5})
+    ckpt.save_weights(loaded.model, tmp_path / ckpt.MODEL_FILE, loaded.step)
+    monkeypatch.setattr(ckpt, "finish_checkpoint", lambda directory: None)     # killed right after the note
+    ckpt.save_checkpoint(loaded.model, tmp_path, loaded.step + 1, state, best=False)
+    monkeypatch.undo()
+    assert ckpt.weights_step(tmp_path / ckpt.MODEL_FILE) == loaded.step         # old weights still in place
+    assert ckpt.load_train_state(tmp_path)["step"] == loaded.step + 1           # rolled forward, consistent
+    assert ckpt.weights_step(tmp_path / ckpt.MODEL_FILE) == loaded.step + 1
+    assert not (tmp_path / ckpt.COMMIT_FILE).exists() and not list(tmp_path.glob("*.tmp"))

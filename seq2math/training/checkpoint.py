@@ -117,14 +117,50 @@ def check_weights(path: Path, expected_file_sha256: str | None = None) -> dict[s
     return metadata
 
 
+def _write_weights(model: torch.nn.Module, path: Path, step: int, extra: dict[str, str] | None = None) -> None:
+    save_model(model, str(path), metadata={"step": str(step)} | (extra or {}))
+    _add_checksum(path)
+
+
 def save_weights(model: torch.nn.Module, path: Path, step: int, extra: dict[str, str] | None = None) -> None:
     """Weights as safetensors (shared/tied tensors handled by ``save_model``), with the step,
     ``extra`` metadata and the checksum of the data section, moved into place atomically."""
-    def write(tmp: Path) -> None:
-        save_model(model, str(tmp), metadata={"step": str(step)} | (extra or {}))
-        _add_checksum(tmp)
+    _replace_atomically(lambda tmp: _write_weights(model, tmp, step, extra), path)
 
-    _replace_atomically(write, path)
+
+#: the note that makes the files of one checkpoint a unit (see ``save_checkpoint``)
+COMMIT_FILE = "checkpoint.commit"
+
+
+def save_checkpoint(model: torch.nn.Module, directory: Path, step: int, state: dict[str, Any], best: bool) -> None:
+    """``model.safetensors`` (and ``best.safetensors`` when ``best``) and ``train_state.pt`` as
+    one unit: each is written to ``NAME.tmp``, then the note ``checkpoint.commit`` listing them
+    is written atomically, then they are moved into place and the note removed. A kill before
+    the note leaves the previous checkpoint whole; a kill after it is completed by
+    ``finish_checkpoint`` on the next load. (Three separate renames let a kill between them
+    leave weights and state at different steps, a run that could not be resumed.)"""
+    directory = Path(directory)
+    names = [MODEL_FILE, *([BEST_FILE] if best else []), STATE_FILE]
+    for name in names[:-1]:
+        _write_weights(model, directory / (name + ".tmp"), step)
+    torch.save(state, directory / (STATE_FILE + ".tmp"))
+    write_atomically(directory / COMMIT_FILE, json.dumps(names) + "\n")
+    finish_checkpoint(directory)
+
+
+def finish_checkpoint(directory: Path) -> None:
+    """Move the files of a checkpoint whose commit note exists into place (a save interrupted
+    after its note), then remove the note; nothing to do without a note."""
+    note = Path(directory) / COMMIT_FILE
+    if not note.exists():
+        return
+    for name in json.loads(note.read_text()):
+        tmp = Path(directory) / (name + ".tmp")
+        try:
+            os.replace(tmp, Path(directory) / name)
+        except FileNotFoundError:      # already moved (before a kill, or by a concurrent reader)
+            pass
+    note.unlink(missing_ok=True)
 
 
 def weights_step(path: Path) -> int:
@@ -147,6 +183,7 @@ def save_train_state(directory: Path, state: dict[str, Any]) -> None:
 
 def load_train_state(directory: Path) -> dict[str, Any]:
     """The training state, read with ``weights_only=True`` (no pickled code)."""
+    finish_checkpoint(directory)
     path = Path(directory) / STATE_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: nothing to resume")
@@ -243,6 +280,7 @@ def load_run(directory: str | Path, device: str | torch.device = "cpu", which: s
     directory = Path(directory)
     if which not in ("best", "last"):
         raise ValueError(f"checkpoint must be 'best' or 'last', got {which!r}")
+    finish_checkpoint(directory)
     config, _payload = read_run_config(directory)
     task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
     vocab = Vocab.load(directory / VOCAB_FILE)

@@ -292,11 +292,8 @@ class Trainer:
         return {"kind": "valid", "step": self.step, "time": round(self.elapsed, 2), **metrics}
 
     def _save(self, improved: bool) -> None:
-        ckpt.save_weights(self.model, self.out / ckpt.MODEL_FILE, self.step)
-        if improved:
-            ckpt.save_weights(self.model, self.out / ckpt.BEST_FILE, self.step)
         stopping = self.stopping
-        ckpt.save_train_state(self.out, {
+        ckpt.save_checkpoint(self.model, self.out, self.step, best=improved, state={
             "step": self.step, "elapsed": self.elapsed, "bad_evals": stopping.bad_evals,
             "best": list(stopping.best) if stopping.best is not None else None, "best_step": stopping.best_step,
             "last_valid_step": stopping.last_valid_step, "optimizer": self.optimizer.state_dict(),
