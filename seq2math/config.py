@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from seq2math.jobs.files import write_atomically
+
 T = TypeVar("T")
 
 
@@ -337,8 +339,7 @@ def save_config(cfg: Any, directory: str | Path, name: str = "config.json", extr
     if extra:
         payload.update(extra)
     path = directory / name
-    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-    return path
+    return write_atomically(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
 
 
 def add_dataclass_arguments(parser, cls: type, skip: tuple[str, ...] = ()) -> None:

@@ -10,6 +10,7 @@ from seq2math.commands.options import (
     add_model,
     add_old_flag,
     add_resolver,
+    add_resume,
     note_old_spelling,
 )
 from seq2math.config import ConfigError
@@ -52,6 +53,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     parser.add_argument("--out", help="report file (default RUN/eval.json; ./eval.json for the shipped checkpoint)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_resume(parser, what="examples already in OUT.examples.jsonl with the same settings are kept (always)")
     add_resolver(parser, _file_or_count)
 
 

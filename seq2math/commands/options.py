@@ -201,6 +201,18 @@ def add_old_model_positional(parser: argparse.ArgumentParser, command: str) -> N
     add_resolver(parser, resolve)
 
 
+# ---------------------------------------------------------------- resume
+
+def add_resume(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """``--resume`` into ``args.resume``: continue what an interrupted run (even ``kill -9``) left.
+
+    ``what`` says what is continued. Every long job takes it (docs/reliability.md, "Crash
+    safety"); ``report`` and ``evaluate`` continue their records whenever the settings match,
+    so there the flag states the intent and changes nothing.
+    """
+    parser.add_argument("--resume", action="store_true", help=f"continue an interrupted run: {what}")
+
+
 # ---------------------------------------------------------------- memory budget
 
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}

@@ -7,6 +7,7 @@ from seq2math.commands.options import (
     add_memory_limit,
     add_model,
     add_resolver,
+    add_resume,
     add_time_limit,
     note_old_spelling,
     resolve_memory_limit,
@@ -45,6 +46,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the neural baseline")
     parser.add_argument("--out", default="report", help="output directory (default ./report)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_resume(parser, what="the (method, file, line) cells already in OUT/records.jsonl are kept (always)")
 
 
 def _model_column(parser, args) -> None:

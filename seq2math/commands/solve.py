@@ -66,10 +66,17 @@ def _file_or_system(parser, args) -> None:
 
 def _solve(system, args):
     """``seq2math.solve`` with the command's options (bad options raise ConfigError)."""
-    from seq2math.api import solve
+    from seq2math.api import read_system, solve
     from seq2math.config import ConfigError
+    from seq2math.lyapunov.batch import check_system
 
     try:
+        if isinstance(system, str):                  # the SYSTEM argument: same checks as a file's lines
+            system = read_system(system)
+            try:
+                check_system(system)
+            except ValueError as err:
+                raise ConfigError(f"input error: {err}") from None
         return solve(system, methods=args.methods, check=args.check, time_limit=args.time_limit, model=args.model,
                      beam=args.beam, max_degree=args.max_degree,
                      memory_limit=resolve_memory_limit(args.memory_limit, getattr(args, "workers", 1)))

@@ -27,6 +27,7 @@ from seq2math.data.batching import Example, collate_masked, collate_seq2seq, enc
 from seq2math.evaluation.decode import decode_sources, model_max_len, output_limit
 from seq2math.evaluation.metrics import example_record, summarize
 from seq2math.evaluation.pool import Verifier
+from seq2math.jobs.files import write_atomically
 from seq2math.jobs.progress import Progress
 from seq2math.tasks.base import Task
 from seq2math.tokens.vocab import Vocab
@@ -121,9 +122,8 @@ def evaluate_examples(model: torch.nn.Module, task: Task, vocab: Vocab, examples
     done = _read_partial(partial_path, header) if partial_path else []
     append = None
     if partial_path is not None:
-        with open(partial_path, "w", encoding="utf-8") as handle:  # rewrite: drops a cut last line
-            handle.write(json.dumps({"header": header}) + "\n")
-            handle.writelines(json.dumps(r) + "\n" for r in done)
+        # rewritten atomically (drops a cut last line; a kill during the rewrite keeps the old file)
+        write_atomically(partial_path, "".join(json.dumps(r) + "\n" for r in [{"header": header}, *done]))
 
         def append(new: list[dict[str, Any]]) -> None:
             with open(partial_path, "a", encoding="utf-8") as handle:

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from seq2math.jobs.files import write_atomically
 from seq2math.tasks.base import Task, Verdict
 
 if TYPE_CHECKING:
@@ -120,4 +121,4 @@ def format_table(report: dict[str, Any]) -> str:
 
 def report_to_json(report: dict[str, Any], path: Path) -> None:
     """Write ``report`` as indented JSON (``eval.json``); dataclass values become objects."""
-    path.write_text(json.dumps(report, indent=2, default=lambda o: asdict(o)) + "\n")
+    write_atomically(path, json.dumps(report, indent=2, default=lambda o: asdict(o)) + "\n")

@@ -4,6 +4,8 @@ workers.py   ``run_jobs``: a function over many items in worker processes killed
              limit (C solvers and z3 do not return to Python, so a late job is killed with its
              process); ``TIMED_OUT`` and ``JobError`` stand for the items that did not finish
 progress.py  ``Progress`` / ``track``: a bar on a terminal, periodic log lines otherwise
+files.py     crash-safe writes: ``write_atomically`` (temp file + os.replace) and
+             ``drop_torn_tail`` (the torn last line a kill leaves is cut off and redone)
 
 Usage::
 

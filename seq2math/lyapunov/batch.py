@@ -9,12 +9,20 @@ input line carrying its ``line`` number, so ``--resume`` can skip what is alread
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
+import numpy as np
+
+from seq2math.jobs.files import drop_torn_tail, write_atomically
 from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
+from seq2math.symbolic.calculus import evaluate
+from seq2math.symbolic.expr import Expr, is_polynomial, to_infix, to_poly, variables
+from seq2math.symbolic.poly import value_at_zero
 
 
 class InputError(ValueError):
@@ -34,29 +42,63 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 
 def parse_problem(text: str, infix: bool, path: str | None = None, line: int | None = None,
                   need_target: bool = True) -> tuple[list, Any]:
-    """(system as expression trees, V or None) of one line; raise ``InputError`` naming the line."""
+    """(system as expression trees, V or None) of one line, after ``check_system``; raise
+    ``InputError`` naming the line."""
     where = f"{path}:{line}: " if path else (f"line {line}: " if line else "")
     try:
-        if infix:
-            from seq2math.tokens.infix import parse_infix, parse_infix_system
-
-            source, tab, target = text.partition("\t")
-            if need_target and not tab:
-                raise ValueError("expected SYSTEM<TAB>V, found no tab")
-            return parse_infix_system(source), (parse_infix(target) if target.strip() else None)
-        from seq2math.tokens.prefix import parse_system
-
-        if need_target:
-            _, system, V = parse_benchmark_line(text, path, line)
-            return system, V
-        head = text.split("\t", 1)[0]
-        source = head.split("|", 1)[1] if "|" in head else head
-        return parse_system(source.split()), None
+        system, V = _parse(text, infix, path, line, need_target)
+        check_system(system, V)
+        return system, V
     except InputError:
         raise
     except ValueError as err:
         message = str(err)
         raise InputError(message if path and message.startswith(str(path)) else where + message) from None
+
+
+def _parse(text: str, infix: bool, path: str | None, line: int | None, need_target: bool) -> tuple[list, Any]:
+    if infix:
+        from seq2math.tokens.infix import parse_infix, parse_infix_system
+
+        source, tab, target = text.partition("\t")
+        if need_target and not tab:
+            raise ValueError("expected SYSTEM<TAB>V, found no tab")
+        return parse_infix_system(source), (parse_infix(target) if target.strip() else None)
+    from seq2math.tokens.prefix import parse_system
+
+    if need_target:
+        _, system, V = parse_benchmark_line(text, path, line)
+        return system, V
+    head = text.split("\t", 1)[0]
+    source = head.split("|", 1)[1] if "|" in head else head
+    return parse_system(source.split()), None
+
+
+def check_system(system: list[Expr], V: Expr | None = None) -> None:
+    """What a parsed system must satisfy before anything is solved or verified (a ``ValueError``
+    otherwise): its variables are its own (``x0 .. x{n-1}`` for n equations, in V too), and the
+    origin is an equilibrium (every ``f_i(0) = 0``, exactly for polynomials, to 1e-12 otherwise:
+    a Lyapunov function proves the stability of the origin, docs/reliability.md)."""
+    n = len(system)
+    named = [(f"the equation of x{i}'", f) for i, f in enumerate(system)] + ([("V", V)] if V is not None else [])
+    for what, e in named:
+        beyond = sorted(v for v in variables(e) if v >= n)
+        if beyond:
+            raise ValueError(f"x{beyond[0]} in {what} ({to_infix(e)}) is not a variable of this system of "
+                             f"{n} equation{'s' if n > 1 else ''} (x0..x{n - 1})")
+    for i, f in enumerate(system):
+        value = _value_at_origin(f, n)
+        if value is not None and value != 0:
+            raise ValueError(f"the origin is not an equilibrium: f_{i}(0) = {value} (x{i}' = {to_infix(f)})")
+
+
+def _value_at_origin(f: Expr, n: int) -> Fraction | float | None:
+    """f(0): exact for a polynomial; a float for other expressions (None where it is not a finite
+    number, or within 1e-12 of 0: those are not rejected here)."""
+    if is_polynomial(f):
+        return value_at_zero(to_poly(f, n))
+    value = float(evaluate(f, np.zeros((1, n)))[0])
+    return value if math.isfinite(value) and abs(value) > 1e-12 else None
 
 
 def parse_benchmark_line(text: str, path: str | None = None, line: int | None = None) -> tuple[int, list, Any]:
@@ -88,16 +130,17 @@ class ResultWriter:
         path = Path(out)
         if path.exists() and not resume:
             raise FileExistsError(f"{path} exists; pass --resume to continue it or remove it first")
-        if path.exists():
-            kept = []
-            for raw in path.read_text(encoding="utf-8").splitlines(keepends=True):
-                if not raw.endswith("\n"):
-                    break                                          # a partial last line is redone
+        # a torn last line (a killed run) is cut off the file and redone; the cut is in place
+        # (os.truncate), so a second kill cannot lose the complete records before it
+        for number, raw in enumerate(drop_torn_tail(path), start=1):
+            try:
                 record = json.loads(raw)
-                self.previous.append(record)
-                self.done.add(int(record["line"]))
-                kept.append(raw)
-            path.write_text("".join(kept), encoding="utf-8")
+                line = int(record["line"])
+            except (ValueError, KeyError, TypeError):
+                raise InputError(f"{path}:{number}: not a result record of this command; "
+                                 "remove the file or choose another --out") from None
+            self.previous.append(record)
+            self.done.add(line)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.handle, self.close_handle = open(path, "a", encoding="utf-8"), True
 
@@ -166,4 +209,4 @@ def print_summary(title: str, data: dict, out: str | None) -> None:
              f"median {data['median_seconds']} s, p90 {data['p90_seconds']} s, total {data['total_seconds']} s")
     print(f"{title}: {data['lines']} lines ({counts}); {times}", file=sys.stderr)
     if out:
-        Path(str(out) + ".summary.json").write_text(json.dumps(data, indent=1) + "\n")
+        write_atomically(str(out) + ".summary.json", json.dumps(data, indent=1) + "\n")

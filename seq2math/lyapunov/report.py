@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from seq2math.jobs.files import drop_torn_tail, write_atomically
 from seq2math.jobs.progress import Progress
 from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
 from seq2math.lyapunov.batch import InputError, parse_problem, read_lines
@@ -110,11 +111,13 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # a line torn by a killed run is cut off the file (it would otherwise be glued to the next
+    # record appended) and its cell redone on this run
+    for number, line in enumerate(drop_torn_tail(path), start=1):
         try:
             records.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut by an interruption: redone on this run
-            continue
+        except json.JSONDecodeError:
+            raise ValueError(f"{path}:{number}: not a JSON record; remove the line or the file") from None
     return records
 
 
@@ -226,8 +229,8 @@ def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions
     report = tabulate(records, labels, [s.label for s in specs], totals)
     report["settings"] = asdict(options) | {"tests": [str(Path(t).resolve()) for t in tests],
                                             "methods": [asdict(s) for s in specs]}
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.md").write_text(markdown(report) + "\n")
+    write_atomically(out / "report.json", json.dumps(report, indent=2) + "\n")
+    write_atomically(out / "report.md", markdown(report) + "\n")
     return report
 
 

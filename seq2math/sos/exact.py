@@ -20,6 +20,8 @@ from pathlib import Path
 import flint
 import numpy as np
 
+from seq2math.jobs.files import write_atomically
+
 Exps = tuple[int, ...]
 Q = flint.fmpq
 
@@ -155,10 +157,8 @@ def gram_from_json(data: dict) -> tuple[np.ndarray, list[list[Q]]]:
 
 
 def save_certificate(path: str | Path, certificate: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(readable_json(certificate) + "\n")
-    return path
+    """Write ``certificate`` to ``path`` atomically (a temporary file moved into place)."""
+    return write_atomically(path, readable_json(certificate) + "\n")
 
 
 def readable_json(value, indent: str = "") -> str:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_model
 
+from seq2math.jobs.files import write_atomically
 from seq2math.training import checkpoint as ckpt
 
 #: the committed checkpoint used by ``solve --methods model`` when ``--model`` is not given
@@ -46,11 +46,12 @@ def export_checkpoint(run_dir: str | Path, out: str | Path, which: str = "best",
                          f"{max_bytes / 2**20:.0f} MiB limit (use --dtype fp16 or --max-mb)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    save_model(model, str(out / ckpt.MODEL_FILE), metadata={"step": str(loaded.step), "dtype": dtype})
+    ckpt.save_weights(model, out / ckpt.MODEL_FILE, loaded.step, extra={"dtype": dtype})
     _, payload = ckpt.read_run_config(run_dir)
+    payload.pop("checksums", None)            # of the source's files; the new file carries its own
     payload["export"] = {"from": str(Path(run_dir).resolve()), "weights": loaded.weights.name,
                          "step": loaded.step, "dtype": dtype, "validation": _last_validation(Path(run_dir))}
-    (out / ckpt.CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n")
+    write_atomically(out / ckpt.CONFIG_FILE, json.dumps(payload, indent=2) + "\n")
     shutil.copyfile(Path(run_dir) / ckpt.VOCAB_FILE, out / ckpt.VOCAB_FILE)
     written = (out / ckpt.MODEL_FILE).stat().st_size
     return {"out": str(out), "step": loaded.step, "weights": loaded.weights.name, "dtype": dtype, "bytes": written}
@@ -75,7 +76,7 @@ def run_from_export(exported: str | Path, out: str | Path) -> dict[str, Any]:
     model = loaded.model.float()
     out.mkdir(parents=True, exist_ok=True)
     payload.setdefault("resumed", []).append({"step": loaded.step, "from_export": str(Path(exported).resolve())})
-    (out / ckpt.CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n")
+    write_atomically(out / ckpt.CONFIG_FILE, json.dumps(payload, indent=2) + "\n")
     shutil.copyfile(Path(exported) / ckpt.VOCAB_FILE, out / ckpt.VOCAB_FILE)
     ckpt.save_weights(model, out / ckpt.MODEL_FILE, loaded.step)
     ckpt.save_weights(model, out / ckpt.BEST_FILE, loaded.step)

@@ -35,6 +35,7 @@ import torch
 from seq2math.config import command_line, save_config
 from seq2math.data.batching import padding_counts, step_loader
 from seq2math.evaluation.evaluate import validate
+from seq2math.jobs.files import write_atomically
 from seq2math.jobs.progress import Progress
 from seq2math.tasks.base import make_task
 from seq2math.tokens.representation import make_vocab
@@ -139,6 +140,8 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.cpu = state.get("cpu", state["elapsed"])      # runs older than the field: wall time, one thread
+        if self.runtime.is_main:
+            ckpt.trim_metrics(self.out, self.step)         # steps a killed run logged past its checkpoint
         self.stopping.restore(state)
         ckpt.set_rng_state(state["rng"])
         if self.runtime.rank > 0:
@@ -147,7 +150,7 @@ class Trainer:
             path = self.out / ckpt.CONFIG_FILE
             payload = json.loads(path.read_text())
             payload.setdefault("resumed", []).append({"step": self.step, "command": command_line()})
-            path.write_text(json.dumps(payload, indent=2) + "\n")
+            write_atomically(path, json.dumps(payload, indent=2) + "\n")
 
     def _tensorboard(self):
         if not (self.config.train.tensorboard and self.runtime.is_main):
@@ -311,11 +314,8 @@ class Trainer:
                 **metrics}
 
     def _save(self, improved: bool) -> None:
-        ckpt.save_weights(self.model, self.out / ckpt.MODEL_FILE, self.step)
-        if improved:
-            ckpt.save_weights(self.model, self.out / ckpt.BEST_FILE, self.step)
         stopping = self.stopping
-        ckpt.save_train_state(self.out, {
+        ckpt.save_checkpoint(self.model, self.out, self.step, best=improved, state={
             "step": self.step, "elapsed": self.elapsed, "cpu": self.cpu, "bad_evals": stopping.bad_evals,
             "best": list(stopping.best) if stopping.best is not None else None, "best_step": stopping.best_step,
             "last_valid_step": stopping.last_valid_step, "optimizer": self.optimizer.state_dict(),
