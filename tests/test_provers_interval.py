@@ -92,5 +92,7 @@ def test_out_of_time_is_unknown_never_proved():
 def test_rejects_bad_input():
     with pytest.raises(ValueError, match="lyapunov"):
         interval.prove(SIN_SYSTEM, V, "stability", time_limit=1, radius=1)
+    with pytest.raises(ValueError, match="uses x2"):
+        interval.prove(SIN_SYSTEM, V + Var(2), "lyapunov", time_limit=1, radius=1)
     with pytest.raises(ValueError, match="radius"):
         interval.prove(SIN_SYSTEM, V, "lyapunov", time_limit=1, radius=0)

@@ -24,7 +24,7 @@ import flint
 from flint import arb
 
 from seq2math.symbolic.calculus import diff
-from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, as_expr, constant_value, operands
+from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, as_expr, constant_value, operands, variables
 
 #: working precision (bits) of enclosures and of the re-check of counterexamples
 PRECISION = 128
@@ -33,6 +33,21 @@ _FUNCTIONS = {
     "sqrt": arb.sqrt, "exp": arb.exp, "ln": arb.log, "sin": arb.sin, "cos": arb.cos, "tan": arb.tan,
     "asin": arb.asin, "acos": arb.acos, "atan": arb.atan, "Abs": abs,
 }
+
+
+def validated(system, V, check: str) -> tuple[list[Expr], Expr]:
+    """(system, V) as trees, after checking ``check`` and that every variable is one of the system's."""
+    if check not in ("lyapunov", "barrier"):
+        raise ValueError(f"check is 'lyapunov' or 'barrier', got {check!r}")
+    system = [as_expr(f) for f in system]
+    V = as_expr(V)
+    if not system:
+        raise ValueError("a system needs at least one equation")
+    for where, e in [("V", V)] + [(f"equation {i} (x{i}')", f) for i, f in enumerate(system)]:
+        extra = sorted(i for i in variables(e) if i >= len(system))
+        if extra:
+            raise ValueError(f"{where} uses x{extra[0]}, but the system has only {len(system)} variables")
+    return system, V
 
 
 def lie_derivative(system: Sequence[Expr], V: Expr) -> Expr:

@@ -36,11 +36,12 @@ from seq2math.lyapunov.provers.enclosure import (
     holds,
     lie_derivative,
     point_value,
+    validated,
     violates,
 )
 from seq2math.lyapunov.provers.taylor import TaylorBound, quadratic_model
 from seq2math.lyapunov.provers.verdict import ProverVerdict
-from seq2math.symbolic.expr import Expr, as_expr, negate
+from seq2math.symbolic.expr import Expr, negate
 
 PROVER = "interval"
 RADII = (Fraction(8), Fraction(4), Fraction(2), Fraction(1), Fraction(1, 2), Fraction(1, 4))
@@ -172,10 +173,7 @@ def prove_on_box(system: Sequence[Expr], V: Expr, check: str, radius: Fraction, 
 
 def prove(system, V, check: str, time_limit: float, radius: Fraction | int | None = None) -> ProverVerdict:
     """A region certificate on |x_i| ≤ radius (None: the largest of ``RADII`` proved), or why not."""
-    system = [as_expr(f) for f in system]
-    V = as_expr(V)
-    if not system:
-        raise ValueError("a system needs at least one equation")
+    system, V = validated(system, V, check)
     start = time.monotonic()
     if radius is not None:
         radius = Fraction(radius)

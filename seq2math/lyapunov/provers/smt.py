@@ -32,9 +32,9 @@ from fractions import Fraction
 from typing import Sequence
 
 from seq2math.jobs.workers import TIMED_OUT, JobError, call_with_hard_limit, can_fork_safely
-from seq2math.lyapunov.provers.enclosure import decimal_strings, lie_derivative, point_value, violates
+from seq2math.lyapunov.provers.enclosure import decimal_strings, lie_derivative, point_value, validated, violates
 from seq2math.lyapunov.provers.verdict import ProverVerdict
-from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, as_expr, constant_value, operands
+from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, constant_value, operands
 
 try:
     import cvc5
@@ -221,12 +221,9 @@ def _refutation(name: str, V: Expr, vdot: Expr, point: Sequence[Fraction]) -> Pr
 
 def prove(system, V, check: str, time_limit: float) -> ProverVerdict:
     """A global proof, a re-checked counterexample or "unknown" with the reason (module docstring)."""
-    if check not in ("lyapunov", "barrier"):
-        raise ValueError(f"check is 'lyapunov' or 'barrier', got {check!r}")
+    system, V = validated(system, V, check)
     if cvc5 is None:
         return ProverVerdict("unknown", PROVER, "cvc5 not installed (pip install cvc5)")
-    system = [as_expr(f) for f in system]
-    V = as_expr(V)
     n = len(system)
     deadline = time.monotonic() + time_limit
     vdot = lie_derivative(system, V)
