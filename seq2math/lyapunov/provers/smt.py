@@ -21,7 +21,7 @@ the time limit give "unknown" with the reason.
 
 Each query runs in a forked child killed at the deadline (``jobs.workers.call_with_hard_limit``);
 when forking is unsafe in this process (``can_fork_safely``) it runs here under cvc5's own
-``tlimit-per``. Without cvc5 (``pip install cvc5``, the ``smt`` extra) every verdict is
+``tlimit-per``. Without cvc5 (``pip install cvc5``; a dependency of the package) every verdict is
 "unknown: cvc5 not installed".
 """
 
