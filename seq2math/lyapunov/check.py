@@ -135,8 +135,11 @@ def check_nonpolynomial(system, V, check: str, seed: int = 0, deadline: float | 
     if numerical.valid is False:
         return numerical
     why, region = [], None
-    for module in prover_modules(provers):
-        seconds = PROVER_SECONDS if deadline is None else deadline - time.perf_counter()
+    modules = prover_modules(provers)
+    for position, module in enumerate(modules):
+        # the time left is shared equally by the provers still to come (what one leaves flows on)
+        left = PROVER_SECONDS * (len(modules) - position) if deadline is None else deadline - time.perf_counter()
+        seconds = left / (len(modules) - position)
         if seconds <= MIN_STAGE_SECONDS:
             why.append("time limit reached")
             break
