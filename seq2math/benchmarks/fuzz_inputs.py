@@ -26,12 +26,13 @@ from seq2math.symbolic.expr import (
     Unary,
     Var,
 )
+from seq2math.tokens.vocab import EQUATION_SEPARATOR
 
 #: tokens and strings that parsers tend to mishandle
 ODD_TOKENS = (
     "", " ", "\t", "\r", "\r\n", "\x00", "\ufeff", "e\u0301", "\u00a0", "\u2028", "\U0001d7d8", "\u0663",
     "nan", "NaN", "inf", "-inf", "Infinity", "1e999", "-0", "+1", "007", "1000", "999", "0x10", "1_000",
-    "9" * 5000, "x" + "9" * 5000, "x-1", "x01", "x12", "INT+", "INT-", "FLOAT+", "FLOAT-", "10^", "<SPECIAL_3>",
+    "9" * 5000, "x" + "9" * 5000, "x-1", "x01", "x12", "INT+", "INT-", "FLOAT+", "FLOAT-", "10^", EQUATION_SEPARATOR,
     "E100", "E101", "E-101", "E", "N", "N-0e0", "Ninf", "N1000e0", "V0", "V1000000", "V-1", "V99999999999",
     "|", "||", "{", "}", "[", "]", "(", ")", "'", "=", ";", "^", "**", "/", "+", "-", "*", "pi", "E", "sqrt", "Abs",
 )

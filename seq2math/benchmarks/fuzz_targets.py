@@ -43,6 +43,7 @@ from seq2math.tokens.prefix import (
     system_tokens,
 )
 from seq2math.tokens.reading import ParseError
+from seq2math.tokens.vocab import EQUATION_SEPARATOR
 from seq2math.training.config import RunConfig
 
 OUTCOMES = ("accepted", "rejected", "unclear", "uncaught")
@@ -192,7 +193,7 @@ def _benchmark_valid(rng: random.Random) -> str:
 def _benchmark_make(rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.02:
-        return "1|INT+ 1 <SPECIAL_3> " + " ".join(G.deep_prefix(rng)) + "\tx0"
+        return f"1|INT+ 1 {EQUATION_SEPARATOR} " + " ".join(G.deep_prefix(rng)) + "\tx0"
     if roll < 0.05:
         return G.random_bytes_text(rng)
     line = _benchmark_valid(rng)
