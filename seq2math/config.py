@@ -110,29 +110,43 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)
-        except ValueError:
+        except (TypeError, ValueError, OverflowError):  # a list, a dict, inf, 1e999, too many digits
             raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
     if tp is float:
         try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"{where}: expected a number, got {_short(value)}") from None
+        if number != number:
+            raise ConfigError(f"{where}: expected a number, got {_short(value)} (NaN is not a setting)")
+        return number
     if tp is str:
         return str(value)
     return value
 
 
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters (errors quote what they were given)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
 def _parse_scalar(text: str) -> Any:
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    except (yaml.YAMLError, RecursionError, ValueError):  # deep [[[...]]] recurses in PyYAML, an int of
+        return text                                        # 5000 digits is refused: the text is a string then
+
+
+def _unknown_keys(data: dict[Any, Any], known: dict[str, Any]) -> list[str]:
+    """The keys of ``data`` that are not fields, as text (YAML keys may be numbers, None, ...)."""
+    return sorted(str(k) for k in data if not isinstance(k, str) or k not in known)
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     """Build dataclass ``cls`` from a mapping, rejecting unknown keys."""
     types_ = _field_types(cls)
-    unknown = sorted(set(data) - set(types_))
+    unknown = _unknown_keys(data, types_)
     if unknown:
         prefix = f"{where}." if where else ""
         raise ConfigError(
@@ -200,6 +214,8 @@ class Changes:
             if "=" not in item:
                 raise ConfigError(f"override {item!r} must look like key=value (e.g. model.d_model=256)")
             key, value = item.split("=", 1)
+            if not key.strip():
+                raise ConfigError(f"override {item!r} has no key before '=' (e.g. model.d_model=256)")
             self.override(key.strip(), value.strip())
         return self
 
@@ -218,7 +234,7 @@ class Changes:
             return _apply(self.base, self._tree)
         except ConfigError:
             raise
-        except ValueError as err:
+        except (ValueError, TypeError, ArithmeticError) as err:  # a dataclass's own check (d_model % n_heads ...)
             raise ConfigError(f"{err} (given: {', '.join(self._sources)})") from None
 
 
@@ -248,7 +264,7 @@ def _record_override(tree: dict[str, Any], obj: Any, key: str, value: Any, prefi
 
 def _record_mapping(tree: dict[str, Any], obj: Any, data: dict[str, Any], where: str) -> None:
     types_ = _field_types(type(obj))
-    unknown = sorted(set(data) - set(types_))
+    unknown = _unknown_keys(data, types_)
     if unknown:
         raise ConfigError(
             f"{where}: unknown key(s) {', '.join(unknown)} for {type(obj).__name__}; "
@@ -299,10 +315,16 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     if path is not None:
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}: 0x{err.object[err.start]:02x})") from None
         except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: invalid YAML: {err}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
+        except ValueError as err:                          # PyYAML's int() of a 5000-digit number
             raise ConfigError(f"{path}: invalid YAML: {err}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")

@@ -51,12 +51,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="with FILE: worker processes")
 
 
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names a file; a system too long to be a path (ENAMETOOLONG) is not one."""
+    try:
+        return Path(text).is_file()
+    except OSError:
+        return False
+
+
 def _file_or_system(parser, args) -> None:
     """SYSTEM_OR_FILE names a file when such a file exists (an infix system is never a path);
     ``args.file`` is then that path and ``args.system`` None."""
     if not hasattr(args, "file"):
         args.file = None
-    if args.system is not None and Path(args.system).is_file():
+    if args.system is not None and _is_file(args.system):
         if args.file is not None:
             parser.error(f"two inputs: FILE {args.system} and --file {args.file}")
         args.system, args.file = None, args.system

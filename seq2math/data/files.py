@@ -32,6 +32,8 @@ from seq2math.tasks.base import DataFormatError, Task
 
 FORMATS = ("tsv", "prefix", "jsonl")
 ON_ERROR = ("raise", "skip")
+#: longest COUNT of a ``COUNT|`` head (a count of 10**18 examples is already no real file)
+MAX_COUNT_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,10 @@ def parse_text_line(text: str, path: str | None = None, number: int | None = Non
     count, body = None, text
     head, bar, rest = text.partition("|")
     if counted and bar and "\t" not in head:
-        if not head.strip().isdecimal():
-            raise DataFormatError(f"the count before '|' is not a number: {head!r}", path, number)
+        digits = head.strip()
+        if not (digits.isdecimal() and digits.isascii()) or len(digits) > MAX_COUNT_DIGITS:
+            shown = repr(head) if len(head) <= 40 else repr(head[:40]) + "..."
+            raise DataFormatError(f"the count before '|' is not a number: {shown}", path, number)
         count, body = int(head), rest
     tabs = body.count("\t")
     if tabs != 1:
@@ -108,6 +112,32 @@ def parse_line(text: str, path: str | None = None, number: int | None = None, co
 
 
 # ---- reading a file ---------------------------------------------------------------------------
+def text_lines(path: str | Path, check: bool = True) -> Iterator[tuple[int, str]]:
+    """(1-based number, text) of every line of a UTF-8 file (a leading BOM is dropped).
+
+    A line that is not UTF-8 raises ``DataFormatError`` naming the file, the line and the byte
+    (with ``check=False`` it comes through, its bad bytes as lone surrogates: ``check_utf8``).
+    """
+    # surrogateescape keeps undecodable bytes as lone surrogates, so the other lines still read
+    with open(path, encoding="utf-8-sig", errors="surrogateescape") as handle:
+        for number, line in enumerate(handle, 1):
+            if check:
+                check_utf8(line, str(path), number)
+            yield number, line
+
+
+def check_utf8(line: str, path: str | None, number: int | None) -> None:
+    """``DataFormatError`` when ``line`` (read by ``text_lines``) held bytes that are not UTF-8."""
+    if line.isascii():
+        return
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as err:
+        byte = ord(line[err.start]) - 0xDC00
+        raise DataFormatError(f"not UTF-8 text: byte 0x{byte:02x} at character {err.start + 1}",
+                              path, number) from None
+
+
 class RecordReader:
     """The records of one file, in order; ``skipped`` counts the malformed lines skipped so far.
 
@@ -128,21 +158,21 @@ class RecordReader:
 
     def __iter__(self) -> Iterator[Record]:
         path = str(self.path)
-        with open(self.path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = parse_line(line, path, number, self.counted)
-                    if self.check is not None:
-                        self._check(record, path)
-                except DataFormatError as err:
-                    if self.on_error == "raise":
-                        raise
-                    print(f"warning: skipping malformed line {err}", file=sys.stderr)
-                    self.skipped += 1
-                    continue
-                yield record
+        for number, line in text_lines(self.path, check=False):
+            if not line.strip():
+                continue
+            try:
+                check_utf8(line, path, number)
+                record = parse_line(line, path, number, self.counted)
+                if self.check is not None:
+                    self._check(record, path)
+            except DataFormatError as err:
+                if self.on_error == "raise":
+                    raise
+                print(f"warning: skipping malformed line {err}", file=sys.stderr)
+                self.skipped += 1
+                continue
+            yield record
 
     def _check(self, record: Record, path: str) -> None:
         try:

@@ -30,14 +30,17 @@ class InputError(ValueError):
 
 
 def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(number, text) of each problem line; a line that is not UTF-8 raises ``DataFormatError``
+    (``seq2math.data.files.text_lines``: FILE:LINE and the byte)."""
+    from seq2math.data.files import text_lines
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    with open(path, encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            stripped = text.strip()
-            if stripped and not stripped.startswith("#"):
-                yield number, text.rstrip("\r\n")
+    for number, text in text_lines(path):
+        stripped = text.strip()
+        if stripped and not stripped.startswith("#"):
+            yield number, text.rstrip("\r\n")
 
 
 def parse_problem(text: str, infix: bool, path: str | None = None, line: int | None = None,

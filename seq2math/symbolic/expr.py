@@ -180,6 +180,14 @@ def constant_value(e: Expr) -> Fraction | None:
         return e.value
     if not isinstance(e, Binary):
         return None
+    if e.op in ("+", "*"):  # a right-nested chain: walked without recursion (it may be long)
+        values = [constant_value(item) for item in operands(e, e.op)]
+        if any(value is None for value in values):
+            return None
+        total = values[-1]
+        for value in reversed(values[:-1]):
+            total = value + total if e.op == "+" else value * total
+        return total
     left, right = constant_value(e.left), constant_value(e.right)
     if left is None or right is None:
         return None

@@ -12,6 +12,9 @@ numbers, ``x<i>``, ``pi``, ``E`` and calls ``sqrt exp ln sin cos tan asin acos a
 (``log``/``abs`` are accepted aliases). Sums are built in the files' convention: right-nested,
 with negative terms as ``* INT- k ...`` (so ``-2*x1 + x0^3`` gives ``+ * INT- 2 x1 ^ x0 INT+ 3``).
 Decimals are exact: ``0.50`` is mantissa 50, exponent −2 (``FLOAT+ 50 10^ INT- 2``).
+Digits are ASCII. Brackets, function calls and powers nested deeper than
+``MAX_NESTING_DEPTH`` (``seq2math.tokens.reading``; the parser recurses), numbers of more
+than ``MAX_NUMBER_DIGITS`` digits and exponents beyond ``MAX_DECIMAL_EXPONENT`` are rejected.
 """
 
 from __future__ import annotations
@@ -31,15 +34,24 @@ from seq2math.symbolic.expr import (
     chain,
     negate,
 )
+from seq2math.tokens.reading import (
+    MAX_DECIMAL_EXPONENT,
+    MAX_INDEX_DIGITS,
+    MAX_NESTING_DEPTH,
+    MAX_NUMBER_DIGITS,
+    ParseError,
+)
 
 FUNCTION_ALIASES = {name: name for name in UNARY_OPERATORS} | {"log": "ln", "abs": "Abs"}
 
 
-class InfixParseError(ValueError):
+class InfixParseError(ParseError):
     """A syntax error in infix text; names the character position and shows it."""
 
     def __init__(self, message: str, text: str, position: int):
-        pointer = text + "\n" + " " * position + "^"
+        start = max(0, position - 40) if len(text) > 80 else 0   # a long text: the part around the position
+        shown = text[start:start + 80] if len(text) > 80 else text
+        pointer = shown + "\n" + " " * (position - start) + "^"
         super().__init__(f"{message} at position {position}:\n{pointer}")
         self.position = position
 
@@ -51,7 +63,7 @@ class _Token:
     position: int
 
 
-_TOKEN = re.compile(r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
+_TOKEN = re.compile(r"\s*(?:(?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
                     r"|(?P<op>\*\*|[-+*/^()]))")
 
 
@@ -77,6 +89,14 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0  # brackets, calls and powers open (each costs a few Python frames)
+
+    def enter(self, token: _Token) -> None:
+        """One level deeper; past ``MAX_NESTING_DEPTH`` an error, not a RecursionError."""
+        self.depth += 1
+        if self.depth > MAX_NESTING_DEPTH // 2:
+            raise self.error(f"expression nested deeper than {MAX_NESTING_DEPTH // 2} brackets, calls or powers "
+                             f"at {token.text!r}", token)
 
     @property
     def current(self) -> _Token:
@@ -133,24 +153,33 @@ class _Parser:
     def power(self) -> Expr:
         base = self.primary()
         if self.current.kind == "op" and self.current.text == "^":
+            self.enter(self.current)
             self.i += 1
             if self.current.kind == "op" and self.current.text in "+-":
                 sign = self.current.text
                 self.i += 1
                 exponent = self.power()
+                self.depth -= 1
                 return Binary("^", base, negate(exponent) if sign == "-" else exponent)
-            return Binary("^", base, self.power())
+            exponent = self.power()
+            self.depth -= 1
+            return Binary("^", base, exponent)
         return base
 
     def primary(self) -> Expr:
         token = self.current
         if token.kind == "number":
             self.i += 1
-            return _number(token.text)
+            try:
+                return _number(token.text)
+            except ValueError as err:
+                raise self.error(f"{err}: {token.text[:20]!r}", token) from None
         if token.kind == "op" and token.text == "(":
+            self.enter(token)
             self.i += 1
             inside = self.sum()
             self.expect(")")
+            self.depth -= 1
             return inside
         if token.kind == "name":
             self.i += 1
@@ -160,24 +189,35 @@ class _Parser:
 
     def name(self, token: _Token) -> Expr:
         name = token.text
-        variable = re.fullmatch(r"x_?(0|[1-9]\d*)", name)
+        variable = re.fullmatch(r"x_?(0|[1-9][0-9]*)", name)
         if variable:
+            if len(variable.group(1)) > MAX_INDEX_DIGITS:
+                raise self.error(f"variable index too large in {name[:20]!r}...", token)
             return Var(int(variable.group(1)))
         if name in ("pi", "E"):
             return Const(name)
         if name in FUNCTION_ALIASES:
+            self.enter(token)
             self.expect("(")
             argument = self.sum()
             self.expect(")")
+            self.depth -= 1
             return Unary(FUNCTION_ALIASES[name], argument)
         raise self.error(f"unknown name {name!r} (variables are x0, x1, ...; functions: "
                          f"{', '.join(UNARY_OPERATORS)})", token)
 
 
 def _number(text: str) -> Expr:
+    """An exact number; ``ValueError`` when it is too long or its exponent out of range."""
     mantissa_text, _, exponent_text = text.lower().partition("e")
+    if len(mantissa_text) > MAX_NUMBER_DIGITS + 1:
+        raise ValueError(f"number with more than {MAX_NUMBER_DIGITS} digits")
+    if len(exponent_text.lstrip("+-").lstrip("0")) > len(str(MAX_DECIMAL_EXPONENT)):
+        raise ValueError(f"exponent out of range (|exponent| <= {MAX_DECIMAL_EXPONENT})")
     exponent = int(exponent_text) if exponent_text else 0
     whole, point, fraction = mantissa_text.partition(".")
+    if abs(exponent - len(fraction)) > MAX_DECIMAL_EXPONENT:
+        raise ValueError(f"exponent out of range (|exponent| <= {MAX_DECIMAL_EXPONENT})")
     if not point and not exponent_text:
         return Int(int(whole))
     mantissa = int((whole or "0") + fraction)
@@ -191,7 +231,7 @@ def parse_infix(text: str) -> Expr:
     return _Parser(text).parse()
 
 
-_EQUATION_HEAD = re.compile(r"\s*(?:d\s*)?x_?(0|[1-9]\d*)\s*(?:'|/\s*dt)\s*=")
+_EQUATION_HEAD = re.compile(r"\s*(?:d\s*)?x_?(0|[1-9][0-9]{0,5})\s*(?:'|/\s*dt)\s*=")
 
 
 def parse_infix_system(text: str) -> list[Expr]:

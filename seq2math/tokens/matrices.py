@@ -14,6 +14,7 @@ import numpy as np
 
 from seq2math.tokens.numbers import NumberEncoding
 from seq2math.tokens.reading import (
+    ParseError,
     describe_position,
     expected_error,
     parse_canonical_int,
@@ -59,7 +60,7 @@ def read_matrix(tokens: Sequence[str], pos: int, encoding: NumberEncoding) -> tu
     if encoding.tokens_per_number is not None:
         needed = rows * cols * encoding.tokens_per_number
         if len(tokens) - start < needed:
-            raise ValueError(
+            raise ParseError(
                 f"token {pos}: matrix V{rows} V{cols} needs {rows * cols} entries = {needed} {encoding.name} "
                 f"tokens after its header, only {len(tokens) - start} follow")
     values, end = encoding.read_many(tokens, start, rows * cols)
@@ -69,7 +70,7 @@ def read_matrix(tokens: Sequence[str], pos: int, encoding: NumberEncoding) -> tu
 def read_vector(tokens: Sequence[str], pos: int, encoding: NumberEncoding) -> tuple[np.ndarray, int]:
     size = _read_dimension(tokens, pos)
     if encoding.tokens_per_number is not None and len(tokens) - pos - 1 < size * encoding.tokens_per_number:
-        raise ValueError(
+        raise ParseError(
             f"token {pos}: vector V{size} needs {size * encoding.tokens_per_number} {encoding.name} tokens "
             f"after its header, only {len(tokens) - pos - 1} follow")
     values, end = encoding.read_many(tokens, pos + 1, size)
@@ -78,7 +79,7 @@ def read_vector(tokens: Sequence[str], pos: int, encoding: NumberEncoding) -> tu
 
 def _expect_end(tokens: Sequence[str], end: int, what: str) -> None:
     if end != len(tokens):
-        raise ValueError(f"{describe_position(tokens, end)}: unexpected token after the complete {what} "
+        raise ParseError(f"{describe_position(tokens, end)}: unexpected token after the complete {what} "
                          f"({len(tokens) - end} extra token(s))")
 
 
@@ -87,7 +88,7 @@ def decode_matrix(tokens: Sequence[str], encoding: NumberEncoding,
     """Decode a whole token list holding one matrix (optionally of a required shape)."""
     matrix, end = read_matrix(tokens, 0, encoding)
     if shape is not None and matrix.shape != tuple(shape):
-        raise ValueError(f"token 0: matrix is {matrix.shape[0]}x{matrix.shape[1]}, expected {shape[0]}x{shape[1]}")
+        raise ParseError(f"token 0: matrix is {matrix.shape[0]}x{matrix.shape[1]}, expected {shape[0]}x{shape[1]}")
     _expect_end(tokens, end, "matrix")
     return matrix
 
@@ -95,7 +96,7 @@ def decode_matrix(tokens: Sequence[str], encoding: NumberEncoding,
 def decode_vector(tokens: Sequence[str], encoding: NumberEncoding, size: int | None = None) -> np.ndarray:
     vector, end = read_vector(tokens, 0, encoding)
     if size is not None and vector.shape[0] != size:
-        raise ValueError(f"token 0: vector has {vector.shape[0]} entries, expected {size}")
+        raise ParseError(f"token 0: vector has {vector.shape[0]} entries, expected {size}")
     _expect_end(tokens, end, "vector")
     return vector
 

@@ -45,6 +45,7 @@ from typing import Sequence
 import numpy as np
 
 from seq2math.tokens.reading import (
+    ParseError,
     describe_position,
     expected_error,
     parse_canonical_int,
@@ -102,7 +103,7 @@ class NumberEncoding(ABC):
         """Decode exactly one number; trailing tokens are an error."""
         value, end = self.read(tokens, 0)
         if end != len(tokens):
-            raise ValueError(f"{describe_position(tokens, end)}: unexpected token after a complete number")
+            raise ParseError(f"{describe_position(tokens, end)}: unexpected token after a complete number")
         return value
 
     def encode_many(self, values) -> list[str]:
@@ -151,9 +152,9 @@ def _value(sign: int, mantissa: int, exponent: int) -> float:
 def _check_mantissa(tokens, pos, mantissa: int, exponent: int, where: int) -> None:
     """Mantissa 100..999, or 0 with exponent 0 (zero's canonical spelling)."""
     if mantissa == 0 and exponent != 0:
-        raise ValueError(f"{describe_position(tokens, where)}: zero must be written with exponent E0")
+        raise ParseError(f"{describe_position(tokens, where)}: zero must be written with exponent E0")
     if 0 < mantissa < 100:
-        raise ValueError(f"{describe_position(tokens, pos)}: mantissa {mantissa} has a leading zero "
+        raise ParseError(f"{describe_position(tokens, pos)}: mantissa {mantissa} has a leading zero "
                          "(expected 100..999, or 0 for zero)")
 
 
@@ -322,7 +323,7 @@ class IntegerEncoding(NumberEncoding):
         if i == pos + 1:
             raise expected_error(tokens, i, f"a base-{self.base} digit token 0..{self.base - 1}")
         if token == "INT-" and value == 0:
-            raise ValueError(f"{describe_position(tokens, pos)}: zero is written INT+ 0 (no negative zero)")
+            raise ParseError(f"{describe_position(tokens, pos)}: zero is written INT+ 0 (no negative zero)")
         return (-value if token == "INT-" else value), i
 
     def vocabulary(self):
@@ -338,7 +339,7 @@ def _read_sign(tokens, pos) -> int:
 
 def _check_no_negative_zero(tokens, pos, sign: int, mantissa: int) -> None:
     if sign < 0 and mantissa == 0:
-        raise ValueError(f"{describe_position(tokens, pos)}: zero is written with '+' (no negative zero)")
+        raise ParseError(f"{describe_position(tokens, pos)}: zero is written with '+' (no negative zero)")
 
 
 ENCODINGS: dict[str, NumberEncoding] = {enc.name: enc for enc in (P10(), P1000(), B1999(), FP15(), IntegerEncoding())}

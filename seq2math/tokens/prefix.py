@@ -11,6 +11,10 @@ Integers are a sign token and base-1000 digits, most significant first (``INT- 2
 (see ``seq2math.symbolic.expr``) so writing reproduces a line token for token. Only the
 canonical spelling of numbers is accepted (no leading zero digit, no ``INT- 0``): any other
 spelling would not survive a round trip, so it is reported instead of silently changed.
+Limits (``seq2math.tokens.reading``): nesting deeper than ``MAX_NESTING_DEPTH`` (the right
+spine of a sum or product not counted), integers of more than ``MAX_NUMBER_DIGITS`` decimal
+digits, float exponents beyond ``MAX_DECIMAL_EXPONENT`` and variable indices of more than
+``MAX_INDEX_DIGITS`` digits are rejected with a ``PrefixParseError`` naming the token.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ from seq2math.symbolic.expr import (
     Var,
     variables,
 )
+from seq2math.tokens.reading import (
+    MAX_DECIMAL_EXPONENT,
+    MAX_INDEX_DIGITS,
+    MAX_NESTING_DEPTH,
+    MAX_NUMBER_DIGITS,
+    ParseError,
+)
 from seq2math.tokens.vocab import EQUATION_SEPARATOR
 
 INTEGER_SIGNS = {"INT+": 1, "INT-": -1}
@@ -46,9 +57,13 @@ PREFIX_VOCABULARY: list[str] = [EQUATION_SEPARATOR, *INTEGER_SIGNS, *FLOAT_SIGNS
 
 _VARIABLE = re.compile(r"x(0|[1-9][0-9]*)")
 _DIGIT = re.compile(r"0|[1-9][0-9]{0,2}")
+#: base-1000 digit tokens of the longest accepted integer (3 decimal digits each)
+_MAX_DIGIT_TOKENS = MAX_NUMBER_DIGITS // 3
+#: operators whose right-nested chains consumers walk iteratively (``operands``)
+_CHAIN_OPERATORS = ("+", "*")
 
 
-class PrefixParseError(ValueError):
+class PrefixParseError(ParseError):
     """A malformed prefix sequence: names the line (when known), the token index, the token and what was expected."""
 
     def __init__(self, message: str, index: int | None = None, token: str | None = None,
@@ -84,6 +99,9 @@ def _digits(tokens: list[str], i: int, what: str) -> tuple[int, int, int]:
             raise PrefixParseError(f"leading zero digit in {what}", i - 1, "0", "no leading zero digit")
         value = value * BASE + int(token)
         count += 1
+        if count > _MAX_DIGIT_TOKENS:
+            raise PrefixParseError(f"{what} longer than {_MAX_DIGIT_TOKENS} digit tokens", i, token,
+                                   f"at most {MAX_NUMBER_DIGITS} decimal digits")
         i += 1
     if count == 0:
         raise PrefixParseError(f"{what} without digits", i, tokens[i] if i < len(tokens) else None,
@@ -113,11 +131,17 @@ def _leaf(tokens: list[str], i: int) -> tuple[Expr, int]:
             raise PrefixParseError("float exponent is not an integer", j + 1,
                                    tokens[j + 1] if j + 1 < len(tokens) else None, "INT+ or INT-")
         exponent, k = _integer(tokens, j + 1)
+        if abs(exponent) > MAX_DECIMAL_EXPONENT:
+            raise PrefixParseError(f"float exponent {exponent} out of range", j + 1, tokens[j + 1],
+                                   f"|exponent| <= {MAX_DECIMAL_EXPONENT}")
         return Float(FLOAT_SIGNS[token], mantissa, exponent), k
     if token in CONSTANTS:
         return Const(token), i + 1
     match = _VARIABLE.fullmatch(token)
     if match:
+        if len(match.group(1)) > MAX_INDEX_DIGITS:
+            raise PrefixParseError("variable index too large", i, token[:20] + "...",
+                                   f"x<i> with at most {MAX_INDEX_DIGITS} digits")
         return Var(int(match.group(1))), i + 1
     raise PrefixParseError("unexpected token", i, token,
                            "an operator, a variable x<i>, a constant pi/E, INT+/INT-/FLOAT+/FLOAT-")
@@ -126,33 +150,44 @@ def _leaf(tokens: list[str], i: int) -> tuple[Expr, int]:
 def parse_expression(tokens: list[str], start: int = 0) -> tuple[Expr, int]:
     """Parse one prefix expression starting at ``tokens[start]``; returns (tree, next index).
 
-    Iterative (an explicit stack of pending operators), so long right-nested sums are fine.
+    Iterative (an explicit stack of pending operators), so long right-nested sums are fine;
+    nesting deeper than ``MAX_NESTING_DEPTH`` is rejected (the tree's consumers recurse).
     """
-    pending: list[tuple[str, list[Expr], int]] = []  # (operator, operands so far, operands needed)
+    # (operator, operands so far, operands needed, nesting depth of the operator)
+    pending: list[tuple[str, list[Expr], int, int]] = []
     i = start
     while True:
         if i >= len(tokens):
             raise PrefixParseError("expression ends too early", i, None,
                                    f"an operand of {pending[-1][0]!r}" if pending else "an expression")
         token = tokens[i]
-        if token in BINARY_OPERATORS:
-            pending.append((token, [], 2))
-            i += 1
-            continue
-        if token in UNARY_OPERATORS:
-            pending.append((token, [], 1))
+        if token in BINARY_OPERATORS or token in UNARY_OPERATORS:
+            pending.append((token, [], 2 if token in BINARY_OPERATORS else 1, _slot_depth(pending, token, i, tokens)))
             i += 1
             continue
         node, i = _leaf(tokens, i)
         while True:
             if not pending:
                 return node, i
-            operator, children, needed = pending[-1]
+            operator, children, needed, _ = pending[-1]
             children.append(node)
             if len(children) < needed:
                 break
             pending.pop()
             node = Binary(operator, children[0], children[1]) if needed == 2 else Unary(operator, children[0])
+
+
+def _slot_depth(pending: list[tuple[str, list[Expr], int, int]], token: str, i: int, tokens: list[str]) -> int:
+    """Nesting depth of operator ``token`` about to fill the next operand slot of ``pending[-1]``."""
+    if not pending:
+        return 1
+    operator, children, needed, depth = pending[-1]
+    if needed == 2 and len(children) == 1 and token == operator and operator in _CHAIN_OPERATORS:
+        return depth                                    # the right spine of a chain: walked iteratively
+    if depth + 1 > MAX_NESTING_DEPTH:
+        raise PrefixParseError(f"expression nested deeper than {MAX_NESTING_DEPTH} levels", i, tokens[i],
+                               "a shallower expression")
+    return depth + 1
 
 
 def parse_full_expression(tokens: list[str]) -> Expr:
