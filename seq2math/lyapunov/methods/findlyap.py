@@ -66,14 +66,15 @@ def _float_terms(p: Poly) -> dict[tuple[int, ...], float]:
     return {tuple(int(v) for v in e): float(c) for e, c in zip(p.monoms(), p.coeffs())}
 
 
-def build_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None
-                  ) -> tuple[SOSProgram, list]:
+def build_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None,
+                  sparsity: str = "dense") -> tuple[SOSProgram, list]:
     """The findlyap SOS program for V of degree ≤ ``degree``; returns (program, V monomials).
 
     ``basis`` (exponent tuples of degree ≥ 2) restricts V to those monomials (the ``guided``
     method's supports); by default V has every monomial of degree 2..``degree``. The ε weights
     of the lyapunov check cover the pure even powers xᵢ², xᵢ⁴, …, xᵢ^``degree`` either way, so
-    a basis should hold the pure even powers that positive definiteness needs.
+    a basis should hold the pure even powers that positive definiteness needs. ``sparsity`` splits the
+    Gram matrices into blocks (``seq2math.sos.sparsity``; "dense": today's findlyap, one block).
     """
     n = len(system)
     R = ring(n)
@@ -100,7 +101,7 @@ def build_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
         pure = {k: -1.0 for k, m in enumerate(basis) if sum(1 for e in m if e) == 1 and sum(m) % 2 == 0}
         inequalities.append((pure, -0.1))
     conditions = [SOSCondition("positive", {}, positive), SOSCondition("decrease", {}, decrease)]
-    return SOSProgram(n, nparams, conditions, inequalities, shared_margin=True), basis
+    return SOSProgram(n, nparams, conditions, inequalities, shared_margin=True, sparsity=sparsity), basis
 
 
 def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_scale: int | None = None
@@ -129,8 +130,8 @@ def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_sc
 
 
 def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None,
-                  time_limit: float | None = None, backend: str = "clarabel", memory_limit: int | None = None
-                  ) -> tuple[Attempt, np.ndarray | None, list]:
+                  time_limit: float | None = None, backend: str = "clarabel", memory_limit: int | None = None,
+                  sparsity: str = "dense") -> tuple[Attempt, np.ndarray | None, list]:
     """One findlyap SOS solve (``build_program``): (log entry, V's float coefficients or None, V monomials).
 
     The coefficients are returned only when the solver answered and the best margin is not
@@ -141,10 +142,11 @@ def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
     itself cannot fork it safely (``jobs.workers.can_fork_safely``) and solves here.
     """
     if (time_limit is None and memory_limit is None) or not can_fork_safely():
-        return _solve_program_here(system, degree, check, basis, time_limit, backend)
+        return _solve_program_here(system, degree, check, basis, time_limit, backend, sparsity)
     start = time.perf_counter()
     seconds = None if time_limit is None else max(0.0, time_limit) * (1 + CHECK_GRACE_SHARE) + CHECK_GRACE
-    answer = call_with_hard_limit(lambda: _solve_program_here(system, degree, check, basis, time_limit, backend),
+    answer = call_with_hard_limit(lambda: _solve_program_here(system, degree, check, basis, time_limit, backend,
+                                                              sparsity),
                                   seconds, memory_limit)
     if answer is TIMED_OUT or answer is MEMORY_OUT or isinstance(answer, JobError):
         status, detail = (("timeout", "hard time limit reached") if answer is TIMED_OUT else
@@ -157,10 +159,10 @@ def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
 
 
 def _solve_program_here(system: list[Poly], degree: int, check: str, basis: list | None, time_limit: float | None,
-                        backend: str) -> tuple[Attempt, np.ndarray | None, list]:
+                        backend: str, sparsity: str = "dense") -> tuple[Attempt, np.ndarray | None, list]:
     """``solve_program`` in this process."""
     start = time.perf_counter()
-    program, basis = build_program(system, degree, check, basis)
+    program, basis = build_program(system, degree, check, basis, sparsity)
     solution = solve_sos(program, time_limit=time_limit, backend=backend)
     seconds = time.perf_counter() - start
     if solution.status is not SolverStatus.SOLVED:
