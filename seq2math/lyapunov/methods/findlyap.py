@@ -34,6 +34,7 @@ from seq2math.lyapunov.check import CHECK_GRACE, CHECK_GRACE_SHARE, as_polynomia
 from seq2math.lyapunov.methods.base import Method, Search, register_method, seconds_left
 from seq2math.lyapunov.result import CheckResult
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
+from seq2math.symbolic.expr import NotPolynomialError, to_infix, to_poly
 from seq2math.symbolic.poly import Poly, in_ring, lie_derivative, ring
 
 MARGIN_TOLERANCE = 1e-7
@@ -233,6 +234,20 @@ def polynomial_system(system: list) -> list[Poly] | None:
     return None if polys is None else polys[0]
 
 
+def not_polynomial_reason(method: str, system: list) -> str:
+    """Why the SOS method ``method`` does not apply to ``system``: its first non-polynomial equation."""
+    n = len(system)
+    for i, equation in enumerate(system):
+        if isinstance(equation, Poly):
+            continue
+        try:
+            to_poly(equation, n)
+        except NotPolynomialError:
+            return (f"{method}: does not apply: x{i}' = {to_infix(equation)} is not polynomial, and an SOS "
+                    f"certificate needs polynomial equations (V and dV/dt must be polynomials)")
+    return f"{method}: does not apply: the system is not polynomial"
+
+
 @register_method
 class FindlyapMethod(Method):
     """The SOSTOOLS-style ``findlyap`` baseline: proposes the one V it proved (docs/baselines.md)."""
@@ -242,6 +257,7 @@ class FindlyapMethod(Method):
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
         system = polynomial_system(search.system)
         if system is None:
+            search.reason = not_polynomial_reason(self.name, search.system)
             return
         result = findlyap(system, self.options.max_degree, seconds_left(deadline), check, self.options.memory_limit)
         _note_limits(search, result.attempts)
@@ -258,6 +274,7 @@ class SosMethod(Method):
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
         system = polynomial_system(search.system)
         if system is None:
+            search.reason = not_polynomial_reason(self.name, search.system)
             return
         attempts: list[Attempt] = []
         search.reason, search.interrupted = "", False
@@ -265,6 +282,8 @@ class SosMethod(Method):
                                memory_limit=self.options.memory_limit):
             yield V
         _note_limits(search, attempts)
+        if not search.reason and attempts:
+            search.reason = "sos: " + ", ".join(f"degree {a.degree} {a.status}" for a in attempts)
 
 
 def _note_limits(search: Search, attempts: list[Attempt]) -> None:

@@ -33,7 +33,12 @@ import time
 from typing import Any, Iterator
 
 from seq2math.lyapunov.methods.base import Search, register_method, seconds_left
-from seq2math.lyapunov.methods.findlyap import polynomial_system, rounded_candidates, solve_program
+from seq2math.lyapunov.methods.findlyap import (
+    not_polynomial_reason,
+    polynomial_system,
+    rounded_candidates,
+    solve_program,
+)
 from seq2math.lyapunov.methods.model import ModelMethod, Proposal, read_hypotheses
 from seq2math.symbolic.expr import NotPolynomialError, to_poly
 from seq2math.symbolic.poly import Poly
@@ -100,7 +105,7 @@ class GuidedMethod(ModelMethod):
             yield search.proved["lyapunov"]
         system = polynomial_system(search.system)
         if system is None:
-            search.reason = "guided: the system is not polynomial"
+            search.reason = not_polynomial_reason(self.name, search.system)
             return
         n = len(system)
         bases = guided_bases(hypothesis_supports(read_hypotheses(search.state, n), n), n)
