@@ -59,6 +59,34 @@ def violation(condition: Condition, point) -> dict | None:
     return None
 
 
+#: ``quick_counterexample`` tries points at these distances from 0, along the axes and SCREEN_DIRECTIONS others
+SCREEN_SCALES = (flint.fmpq(1, 1000), flint.fmpq(1, 10), flint.fmpq(1), flint.fmpq(10))
+SCREEN_DIRECTIONS = 8
+
+
+def quick_counterexample(conditions: list[Condition], nvars: int) -> dict | None:
+    """An exact counterexample among a few fixed rational points, or None (a screen, microseconds per point).
+
+    The solve loop runs it in its own process before the full check (which forks a child): most wrong
+    candidates of a beam fail at a point near 0 or on an axis. Every point is checked in exact rationals
+    (``violation``), so an answer here is as final as the full check's; None decides nothing."""
+    rng = np.random.default_rng(0)
+    directions = [tuple(int(i == k) * sign for i in range(nvars)) for k in range(nvars) for sign in (1, -1)]
+    directions += [tuple(int(v) for v in rng.integers(-3, 4, size=nvars)) for _ in range(SCREEN_DIRECTIONS)]
+    for scale in SCREEN_SCALES:
+        for direction in directions:
+            if not any(direction):
+                continue
+            point = tuple(scale * v for v in direction)
+            for condition in conditions:
+                if condition.name == ASYMPTOTIC:          # never decides validity
+                    continue
+                witness = violation(condition, point)
+                if witness is not None:
+                    return witness
+    return None
+
+
 def _pure_powers(p: Poly, nvars: int) -> dict[int, list[int]]:
     """Variable i -> exponents 2k ≥ 2 with a positive coefficient of x_i^(2k) in p."""
     powers: dict[int, list[int]] = {i: [] for i in range(nvars)}

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from seq2math.lyapunov.check import as_polynomials, check_candidate
+from seq2math.lyapunov.conditions import quick_counterexample, sign_conditions
 from seq2math.lyapunov.methods.base import Method, Search, seconds_left
-from seq2math.lyapunov.result import CheckResult
+from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.sos import certificates
 from seq2math.sos.sdp import is_solver_panic
 from seq2math.symbolic.expr import as_expr, from_poly
@@ -82,6 +83,14 @@ def prove(system: list, V: Any, check: str, deadline: float | None, certificate_
 
     With a deadline the check runs in a child process killed at it (``check_candidate``'s hard
     limit); ``memory_limit`` (bytes) caps that child's allocations (docs/reliability.md)."""
+    polys = as_polynomials(system, V)
+    if polys is not None and check in CHECKS:           # a wrong beam hypothesis is refuted without a fork
+        conditions = sign_conditions(polys[0], polys[1], check, asymptotic=False)
+        witness = quick_counterexample(conditions, len(polys[0]))
+        if witness is not None:
+            result = CheckResult(False, check, "counterexample: " + witness["statement"], "exact counterexample",
+                                 witness)
+            return Proof(result, result.reason, False)
     left = seconds_left(deadline)
     try:
         result = check_candidate(system, V, check, timeout=None if left is None else max(MIN_CHECK_SECONDS, left),
