@@ -82,13 +82,12 @@ def test_checks_give_the_same_verdicts_sparse_and_dense(monkeypatch):
              ([-x0 + x1**2, -x1, -x2 + x0 * x1], x0**2 + x1**2 + x2**2, None),
              ([-x0 - x0 * x1**2, -x1 + x0**2 * x1, -x2**3], x0**2 + x1**2 + x2**4, True),
              ([-x0, x1, -x2], x0**2 + x1**2 + x2**2, False)]
-    for level in ("terms", "dense"):
+    verdicts = {}
+    for level in ("signs", "terms", "dense"):
         monkeypatch.setattr(conditions, "SPARSITY", level)
-        verdicts = [check_candidate(system, V, "lyapunov").valid for system, V, _ in cases]
-        if level == "terms":
-            sparse = verdicts
-    assert sparse == verdicts
-    assert [v is True for v in verdicts] == [expected is True for _, _, expected in cases]
+        verdicts[level] = [check_candidate(system, V, "lyapunov").valid for system, V, _ in cases]
+    assert verdicts["signs"] == verdicts["terms"] == verdicts["dense"]
+    assert [v is True for v in verdicts["dense"]] == [expected is True for _, _, expected in cases]
 
 
 def test_a_certificate_from_the_sparse_path_rechecks_exactly_and_tampering_fails():

@@ -12,6 +12,7 @@ BENCHMARKS = {
     "verify": "seq2math.benchmarks.verify",
     "model": "seq2math.benchmarks.model",
     "train": "seq2math.benchmarks.train",
+    "sos": "seq2math.benchmarks.sos",
 }
 
 

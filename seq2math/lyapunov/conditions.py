@@ -24,9 +24,10 @@ from seq2math.symbolic.polytools import exact_value, fmt_point
 SUBJECT = {POSITIVE: "V", DECREASE: "-dV/dt"}
 #: the ε terms must add up to at least this fraction of the largest coefficient (keeps the SDP away from ε = 0)
 EPSILON_FLOOR = 1e-6
-#: Gram blocks of the check's SOS program (``seq2math.sos.sparsity``): the first TSSOS step, redone with the
-#: lossless sign-symmetry blocks when it gets no margin, so the verdicts are the dense program's
-SPARSITY = "terms"
+#: Gram blocks of the check's SOS program (``seq2math.sos.sparsity``): the lossless sign-symmetry blocks, one
+#: solve with the dense program's optimum ("terms", the sparser TSSOS step, costs a second solve whenever it
+#: finds no margin: slower on BPoly-like systems, docs/performance.md)
+SPARSITY = "signs"
 
 
 @dataclass(frozen=True)

@@ -178,7 +178,7 @@ def _solve_program_here(system: list[Poly], degree: int, check: str, basis: list
 
 def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None = None, check: str = "lyapunov",
                attempts: list[Attempt] | None = None, max_scale: int | None = None, backend: str = "clarabel",
-               memory_limit: int | None = None) -> Iterator[tuple[Poly, int]]:
+               memory_limit: int | None = None, sparsity: str = "dense") -> Iterator[tuple[Poly, int]]:
     """(rounded V, degree) from the SOS search at degrees 2, 4, …; ``attempts`` collects the log.
 
     Each solve runs under the time left and ``memory_limit`` (``solve_program``); a solve that
@@ -190,7 +190,8 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
         if remaining is not None and remaining <= 0:
             attempts.append(Attempt(degree, "timeout", 0.0))
             return
-        attempt, coefficients, basis = solve_program(system, degree, check, None, remaining, backend, memory_limit)
+        attempt, coefficients, basis = solve_program(system, degree, check, None, remaining, backend, memory_limit,
+                                                     sparsity)
         attempts.append(attempt)
         if attempt.status == "memory limit":
             return
@@ -201,17 +202,19 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
 
 
 def findlyap(system, max_degree: int = 6, time_limit: float | None = None, check: str = "lyapunov",
-             memory_limit: int | None = None) -> FindlyapResult:
+             memory_limit: int | None = None, sparsity: str = "dense") -> FindlyapResult:
     """Search V by SOS programming and prove the rounded V exactly; see the module docstring.
 
     ``time_limit`` bounds the whole search (each solve and check is killed at its share);
-    ``memory_limit`` (bytes) bounds each solve and check (docs/reliability.md)."""
+    ``memory_limit`` (bytes) bounds each solve and check (docs/reliability.md); ``sparsity`` splits the
+    Gram matrices (``build_program``)."""
     start = time.perf_counter()
     n = len(system)
     system = [in_ring(f, n) for f in system]
     deadline = None if time_limit is None else start + time_limit
     attempts: list[Attempt] = []
-    for V, degree in candidates(system, max_degree, deadline, check, attempts, memory_limit=memory_limit):
+    for V, degree in candidates(system, max_degree, deadline, check, attempts, memory_limit=memory_limit,
+                                sparsity=sparsity):
         remaining = None if deadline is None else deadline - time.perf_counter()
         if remaining is not None and remaining <= 0:
             attempts[-1].detail += "; time limit reached while proving the rounded V"
