@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from seq2math.config import ConfigError
-from seq2math.data.generation import format_example, generate_example
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods.base import Method, MethodOptions, make_method
 from seq2math.lyapunov.methods.model import (
@@ -47,7 +46,6 @@ from seq2math.lyapunov.methods.solve import DEFAULT_METHODS, Attempt, prove, sol
 from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.symbolic.expr import Expr, as_expr, from_poly, system_to_infix, to_infix
 from seq2math.symbolic.poly import Poly
-from seq2math.tasks.base import make_task
 from seq2math.tokens.infix import parse_infix, parse_infix_system
 from seq2math.tokens.prefix import expression_tokens
 
@@ -249,6 +247,9 @@ def generate(task: str, count: int | None = 1000, seed: int = 0, start: int = 0,
         ...     open("t.txt").read().splitlines()   # after `seq2math generate transpose --dim 2 --count 2 --out t.txt`
         True
     """
+    from seq2math.data.generation import format_example, generate_example   # here: solve and verify do not need
+    from seq2math.tasks.base import make_task                               # the generators (import time)
+
     made = make_task(task, options)
     index = start
     while count is None or index < count:
