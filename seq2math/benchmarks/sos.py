@@ -20,6 +20,8 @@ import statistics
 import time
 from pathlib import Path
 
+from seq2math.commands.options import add_time_limit
+
 HELP = "seconds per system of the findlyap SOS search, sparse Gram blocks against today's dense one"
 PRESET = Path(__file__).resolve().parents[1] / "presets" / "lyapunov-bpoly.yaml"
 
@@ -28,7 +30,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--variables", default="2,3,4,5", help="numbers of variables n (default 2,3,4,5)")
     parser.add_argument("--degrees", default="4,6,8,10,12", help="degrees of V (even; default 4,6,8,10,12)")
     parser.add_argument("--per-cell", type=int, default=1, help="systems per (n, degree) cell (default 1)")
-    parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per system and method (default 10)")
+    add_time_limit(parser, what="per system and method", default=10.0)
     parser.add_argument("--seed", type=int, default=0)
 
 
