@@ -247,8 +247,8 @@ def generate(task: str, count: int | None = 1000, seed: int = 0, start: int = 0,
         ...     open("t.txt").read().splitlines()   # after `seq2math generate transpose --dim 2 --count 2 --out t.txt`
         True
     """
-    from seq2math.data.generation import format_example, generate_example   # here: solve and verify do not need
-    from seq2math.tasks.base import make_task                               # the generators (import time)
+    from seq2math.data.generation import format_example, generate_example  # here: solve and verify do not need
+    from seq2math.tasks.base import make_task  # the generators (import time)
 
     made = make_task(task, options)
     index = start
