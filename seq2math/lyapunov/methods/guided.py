@@ -45,6 +45,9 @@ from seq2math.symbolic.poly import Poly
 
 #: the first basis tried is the union of the supports of this many top hypotheses
 UNION_SIZE = 3
+#: Gram blocks of its programs (``seq2math.sos.sparsity``): lossless sign-symmetry blocks. A model's support
+#: is sparse, so V (and often −V̇) keeps sign symmetries that the full findlyap basis does not
+SPARSITY = "signs"
 
 Monomial = tuple[int, ...]
 
@@ -120,7 +123,7 @@ class GuidedMethod(ModelMethod):
                 break
             degree = max(sum(m) for m in basis)
             attempt, coefficients, basis = solve_program(system, degree + degree % 2, check, basis, left,
-                                                          memory_limit=self.options.memory_limit)
+                                                          memory_limit=self.options.memory_limit, sparsity=SPARSITY)
             statuses.append(attempt.status)
             if coefficients is not None:
                 yield from rounded_candidates(coefficients, basis, n)
