@@ -113,6 +113,10 @@ def _print_text(record: dict) -> None:
               + ("; found V" if found else f"; {t['last_reason']}" if t["last_reason"] else ""))
 
 
+#: added to the hard limit per line of a FILE when a method loads a model (the first line of a worker loads it)
+MODEL_LOAD_SECONDS = 60.0
+
+
 def run(args) -> int:
     import json
 
@@ -127,6 +131,7 @@ def run(args) -> int:
         return 0 if record["found"] else 1
     from seq2math.lyapunov.batch import print_summary, run_file, summary
     from seq2math.lyapunov.methods.base import MethodOptions
+    from seq2math.lyapunov.methods.solve import DEFAULT_METHODS
 
     try:                                              # fail early on unknown names or a missing model
         if args.methods is not None:
@@ -134,6 +139,11 @@ def run(args) -> int:
     except ValueError as err:
         raise ConfigError(str(err)) from None
     hard_limit = None if args.time_limit is None else args.time_limit * 1.5 + 5
+    names = DEFAULT_METHODS if args.methods is None else [m.strip().partition(":")[0] for m in args.methods.split(",")]
+    if hard_limit is not None and {"model", "guided"} & set(names):
+        # a worker loads torch and the model once, on its first line; without this allowance a killed worker's
+        # successor pays the load again on the next line, and on a busy CPU every line is killed in turn
+        hard_limit += MODEL_LOAD_SECONDS
 
     def failed(line: int, error) -> dict:
         why = "timeout" if error is None else f"failure: {error.message}"
