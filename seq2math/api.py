@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from seq2math.config import ConfigError
-from seq2math.data.generation import format_example, generate_example
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods.base import Method, MethodOptions, make_method
 from seq2math.lyapunov.methods.model import (
@@ -43,11 +42,10 @@ from seq2math.lyapunov.methods.model import (
     system_source,
 )
 from seq2math.lyapunov.methods.model import load_model as load_run
-from seq2math.lyapunov.methods.solve import Attempt, prove, solve_system
+from seq2math.lyapunov.methods.solve import DEFAULT_METHODS, Attempt, prove, solve_system
 from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.symbolic.expr import Expr, as_expr, from_poly, system_to_infix, to_infix
 from seq2math.symbolic.poly import Poly
-from seq2math.tasks.base import make_task
 from seq2math.tokens.infix import parse_infix, parse_infix_system
 from seq2math.tokens.prefix import expression_tokens
 
@@ -140,21 +138,38 @@ def make_methods(methods: str | Sequence[str | Method], options: MethodOptions |
     return [m if isinstance(m, Method) else make_method(m, options) for m in names]
 
 
-def solve(system: Any, methods: str | Sequence[str | Method] = "sos", check: str = "lyapunov",
+def default_methods(options: MethodOptions) -> tuple[list[Method], list[str]]:
+    """The methods of ``DEFAULT_METHODS`` (model, guided, sos) that can run, and why the others cannot
+    (``model`` and ``guided`` need a trained model: the shipped checkpoint or ``model=``)."""
+    methods, skipped = [], []
+    for name in DEFAULT_METHODS:
+        try:
+            methods.append(make_method(name, options))
+        except ValueError as err:                     # no shipped checkpoint: say so, and go on without it
+            if options.model is not None:
+                raise                                 # a model the user named must exist
+            skipped.append(f"{name}: not run: {err}")
+    return methods, skipped
+
+
+def solve(system: Any, methods: str | Sequence[str | Method] | None = None, check: str = "lyapunov",
           time_limit: float | None = 60.0, model: str | Path | None = None, beam: int = 50, max_degree: int = 6,
           seed: int = 0, require_certificate: bool = False, memory_limit: int | None = None) -> Solution:
     """Find V for ``system`` and prove it: each method proposes, the solve loop proves, first proved wins.
 
-    ``methods`` are tried in order within ``time_limit`` seconds in all (``"model,sos"``: the
-    trained ``model`` proposes, ``sos`` is the fallback). ``model``/``beam`` configure the model
+    ``methods`` are tried in order, each within its share of ``time_limit`` seconds
+    (``seq2math.lyapunov.methods.solve.SHARES``; time a method leaves unused passes on). The
+    default, None, is ``model → guided → sos``: the trained model proposes, ``guided`` fits SOS
+    coefficients on its monomials, ``sos`` searches without it (without a trained model, only
+    ``sos`` runs and ``tried`` says why). ``model``/``beam`` configure the model
     method (default: the shipped checkpoint), ``max_degree`` the sos and findlyap searches,
     ``seed`` the neural one. With ``require_certificate`` only a V whose exact certificate was
     re-proved counts (non-polynomial systems are then never solved). ``memory_limit`` (bytes)
     caps each SOS search and check, which run in child processes (docs/reliability.md)::
 
         >>> solution = solve("x0' = -x0 + x1; x1' = -x0 - x1^3", time_limit=30)
-        >>> solution.found, str(solution.V), solution.proof, solution.method
-        (True, 'x0^2 + x1^2', 'sos-exact', 'sos')
+        >>> solution.found, solution.proof, solution.method, [a.method for a in solution.tried]
+        (True, 'sos-exact', 'model', ['model'])
 
     "not found" is no proof of instability: ``tried`` says what each method did.
     """
@@ -165,11 +180,17 @@ def solve(system: Any, methods: str | Sequence[str | Method] = "sos", check: str
     equations = read_system(system)
     options = MethodOptions(max_degree=max_degree, model=None if model is None else str(model), beam=beam, seed=seed,
                             memory_limit=memory_limit)
-    outcome = solve_system(equations, make_methods(methods, options), check, time_limit, require_certificate)
+    skipped: list[str] = []
+    if methods is None:
+        chosen, skipped = default_methods(options)
+    else:
+        chosen = make_methods(methods, options)
+    outcome = solve_system(equations, chosen, check, time_limit, require_certificate, shared=True)
+    tried = [Attempt(text.partition(":")[0], check, reason=text) for text in skipped] + list(outcome.tried)
     V = Expression.of(outcome.V) if outcome.found else None
     return Solution(outcome.found, tuple(Expression(e) for e in equations), check, V,
                     outcome.verification.proof if outcome.found else None, outcome.method, outcome.seconds,
-                    tuple(outcome.tried), outcome.verification, outcome.certificate)
+                    tuple(tried), outcome.verification, outcome.certificate)
 
 
 def verify(system: Any, V: Any, check: str = "lyapunov", time_limit: float | None = None, proof: str = "exact",
@@ -228,6 +249,9 @@ def generate(task: str, count: int | None = 1000, seed: int = 0, start: int = 0,
         ...     open("t.txt").read().splitlines()   # after `seq2math generate transpose --dim 2 --count 2 --out t.txt`
         True
     """
+    from seq2math.data.generation import format_example, generate_example  # here: solve and verify do not need
+    from seq2math.tasks.base import make_task  # the generators (import time)
+
     made = make_task(task, options)
     index = start
     while count is None or index < count:

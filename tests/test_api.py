@@ -38,7 +38,7 @@ def test_importing_a_light_module_loads_no_api_and_no_torch():
 
 
 def test_solve_returns_a_v_that_re_verifies_with_an_exact_certificate():
-    solution = solve(SYSTEM, time_limit=60)
+    solution = solve(SYSTEM, methods="sos", time_limit=60)
     assert solution.found and solution.method == "sos" and solution.proof == "sos-exact"
     assert str(solution.V) == "x0^2 + x1^2" and solution.V.tokens == "+ ^ x0 INT+ 2 ^ x1 INT+ 2".split()
     assert parse_full_expression(solution.V.tokens) == solution.V.tree            # prefix round trip
@@ -52,12 +52,12 @@ def test_solve_returns_a_v_that_re_verifies_with_an_exact_certificate():
 
 def test_solve_not_found_is_honest_and_the_cli_prints_the_same_record(capsys):
     """ẋ0 = -x0 + x0·x1, ẋ1 = -x1 is stable but has no polynomial Lyapunov function (Ahmadi et al.)."""
-    solution = solve("x0' = -x0 + x0*x1; x1' = -x1", max_degree=4, time_limit=60)
+    solution = solve("x0' = -x0 + x0*x1; x1' = -x1", methods="sos", max_degree=4, time_limit=60)
     assert not solution.found and solution.V is None and solution.proof is None
     assert [a.method for a in solution.tried] == ["sos"]
-    assert main(["solve", SYSTEM, "--json"]) == 0
+    assert main(["solve", SYSTEM, "--json", "--methods", "sos"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    expected = solve(SYSTEM).to_json()
+    expected = solve(SYSTEM, methods="sos").to_json()
     for record in (printed, expected):
         record.pop("seconds"), [t.pop("seconds") for t in record["tried"]]
     assert printed == expected

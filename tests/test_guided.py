@@ -94,7 +94,7 @@ def test_guided_never_gets_a_rejected_V_certified(lyapunov_run, stub_beam, textb
     """A solver that lies (x0^2 − x1^2 'feasible'): the solve loop refutes every rounding of it."""
     stub_beam(NEAR_MISS)
 
-    def liar(system, degree, check, basis, time_limit=None, backend="clarabel", memory_limit=None):
+    def liar(system, degree, check, basis, time_limit=None, backend="clarabel", memory_limit=None, sparsity="dense"):
         coefficients = np.array([{(2, 0): 1.0, (0, 2): -1.0}.get(m, 0.0) for m in basis])
         return Attempt(degree, "feasible", 0.0), coefficients, basis
 

@@ -47,7 +47,7 @@ SCENARIOS = LARGE + textwrap.dedent("""
     killed = check_candidate(system, V, "lyapunov", timeout=0.5)
     out["killed"] = [killed.valid, killed.reason, time.perf_counter() - start]
     start = time.perf_counter()
-    solution = solve(system, time_limit=2)
+    solution = solve(system, methods="sos", time_limit=2)
     out["solve"] = [time.perf_counter() - start, solution.found, [a.certified for a in solution.tried],
                     [a.reason for a in solution.tried]]
     out["child_used"] = can_fork_safely()                       # the solver never ran in this process so far

@@ -104,6 +104,19 @@ def test_tabulate_counts_and_markdown_layout():
     assert table[barrier + 2] == "| bpoly (2) | 100.0 (2) | 100.0 (2) |"
 
 
+def test_model_plus_guided_column_counts_a_system_certified_by_either():
+    rows = [("model", 1, True), ("model", 2, False), ("model", 3, None), ("guided", 1, False), ("guided", 2, True),
+            ("guided", 3, False), ("findlyap", 1, False), ("findlyap", 2, False), ("findlyap", 3, True)]
+    records = [{"method": m, "test": "bpoly", "line": k, "lyapunov": {"certified": c}, "barrier": {"certified": c},
+                "seconds": 1.0} for m, k, c in rows]
+    report = tabulate(records, ["bpoly"], ["model", "guided", "findlyap"], {"bpoly": 3})
+    assert report["methods"] == ["model", "model + guided", "guided", "findlyap"]
+    combined = report["cells"]["bpoly"]["model + guided"]
+    assert (combined["lyapunov"], combined["lyapunov_undecided"], combined["mean_seconds"]) == (2, 1, 2.0)
+    header = markdown(report).splitlines().index("| test set | model | model + guided | guided | findlyap |")
+    assert markdown(report).splitlines()[header + 2] == "| bpoly (3) | 33.3 (1) | 66.7 (2) | 33.3 (1) | 33.3 (1) |"
+
+
 def test_report_end_to_end_certificates_recheck_and_resume(test_file, tmp_path, methods):
     out = tmp_path / "report"
     options = ReportOptions(time_limit=20, workers=1)

@@ -27,14 +27,14 @@ class Liar(Method):
 
 
 def test_solve_prints_a_certified_v(capsys):
-    assert main(["solve", "x0' = -x0 + x1; x1' = -x0 - x1^3"]) == 0
+    assert main(["solve", "x0' = -x0 + x1; x1' = -x0 - x1^3", "--methods", "sos"]) == 0
     out = capsys.readouterr().out
     assert "V = x0^2 + x1^2" in out and "prefix: + ^ x0 INT+ 2 ^ x1 INT+ 2" in out
     assert "lyapunov passed (proof: sos-exact)" in out and "method sos" in out
 
 
 def test_ahmadi_krstic_parrilo_system_is_not_found(capsys):
-    assert main(["solve", "x0' = -x0 + x0*x1; x1' = -x1", "--json", "--max-degree", "4"]) == 1
+    assert main(["solve", "x0' = -x0 + x0*x1; x1' = -x1", "--json", "--max-degree", "4", "--methods", "sos"]) == 1
     record = json.loads(capsys.readouterr().out)
     assert record["found"] is False and "V" not in record
     assert [(t["method"], t["candidates"]) for t in record["tried"]] == [("sos", 0)]  # every SDP infeasible
@@ -70,8 +70,43 @@ def test_solve_file_writes_per_line_results(tmp_path):
     lines = [format_benchmark_line([from_poly(-x0**3 + x1), from_poly(-x0 - x1)], from_poly(x0)),   # target ignored
              format_benchmark_line([from_poly(-x0 + x0 * x1), from_poly(-x1)], from_poly(x1))]
     data.write_text("\n".join(lines) + "\n")
-    assert main(["solve", "--file", str(data), "--out", str(out), "--max-degree", "4", "--time-limit", "30"]) == 0
+    assert main(["solve", "--file", str(data), "--out", str(out), "--max-degree", "4", "--time-limit", "30",
+                 "--methods", "sos"]) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["found"] for r in records] == [True, False]
     assert records[0]["proof"].startswith("sos-exact")
     assert main(["solve", "--file", str(data), "--methods", "nonsense"]) == 2
+
+
+def test_the_default_is_model_then_guided_then_sos_with_each_method_timed(capsys):
+    """With a beam of 2 the model's hypotheses fail on the textbook system; guided repairs them."""
+    assert main(["solve", "x0' = -x0 + x1; x1' = -x0 - x1^3", "--beam", "2", "--time-limit", "60"]) == 0
+    out = capsys.readouterr().out
+    lines = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert [line.split(":")[0] for line in lines] == ["model", "guided"][: len(lines)] and len(lines) >= 1
+    assert all(" candidate(s) in " in line and " s" in line for line in lines)
+    found_by = out.split("found by method ")[1].split()[0]
+    assert lines[-1].startswith(found_by) and lines[-1].endswith("found V")
+    assert "lyapunov passed (proof: sos-exact)" in out
+
+
+def test_sos_methods_say_why_they_do_not_apply_to_a_non_polynomial_system(capsys):
+    assert main(["solve", "x0' = -x0 + sin(x1); x1' = -x1", "--methods", "sos,findlyap", "--json"]) == 1
+    record = json.loads(capsys.readouterr().out)
+    assert [t["method"] for t in record["tried"]] == ["sos", "findlyap"]
+    for t in record["tried"]:
+        assert t["candidates"] == 0 and "does not apply" in t["last_reason"] and "sin(x1)" in t["last_reason"]
+
+
+def test_each_method_gets_its_share_of_the_time_left():
+    import time
+
+    from seq2math.lyapunov.methods.solve import SHARES, method_deadline
+
+    methods = [make_method(name) for name in ("sos", "findlyap")]
+    now = time.perf_counter()
+    first = method_deadline(methods, 0, now + 100, shared=True) - now
+    weights = SHARES["sos"], SHARES.get("findlyap", 0.3)
+    assert abs(first - 100 * weights[0] / sum(weights)) < 1.0
+    assert method_deadline(methods, 1, now + 100, shared=True) == now + 100        # the last one gets the rest
+    assert method_deadline(methods, 0, now + 100, shared=False) == now + 100

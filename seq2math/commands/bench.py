@@ -13,6 +13,7 @@ BENCHMARKS = {
     "model": "seq2math.benchmarks.model",
     "train": "seq2math.benchmarks.train",
     "fuzz": "seq2math.benchmarks.fuzz",
+    "sos": "seq2math.benchmarks.sos",
 }
 
 

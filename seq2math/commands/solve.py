@@ -19,13 +19,16 @@ DESCRIPTION = """Find V for a polynomial system and prove it exactly.
 
 Each method proposes candidates; every candidate is verified (exact SOS certificate or z3);
 the first valid one is printed in infix and prefix form with the check it passed and the
-method that found it. "not found" lists what was tried: it is not a proof of instability.
+method that found it. By default the methods are model -> guided -> sos, each within a share
+of --time-limit (the trained model proposes; guided fits SOS coefficients on its monomials;
+sos searches without it). Every method tried is listed with its time; "not found" is not a
+proof of instability.
 
 examples:
   seq2math solve "x0' = -x0 + x1; x1' = -x0 - x1^3"
   seq2math solve "x0' = -x0 + x0*x1; x1' = -x1" --json
   seq2math solve systems.txt --out solved.jsonl --time-limit 30
-  seq2math solve "x0' = -2*x0 + x1; x1' = -x0 - x1^3" --methods model,sos   (committed model, sos fallback)
+  seq2math solve "x0' = -2*x0 + x1; x1' = -x0 - x1^3" --methods sos   (SOS search only, no model)
   seq2math solve systems.txt --methods model,sos --model runs/lyapunov-tiny --beam 10
 """
 
@@ -37,8 +40,9 @@ def add_arguments(parser) -> None:
     add_old_flag(parser, "--file", "FILE", "file", metavar="FILE", once=True)
     add_resolver(parser, _file_or_system)
     parser.add_argument("--infix", action="store_true", help="with FILE: lines are infix systems")
-    parser.add_argument("--methods", default="sos", help="comma-separated methods, tried in order (default: sos); "
-                        "model,sos = the trained model proposes, sos is the fallback; guided = SOS on the model's monomials")
+    parser.add_argument("--methods", default=None, help="comma-separated methods, tried in order, each within a "
+                        "share of --time-limit (default: model,guided,sos: the trained model proposes, guided = SOS "
+                        "on the model's monomials, sos = SOS search without the model)")
     add_model(parser, what="model method")
     parser.add_argument("--beam", type=int, default=50, help="model method: hypotheses decoded per system (default 50)")
     parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov", help="check to pass")
@@ -118,9 +122,14 @@ def _print_text(record: dict) -> None:
               f"in {record['seconds']:.3f} s")
     else:
         print("not found")
-        for t in record["tried"]:
-            print(f"  tried {t['method']}: {t['candidates']} candidate(s) in {t['seconds']:.3f} s"
-                  + (f"; last: {t['last_reason']}" if t["last_reason"] else ""))
+    for t in record["tried"]:                  # every method, in order, with its time (and why it failed)
+        found = record["found"] and t is record["tried"][-1]
+        print(f"  {t['method']}: {t['candidates']} candidate(s) in {t['seconds']:.3f} s"
+              + ("; found V" if found else f"; {t['last_reason']}" if t["last_reason"] else ""))
+
+
+#: added to the hard limit per line of a FILE when a method loads a model (the first line of a worker loads it)
+MODEL_LOAD_SECONDS = 60.0
 
 
 def run(args) -> int:
@@ -137,12 +146,19 @@ def run(args) -> int:
         return 0 if record["found"] else 1
     from seq2math.lyapunov.batch import print_summary, run_file, summary
     from seq2math.lyapunov.methods.base import MethodOptions
+    from seq2math.lyapunov.methods.solve import DEFAULT_METHODS
 
     try:                                              # fail early on unknown names or a missing model
-        make_methods(args.methods, MethodOptions(max_degree=args.max_degree, model=args.model, beam=args.beam))
+        if args.methods is not None:
+            make_methods(args.methods, MethodOptions(max_degree=args.max_degree, model=args.model, beam=args.beam))
     except ValueError as err:
         raise ConfigError(str(err)) from None
     hard_limit = None if args.time_limit is None else args.time_limit * 1.5 + 5
+    names = DEFAULT_METHODS if args.methods is None else [m.strip().partition(":")[0] for m in args.methods.split(",")]
+    if hard_limit is not None and {"model", "guided"} & set(names):
+        # a worker loads torch and the model once, on its first line; without this allowance a killed worker's
+        # successor pays the load again on the next line, and on a busy CPU every line is killed in turn
+        hard_limit += MODEL_LOAD_SECONDS
 
     def failed(line: int, error) -> dict:
         why = "timeout" if error is None else f"failure: {error.message}"

@@ -24,6 +24,10 @@ from seq2math.symbolic.polytools import exact_value, fmt_point
 SUBJECT = {POSITIVE: "V", DECREASE: "-dV/dt"}
 #: the ε terms must add up to at least this fraction of the largest coefficient (keeps the SDP away from ε = 0)
 EPSILON_FLOOR = 1e-6
+#: Gram blocks of the check's SOS program (``seq2math.sos.sparsity``): the lossless sign-symmetry blocks, one
+#: solve with the dense program's optimum ("terms", the sparser TSSOS step, costs a second solve whenever it
+#: finds no margin: slower on BPoly-like systems, docs/performance.md)
+SPARSITY = "signs"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,34 @@ def violation(condition: Condition, point) -> dict | None:
         return {"condition": condition.name, "point": fmt_point(point), "value": str(value),
                 "statement": f"{what} = {value} {'< 0' if value < 0 else 'at a nonzero point'}: "
                              f"x = ({', '.join(fmt_point(point))})"}
+    return None
+
+
+#: ``quick_counterexample`` tries points at these distances from 0, along the axes and SCREEN_DIRECTIONS others
+SCREEN_SCALES = (flint.fmpq(1, 1000), flint.fmpq(1, 10), flint.fmpq(1), flint.fmpq(10))
+SCREEN_DIRECTIONS = 8
+
+
+def quick_counterexample(conditions: list[Condition], nvars: int) -> dict | None:
+    """An exact counterexample among a few fixed rational points, or None (a screen, microseconds per point).
+
+    The solve loop runs it in its own process before the full check (which forks a child): most wrong
+    candidates of a beam fail at a point near 0 or on an axis. Every point is checked in exact rationals
+    (``violation``), so an answer here is as final as the full check's; None decides nothing."""
+    rng = np.random.default_rng(0)
+    directions = [tuple(int(i == k) * sign for i in range(nvars)) for k in range(nvars) for sign in (1, -1)]
+    directions += [tuple(int(v) for v in rng.integers(-3, 4, size=nvars)) for _ in range(SCREEN_DIRECTIONS)]
+    for scale in SCREEN_SCALES:
+        for direction in directions:
+            if not any(direction):
+                continue
+            point = tuple(scale * v for v in direction)
+            for condition in conditions:
+                if condition.name == ASYMPTOTIC:          # never decides validity
+                    continue
+                witness = violation(condition, point)
+                if witness is not None:
+                    return witness
     return None
 
 
@@ -99,7 +131,7 @@ def build_program(conditions: list[Condition], nvars: int) -> tuple[SOSProgram, 
                 inequalities.append((group, -floor))                       # Σ_k ε_ik ≥ floor
         sos_conditions.append(SOSCondition(cond.name, _float_terms(cond.polynomial), parametric))
         eps_index.append(params)
-    return SOSProgram(nvars, nparams, sos_conditions, inequalities), eps_index
+    return SOSProgram(nvars, nparams, sos_conditions, inequalities, sparsity=SPARSITY), eps_index
 
 
 def exact_polynomial(cond: Condition, params: dict[int, tuple[int, int]], values: np.ndarray

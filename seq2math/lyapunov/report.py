@@ -264,7 +264,34 @@ def tabulate(records: list[dict[str, Any]], tests: list[str], methods: list[str]
             if any("region" in r for r in rows):
                 cell["region"] = sum(1 for r in rows if r.get("region") is True)
             cells[test][method] = cell
-    return {"tests": tests, "methods": methods, "checks": list(CHECKS), "cells": cells}
+    columns = list(methods)
+    if "model" in methods and "guided" in methods:       # the mission's comparison: model alone, model + guided
+        columns.insert(columns.index("model") + 1, COMBINED)
+        for test in tests:
+            cells[test][COMBINED] = _combined_cell(grouped.get((test, "model"), []), grouped.get((test, "guided"), []),
+                                                   totals.get(test, 0))
+    return {"tests": tests, "methods": columns, "checks": list(CHECKS), "cells": cells}
+
+
+#: the derived column of a report with both model and guided: a system counts when either certified it
+COMBINED = "model + guided"
+
+
+def _combined_cell(model_rows: list[dict], guided_rows: list[dict], total: int) -> dict[str, Any]:
+    """The "model + guided" cell: per line, certified by model or by guided (undecided when neither
+    certified and either was undecided); its seconds are the two methods' added (guided runs after model)."""
+    by_line: dict[int, list[dict]] = defaultdict(list)
+    for row in model_rows + guided_rows:
+        by_line[row["line"]].append(row)
+    cell: dict[str, Any] = {"total": total or len(by_line), "done": len(by_line),
+                            "errors": sum(1 for rows in by_line.values() if all("error" in r for r in rows))}
+    for check in CHECKS:
+        outcomes = [[r.get(check, {}).get("certified") for r in rows if "error" not in r] for rows in by_line.values()]
+        cell[check] = sum(1 for o in outcomes if True in o)
+        cell[f"{check}_undecided"] = sum(1 for o in outcomes if True not in o and None in o)
+    timed = [sum(r.get("seconds", 0.0) for r in rows) for rows in by_line.values()]
+    cell["mean_seconds"] = round(sum(timed) / len(timed), 3) if timed else None
+    return cell
 
 
 def _certified(entry: dict[str, Any]) -> bool | None:

@@ -84,11 +84,17 @@ def _settle_fast(j: int, cond: Condition, params: dict, solution: SOSSolution) -
     exact_poly = exact_polynomial(cond, params, solution.params) if numerically_sos else None
     if exact_poly is not None and margin > 0:
         target, epsilons = exact_poly
-        gram = X.exact_certificate(target, solution.bases[j], solution.grams[j], margin)
-        if gram is not None:
-            part = {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
-                    "epsilon": epsilons} | X.gram_to_json(solution.bases[j], gram)
-            return proved(cond.name, Outcome.SOS_EXACT, part)
+        part = {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target), "epsilon": epsilons}
+        blocks = solution.blocks[j] if solution.blocks else []
+        if len(blocks) > 1:                                            # a sparse solve: block by block
+            grams = X.exact_block_certificate(target, solution.bases[j], solution.grams[j], blocks, margin)
+            if grams is not None:
+                part |= X.blocks_to_json([solution.bases[j][b] for b in blocks], grams)
+                return proved(cond.name, Outcome.SOS_EXACT, part)
+        else:
+            gram = X.exact_certificate(target, solution.bases[j], solution.grams[j], margin)
+            if gram is not None:
+                return proved(cond.name, Outcome.SOS_EXACT, part | X.gram_to_json(solution.bases[j], gram))
         why = "SOS found numerically, exact rounding failed"
     return _Attempt(why, numerically_sos, facial=margin >= -FACIAL_MARGIN_FLOOR * scale)
 

@@ -10,6 +10,9 @@ Example (one condition, readable as JSON)::
 
     {"name": "decrease", "method": "sos-exact", "polynomial": [[[2, 0], "2"], [[0, 4], "2"]],
      "basis": [[1, 0], [0, 2]], "gram": [["2", "0"], ["0", "2"]]}
+
+A sparse solve (``seq2math.sos.sparsity``) writes ``"blocks": [{"basis": …, "gram": …}, …]`` instead
+of one basis and Gram matrix: the polynomial is the sum of the blocks' zᵀQz, each block ⪰ 0.
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ def _recheck_condition(part: dict, system: list[Poly], V: Poly, definite: bool) 
     p = {k: v for k, v in p.items() if v != 0}
     if X.poly_from_json(part["polynomial"]) != p:
         return False, "the certified polynomial is not the one the system and V give"
+    if "blocks" in part:                                  # a block-diagonal Gram matrix (seq2math.sos.sparsity)
+        return X.verify_blocks(p, X.gram_parts(part))
     basis, gram = X.gram_from_json(part)
     if not len(basis):
         return (not p), ("zero polynomial" if not p else "empty basis for a nonzero polynomial")

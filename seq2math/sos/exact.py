@@ -130,6 +130,84 @@ def exact_certificate(p: dict[Exps, Q], basis: np.ndarray, gram: np.ndarray, mar
     return None
 
 
+# ---- block-diagonal Gram matrices (seq2math.sos.sparsity) ---------------------------------
+
+def round_and_project_blocks(p: dict[Exps, Q], bases: list[np.ndarray], grams: list[np.ndarray], denominator: int
+                             ) -> list[list[list[Q]]] | None:
+    """``round_and_project`` for Q = diag(Q_1, …, Q_K): each coefficient class spans the blocks that feed it,
+    so Σ_k z_kᵀQ_kz_k = p exactly; None when some term of p is fed by no block."""
+    rounded = []
+    for gram in grams:
+        scaled = np.rint(gram * denominator).astype(object)
+        size = len(gram)
+        rounded.append([[Q(int(scaled[a][b] if a <= b else scaled[b][a]), denominator) for b in range(size)]
+                        for a in range(size)])
+    classes: dict[Exps, list[tuple[int, int, int]]] = {}
+    for k, basis in enumerate(bases):
+        for alpha, positions in _pair_classes(basis).items():
+            classes.setdefault(alpha, []).extend((k, a, b) for a, b in positions)
+    if any(c != 0 and alpha not in classes for alpha, c in p.items()):
+        return None
+    for alpha, positions in classes.items():
+        current, count = Q(0), 0
+        for k, a, b in positions:
+            weight = 1 if a == b else 2
+            current += weight * rounded[k][a][b]
+            count += weight
+        delta = (p.get(alpha, Q(0)) - current) / count
+        if delta != 0:
+            for k, a, b in positions:
+                rounded[k][a][b] += delta
+                if a != b:
+                    rounded[k][b][a] = rounded[k][a][b]
+    return rounded
+
+
+def exact_block_certificate(p: dict[Exps, Q], basis: np.ndarray, gram: np.ndarray, blocks: list[np.ndarray],
+                            margin: float) -> list[list[list[Q]]] | None:
+    """Exact Gram blocks (one per index array of ``blocks`` into ``basis``) from a block-diagonal ``gram``.
+
+    The grid is chosen as in ``exact_certificate``; each block is proved ⪰ 0 by its own exact LDLᵀ,
+    so the cost grows with the blocks' sizes, not the whole basis."""
+    bases = [basis[part] for part in blocks]
+    grams = [gram[np.ix_(part, part)] for part in blocks]
+    size = max(1, max((len(part) for part in blocks), default=1))
+    first = 10 ** int(np.clip(np.ceil(np.log10(20 * size / max(margin, 1e-12))), 2, 12))
+    for denominator in sorted({first, 10 ** 6, 10 ** 9}):
+        if denominator < first:
+            continue
+        rational = round_and_project_blocks(p, bases, grams, denominator)
+        if rational is None:
+            return None
+        if all(is_psd_exact(G) for G in rational):
+            return rational
+    return None
+
+
+def verify_blocks(p: dict[Exps, Q], parts: list[tuple[np.ndarray, list[list[Q]]]]) -> tuple[bool, str]:
+    """Exact proof that p = Σ_k z_kᵀQ_kz_k with every Q_k symmetric ⪰ 0; returns (ok, reason)."""
+    total: dict[Exps, Q] = {}
+    for k, (basis, gram) in enumerate(parts):
+        size = len(basis)
+        if len(gram) != size or any(len(row) != size for row in gram):
+            return False, f"Gram block {k} is not {size}x{size}"
+        if any(gram[a][b] != gram[b][a] for a in range(size) for b in range(a + 1, size)):
+            return False, f"Gram block {k} is not symmetric"
+        for alpha, value in gram_polynomial(basis, gram).items():
+            total[alpha] = total.get(alpha, Q(0)) + value
+    if {k: v for k, v in total.items() if v != 0} != {k: v for k, v in p.items() if v != 0}:
+        return False, "the sum of the blocks' zᵀQz differs from the polynomial"
+    for k, (_, gram) in enumerate(parts):
+        if not is_psd_exact(gram):
+            return False, f"Gram block {k} is not positive semidefinite (exact LDLᵀ)"
+    return True, "exact"
+
+
+def blocks_to_json(bases: list[np.ndarray], grams: list[list[list[Q]]]) -> dict:
+    """{"blocks": [{"basis", "gram"}, …]}: a block-diagonal Gram matrix, block by block."""
+    return {"blocks": [gram_to_json(basis, gram) for basis, gram in zip(bases, grams)]}
+
+
 # ---- JSON form ------------------------------------------------------------------------
 
 def poly_to_json(p: dict[Exps, Q]) -> list[list]:
@@ -154,6 +232,13 @@ def gram_from_json(data: dict) -> tuple[np.ndarray, list[list[Q]]]:
         return np.zeros((0, 0), dtype=np.int64), []
     basis = np.array(data["basis"], dtype=np.int64).reshape(len(data["basis"]), -1)
     return basis, [[_parse_q(v) for v in row] for row in data["gram"]]
+
+
+def gram_parts(part: dict) -> list[tuple[np.ndarray, list[list[Q]]]]:
+    """(basis, Gram matrix) of each block of a certificate part: one for "basis"/"gram", several for "blocks"."""
+    if "blocks" in part:
+        return [gram_from_json(block) for block in part["blocks"]]
+    return [gram_from_json(part)]
 
 
 def save_certificate(path: str | Path, certificate: dict) -> Path:

@@ -49,6 +49,9 @@ SQRT2 = np.sqrt(2.0)
 #: an eigenvalue below this fraction of the largest is a kernel candidate, above GAP times it a range one
 KERNEL_LEVEL, GAP = 1e-4, 100.0
 MAX_CANDIDATES = 3
+#: a face solve whose dense coefficient-matching tensor (classes × r × r, and the s² r² products that build
+#: it) would exceed this many entries is not attempted: at BPoly sizes (s ≈ 400) it asks for hundreds of GB
+MAX_FACE_ENTRIES = 2 * 10 ** 7
 #: time for facial reduction per condition, at least (it is a sequence of guesses; z3 gets the rest)
 FACE_SECONDS = 1.0
 
@@ -66,11 +69,13 @@ def solve_in_face(p: dict[Exps, float], basis: np.ndarray, B: np.ndarray, object
     """Numerical R (r, r) with p = (Bᵀz)ᵀR(Bᵀz): maximise t with R ⪰ tI (t ≤ 1) or minimise trace(R)."""
     import clarabel
 
+    r = B.shape[1]
+    if len(basis) ** 2 * r * r > MAX_FACE_ENTRIES:
+        return None                                                    # too large to state densely
     classes, keys = pair_classes(basis)
     row_of = {k: i for i, k in enumerate(keys)}
     if any(e not in row_of for e, v in p.items() if v != 0):
         return None
-    r = B.shape[1]
     T = np.zeros((len(keys), r, r))                                    # T[α] = Bᵀ M_α B
     np.add.at(T, classes, np.einsum("ac,bd->abcd", B, B))
     i_idx, j_idx = svec_pairs(r)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from scipy.spatial import ConvexHull, QhullError
 
 _TOL = 1e-9
 
@@ -39,6 +38,8 @@ def _hull_membership(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
         lo, hi = p_coords.min(), p_coords.max()
         inside = (q_coords[:, 0] >= lo - 1e-7) & (q_coords[:, 0] <= hi + 1e-7)
         return in_affine_hull & inside
+    from scipy.spatial import ConvexHull, QhullError  # here: qhull costs import time only when needed
+
     try:
         hull = ConvexHull(p_coords)
     except QhullError:

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from seq2math.jobs.workers import note_thread_pool
 from seq2math.sos.newton import half_newton_basis
+from seq2math.sos.sparsity import SPARSITY_LEVELS, gram_blocks
 
 Exps = tuple[int, ...]
 SQRT2 = np.sqrt(2.0)
@@ -49,6 +50,10 @@ class SOSProgram:
     #: one margin t for all conditions (maximise the smallest): needed when conditions share parameters,
     #: otherwise Σ t_j could trade one infeasible condition for a large margin elsewhere
     shared_margin: bool = False
+    #: Gram matrix blocks (``seq2math.sos.sparsity``): "dense" (one block), "signs" (lossless sign-symmetry
+    #: blocks) or "terms" (the first TSSOS step, sparser; ``solve_sos`` redoes a program that gets no
+    #: positive margin with "signs", so the verdict is the dense one)
+    sparsity: str = "dense"
 
 
 class SolverStatus(str, Enum):
@@ -75,6 +80,10 @@ class SOSSolution:
     bases: list[np.ndarray]           # z_j exponents (s_j, n)
     seconds: float
     detail: str = ""                  # why it failed or was infeasible ("status MaxTime", "solver panic ...")
+    #: per condition, the diagonal blocks of its Gram matrix (index arrays into its basis; one block when dense);
+    #: the entries of grams[j] outside them are 0
+    blocks: list[list[np.ndarray]] = field(default_factory=list)
+    sparsity: str = "dense"           # the level that gave this answer
 
     def __post_init__(self):
         self.status = SolverStatus(self.status)
@@ -87,7 +96,10 @@ def _no_answer(status: SolverStatus, solver: str, seconds: float = 0.0, detail: 
 
 @dataclass
 class _Block:
-    """Sparse coefficient matching for one condition: A_q q + A_c c = b (rows = monomials)."""
+    """Sparse coefficient matching for one condition: A_q q + A_c c = b (rows = monomials).
+
+    q holds the svec of each diagonal block of the Gram matrix in turn (``parts``); ``pairs``
+    are the (i, j) positions in the full basis of every entry of q, in that order."""
 
     basis: np.ndarray
     A_q: sp.csr_matrix
@@ -95,6 +107,7 @@ class _Block:
     b: np.ndarray
     scale: float
     pairs: tuple[np.ndarray, np.ndarray]
+    parts: list[np.ndarray]               # index arrays into basis: the Gram matrix's diagonal blocks
 
 
 def svec_pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,38 +120,55 @@ def _encode(exps: np.ndarray, radix: int) -> np.ndarray:
     return exps @ (radix ** np.arange(exps.shape[1], dtype=np.int64))
 
 
-def _build_block(cond: SOSCondition, nvars: int, nparams: int) -> _Block | str:
-    keys = set(cond.constant) | {e for terms in cond.parametric.values() for e in terms}
-    keys = [k for k in keys if cond.constant.get(k, 0.0) != 0.0 or any(k in t for t in cond.parametric.values())]
-    support = np.array(sorted(keys), dtype=np.int64).reshape(-1, nvars)
+def block_pairs(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The full-basis positions (i, j) of the svec entries of each block, blocks one after another."""
+    firsts, seconds = [], []
+    for part in parts:
+        i_local, j_local = svec_pairs(len(part))
+        firsts.append(part[i_local]), seconds.append(part[j_local])
+    if not firsts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _terms_arrays(terms: dict[Exps, float], nvars: int) -> tuple[np.ndarray, np.ndarray]:
+    exps = np.array(list(terms), dtype=np.int64).reshape(-1, nvars)
+    return exps, np.fromiter(terms.values(), dtype=float, count=len(terms))
+
+
+def _build_block(cond: SOSCondition, nvars: int, nparams: int, sparsity: str = "dense") -> _Block | str:
+    const_exps, const_vals = _terms_arrays(cond.constant, nvars)
+    param_exps, param_vals, param_cols = [const_exps[:0]], [const_vals[:0]], [np.zeros(0, np.int64)]
+    for k, terms in cond.parametric.items():
+        exps, vals = _terms_arrays(terms, nvars)
+        param_exps.append(exps), param_vals.append(vals), param_cols.append(np.full(len(vals), k))
+    param_exps, param_vals, param_cols = (np.concatenate(param_exps), np.concatenate(param_vals),
+                                          np.concatenate(param_cols))
+    support = np.unique(np.concatenate([const_exps[const_vals != 0], param_exps]), axis=0).reshape(-1, nvars)
     basis = cond.basis if cond.basis is not None else half_newton_basis(support)
-    s = len(basis)
-    i_idx, j_idx = svec_pairs(s)
+    parts = gram_blocks(support, basis, sparsity)
+    i_idx, j_idx = block_pairs(parts)
     sums = basis[i_idx] + basis[j_idx]                                          # (pairs, n)
-    radix = int(max(sums.max(initial=0), support.max(initial=0))) + 1
+    radix = int(max(sums.max(initial=0), support.max(initial=0), const_exps.max(initial=0))) + 1
     codes = np.concatenate([_encode(sums, radix), _encode(support, radix)])
     unique, inverse = np.unique(codes, return_inverse=True)
     pair_rows, support_rows = inverse[: len(sums)], inverse[len(sums):]
-    if cond.basis is None and not cond.parametric:
+    if (cond.basis is None and not cond.parametric) or sparsity == "terms":
         produced = np.zeros(len(unique), bool)
         produced[pair_rows] = True
-        missing = [tuple(support[k]) for k in range(len(support)) if not produced[support_rows[k]]]
-        if missing:
-            return f"{cond.name}: monomial exponent {missing[0]} cannot appear in any SOS of this support"
+        missing = np.flatnonzero(~produced[support_rows])
+        if len(missing):
+            exponent = tuple(int(v) for v in support[missing[0]])
+            return f"{cond.name}: monomial exponent {exponent} cannot appear in any SOS of this support"
     weights = np.where(i_idx == j_idx, 1.0, SQRT2)
     A_q = sp.csr_matrix((weights, (pair_rows, np.arange(len(sums)))), shape=(len(unique), len(sums)))
     b = np.zeros(len(unique))
-    row_of = dict(zip(map(tuple, support), support_rows))
-    for e, v in cond.constant.items():
-        if e in row_of:
-            b[row_of[e]] += v
-    rows, cols, vals = [], [], []
-    for k, terms in cond.parametric.items():
-        for e, v in terms.items():
-            rows.append(row_of[e]), cols.append(k), vals.append(-v)
-    A_c = sp.csr_matrix((vals, (rows, cols)), shape=(len(unique), nparams))
+    kept = const_vals != 0
+    np.add.at(b, np.searchsorted(unique, _encode(const_exps[kept], radix)), const_vals[kept])
+    A_c = sp.csr_matrix((-param_vals, (np.searchsorted(unique, _encode(param_exps, radix)), param_cols)),
+                        shape=(len(unique), nparams))
     scale = float(np.max(np.abs(b))) if not cond.parametric and np.any(b) else 1.0
-    return _Block(basis, A_q, A_c / scale, b / scale, scale, (i_idx, j_idx))
+    return _Block(basis, A_q, A_c / scale, b / scale, scale, (i_idx, j_idx), parts)
 
 
 def _unsvec(q: np.ndarray, pairs, size: int) -> np.ndarray:
@@ -151,11 +181,32 @@ def _unsvec(q: np.ndarray, pairs, size: int) -> np.ndarray:
 
 
 def solve_sos(program: SOSProgram, time_limit: float | None = None, backend: str = "clarabel") -> SOSSolution:
-    """Maximise the Gram margins subject to the SOS conditions; see the module docstring."""
+    """Maximise the Gram margins subject to the SOS conditions; see the module docstring.
+
+    With ``program.sparsity == "terms"`` the sparse program is solved first; when it is infeasible or
+    its smallest margin is not positive, the lossless "signs" program is solved in the time left."""
+    if program.sparsity not in SPARSITY_LEVELS:
+        raise ValueError(f"unknown sparsity {program.sparsity!r}; expected one of {', '.join(SPARSITY_LEVELS)}")
+    start = time.perf_counter()
+    if program.sparsity != "terms":
+        return _solve_level(program, program.sparsity, time_limit, backend)
+    first = _solve_level(program, "terms", time_limit, backend)
+    if first.status is SolverStatus.SOLVED and min(first.margins, default=1.0) > 0:
+        return first
+    left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+    if left is not None and left <= 0:
+        return first
+    solution = _solve_level(program, "signs", left, backend)
+    solution.seconds = time.perf_counter() - start
+    return solution
+
+
+def _solve_level(program: SOSProgram, sparsity: str, time_limit: float | None, backend: str) -> SOSSolution:
+    """``solve_sos`` with the Gram blocks of one sparsity level."""
     start = time.perf_counter()
     blocks = []
     for cond in program.conditions:
-        block = _build_block(cond, program.nvars, program.nparams)
+        block = _build_block(cond, program.nvars, program.nparams, sparsity)
         if isinstance(block, str):
             return _no_answer(SolverStatus.INFEASIBLE, "structure", seconds=time.perf_counter() - start, detail=block)
         blocks.append(block)
@@ -168,6 +219,9 @@ def solve_sos(program: SOSProgram, time_limit: float | None = None, backend: str
     else:
         solution = _solve_cvxpy(program, blocks, time_limit, backend.split(":")[-1].upper())
     solution.seconds = time.perf_counter() - start
+    solution.sparsity = sparsity
+    if solution.status is SolverStatus.SOLVED:
+        solution.blocks = [block.parts for block in blocks]
     return solution
 
 
@@ -197,16 +251,17 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
                           sp.csr_matrix((m, nvar - off - block.A_q.shape[1]))])
         eq_rows.append(left), eq_b.append(block.b)
     ineq_rows, ineq_b = [], []
-    for g, h in program.inequalities:
-        row = np.zeros(nvar)
-        for k, v in g.items():
-            row[k] = v
-        ineq_rows.append(sp.csr_matrix(row)), ineq_b.append([h])
+    if program.inequalities:                                           # Σ g_k c_k ≤ h, one sparse matrix
+        rows = np.concatenate([np.full(len(g), r) for r, (g, _) in enumerate(program.inequalities)])
+        cols = np.concatenate([np.fromiter(g, np.int64, len(g)) for g, _ in program.inequalities])
+        vals = np.concatenate([np.fromiter(g.values(), float, len(g)) for g, _ in program.inequalities])
+        ineq_rows.append(sp.csr_matrix((vals, (rows, cols)), shape=(len(program.inequalities), nvar)))
+        ineq_b.append(np.array([h for _, h in program.inequalities], dtype=float))
     for j in range(T):                                                 # t_j ≤ cap
         row = sp.csr_matrix(([1.0], ([0], [P + j])), shape=(1, nvar))
         ineq_rows.append(row), ineq_b.append([program.margin_cap])
     psd_rows, psd_b, cones = [], [], [clarabel.ZeroConeT(sum(b.A_q.shape[0] for b in blocks)),
-                                      clarabel.NonnegativeConeT(len(ineq_rows))]
+                                      clarabel.NonnegativeConeT(sum(r.shape[0] for r in ineq_rows))]
     for j, (block, off) in enumerate(zip(blocks, offsets)):            # s = q_j − t_j·svec(I) ∈ PSD
         npairs = block.A_q.shape[1]
         i_idx, j_idx = block.pairs
@@ -216,7 +271,7 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
         vals = np.concatenate([-np.ones(npairs), np.ones(len(diag))])
         psd_rows.append(sp.csr_matrix((vals, (rows, cols)), shape=(npairs, nvar)))
         psd_b.append(np.zeros(npairs))
-        cones.append(clarabel.PSDTriangleConeT(len(block.basis)))
+        cones.extend(clarabel.PSDTriangleConeT(len(part)) for part in block.parts)
     A = sp.vstack(eq_rows + ineq_rows + psd_rows).tocsc()
     b = np.concatenate(eq_b + [np.concatenate(ineq_b) if ineq_b else np.zeros(0)] + psd_b)
     q = np.zeros(nvar)
@@ -272,17 +327,21 @@ def _solve_cvxpy(program: SOSProgram, blocks: list[_Block], time_limit: float | 
     t = cp.Variable(_margin_count(program, blocks))
     constraints, grams = [t <= program.margin_cap], []
     for j, block in enumerate(blocks):
-        s = len(block.basis)
-        Q = cp.Variable((s, s), symmetric=True)
-        grams.append(Q)
-        i_idx, j_idx = block.pairs
-        # svec entry k = w_k·Q[i_k, j_k]; A_q·svec(Q) = (A_q·diag(w))·Q[i, j] over the upper triangle
-        weights = np.where(i_idx == j_idx, 1.0, SQRT2)
-        select = sp.csr_matrix((weights, (np.arange(len(i_idx)), j_idx * s + i_idx)), shape=(len(i_idx), s * s))
-        lhs = (block.A_q @ select) @ cp.vec(Q, order="F")
-        if c is not None:
-            lhs = lhs + block.A_c @ c
-        constraints += [lhs == block.b, Q - t[0 if program.shared_margin else j] * np.eye(s) >> 0]
+        lhs = block.A_c @ c if c is not None else 0
+        offset, parts = 0, []
+        for part in block.parts:
+            k = len(part)
+            Q = cp.Variable((k, k), symmetric=True)
+            parts.append(Q)
+            i_idx, j_idx = svec_pairs(k)
+            # svec entry = w·Q[i, j] over the upper triangle (column-major vec)
+            weights = np.where(i_idx == j_idx, 1.0, SQRT2)
+            select = sp.csr_matrix((weights, (np.arange(len(i_idx)), j_idx * k + i_idx)), shape=(len(i_idx), k * k))
+            lhs = lhs + (block.A_q[:, offset:offset + len(i_idx)] @ select) @ cp.vec(Q, order="F")
+            offset += len(i_idx)
+            constraints.append(Q - t[0 if program.shared_margin else j] * np.eye(k) >> 0)
+        grams.append(parts)
+        constraints.append(lhs == block.b)
     for g, h in program.inequalities:
         constraints.append(sum(v * c[k] for k, v in g.items()) <= h)
     problem = cp.Problem(cp.Maximize(cp.sum(t)), constraints)
@@ -296,8 +355,16 @@ def _solve_cvxpy(program: SOSProgram, blocks: list[_Block], time_limit: float | 
     x = [np.atleast_1d(c.value) if c is not None else np.zeros(0), np.atleast_1d(t.value)]
     t_values = np.resize(np.atleast_1d(t.value), len(blocks))
     return SOSSolution(SolverStatus.SOLVED, f"cvxpy/{solver}", [float(v) * b.scale for v, b in zip(t_values, blocks)],
-                       x[0], [np.asarray(Q.value) * b.scale for Q, b in zip(grams, blocks)],
+                       x[0], [_assemble([np.asarray(Q.value) for Q in parts], b) * b.scale for parts, b in zip(grams, blocks)],
                        [b.basis for b in blocks], 0.0)
+
+
+def _assemble(part_grams: list[np.ndarray], block: _Block) -> np.ndarray:
+    """The full Gram matrix over ``block.basis`` with the given diagonal blocks (0 elsewhere)."""
+    Q = np.zeros((len(block.basis), len(block.basis)))
+    for part, gram in zip(block.parts, part_grams):
+        Q[np.ix_(part, part)] = gram
+    return Q
 
 
 def is_solver_panic(error: BaseException) -> bool:

@@ -34,6 +34,7 @@ from seq2math.lyapunov.check import CHECK_GRACE, CHECK_GRACE_SHARE, as_polynomia
 from seq2math.lyapunov.methods.base import Method, Search, register_method, seconds_left
 from seq2math.lyapunov.result import CheckResult
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
+from seq2math.symbolic.expr import NotPolynomialError, to_infix, to_poly
 from seq2math.symbolic.poly import Poly, in_ring, lie_derivative, ring
 
 MARGIN_TOLERANCE = 1e-7
@@ -66,14 +67,15 @@ def _float_terms(p: Poly) -> dict[tuple[int, ...], float]:
     return {tuple(int(v) for v in e): float(c) for e, c in zip(p.monoms(), p.coeffs())}
 
 
-def build_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None
-                  ) -> tuple[SOSProgram, list]:
+def build_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None,
+                  sparsity: str = "dense") -> tuple[SOSProgram, list]:
     """The findlyap SOS program for V of degree ≤ ``degree``; returns (program, V monomials).
 
     ``basis`` (exponent tuples of degree ≥ 2) restricts V to those monomials (the ``guided``
     method's supports); by default V has every monomial of degree 2..``degree``. The ε weights
     of the lyapunov check cover the pure even powers xᵢ², xᵢ⁴, …, xᵢ^``degree`` either way, so
-    a basis should hold the pure even powers that positive definiteness needs.
+    a basis should hold the pure even powers that positive definiteness needs. ``sparsity`` splits the
+    Gram matrices into blocks (``seq2math.sos.sparsity``; "dense": today's findlyap, one block).
     """
     n = len(system)
     R = ring(n)
@@ -100,7 +102,7 @@ def build_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
         pure = {k: -1.0 for k, m in enumerate(basis) if sum(1 for e in m if e) == 1 and sum(m) % 2 == 0}
         inequalities.append((pure, -0.1))
     conditions = [SOSCondition("positive", {}, positive), SOSCondition("decrease", {}, decrease)]
-    return SOSProgram(n, nparams, conditions, inequalities, shared_margin=True), basis
+    return SOSProgram(n, nparams, conditions, inequalities, shared_margin=True, sparsity=sparsity), basis
 
 
 def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_scale: int | None = None
@@ -129,8 +131,8 @@ def rounded_candidates(coefficients: np.ndarray, basis: list, nvars: int, max_sc
 
 
 def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None,
-                  time_limit: float | None = None, backend: str = "clarabel", memory_limit: int | None = None
-                  ) -> tuple[Attempt, np.ndarray | None, list]:
+                  time_limit: float | None = None, backend: str = "clarabel", memory_limit: int | None = None,
+                  sparsity: str = "dense") -> tuple[Attempt, np.ndarray | None, list]:
     """One findlyap SOS solve (``build_program``): (log entry, V's float coefficients or None, V monomials).
 
     The coefficients are returned only when the solver answered and the best margin is not
@@ -141,10 +143,11 @@ def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
     itself cannot fork it safely (``jobs.workers.can_fork_safely``) and solves here.
     """
     if (time_limit is None and memory_limit is None) or not can_fork_safely():
-        return _solve_program_here(system, degree, check, basis, time_limit, backend)
+        return _solve_program_here(system, degree, check, basis, time_limit, backend, sparsity)
     start = time.perf_counter()
     seconds = None if time_limit is None else max(0.0, time_limit) * (1 + CHECK_GRACE_SHARE) + CHECK_GRACE
-    answer = call_with_hard_limit(lambda: _solve_program_here(system, degree, check, basis, time_limit, backend),
+    answer = call_with_hard_limit(lambda: _solve_program_here(system, degree, check, basis, time_limit, backend,
+                                                              sparsity),
                                   seconds, memory_limit)
     if answer is TIMED_OUT or answer is MEMORY_OUT or isinstance(answer, JobError):
         status, detail = (("timeout", "hard time limit reached") if answer is TIMED_OUT else
@@ -157,10 +160,10 @@ def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
 
 
 def _solve_program_here(system: list[Poly], degree: int, check: str, basis: list | None, time_limit: float | None,
-                        backend: str) -> tuple[Attempt, np.ndarray | None, list]:
+                        backend: str, sparsity: str = "dense") -> tuple[Attempt, np.ndarray | None, list]:
     """``solve_program`` in this process."""
     start = time.perf_counter()
-    program, basis = build_program(system, degree, check, basis)
+    program, basis = build_program(system, degree, check, basis, sparsity)
     solution = solve_sos(program, time_limit=time_limit, backend=backend)
     seconds = time.perf_counter() - start
     if solution.status is not SolverStatus.SOLVED:
@@ -175,7 +178,7 @@ def _solve_program_here(system: list[Poly], degree: int, check: str, basis: list
 
 def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None = None, check: str = "lyapunov",
                attempts: list[Attempt] | None = None, max_scale: int | None = None, backend: str = "clarabel",
-               memory_limit: int | None = None) -> Iterator[tuple[Poly, int]]:
+               memory_limit: int | None = None, sparsity: str = "dense") -> Iterator[tuple[Poly, int]]:
     """(rounded V, degree) from the SOS search at degrees 2, 4, …; ``attempts`` collects the log.
 
     Each solve runs under the time left and ``memory_limit`` (``solve_program``); a solve that
@@ -187,7 +190,8 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
         if remaining is not None and remaining <= 0:
             attempts.append(Attempt(degree, "timeout", 0.0))
             return
-        attempt, coefficients, basis = solve_program(system, degree, check, None, remaining, backend, memory_limit)
+        attempt, coefficients, basis = solve_program(system, degree, check, None, remaining, backend, memory_limit,
+                                                     sparsity)
         attempts.append(attempt)
         if attempt.status == "memory limit":
             return
@@ -198,17 +202,19 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
 
 
 def findlyap(system, max_degree: int = 6, time_limit: float | None = None, check: str = "lyapunov",
-             memory_limit: int | None = None) -> FindlyapResult:
+             memory_limit: int | None = None, sparsity: str = "dense") -> FindlyapResult:
     """Search V by SOS programming and prove the rounded V exactly; see the module docstring.
 
     ``time_limit`` bounds the whole search (each solve and check is killed at its share);
-    ``memory_limit`` (bytes) bounds each solve and check (docs/reliability.md)."""
+    ``memory_limit`` (bytes) bounds each solve and check (docs/reliability.md); ``sparsity`` splits the
+    Gram matrices (``build_program``)."""
     start = time.perf_counter()
     n = len(system)
     system = [in_ring(f, n) for f in system]
     deadline = None if time_limit is None else start + time_limit
     attempts: list[Attempt] = []
-    for V, degree in candidates(system, max_degree, deadline, check, attempts, memory_limit=memory_limit):
+    for V, degree in candidates(system, max_degree, deadline, check, attempts, memory_limit=memory_limit,
+                                sparsity=sparsity):
         remaining = None if deadline is None else deadline - time.perf_counter()
         if remaining is not None and remaining <= 0:
             attempts[-1].detail += "; time limit reached while proving the rounded V"
@@ -231,6 +237,20 @@ def polynomial_system(system: list) -> list[Poly] | None:
     return None if polys is None else polys[0]
 
 
+def not_polynomial_reason(method: str, system: list) -> str:
+    """Why the SOS method ``method`` does not apply to ``system``: its first non-polynomial equation."""
+    n = len(system)
+    for i, equation in enumerate(system):
+        if isinstance(equation, Poly):
+            continue
+        try:
+            to_poly(equation, n)
+        except NotPolynomialError:
+            return (f"{method}: does not apply: x{i}' = {to_infix(equation)} is not polynomial, and an SOS "
+                    f"certificate needs polynomial equations (V and dV/dt must be polynomials)")
+    return f"{method}: does not apply: the system is not polynomial"
+
+
 @register_method
 class FindlyapMethod(Method):
     """The SOSTOOLS-style ``findlyap`` baseline: proposes the one V it proved (docs/baselines.md)."""
@@ -240,6 +260,7 @@ class FindlyapMethod(Method):
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
         system = polynomial_system(search.system)
         if system is None:
+            search.reason = not_polynomial_reason(self.name, search.system)
             return
         result = findlyap(system, self.options.max_degree, seconds_left(deadline), check, self.options.memory_limit)
         _note_limits(search, result.attempts)
@@ -256,6 +277,7 @@ class SosMethod(Method):
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
         system = polynomial_system(search.system)
         if system is None:
+            search.reason = not_polynomial_reason(self.name, search.system)
             return
         attempts: list[Attempt] = []
         search.reason, search.interrupted = "", False
@@ -263,6 +285,8 @@ class SosMethod(Method):
                                memory_limit=self.options.memory_limit):
             yield V
         _note_limits(search, attempts)
+        if not search.reason and attempts:
+            search.reason = "sos: " + ", ".join(f"degree {a.degree} {a.status}" for a in attempts)
 
 
 def _note_limits(search: Search, attempts: list[Attempt]) -> None:

@@ -33,13 +33,21 @@ import time
 from typing import Any, Iterator
 
 from seq2math.lyapunov.methods.base import Search, register_method, seconds_left
-from seq2math.lyapunov.methods.findlyap import polynomial_system, rounded_candidates, solve_program
+from seq2math.lyapunov.methods.findlyap import (
+    not_polynomial_reason,
+    polynomial_system,
+    rounded_candidates,
+    solve_program,
+)
 from seq2math.lyapunov.methods.model import ModelMethod, Proposal, read_hypotheses
 from seq2math.symbolic.expr import NotPolynomialError, to_poly
 from seq2math.symbolic.poly import Poly
 
 #: the first basis tried is the union of the supports of this many top hypotheses
 UNION_SIZE = 3
+#: Gram blocks of its programs (``seq2math.sos.sparsity``): lossless sign-symmetry blocks. A model's support
+#: is sparse, so V (and often −V̇) keeps sign symmetries that the full findlyap basis does not
+SPARSITY = "signs"
 
 Monomial = tuple[int, ...]
 
@@ -100,7 +108,7 @@ class GuidedMethod(ModelMethod):
             yield search.proved["lyapunov"]
         system = polynomial_system(search.system)
         if system is None:
-            search.reason = "guided: the system is not polynomial"
+            search.reason = not_polynomial_reason(self.name, search.system)
             return
         n = len(system)
         bases = guided_bases(hypothesis_supports(read_hypotheses(search.state, n), n), n)
@@ -115,7 +123,7 @@ class GuidedMethod(ModelMethod):
                 break
             degree = max(sum(m) for m in basis)
             attempt, coefficients, basis = solve_program(system, degree + degree % 2, check, basis, left,
-                                                          memory_limit=self.options.memory_limit)
+                                                          memory_limit=self.options.memory_limit, sparsity=SPARSITY)
             statuses.append(attempt.status)
             if coefficients is not None:
                 yield from rounded_candidates(coefficients, basis, n)

@@ -190,6 +190,20 @@ class ModelMethod(Method):
             return                               # decoding used up the time (the loop checks the rest)
         if check == "barrier" and "lyapunov" in search.proved:
             yield search.proved["lyapunov"]
-        for proposal in read_hypotheses(search.state, len(search.system)):
+        proposals = read_hypotheses(search.state, len(search.system))
+        search.reason = unusable_reason(proposals, len(system_source(search.system)))
+        for proposal in proposals:
             if proposal.V is not None:
                 yield proposal.V
+
+
+def unusable_reason(proposals: list[Proposal], source_length: int) -> str:
+    """Why a beam proposes nothing ("" when some hypothesis is a readable V): the decoder returns one
+    empty hypothesis for a source longer than the model's positions (``evaluation.decode``)."""
+    if any(proposal.V is not None for proposal in proposals):
+        return ""
+    if all(not proposal.tokens for proposal in proposals):
+        return (f"model: no hypothesis: the system's source has {source_length} tokens, more than the model "
+                f"can read (a model trained on longer systems is needed)")
+    problems = [proposal.problem for proposal in proposals if proposal.problem]
+    return f"model: none of the {len(proposals)} hypotheses is a usable V ({problems[0] if problems else 'empty'})"

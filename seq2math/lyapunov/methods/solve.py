@@ -24,14 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from seq2math.lyapunov.check import as_polynomials, check_candidate
+from seq2math.lyapunov.conditions import quick_counterexample, sign_conditions
 from seq2math.lyapunov.methods.base import Method, Search, make_method, seconds_left
-from seq2math.lyapunov.result import CheckResult
+from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.sos import certificates
 from seq2math.sos.sdp import is_solver_panic
 from seq2math.symbolic.expr import as_expr, from_poly
 from seq2math.symbolic.poly import Poly
 from seq2math.tokens.prefix import expression_tokens
 
+#: the methods of ``seq2math solve`` and ``seq2math.solve`` when none are named: the model proposes, ``guided``
+#: fits SOS coefficients on the model's monomials, ``sos`` searches without the model
+DEFAULT_METHODS = ("model", "guided", "sos")
+#: share of the time limit each method may use (``method_deadline``); a method not listed weighs DEFAULT_SHARE
+SHARES = {"model": 0.25, "guided": 0.35, "sos": 0.4}
+DEFAULT_SHARE = 0.3
 #: a candidate checked at or past the deadline still gets this many seconds (it was proposed in time)
 MIN_CHECK_SECONDS = 0.5
 #: report records keep this many characters of a reason
@@ -77,6 +84,14 @@ def prove(system: list, V: Any, check: str, deadline: float | None, certificate_
 
     With a deadline the check runs in a child process killed at it (``check_candidate``'s hard
     limit); ``memory_limit`` (bytes) caps that child's allocations (docs/reliability.md)."""
+    polys = as_polynomials(system, V)
+    if polys is not None and check in CHECKS:           # a wrong beam hypothesis is refuted without a fork
+        conditions = sign_conditions(polys[0], polys[1], check, asymptotic=False)
+        witness = quick_counterexample(conditions, len(polys[0]))
+        if witness is not None:
+            result = CheckResult(False, check, "counterexample: " + witness["statement"], "exact counterexample",
+                                 witness)
+            return Proof(result, result.reason, False)
     left = seconds_left(deadline)
     try:
         result = check_candidate(system, V, check, timeout=None if left is None else max(MIN_CHECK_SECONDS, left),
@@ -206,21 +221,38 @@ def for_system(system: list, methods: list[Method]) -> list[Method]:
     return [make_method("nonpoly")] + methods
 
 
+def method_deadline(methods: list[Method], index: int, deadline: float | None, shared: bool) -> float | None:
+    """When method ``index`` must stop: with ``shared``, its share (``SHARES``) of the time left, weighed
+    against the shares of the methods after it (time an earlier method left unused passes on); the last
+    method, and every method without ``shared``, gets the whole ``deadline``."""
+    left = seconds_left(deadline)
+    if left is None or not shared or index == len(methods) - 1:
+        return deadline
+    weights = [SHARES.get(method.name, DEFAULT_SHARE) for method in methods[index:]]
+    return time.perf_counter() + left * weights[0] / sum(weights)
+
+
 def solve_system(system: list, methods: list[Method], check: str = "lyapunov", time_limit: float | None = None,
-                 require_certificate: bool = False) -> SolveOutcome:
+                 require_certificate: bool = False, shared: bool = False) -> SolveOutcome:
     """Try each method in order within ``time_limit`` seconds in all; the first accepted V wins
-    (``for_system``: a non-polynomial system tries the ``nonpoly`` method first)."""
+    (``for_system``: a non-polynomial system tries the ``nonpoly`` method first).
+
+    With ``shared`` each method stops at its share of the time (``method_deadline``); without, each may
+    use all the time that is left. On a non-polynomial system only ``nonpoly`` proposes anything (the
+    others say at once why they do not apply), so there it may use all the time."""
+    shared = shared and as_polynomials(system, system[0]) is not None
     methods = for_system(system, methods)
     start = time.perf_counter()
     deadline = None if time_limit is None else start + time_limit
     tried: list[Attempt] = []
-    for method in methods:
+    for index, method in enumerate(methods):
         method_start = time.perf_counter()
         remaining = seconds_left(deadline)
         if remaining is not None and remaining <= 0:
             tried.append(Attempt(method.name, check, reason="no time left"))
             continue
-        attempt = attempt_method(method, method.start(system, remaining), check, deadline,
+        own = method_deadline(methods, index, deadline, shared)
+        attempt = attempt_method(method, method.start(system, seconds_left(own)), check, own,
                                  require_certificate=require_certificate)
         attempt.seconds = time.perf_counter() - method_start    # the method's start counts too
         tried.append(attempt)
