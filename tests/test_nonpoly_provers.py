@@ -54,9 +54,12 @@ def test_check_proves_the_issue_example_and_refutes_the_false_one():
 def test_sampling_alone_never_gives_valid_true():
     # V = 2(1 - cos x0) + x1^2 is not positive definite (0 at x0 = 2 pi) and sampling does not see it:
     # the answer must be undecided with what was searched, never valid
-    result = check_candidate(parse_infix_system(FALSE_GLOBALLY), parse_infix("2*(1 - cos(x0)) + x1^2"), timeout=20)
+    system, V = parse_infix_system(FALSE_GLOBALLY), parse_infix("2*(1 - cos(x0)) + x1^2")
+    result = check_candidate(system, V, timeout=20)
     assert result.valid is None and "no counterexample found" in result.numerical
-    assert result.to_json()["numerical"] == result.numerical and kind(result) == "numerical"
+    assert kind(result) == "region" and result.region.startswith("the box")       # the interval prover's box
+    alone = check_nonpolynomial(system, V, "lyapunov", provers=("seq2math.lyapunov.provers.substitution",))
+    assert alone.valid is None and alone.to_json()["numerical"] == alone.numerical and kind(alone) == "numerical"
     with pytest.raises(ValueError, match="named proof"):
         CheckResult(True, "lyapunov", "sampled", "none (numerical)")
     with pytest.raises(ValueError, match="named proof"):
@@ -96,6 +99,8 @@ def test_solve_certifies_the_issue_systems_and_proves_the_pendulum_on_a_region()
     assert not outcome.found and outcome.tried[0].method == "nonpoly" and outcome.tried[0].candidates >= 2
     # V̇ > 0 beyond |x0| = π: no global proof, but the interval prover proves a candidate on a named box
     assert "undecided globally; proved on the box |x_i| <= " in outcome.tried[0].reason
+    region = outcome.tried[0].summary()["region"]                 # what solve prints: the V and its region
+    assert region["region"].startswith("the box |x_i| <= ") and region["proof"] == "interval" and "x0" in region["V"]
 
 
 def test_report_counts_chain_proofs_as_certified_and_numerical_or_region_apart():

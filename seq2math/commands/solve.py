@@ -126,6 +126,10 @@ def _print_text(record: dict) -> None:
         found = record["found"] and t is record["tried"][-1]
         print(f"  {t['method']}: {t['candidates']} candidate(s) in {t['seconds']:.3f} s"
               + ("; found V" if found else f"; {t['last_reason']}" if t["last_reason"] else ""))
+        if not record["found"] and t.get("region"):  # no global proof, but one on a stated region
+            region = t["region"]
+            print(f"    on a region only: V = {region['V']} is proved on {region['region']} (proof: {region['proof']}); "
+                  f"this is not a global Lyapunov function")
 
 
 #: added to the hard limit per line of a FILE when a method loads a model (the first line of a worker loads it)

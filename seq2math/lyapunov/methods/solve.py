@@ -29,7 +29,7 @@ from seq2math.lyapunov.methods.base import Method, Search, make_method, seconds_
 from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.sos import certificates
 from seq2math.sos.sdp import is_solver_panic
-from seq2math.symbolic.expr import as_expr, from_poly
+from seq2math.symbolic.expr import as_expr, from_poly, to_infix
 from seq2math.symbolic.poly import Poly
 from seq2math.tokens.prefix import expression_tokens
 
@@ -43,6 +43,11 @@ DEFAULT_SHARE = 0.3
 MIN_CHECK_SECONDS = 0.5
 #: report records keep this many characters of a reason
 REASON_CHARS = 300
+
+
+def infix_text(V: Any) -> str:
+    """V in the infix syntax of the command line."""
+    return to_infix(from_poly(V) if isinstance(V, Poly) else as_expr(V))
 
 
 def prefix_text(V: Any) -> str:
@@ -132,6 +137,7 @@ class Attempt:
     V: Any = None                        # the accepted candidate
     proof: Proof | None = None           # and what proved it
     last: tuple[Any, Proof] | None = None  # the last candidate rejected, and why
+    region: tuple[Any, Proof] | None = None  # the first candidate proved on a region only (non-polynomial)
 
     @property
     def found(self) -> bool:
@@ -146,8 +152,12 @@ class Attempt:
 
     def summary(self) -> dict[str, Any]:
         """The entry of ``seq2math solve``'s ``tried`` list."""
-        return {"method": self.method, "candidates": self.candidates, "seconds": round(self.seconds, 6),
-                "last_reason": self.reason}
+        out = {"method": self.method, "candidates": self.candidates, "seconds": round(self.seconds, 6),
+               "last_reason": self.reason}
+        if self.region is not None and not self.found:
+            V, proof = self.region
+            out["region"] = {"V": infix_text(V), "region": proof.result.region, "proof": proof.result.proof}
+        return out
 
     def record(self) -> dict[str, Any]:
         """The per-check entry of a ``seq2math report`` record.
@@ -181,6 +191,8 @@ def attempt_method(method: Method, search: Search, check: str, deadline: float |
                 attempt.V, attempt.proof = V, proof
                 break
             attempt.undecided += proof.certified is None
+            if attempt.region is None and proof.result is not None and proof.result.region:
+                attempt.region = (V, proof)
             attempt.reason, attempt.last = proof.reason, (V, proof)
             if deadline is not None and time.perf_counter() > deadline:
                 attempt.reason, attempt.interrupted = "time limit reached", True
