@@ -25,13 +25,14 @@ Experiments: representation (roots from the expanded vs the factored form), arch
 at 3x3 and 5x5 against the published figures). Each configuration is a `seq2math train` run in
 OUT/runs/NAME; its exact command is in results.json. An interrupted grid continues with --resume:
 finished configurations are skipped, an interrupted one resumes from its checkpoint for what is
-left of its budget. KEY=VALUE overrides apply to every configuration (e.g. train.seed=1,
-task.name=eigenvalues for architectures).
+left of its budget. KEY=VALUE overrides, written right after NAME, apply to every configuration
+(e.g. train.seed=1, or task.name=eigenvalues for architectures).
 
 examples:
   seq2math experiment representation --out exp/representation --time-limit 10m
   seq2math experiment architectures --out exp/architectures --max-steps 3000
   seq2math experiment linalg --out exp/linalg --resume
+  seq2math experiment architectures task.name=eigenvalues train.threads=1 --out exp/eigen --time-limit 5m
   seq2math experiment representation --out /tmp/r --quick
 """
 
@@ -40,7 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("name", choices=experiment_names(), metavar="NAME",
                         help=f"the experiment: {', '.join(experiment_names())}")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="dotted overrides applied to every configuration (train.seed=1)")
+                        help="dotted overrides applied to every configuration (train.seed=1), right after NAME")
     parser.add_argument("--out", required=True, help="directory of the runs, tables and plots")
     add_time_limit(parser, what=f"of training per configuration (default {DEFAULT_BUDGET})", keep_text=True)
     parser.add_argument("--budget", dest="time_limit", type=duration_text, metavar="DURATION",

@@ -82,6 +82,7 @@ class Experiment:
     title: ClassVar[str]
 
     def configurations(self, quick: bool = False) -> list[Configuration]:
+        """The grid (``quick``: the grid of a smoke run, which may be smaller)."""
         raise NotImplementedError
 
     def analyse(self, configuration: Configuration, run: Any, records: dict[str, list[dict[str, Any]]]

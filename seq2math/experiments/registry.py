@@ -6,8 +6,12 @@ from seq2math.experiments import architectures, linalg, representation  # noqa: 
 from seq2math.experiments.base import EXPERIMENTS, Experiment
 
 
+#: the order of `seq2math experiment --help` and of docs/experiments.md
+ORDER = ("representation", "architectures", "linalg")
+
+
 def experiment_names() -> list[str]:
-    return list(EXPERIMENTS)
+    return [*ORDER, *(name for name in EXPERIMENTS if name not in ORDER)]
 
 
 def get_experiment(name: str) -> Experiment:
