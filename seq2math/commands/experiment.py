@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seq2math.commands.options import add_time_limit, duration_text
+from seq2math.commands.options import add_time_limit, seconds
 from seq2math.config import ConfigError
 from seq2math.experiments.base import (
     DEFAULT_BUDGET,
@@ -43,8 +43,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides applied to every configuration (train.seed=1), right after NAME")
     parser.add_argument("--out", required=True, help="directory of the runs, tables and plots")
-    add_time_limit(parser, what=f"of training per configuration (default {DEFAULT_BUDGET})", keep_text=True)
-    parser.add_argument("--budget", dest="time_limit", type=duration_text, metavar="DURATION",
+    add_time_limit(parser, what=f"of training per configuration (default {DEFAULT_BUDGET})")
+    parser.add_argument("--budget", dest="time_limit", type=seconds, metavar="DURATION",
                         help="the same as --time-limit")
     parser.add_argument("--max-steps", type=int, help="budget per configuration in optimiser steps instead of time")
     parser.add_argument("--resume", action="store_true",
@@ -88,7 +88,8 @@ def run(args) -> int:
     elif args.max_steps is not None:
         budget, overrides = Budget(steps=args.max_steps), tuple(args.overrides)
     else:
-        budget, overrides = Budget(time=args.time_limit or DEFAULT_BUDGET), tuple(args.overrides)
+        limit = f"{args.time_limit:g}s" if args.time_limit is not None else DEFAULT_BUDGET
+        budget, overrides = Budget(time=limit), tuple(args.overrides)
     test_count = args.test_count or (QUICK_TEST_COUNT if args.quick else TEST_COUNT)
     if test_count < 1:
         raise ConfigError(f"--test-count must be at least 1, got {test_count}")
