@@ -5,7 +5,6 @@ from __future__ import annotations
 from seq2math.experiments import architectures, linalg, representation  # noqa: F401  (they register)
 from seq2math.experiments.base import EXPERIMENTS, Experiment
 
-
 #: the order of `seq2math experiment --help` and of docs/experiments.md
 ORDER = ("representation", "architectures", "linalg")
 
