@@ -30,6 +30,7 @@ COMMANDS = {
     "export": "seq2math.commands.export",
     "plot": "seq2math.commands.plot",
     "bench": "seq2math.commands.bench",
+    "experiment": "seq2math.commands.experiment",
 }
 
 

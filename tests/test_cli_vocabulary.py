@@ -22,6 +22,7 @@ TIMED = {
     "baseline neural": ["systems.txt"],
     "train": ["--out", "runs/x"],
     "bench sos": [],
+    "experiment": ["representation", "--out", "runs/x"],
 }
 #: (command, old flag) for every hidden time-limit alias
 OLD_TIME_FLAGS = [("verify", "--timeout"), ("baseline findlyap", "--timeout"), ("train", "--max-time")]
