@@ -7,6 +7,7 @@ from seq2math.commands.options import (
     add_memory_limit,
     add_model,
     add_resolver,
+    add_shard,
     add_time_limit,
     note_old_spelling,
     resolve_memory_limit,
@@ -45,6 +46,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the neural baseline")
     parser.add_argument("--out", default="report", help="output directory (default ./report)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_shard(parser, what="systems of each test file")
 
 
 def _model_column(parser, args) -> None:
@@ -84,7 +86,8 @@ def run(args) -> int:
         options = ReportOptions(time_limit=args.time_limit, beam=args.beam, workers=args.workers,
                                 max_degree=args.max_degree, limit=args.limit, seed=args.seed,
                                 memory_limit=resolve_memory_limit(args.memory_limit, args.workers))
-        report = run_report(args.test, specs, options, args.out, progress=not args.quiet)
+        report = run_report(args.test, specs, options, args.out, progress=not args.quiet,
+                            shard=getattr(args, "shard", None))
     except ValueError as err:
         raise ConfigError(str(err)) from None
     print_summary(report, Path(args.out))
