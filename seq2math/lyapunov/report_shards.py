@@ -18,11 +18,21 @@ from typing import Any
 from seq2math.data.shards import check_shards
 from seq2math.lyapunov.methods.base import METHODS, method_names
 from seq2math.lyapunov.report import _read_records, markdown, tabulate
+from seq2math.lyapunov.result import CHECKS
 
 
 def _cells(directory: str | Path) -> int:
     """Distinct (method, test, line) cells recorded in a shard directory."""
     return len({(r["method"], r["test"], r["line"]) for r in _read_records(Path(directory) / "records.jsonl")})
+
+
+def _moved(record: dict[str, Any], out: Path) -> dict[str, Any]:
+    """The record with its certificate paths (``SHARD/certificates/METHOD/FILE/line-K.CHECK.json``) under ``out``."""
+    for check in CHECKS:
+        cell = record.get(check)
+        if isinstance(cell, dict) and cell.get("certificate"):
+            cell["certificate"] = str(out.joinpath("certificates", *Path(cell["certificate"]).parts[-3:]))
+    return record
 
 
 def merge_reports(directories: list[str], out: str | Path) -> list[dict[str, Any]]:
@@ -39,7 +49,7 @@ def merge_reports(directories: list[str], out: str | Path) -> list[dict[str, Any
     tests = list(identity["tests"])
     records: list[dict[str, Any]] = []
     for side in sidecars:
-        records += _read_records(Path(side["path"]) / "records.jsonl")
+        records += [_moved(record, out) for record in _read_records(Path(side["path"]) / "records.jsonl")]
         certificates = Path(side["path"]) / "certificates"
         if certificates.is_dir():
             shutil.copytree(certificates, out / "certificates", dirs_exist_ok=True)
