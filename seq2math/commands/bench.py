@@ -12,6 +12,8 @@ BENCHMARKS = {
     "verify": "seq2math.benchmarks.verify",
     "model": "seq2math.benchmarks.model",
     "train": "seq2math.benchmarks.train",
+    "memory": "seq2math.benchmarks.memory",
+    "workers": "seq2math.benchmarks.workers",
 }
 
 
