@@ -72,8 +72,13 @@ def test_merge_refuses_shards_that_are_not_one_complete_job(tmp_path, capsys):
         check_shards([str(tmp_path / "absent.txt")])
 
 
-def _timeless(record: dict) -> dict:
-    return {k: v for k, v in record.items() if "seconds" not in k}
+def _timeless(value):
+    """A record without its timings (``seconds``, ``decode_seconds``, at any depth)."""
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):
+        return [_timeless(v) for v in value]
+    return value
 
 
 def _records(path) -> list[dict]:
@@ -140,3 +145,17 @@ def test_report_shards_merge_into_the_one_process_report(tmp_path, squares):
     assert report["cells"]["first"]["squares"]["lyapunov"] == 3
     certified = sorted(p.name for p in (merged / "certificates" / "squares" / "first").iterdir())
     assert certified == sorted(p.name for p in (tmp_path / "whole" / "certificates" / "squares" / "first").iterdir())
+
+
+def test_solve_file_shards_merge_into_the_one_process_records(tmp_path, squares):
+    data = tmp_path / "systems.txt"
+    systems = [[-X0, -X1], [-X0, X1], [-X0 + X1, -X0 - X1**3]]
+    data.write_text("".join(format_benchmark_line([from_poly(f) for f in s], from_poly(X0)) + "\n" for s in systems))
+    common = ["solve", str(data), "--methods", "squares", "--time-limit", "20"]
+    assert main([*common, "--out", str(tmp_path / "whole.jsonl")]) == 0
+    parts = [str(tmp_path / f"part{i}.jsonl") for i in range(2)]
+    for i, part in enumerate(parts):
+        assert main([*common, "--out", part, "--shard", f"{i}/2"]) == 0
+    assert main(["data", "merge", *parts, "--out", str(tmp_path / "merged.jsonl")]) == 0
+    merged = _records(tmp_path / "merged.jsonl")
+    assert merged == _records(tmp_path / "whole.jsonl") and [r["found"] for r in merged] == [True, False, True]
