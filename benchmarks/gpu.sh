@@ -87,9 +87,10 @@ note "data: $BPOLY bpoly + $forward fbarr systems in $(( $(clock) - start )) s" 
 PRECISION_TRAIN=(train.precision=bf16)
 [ "$DEVICE" = cpu ] && PRECISION_TRAIN=(train.precision=fp32)
 start=$(clock)
-seq2math train --config lyapunov-paper "$OUT/data/mixture.txt" --out "$OUT/runs/mixture" --device "$DEVICE" \
-  --time-limit "$TRAIN_TIME" --quiet "${PRECISION_TRAIN[@]}" train.valid_count=64 train.verify_count=16 \
-  train.eval_every=1000000 train.log_every=20 train.tensorboard=false "${TRAIN_SIZE[@]}"
+# positional arguments go together: the data FILE and the dotted overrides, then the options
+seq2math train --config lyapunov-paper "$OUT/data/mixture.txt" "${PRECISION_TRAIN[@]}" train.valid_count=64 \
+  train.verify_count=16 train.eval_every=1000000 train.log_every=20 train.tensorboard=false "${TRAIN_SIZE[@]}" \
+  --out "$OUT/runs/mixture" --device "$DEVICE" --time-limit "$TRAIN_TIME" --quiet
 note "training ($TRAIN_TIME): $(( $(clock) - start )) s; last log line:"
 grep '"kind": "train"' "$OUT/runs/mixture/metrics.jsonl" | tail -1 | tee -a "$OUT/summary.txt" || true
 note "done: $OUT"
