@@ -11,7 +11,10 @@ ratio of the median wall times, one worker / N workers (ideal: N). The work:
   ``sos`` with ``--max-degree 2``), ``--time-limit`` per system and check.
 
 Wall time is what a user waits for, so the load average is printed first: on a machine other
-processes use, N workers cannot get N cores and the ratio says so (docs/performance.md). The CPU
+processes use, N workers cannot get N cores and the ratio says so (docs/performance.md). A
+calibration line measures what the machine allows at that moment: the same ratio for a pure
+Python loop (no I/O, no pickling) split over N forked processes; a command's ratio is to be read
+against it. The CPU
 seconds of each side (this process and its finished children, ``os.times``) are printed too:
 equal CPU on both sides means the parallel side adds no work (no scaling defect), whatever the
 machine's load does to the wall times.
@@ -83,6 +86,26 @@ def _cpu_seconds() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+def _spin(units: int) -> int:
+    total = 0
+    for i in range(units * 2_000_000):
+        total += i & 7
+    return total
+
+
+def calibrate(workers: int, units: int = 4) -> tuple[float, float]:
+    """(seconds of ``units`` loops in one process, seconds of the same split over ``workers`` forked processes)."""
+    import multiprocessing as mp
+
+    started = time.perf_counter()
+    _spin(units)
+    one = time.perf_counter() - started
+    started = time.perf_counter()
+    with mp.get_context("fork").Pool(workers) as pool:
+        pool.map(_spin, [units // workers] * workers)
+    return one, time.perf_counter() - started
+
+
 def _units(name: str, args) -> tuple[int, str]:
     return {"generate": (args.count, "examples"), "verify": (args.verify_count, "pairs"),
             "report": (args.report_count, "systems")}[name]
@@ -100,6 +123,9 @@ def run(args) -> int:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} cores, load average {load} (1, 5, 15 min): ratios below 2 on a busy "
           "machine measure the machine as much as the code")
+    one, many = calibrate(args.workers)
+    print(f"calibration: a pure Python loop, 1 process {one:.2f} s, {args.workers} processes {many:.2f} s: "
+          f"the machine allows {one / many:.2f}x now")
     work = Path(tempfile.mkdtemp(prefix="seq2math-bench-workers-"))
     try:
         commands = _commands(args, work)
