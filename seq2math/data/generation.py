@@ -88,12 +88,18 @@ def count_complete_lines(path: Path) -> int:
     """Number of newline-terminated lines; a trailing partial line is cut off."""
     if not path.exists():
         return 0
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end != len(data):
+    lines, end, offset = 0, 0, 0
+    with open(path, "rb") as handle:                  # in blocks: a shard may be gigabytes
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block.rfind(b"\n")
+            if last >= 0:
+                end = offset + last + 1
+            offset += len(block)
+    if end != offset:
         with open(path, "r+b") as handle:
             handle.truncate(end)
-    return data[:end].count(b"\n")
+    return lines
 
 
 def write_dataset(task: Task, out: str | Path, count: int, seed: int, workers: int = 1,
