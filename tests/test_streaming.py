@@ -108,3 +108,13 @@ def test_the_index_holds_no_python_object_per_line(tmp_path, task):
     assert [index[i] for i in (0, 9_999, 19_999)] == [examples[i] for i in (0, 9_999, 19_999)]
     # 16 bytes a line in numpy arrays (+ the growing buffers), where lists of tokens take kilobytes a line
     assert peak < 64 * 20_000, f"indexing 20,000 lines peaked at {peak} bytes"
+
+
+def test_the_memory_benchmark_file_repeats_its_generated_examples_in_order(tmp_path):
+    from seq2math.benchmarks.memory import make_file
+
+    path = tmp_path / "big.txt"
+    make_file(path, 25, 10, seed=0)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 25 and len(set(lines)) == 10 and all(lines[i] == lines[i % 10] for i in range(25))
+    assert not path.with_name("big.txt.unique").exists()
