@@ -21,6 +21,7 @@ TIMED = {
     "baseline findlyap": ["systems.txt"],
     "baseline neural": ["systems.txt"],
     "train": ["--out", "runs/x"],
+    "bench workers": [],
 }
 #: (command, old flag) for every hidden time-limit alias
 OLD_TIME_FLAGS = [("verify", "--timeout"), ("baseline findlyap", "--timeout"), ("train", "--max-time")]

@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from seq2math.commands.options import add_time_limit
+
 HELP = "generate, verify and report with --workers N against 1 worker (same run): throughput ratio"
 
 
@@ -42,7 +44,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--report-count", type=int, default=24, help="report: systems (default 24)")
     parser.add_argument("--report-method", default="sos", help="report: the method column (default sos)")
     parser.add_argument("--max-degree", type=int, default=2, help="report: largest degree of V (default 2)")
-    parser.add_argument("--time-limit", default="30", help="verify, report: time limit (default 30 s)")
+    add_time_limit(parser, what="per line (verify) and per system and check (report)", default=30.0)
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each side (default 1)")
     parser.add_argument("--only", default="generate,verify,report", help="commands to measure (default all three)")
     parser.add_argument("--seed", type=int, default=0)
@@ -73,10 +75,10 @@ def _commands(args, work: Path) -> dict[str, Callable[[int, Path], None]]:
             ["generate", "lyapunov", "--mode", "backward", "--count", str(args.count), "--seed", str(args.seed),
              "--out", str(out), "--quiet", "--workers", str(workers)]),
         "verify": lambda workers, out: _quiet_main(
-            ["verify", str(pairs), "--out", str(out), "--workers", str(workers), "--time-limit", args.time_limit]),
+            ["verify", str(pairs), "--out", str(out), "--workers", str(workers), "--time-limit", f"{args.time_limit:g}"]),
         "report": lambda workers, out: _quiet_main(
             ["report", str(systems), "--methods", args.report_method, "--max-degree", str(args.max_degree),
-             "--time-limit", args.time_limit, "--workers", str(workers), "--out", str(out), "--quiet"]),
+             "--time-limit", f"{args.time_limit:g}", "--workers", str(workers), "--out", str(out), "--quiet"]),
     }
 
 
