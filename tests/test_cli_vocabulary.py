@@ -23,6 +23,7 @@ TIMED = {
     "train": ["--out", "runs/x"],
     "bench sos": [],
     "experiment": ["representation", "--out", "runs/x"],
+    "bench workers": [],
 }
 #: (command, old flag) for every hidden time-limit alias
 OLD_TIME_FLAGS = [("verify", "--timeout"), ("baseline findlyap", "--timeout"), ("train", "--max-time")]

@@ -14,6 +14,8 @@ BENCHMARKS = {
     "train": "seq2math.benchmarks.train",
     "fuzz": "seq2math.benchmarks.fuzz",
     "sos": "seq2math.benchmarks.sos",
+    "memory": "seq2math.benchmarks.memory",
+    "workers": "seq2math.benchmarks.workers",
 }
 
 

@@ -1,9 +1,10 @@
-"""``seq2math data dedup|split|mix|stats``: data-set tools for files of any task.
+"""``seq2math data dedup|split|mix|stats|merge``: data-set tools for files of any task.
 
 The command parses, calls ``seq2math.data.tools`` / ``seq2math.data.stats`` and prints. Files are
 read by ``seq2math.data.files``: the prefix benchmark format (``COUNT|SOURCE<TAB>TARGET``), plain
 ``SOURCE<TAB>TARGET`` lines (the linear-algebra tasks) and JSONL (``{"input", "target"}``).
 Malformed lines are reported with their line number and skipped, or stop the command with ``--strict``.
+``merge`` joins the outputs of ``--shard i/N`` runs (``seq2math.data.shards``, docs/scale.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from seq2math.data.stats import collect_statistics, format_statistics
 from seq2math.data.tools import deduplicate, mix, parse_mix_spec, split_by_source
 from seq2math.tasks.base import DataFormatError
 
-HELP = "data-set tools: dedup, split (no overlap), mix (e.g. backward + 300 forward), stats"
+HELP = "data-set tools: dedup, split (no overlap), mix (e.g. backward + 300 forward), stats, merge (shards)"
 DESCRIPTION = """Data-set tools for files in the prefix format (COUNT|SRC<TAB>TGT), plain TSV or JSONL.
 
 examples:
@@ -26,6 +27,7 @@ examples:
   seq2math data split bwd.dedup.txt --valid 200 --test 200 --seed 0 --out-dir splits/
   seq2math data mix splits/train.txt fwd.txt:300 --out polymixture.txt --seed 0
   seq2math data stats polymixture.txt
+  seq2math data merge bwd.0.txt bwd.1.txt --out bwd.txt     (outputs of --shard 0/2 and 1/2)
 """
 
 
@@ -52,14 +54,20 @@ def add_arguments(parser) -> None:
     add_input_files(stats, dest="input", help="data file")
     for tool in (dedup, split, mixer, stats):
         tool.add_argument("--strict", action="store_true", help="stop at the first malformed line")
+    merge = sub.add_parser("merge", help="join the outputs of --shard i/N runs of generate, verify, solve, report "
+                                         "into the one-process output")
+    add_input_files(merge, dest="inputs", many=True, metavar="SHARD",
+                    help="the output files (report: directories) of every shard, in any order")
+    merge.add_argument("--out", required=True, help="merged file (report: directory)")
 
 
 def run(args) -> int:
     command = getattr(args, "data_command", None)
     if command is None:
-        raise ConfigError("name a tool: dedup, split, mix or stats (seq2math data --help)")
+        raise ConfigError("name a tool: dedup, split, mix, stats or merge (seq2math data --help)")
     try:
-        return {"dedup": _run_dedup, "split": _run_split, "mix": _run_mix, "stats": _run_stats}[command](args)
+        return {"dedup": _run_dedup, "split": _run_split, "mix": _run_mix, "stats": _run_stats,
+                "merge": _run_merge}[command](args)
     except ValueError as err:
         if isinstance(err, DataFormatError):
             raise
@@ -114,3 +122,43 @@ def _run_stats(args) -> int:
     records, bad = read_records(args.input, _on_error(args))
     print(format_statistics(collect_statistics(records, args.input, _on_error(args)), bad, args.input))
     return 0
+
+
+def _run_merge(args) -> int:
+    _refuse_overwrite(args.out, *args.inputs)
+    if Path(args.out).exists():
+        raise ValueError(f"{args.out} exists; remove it first (merge never overwrites)")
+    sidecars = merge_outputs(args.inputs, args.out)
+    print(f"merge: {len(sidecars)} shards of `seq2math {sidecars[0]['command']}` "
+          f"({sum(s['lines'] for s in sidecars)} lines) -> {args.out}", file=sys.stderr)
+    return 0
+
+
+def merge_outputs(inputs: list[str], out: str) -> list[dict]:
+    """Check that ``inputs`` are the complete shards of one job, join them into ``out`` and write
+    the one-process run's side files; returns the shards' sidecars in shard order."""
+    import json
+
+    from seq2math.config import command_line
+    from seq2math.data.shards import check_shards, concatenate, read_sidecar
+
+    command = read_sidecar(inputs[0])["command"]
+    if command == "report":
+        from seq2math.lyapunov.report_shards import merge_reports
+
+        return merge_reports(inputs, out)
+    sidecars = check_shards(inputs, "records" if command in ("verify", "solve") else "lines")
+    concatenate([side["path"] for side in sidecars], out)
+    if command == "generate":              # the data file's config, as one run writes it, naming this merge
+        first = Path(sidecars[0]["path"])
+        config = json.loads(first.with_name(first.name + ".config.json").read_text())
+        config = {"command": command_line()} | {k: v for k, v in config.items() if k not in ("command", "shard")}
+        Path(out).with_name(Path(out).name + ".config.json").write_text(json.dumps(config, indent=2) + "\n")
+    else:                                  # verify, solve: the summary of all records
+        from seq2math.lyapunov.batch import summary
+
+        with open(out, encoding="utf-8") as handle:
+            records = [json.loads(line) for line in handle]
+        data = summary(records, key=sidecars[0]["identity"]["summary"])
+        Path(str(out) + ".summary.json").write_text(json.dumps(data, indent=1) + "\n")
+    return sidecars

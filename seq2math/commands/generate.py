@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from seq2math.commands.options import add_shard
 from seq2math.config import (
     ConfigError,
     add_dataclass_arguments,
@@ -29,6 +30,7 @@ examples:
   seq2math generate eigenvalues --dim 5 --encoding P1000 --count 1000 --seed 1 --out ev.txt
   seq2math generate lyapunov --mode backward --count 1000 --seed 0 --out bwd.txt --workers 2
   seq2math generate lyapunov --preset bpoly --count 1000 --seed 0 --out bpoly.txt --workers 2
+  seq2math generate transpose --dim 5 --count 1000 --shard 0/4 --out t.0.txt   (then `seq2math data merge`)
 
 --preset NAME reads the task options of seq2math/presets/TASK-NAME.yaml (or of a YAML file
 with a task: section); flags given explicitly override the preset's values. Lyapunov presets
@@ -58,11 +60,13 @@ def add_arguments(parser) -> None:
         group.add_argument("--format", choices=["default", "jsonl"], default="default",
                            help="line format (default: the task's own)")
         group.add_argument("--resume", action="store_true", help="continue an interrupted file")
+        add_shard(group, what="--count examples")
         group.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def run(args) -> int:
     from seq2math.data.generation import write_dataset
+    from seq2math.data.shards import write_sidecar
     from seq2math.tasks.base import get_task_class, make_task
 
     if not args.task:
@@ -75,14 +79,21 @@ def run(args) -> int:
     out = Path(args.out)
     meta_path = out.with_name(out.name + ".config.json")
     identity = {"task": args.task, "options": to_dict(options), "seed": args.seed, "format": args.format}
+    shard = getattr(args, "shard", None)
+    if shard is not None:
+        identity["shard"] = str(shard)
     if args.resume and meta_path.exists():
         previous = json.loads(meta_path.read_text())
         old = {"task": previous.get("task"), "options": previous.get("config"),
-               "seed": previous.get("seed"), "format": previous.get("format")}
+               "seed": previous.get("seed"), "format": previous.get("format")} \
+            | ({"shard": previous.get("shard")} if shard is not None or "shard" in previous else {})
         if old != identity:
             raise ConfigError(f"--resume: {out} was generated with {old}, not {identity}")
+    if shard is not None:                     # what every shard of this job shares (seq2math data merge)
+        write_sidecar(out, shard, "generate", {k: v for k, v in identity.items() if k != "shard"}
+                      | {"count": args.count}, lines=len(shard.block(args.count)))
     written = write_dataset(task, out, args.count, args.seed, workers=args.workers, fmt=args.format,
-                            resume=args.resume, progress=not args.quiet)
+                            resume=args.resume, progress=not args.quiet, shard=shard)
     save_config(options, out.parent, name=out.name + ".config.json",
                 extra={k: v for k, v in identity.items() if k != "options"} | {"count": args.count}
                 | ({"preset": preset} if preset else {}))

@@ -9,7 +9,9 @@ The rules:
   ``seq2math train`` or a checkpoint of ``seq2math export``); where a default makes sense it is
   the shipped checkpoint ``seq2math/checkpoints/lyapunov-tiny`` (``DEFAULT_MODEL``);
 - **time budget**: ``--time-limit DURATION`` (``90``, ``90s``, ``10m``, ``2h``), whatever the
-  command times (a system, a checked line, a training session).
+  command times (a system, a checked line, a training session);
+- **shards**: ``--shard i/N`` does part i of N of a seeded job (``generate``, ``verify``,
+  ``solve FILE``, ``report``); ``seq2math data merge`` joins the parts (docs/scale.md).
 
 Old spellings (``--timeout``, ``--max-time``, ``--file``, ``--data``, ``--test``, ``--check``,
 a positional ``RUN_DIR``) stay accepted until seq2math ``REMOVED_IN``: they are hidden from
@@ -31,6 +33,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from seq2math.data.shards import Shard, parse_shard
 from seq2math.jobs.workers import default_memory_limit
 from seq2math.training.config import DEFAULT_MODEL, parse_duration
 
@@ -248,3 +251,23 @@ def resolve_memory_limit(value: int | None, workers: int = 1) -> int | None:
     if value is None:
         return default_memory_limit(workers)
     return value or None
+
+
+# ---------------------------------------------------------------- shards
+
+def shard(text: str) -> Shard:
+    """argparse type: ``i/N`` with 0 <= i < N."""
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_shard(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """``--shard i/N`` into ``args.shard`` (a ``Shard``, or None: the whole job).
+
+    ``what`` names the items cut into N contiguous blocks ("examples", "problem lines").
+    """
+    parser.add_argument("--shard", type=shard, default=None, metavar="i/N",
+                        help=f"do only part i of N (0 <= i < N) of the {what}, in contiguous blocks; "
+                             "join the parts with `seq2math data merge` (docs/scale.md)")

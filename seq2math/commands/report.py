@@ -8,6 +8,7 @@ from seq2math.commands.options import (
     add_model,
     add_resolver,
     add_resume,
+    add_shard,
     add_time_limit,
     note_old_spelling,
     resolve_memory_limit,
@@ -47,6 +48,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default="report", help="output directory (default ./report)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     add_resume(parser, what="the (method, file, line) cells already in OUT/records.jsonl are kept (always)")
+    add_shard(parser, what="systems of each test file")
 
 
 def _model_column(parser, args) -> None:
@@ -86,7 +88,8 @@ def run(args) -> int:
         options = ReportOptions(time_limit=args.time_limit, beam=args.beam, workers=args.workers,
                                 max_degree=args.max_degree, limit=args.limit, seed=args.seed,
                                 memory_limit=resolve_memory_limit(args.memory_limit, args.workers))
-        report = run_report(args.test, specs, options, args.out, progress=not args.quiet)
+        report = run_report(args.test, specs, options, args.out, progress=not args.quiet,
+                            shard=getattr(args, "shard", None))
     except ValueError as err:
         raise ConfigError(str(err)) from None
     print_summary(report, Path(args.out))

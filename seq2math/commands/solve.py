@@ -10,6 +10,7 @@ from seq2math.commands.options import (
     add_model,
     add_old_flag,
     add_resolver,
+    add_shard,
     add_time_limit,
     resolve_memory_limit,
 )
@@ -53,6 +54,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default=None, help="with FILE: output JSONL (default stdout)")
     parser.add_argument("--resume", action="store_true", help="with FILE: skip lines already in --out")
     parser.add_argument("--workers", type=int, default=1, help="with FILE: worker processes")
+    add_shard(parser, what="systems of FILE (needs --out)")
 
 
 def _is_file(text: str) -> bool:
@@ -148,7 +150,7 @@ def run(args) -> int:
         record = _solve(args.system, args).to_json()
         print(json.dumps(record)) if args.json else _print_text(record)
         return 0 if record["found"] else 1
-    from seq2math.lyapunov.batch import print_summary, run_file, summary
+    from seq2math.lyapunov.batch import print_summary, run_file, start_shard, summary
     from seq2math.lyapunov.methods.base import MethodOptions
     from seq2math.lyapunov.methods.solve import DEFAULT_METHODS
 
@@ -168,6 +170,14 @@ def run(args) -> int:
         why = "timeout" if error is None else f"failure: {error.message}"
         return {"line": line, "found": None, "reason": why, "error": error is not None}
 
-    records = run_file(_FileJob(args), args.file, args.out, args.resume, args.workers, hard_limit, failed, "solve")
+    shard = getattr(args, "shard", None)
+    try:
+        start_shard(args.out, shard, "solve", args.file, {
+            "summary": "found", "methods": args.methods, "check": args.check, "infix": args.infix,
+            "model": args.model, "beam": args.beam, "max_degree": args.max_degree, "time_limit": args.time_limit})
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    records = run_file(_FileJob(args), args.file, args.out, args.resume, args.workers, hard_limit, failed, "solve",
+                       shard=shard)
     print_summary(f"solve ({args.check})", summary(records, key="found"), args.out)
     return 0

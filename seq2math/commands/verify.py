@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from seq2math.commands.options import add_input_files, add_memory_limit, add_time_limit, resolve_memory_limit
+from seq2math.commands.options import (
+    add_input_files,
+    add_memory_limit,
+    add_shard,
+    add_time_limit,
+    resolve_memory_limit,
+)
 
 HELP = "verify Lyapunov / barrier candidates (exact SOS certificates, z3, falsification)"
 DESCRIPTION = """Verify every (system, V) pair of a file.
@@ -18,6 +24,7 @@ Non-polynomial pairs get numerical falsification, then the prover chain (docs/ve
 examples:
   seq2math verify pairs.txt --out checked.jsonl --workers 2 --time-limit 30
   seq2math verify pairs.txt --check barrier --certificates certs/ --exact
+  seq2math verify pairs.txt --shard 0/4 --out checked.0.jsonl   (then `seq2math data merge`)
 """
 
 
@@ -35,6 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--out", default=None, help="output JSONL file (default: stdout)")
     parser.add_argument("--resume", action="store_true", help="skip lines already in --out")
+    add_shard(parser, what="problem lines of FILE (needs --out)")
     parser.add_argument("--certificates", metavar="DIR", default=None,
                         help="save one JSON certificate per proved line (basis, rational Gram matrices)")
     parser.add_argument("--exact", action="store_true",
@@ -88,7 +96,7 @@ class _Job:
 def run(args) -> int:
 
     from seq2math.config import ConfigError
-    from seq2math.lyapunov.batch import print_summary, run_file, summary
+    from seq2math.lyapunov.batch import print_summary, run_file, start_shard, summary
 
     if args.exact and not args.certificates:
         raise ConfigError("--exact re-checks saved certificates: give --certificates DIR as well")
@@ -102,7 +110,14 @@ def run(args) -> int:
 
     # the check kills itself at the limit (check_candidate's hard limit); the worker is killed only as a backstop
     backstop = None if args.time_limit is None else args.time_limit * 1.1 + 2
+    shard = getattr(args, "shard", None)
+    try:
+        start_shard(args.out, shard, "verify", args.file, {
+            "summary": "valid", "check": args.check, "proof": args.proof, "asymptotic": args.asymptotic,
+            "infix": args.infix, "z3": not args.no_z3, "seed": args.seed, "time_limit": args.time_limit})
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     records = run_file(_Job(args, args.file), args.file, args.out, args.resume, args.workers, backstop, failed,
-                       "verify")
+                       "verify", shard=shard)
     print_summary(f"verify ({args.check})", summary(records), args.out)
     return 0

@@ -3,8 +3,10 @@
 In reading order:
 
 files.py       one reader and one writer per file format (tsv, prefix ``COUNT|``, jsonl): Record,
-               RecordReader / read_records / read_examples, format_line / write_lines; FILE:LINE errors
+               RecordReader / read_records / read_examples, format_line / write_lines; FILE:LINE errors;
+               ExampleIndex (byte offsets + memory map: training files never held whole)
 generation.py  seeded, parallel, resumable data sets: example i of seed s is default_rng([s, i])
+shards.py      ``--shard i/N`` blocks, the shard sidecars and the checks of ``seq2math data merge``
 tools.py       dedup, split by source (no overlap), mix by counts and weights (``seq2math data``)
 stats.py       sizes and histograms of a file (``seq2math data stats``)
 batching.py    training batches: file or on-the-fly examples, padding, masking, sharding (torch)

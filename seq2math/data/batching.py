@@ -9,7 +9,9 @@ Every batch is a pure function of (data seed, step, rank): the sample at global 
   and every DDP rank disjoint examples, and never coincide with a ``seq2math generate``
   file (those use ``default_rng([seed, index])``) or with the validation stream;
 - file data: item ``p mod N`` of a fresh permutation per epoch ``p // N`` (seeded by
-  ``[seed, epoch]``), so ranks read disjoint shards of each epoch.
+  ``[seed, epoch]``), so ranks read disjoint shards of each epoch. The file is read through
+  an ``ExampleIndex`` (``seq2math.data.files``): byte offsets from one pass, each line parsed
+  from a memory map when its batch is built, so memory does not grow with the file.
 
 A resumed run therefore sees exactly the batches the uninterrupted run would have seen.
 """
@@ -24,7 +26,7 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 import torch
 
-from seq2math.data.files import read_examples
+from seq2math.data.files import ExampleIndex, index_records, task_records
 from seq2math.tasks.base import Task
 from seq2math.tokens.vocab import FIRST_TOKEN_ID, Vocab
 
@@ -61,25 +63,35 @@ def validation_examples(task: Task, count: int, seed: int, max_source_len: int |
             for i in range(count)]
 
 
+def index_example_file(task: Task, path: str | Path, limit: int | None = None, on_error: str = "raise",
+                       max_source_len: int | None = None, max_target_len: int | None = None,
+                       measure: Callable[[list[str]], int] = len) -> ExampleIndex:
+    """The usable examples of a data file (task format or JSONL, ``seq2math.data.files``) as an
+    index of byte offsets, built in one pass that checks every line; too-long ones are skipped
+    and counted. ``measure`` counts the tokens the model sees (as in ``stream_example``)."""
+    too_long = 0
+
+    def fits(record) -> bool:
+        nonlocal too_long
+        if (max_source_len is not None and measure(record.source) > max_source_len) or \
+                (max_target_len is not None and measure(record.target) + 1 > max_target_len):
+            too_long += 1
+            return False
+        return True
+
+    index = index_records(task_records(task, path, on_error=on_error), fits, limit, measure)
+    if too_long:
+        print(f"warning: {path}: skipped {too_long} examples longer than the model allows", file=sys.stderr)
+    if not len(index):
+        raise ValueError(f"{path}: no usable examples")
+    return index
+
+
 def read_example_file(task: Task, path: str | Path, limit: int | None = None, on_error: str = "raise",
                       max_source_len: int | None = None, max_target_len: int | None = None,
                       measure: Callable[[list[str]], int] = len) -> list[Example]:
-    """Examples of a data file (task format or JSONL, ``seq2math.data.files``); too-long ones are
-    skipped and counted (``measure``: as in ``stream_example``)."""
-    examples, too_long = [], 0
-    for _number, source, target in read_examples(task, path, on_error=on_error):
-        if (max_source_len is not None and measure(source) > max_source_len) or \
-                (max_target_len is not None and measure(target) + 1 > max_target_len):
-            too_long += 1
-            continue
-        examples.append((source, target))
-        if limit is not None and len(examples) >= limit:
-            break
-    if too_long:
-        print(f"warning: {path}: skipped {too_long} examples longer than the model allows", file=sys.stderr)
-    if not examples:
-        raise ValueError(f"{path}: no usable examples")
-    return examples
+    """The examples of ``index_example_file`` as a list (validation and test sets: small files)."""
+    return list(index_example_file(task, path, limit, on_error, max_source_len, max_target_len, measure))
 
 
 class ExampleSource(Protocol):
@@ -102,11 +114,19 @@ class GeneratedSource:
 
 
 class FileSource:
-    """Examples of a file, visited in a new seeded order every epoch."""
+    """Examples of a file, visited in a new seeded order every epoch: an ``ExampleIndex`` (lines
+    parsed when asked for) or a list held in memory (small sets, benchmarks)."""
 
-    def __init__(self, examples: list[Example], seed: int):
+    def __init__(self, examples: list[Example] | ExampleIndex, seed: int):
         self.examples, self.seed = examples, seed
         self._epoch, self._order = -1, np.arange(0)
+
+    def lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source, target) token counts of every example, in file order."""
+        if isinstance(self.examples, ExampleIndex):
+            return self.examples.source_lengths, self.examples.target_lengths
+        return (np.array([len(s) for s, _ in self.examples], dtype=np.int64),
+                np.array([len(t) for _, t in self.examples], dtype=np.int64))
 
     def example(self, position: int) -> Example:
         epoch, offset = divmod(position, len(self.examples))

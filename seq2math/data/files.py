@@ -18,15 +18,23 @@ Readers recognise a JSON line by its leading ``{``, so one file may mix ``jsonl`
 text lines. Blank lines are skipped. A malformed line raises ``DataFormatError`` whose message
 starts ``FILE:LINE:``; with ``on_error="skip"`` it is reported on stderr, counted and skipped.
 Readers keep each line's text, so tools that copy lines (split, mix) copy them byte for byte.
+
+Training reads a file through an ``ExampleIndex``: one pass records the byte offset and the token
+lengths of every usable line (numpy arrays, 16 bytes a line), and a line is parsed again from a
+memory map only when a batch needs it, so a file of millions of lines is never held whole.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import sys
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
+
+import numpy as np
 
 from seq2math.tasks.base import DataFormatError, Task
 
@@ -112,6 +120,9 @@ def parse_line(text: str, path: str | None = None, number: int | None = None, co
 
 
 # ---- reading a file ---------------------------------------------------------------------------
+BOM = "\ufeff".encode("utf-8")
+
+
 def text_lines(path: str | Path, check: bool = True) -> Iterator[tuple[int, str]]:
     """(1-based number, text) of every line of a UTF-8 file (a leading BOM is dropped).
 
@@ -159,20 +170,48 @@ class RecordReader:
     def __iter__(self) -> Iterator[Record]:
         path = str(self.path)
         for number, line in text_lines(self.path, check=False):
-            if not line.strip():
-                continue
-            try:
-                check_utf8(line, path, number)
-                record = parse_line(line, path, number, self.counted)
-                if self.check is not None:
-                    self._check(record, path)
-            except DataFormatError as err:
-                if self.on_error == "raise":
-                    raise
-                print(f"warning: skipping malformed line {err}", file=sys.stderr)
-                self.skipped += 1
-                continue
-            yield record
+            if line.strip():
+                try:
+                    check_utf8(line, path, number)
+                except DataFormatError as err:
+                    line = err
+                record = self._record(line, path, number)
+                if record is not None:
+                    yield record
+
+    def indexed(self) -> Iterator[tuple[int, Record]]:
+        """(byte offset of the line, record) of every well-formed line: the pass of ``ExampleIndex``."""
+        path, offset = str(self.path), 0
+        with open(self.path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                start, offset = offset, offset + len(raw)
+                if number == 1 and raw.startswith(BOM):               # as text_lines: a leading BOM is dropped
+                    start, raw = start + len(BOM), raw[len(BOM):]
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    line = DataFormatError(f"not UTF-8 text ({err.reason} at byte {err.start})", path, number)
+                if isinstance(line, str) and not line.strip():
+                    continue
+                record = self._record(line, path, number)
+                if record is not None:
+                    yield start, record
+
+    def _record(self, line: str | DataFormatError, path: str, number: int) -> Record | None:
+        """The record of a line, or None for a malformed line skipped (``on_error="skip"``)."""
+        try:
+            if isinstance(line, DataFormatError):
+                raise line
+            record = parse_line(line, path, number, self.counted)
+            if self.check is not None:
+                self._check(record, path)
+        except DataFormatError as err:
+            if self.on_error == "raise":
+                raise
+            print(f"warning: skipping malformed line {err}", file=sys.stderr)
+            self.skipped += 1
+            return None
+        return record
 
     def _check(self, record: Record, path: str) -> None:
         try:
@@ -202,6 +241,61 @@ def read_examples(task: Task, path: str | Path, on_error: str = "raise"
     """(line number, source, target) of each example of a data file of ``task`` (``task_records``)."""
     for record in task_records(task, path, on_error):
         yield record.line, record.source, record.target
+
+
+class ExampleIndex:
+    """The examples of a file by position, parsed from a memory map when asked for.
+
+    ``offsets`` (int64) are the byte offsets of the indexed lines, ``source_lengths`` and
+    ``target_lengths`` (int32) their token counts; ``index[i]`` is (source, target) of line
+    ``offsets[i]``. The lines were checked when the index was built (``index_records``), so
+    the file must not change while the index is in use. Picklable (the map is reopened).
+    """
+
+    def __init__(self, path: str | Path, offsets: np.ndarray, source_lengths: np.ndarray,
+                 target_lengths: np.ndarray, counted: bool = True):
+        self.path, self.counted = Path(path), counted
+        self.offsets, self.source_lengths, self.target_lengths = offsets, source_lengths, target_lengths
+        self._map: mmap.mmap | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __getitem__(self, position: int) -> tuple[list[str], list[str]]:
+        if self._map is None:
+            with open(self.path, "rb") as handle:
+                self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        start = int(self.offsets[position])
+        end = self._map.find(b"\n", start)
+        line = self._map[start:end if end >= 0 else len(self._map)].decode("utf-8")
+        record = parse_line(line, str(self.path), None, self.counted)
+        return record.source, record.target
+
+    def __iter__(self) -> Iterator[tuple[list[str], list[str]]]:
+        return (self[i] for i in range(len(self)))
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_map"} | {"_map": None}
+
+
+def index_records(reader: RecordReader, keep: Callable[[Record], bool] = lambda record: True,
+                  limit: int | None = None, measure: Callable[[list[str]], int] = len) -> ExampleIndex:
+    """One pass over ``reader``'s file: the ``ExampleIndex`` of the records ``keep`` accepts (the
+    first ``limit`` of them); ``measure`` counts their tokens (those a model sees, under a representation)."""
+    offsets, source_lengths, target_lengths = array("q"), array("i"), array("i")
+    for offset, record in reader.indexed():
+        if keep(record):
+            offsets.append(offset)
+            source_lengths.append(measure(record.source))
+            target_lengths.append(measure(record.target))
+            if limit is not None and len(offsets) >= limit:
+                break
+    return ExampleIndex(reader.path, _numpy(offsets, np.int64), _numpy(source_lengths, np.int32),
+                        _numpy(target_lengths, np.int32), reader.counted)
+
+
+def _numpy(values: array, dtype: type) -> np.ndarray:
+    return np.frombuffer(values, dtype=dtype).copy() if len(values) else np.zeros(0, dtype=dtype)
 
 
 # ---- writing ------------------------------------------------------------------------------------

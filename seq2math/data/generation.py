@@ -5,6 +5,9 @@ Example ``i`` of a data set with seed ``s`` is drawn from its own generator
 asked again with the same generator. The output therefore depends only on
 (task options, seed, index), never on the number of workers or on interruptions:
 ``--resume`` counts the complete lines already written and continues from there.
+With a ``Shard`` (``--shard i/N``) a file holds the contiguous block of example indices
+``Shard.block(count)`` (``seq2math.data.shards``); the blocks of all shards, joined in order,
+are the one-process file byte for byte.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from seq2math.data.files import format_line
+from seq2math.data.shards import Shard
 from seq2math.jobs.progress import Progress
 from seq2math.tasks.base import Task
 
@@ -84,32 +88,42 @@ def count_complete_lines(path: Path) -> int:
     """Number of newline-terminated lines; a trailing partial line is cut off."""
     if not path.exists():
         return 0
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end != len(data):
+    lines, end, offset = 0, 0, 0
+    with open(path, "rb") as handle:                  # in blocks: a shard may be gigabytes
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block.rfind(b"\n")
+            if last >= 0:
+                end = offset + last + 1
+            offset += len(block)
+    if end != offset:
         with open(path, "r+b") as handle:
             handle.truncate(end)
-    return data[:end].count(b"\n")
+    return lines
 
 
 def write_dataset(task: Task, out: str | Path, count: int, seed: int, workers: int = 1,
-                  fmt: str = "default", resume: bool = False, progress: bool = True) -> int:
-    """Write ``count`` examples to ``out``; returns the number of lines written now."""
+                  fmt: str = "default", resume: bool = False, progress: bool = True,
+                  shard: Shard | None = None) -> int:
+    """Write ``count`` examples (with ``shard``: its block of them) to ``out``; returns the
+    number of lines written now."""
     out = Path(out)
     if count < 0:
         raise ValueError(f"--count must be non-negative, got {count}")
-    start = 0
+    block = shard.block(count) if shard is not None else range(count)
+    done = 0
     if out.exists():
         if not resume:
             raise FileExistsError(f"{out} exists; pass --resume to continue it or remove it first")
-        start = count_complete_lines(out)
-        if start > count:
-            raise GenerationError(f"{out} already holds {start} lines, more than --count {count}")
+        done = count_complete_lines(out)
+        if done > len(block):
+            part = f"shard {shard} of --count {count}" if shard is not None else f"--count {count}"
+            raise GenerationError(f"{out} already holds {done} lines, more than the {len(block)} of {part}")
     out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with open(out, "a", encoding="utf-8") as handle, \
-            Progress(count, f"generate {task.name}", "ex", disable=not progress, initial=start) as bar:
-        for lines in iter_lines(task, count, seed, start, workers, fmt):
+            Progress(len(block), f"generate {task.name}", "ex", disable=not progress, initial=done) as bar:
+        for lines in iter_lines(task, block.stop, seed, block.start + done, workers, fmt):
             handle.write("".join(line + "\n" for line in lines))
             handle.flush()
             written += len(lines)

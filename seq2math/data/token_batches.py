@@ -55,7 +55,7 @@ class TokenBudgetBatches(torch.utils.data.Dataset):
         self.layout, self.steps_per_item = layout, pool_steps
         self._epoch, self._epoch_batches = -1, []
         if isinstance(source, FileSource):
-            self._plan_file(source.examples)
+            self._plan_file(*source.lengths())
 
     def __len__(self) -> int:
         return 2**62 // self.steps_per_item  # unbounded: the sampler decides which pools are drawn
@@ -65,14 +65,20 @@ class TokenBudgetBatches(torch.utils.data.Dataset):
         return block_widths(self.vocab.model_length(example[0]), self.vocab.model_length(example[1]), self.layout)
 
     # ---- file data: the whole file is one pool ---------------------------------------------
-    def _plan_file(self, examples: list[Example]) -> None:
-        widths = np.array([self.widths(e) for e in examples], dtype=np.int64).reshape(-1, 2)
-        for (source_width, target_width), (source, target) in zip(widths.tolist(), examples):
-            check_fits(source_width, target_width, self.batch_tokens,
-                       f"train.data: an example of {len(source)} source and {len(target)} target tokens")
-        self._source_widths, self._target_widths = widths[:, 0], widths[:, 1]
+    def _plan_file(self, source_lengths: np.ndarray, target_lengths: np.ndarray) -> None:
+        """Widths of every example from the token counts alone (a file is not parsed again)."""
+        source_lengths, target_lengths = source_lengths.astype(np.int64), target_lengths.astype(np.int64)
+        widths = [np.broadcast_to(np.asarray(w, dtype=np.int64), source_lengths.shape).copy()
+                  for w in block_widths(source_lengths, target_lengths, self.layout)]
+        too_wide = np.flatnonzero(widths[0] + widths[1] > self.batch_tokens)
+        if len(too_wide):
+            first = int(too_wide[0])
+            check_fits(int(widths[0][first]), int(widths[1][first]), self.batch_tokens,
+                       f"train.data: an example of {int(source_lengths[first])} source and "
+                       f"{int(target_lengths[first])} target tokens")
+        self._source_widths, self._target_widths = widths
         # the cut depends only on the sorted widths, the same every epoch (ties reorder equals)
-        order = sort_order(self._source_widths, self._target_widths, np.zeros(len(examples)))
+        order = sort_order(self._source_widths, self._target_widths, np.zeros(len(source_lengths)))
         self._starts = cut_sorted(self._source_widths[order], self._target_widths[order], self.batch_tokens)
 
     @property

@@ -4,6 +4,8 @@ Input files hold one problem per line: ``[COUNT|]SYSTEM<TAB>V`` in prefix tokens
 ``--infix`` ``SYSTEM<TAB>V`` in human syntax (``x0' = -x0; x1' = -x1<TAB>x0^2 + x1^2``).
 Blank lines and lines starting with ``#`` are skipped. Output is JSONL, one record per
 input line carrying its ``line`` number, so ``--resume`` can skip what is already written.
+With ``--shard i/N`` a run does the contiguous block ``Shard.block(T)`` of the file's ``T``
+problem lines (``seq2math.data.shards``), numbered as in the whole file.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Callable, Iterator, TextIO
 
 import numpy as np
 
+from seq2math.data.shards import Shard, write_sidecar
 from seq2math.jobs.files import drop_torn_tail, write_atomically
 from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
 from seq2math.symbolic.calculus import evaluate
@@ -41,6 +44,39 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
         stripped = text.strip()
         if stripped and not stripped.startswith("#"):
             yield number, text.rstrip("\r\n")
+
+
+def shard_lines(path: str | Path, shard: Shard | None) -> Iterator[tuple[int, str]]:
+    """The problem lines of ``path`` that ``shard`` does (all of them without a shard)."""
+    if shard is None:
+        yield from read_lines(path)
+        return
+    block = shard.block(count_problems(path))
+    for index, item in enumerate(read_lines(path)):
+        if index >= block.stop:
+            return
+        if index >= block.start:
+            yield item
+
+
+def count_problems(path: str | Path) -> int:
+    """Number of problem lines of ``path`` (blank and ``#`` lines left out)."""
+    return sum(1 for _ in read_lines(path))
+
+
+def start_shard(out: str | None, shard: Shard | None, command: str, path: str | Path,
+                settings: dict[str, Any]) -> None:
+    """Write the sidecar of shard ``shard`` of a file command (``seq2math.data.shards``): the input
+    file's name and size and the command's ``settings`` must agree between the shards."""
+    if shard is None:
+        return
+    if out is None:
+        raise ValueError(f"--shard {shard} needs --out FILE: the shard's records are merged from there")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    identity = {"input": path.name, "input_bytes": path.stat().st_size} | settings
+    write_sidecar(out, shard, command, identity, lines=len(shard.block(count_problems(path))))
 
 
 def parse_problem(text: str, infix: bool, path: str | None = None, line: int | None = None,
@@ -158,8 +194,9 @@ class ResultWriter:
 
 def run_file(job: Callable[[tuple[int, str]], dict], path: str | Path, out: str | None, resume: bool,
              workers: int, hard_limit: float | None, failed: Callable[[int, JobError | None], dict],
-             command: str) -> list[dict]:
-    """Run ``job`` on every problem line of ``path`` not already in ``out`` (``--resume``), in
+             command: str, shard: Shard | None = None) -> list[dict]:
+    """Run ``job`` on every problem line of ``path`` (with ``shard``: of its block) not already in
+    ``out`` (``--resume``), in
     ``workers`` processes killed past ``hard_limit`` seconds, writing one record per line as it comes.
 
     A line whose worker was killed or failed gets ``failed(line, None)`` (timed out) or
@@ -168,7 +205,7 @@ def run_file(job: Callable[[tuple[int, str]], dict], path: str | Path, out: str 
     """
     writer = ResultWriter(out, resume)
     records = list(writer.previous)
-    items = (item for item in read_lines(path) if item[0] not in writer.done)
+    items = (item for item in shard_lines(path, shard) if item[0] not in writer.done)
     try:
         for (line, _), record in run_jobs(job, items, workers, hard_limit):
             if record is TIMED_OUT or isinstance(record, JobError):

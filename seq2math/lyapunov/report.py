@@ -22,6 +22,8 @@ with the global columns.
 Batched methods (the model) decode all their hypotheses first, in batches in this process;
 checking runs in ``workers`` processes, each (method, line) killed at a hard time limit.
 The other methods run first, so no worker is forked from a process that has run torch.
+With a ``Shard`` (``--shard i/N``) every test file contributes only its block of systems
+(``seq2math.data.shards``); ``seq2math.lyapunov.report_shards`` merges such directories.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from seq2math.data.shards import Shard, write_sidecar
 from seq2math.jobs.files import drop_torn_tail, write_atomically
 from seq2math.jobs.progress import Progress
 from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
@@ -140,10 +143,14 @@ class _Job:
         return key | {"n": len(system)} | cell
 
 
-def _problems(path: str, limit: int | None) -> list[tuple[int, str]]:
-
+def _problems(path: str, limit: int | None, shard: Shard | None = None) -> list[tuple[int, str]]:
+    """The first ``limit`` systems of a file; with ``shard``, its block of them."""
     problems = list(read_lines(path))
-    return problems[:limit] if limit is not None else problems
+    problems = problems[:limit] if limit is not None else problems
+    if shard is None:
+        return problems
+    block = shard.block(len(problems))
+    return problems[block.start:block.stop]
 
 
 def run_cell(method: Method, system: list, time_limit: float, certificate_stem: Path, prepared: Any = None
@@ -183,14 +190,17 @@ def _prepare_all(method: Method, path: str, problems: list[tuple[int, str]]) -> 
 
 
 def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions, out: str | Path,
-               progress: bool = True) -> dict[str, Any]:
-    """Run the missing (method, file, line) cells, then write report.json and report.md."""
+               progress: bool = True, shard: Shard | None = None) -> dict[str, Any]:
+    """Run the missing (method, file, line) cells (with ``shard``: of each file's block), then
+    write report.json and report.md."""
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     labels = [test_label(t) for t in tests]
     if len(set(labels)) != len(labels):
         raise ValueError(f"test files need distinct names (rows of the table), got {', '.join(labels)}")
+    if shard is not None:
+        _start_shard(out, shard, tests, labels, specs, options)
     records_path = out / "records.jsonl"
     records = _read_records(records_path)
     # a worker crash ("failure: ...") is retried on the next run; time limits and input errors are final
@@ -202,7 +212,7 @@ def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions
     with open(records_path, "a", encoding="utf-8") as sink:
         for spec in ordered:
             for test, path in zip(labels, tests):
-                todo = [(line, text) for line, text in _problems(path, options.limit)
+                todo = [(line, text) for line, text in _problems(path, options.limit, shard)
                         if (spec.label, test, line) not in done]
                 if not todo:
                     continue
@@ -225,13 +235,24 @@ def run_report(tests: list[str], specs: list[MethodSpec], options: ReportOptions
                         sink.flush()
                         records.append(result)
                         bar.update(1)
-    totals = {test: len(_problems(path, options.limit)) for test, path in zip(labels, tests)}
+    totals = {test: len(_problems(path, options.limit, shard)) for test, path in zip(labels, tests)}
     report = tabulate(records, labels, [s.label for s in specs], totals)
     report["settings"] = asdict(options) | {"tests": [str(Path(t).resolve()) for t in tests],
                                             "methods": [asdict(s) for s in specs]}
     write_atomically(out / "report.json", json.dumps(report, indent=2) + "\n")
     write_atomically(out / "report.md", markdown(report) + "\n")
     return report
+
+
+def _start_shard(out: Path, shard: Shard, tests: list[str], labels: list[str], specs: list[MethodSpec],
+                 options: ReportOptions) -> None:
+    """The sidecar ``out/shard.json``: every shard of a report shares the test files (names and
+    sizes), the columns and the options (``workers`` apart); ``lines`` counts its cells."""
+    blocks = {label: len(_problems(path, options.limit, shard)) for label, path in zip(labels, tests)}
+    identity = {"tests": {label: Path(path).stat().st_size for label, path in zip(labels, tests)},
+                "methods": [asdict(s) for s in specs],
+                "options": {k: v for k, v in asdict(options).items() if k != "workers"}}
+    write_sidecar(out, shard, "report", identity, lines=len(specs) * sum(blocks.values()), extra={"totals": blocks})
 
 
 def tabulate(records: list[dict[str, Any]], tests: list[str], methods: list[str], totals: dict[str, int]

@@ -1,6 +1,7 @@
 """The data of a training run: the training stream, the validation set and their length limits.
 
-The training stream is a file (``train.data``) visited in a seeded order every epoch, or
+The training stream is a file (``train.data``, read through a line index: never whole in
+memory) visited in a seeded order every epoch, or
 examples generated on the fly by the task, with ``train.task_options`` on top of the task's
 options (validation and ``evaluate`` keep the task's). The validation set is a file
 (``train.valid_data``) or a seeded generated set (``train.valid_seed``, default ``seed + 1``)
@@ -19,6 +20,7 @@ from seq2math.data.batching import (
     FileSource,
     GeneratedSource,
     StepBatches,
+    index_example_file,
     read_example_file,
     validation_examples,
 )
@@ -70,7 +72,7 @@ def training_source(config: RunConfig, task: Task, vocab: Vocab, announce: bool 
         if t.mix_data:
             raise ValueError("train.mix_data mixes a file into the generated stream; with train.data, "
                              "mix the files beforehand (seq2math data mix)")
-        return FileSource(read_example_file(task, t.data, on_error="raise", **limits), t.seed)
+        return FileSource(index_example_file(task, t.data, on_error="raise", **limits), t.seed)
     generated = GeneratedSource(stream_task(config, task, vocab, announce), t.seed, **limits)
     if not t.mix_data:
         return generated
