@@ -162,6 +162,18 @@ def test_late_stopping_never_returns_a_worse_best_hypothesis():
         assert late_hyps[0].score >= early_hyps[0].score - 1e-6
 
 
+def test_a_deadline_stops_decoding_with_what_is_finished():
+    import time
+
+    model, src = random_model("seq2seq", seed=6), sources(7, batch=4)
+    past = time.perf_counter() - 1.0
+    assert beam_search(model, src, beam_size=3, max_len=12, deadline=past) == [[], [], [], []]
+    assert greedy(model, src, max_len=12, deadline=past) == [[], [], [], []]
+    later = time.perf_counter() + 600.0                      # a deadline far away changes nothing
+    assert [[h.tokens for h in hyps] for hyps in beam_search(model, src, beam_size=3, max_len=12, deadline=later)] \
+        == [[h.tokens for h in hyps] for hyps in beam_search(model, src, beam_size=3, max_len=12)]
+
+
 def test_sampling_follows_the_model_distribution():
     model = random_model("seq2seq", seed=7)
     src = sources(8, batch=1).repeat(4000, 1)

@@ -45,7 +45,7 @@ def stub_beam(monkeypatch):
     calls = []
 
     def install(*hypotheses):
-        def decode(loaded, sources, beam):
+        def decode(loaded, sources, beam, **_):
             calls.append(len(sources))
             return [[(tokens(V), -0.1 * (k + 1)) for k, V in enumerate(hypotheses)] for _ in sources]
 

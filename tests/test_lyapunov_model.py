@@ -167,7 +167,7 @@ def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(lyapun
     from seq2math.lyapunov.methods import make_method, solve_system
     from seq2math.tokens.infix import parse_infix_system
 
-    monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam: [
+    monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam, **_: [
         [(["^", "x0", "INT+", "2"], -0.1), (["+", "x0"], -0.2), (GOOD_V, -0.3)]])
     system = parse_infix_system("x0' = -x0; x1' = -x1")
     outcome = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=3)])

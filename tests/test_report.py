@@ -156,7 +156,7 @@ def test_report_model_column_checks_hypotheses_best_first(test_file, tmp_path, m
     vocab.save(run / ckpt.VOCAB_FILE)
     ckpt.save_weights(ckpt.build_model_for(config.model, len(vocab)), run / ckpt.MODEL_FILE, step=1)
     right = "+ ^ x0 INT+ 2 ^ x1 INT+ 2".split()
-    monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam: [
+    monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam, **_: [
         [(["*", "INT-", "1", *right], -0.1), (["+", "x0"], -0.2), (right, -0.3)] for _ in sources])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

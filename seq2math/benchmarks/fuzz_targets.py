@@ -28,7 +28,8 @@ from seq2math.benchmarks import fuzz_inputs as G
 from seq2math.config import ConfigError, load_config, to_dict
 from seq2math.data.files import format_line, read_records, write_lines
 from seq2math.lyapunov.batch import InputError, parse_benchmark_line, parse_problem, read_lines
-from seq2math.symbolic.expr import system_to_infix, to_infix, to_poly, variables
+from seq2math.symbolic import poly as P
+from seq2math.symbolic.expr import Binary, Expr, Int, system_to_infix, to_infix, to_poly, variables
 from seq2math.tasks.base import DataFormatError
 from seq2math.tokens.infix import InfixParseError, parse_infix, parse_infix_system
 from seq2math.tokens.matrices import decode_matrix, encode_matrix
@@ -219,9 +220,16 @@ def _problem_make(rng: random.Random) -> str:
     return line if roll < 0.25 else G.mutate_text(rng, line)
 
 
+def _at_equilibrium(f: Expr, n: int) -> Expr:
+    """``f - f(0)``: a valid problem has the origin as an equilibrium (``check_system``)."""
+    constant = dict(P.terms(to_poly(f, n))).get((0,) * n, 0)
+    return f if constant == 0 else Binary("-", f, Int(int(constant)))
+
+
 def _problem_round_trip(rng: random.Random) -> None:
     system, V = G.random_system(rng, polynomial=True), G.random_expression(rng, polynomial=True)
     n = len(system)
+    system = [_at_equilibrium(f, n) for f in system]
     V = V if max(variables(V), default=0) < n else system[0]
     read_system, read_V = parse_problem(system_to_infix(system) + "\t" + to_infix(V), True, FILE_NAME, LINE)
     assert [to_poly(f, n) for f in read_system] == [to_poly(f, n) for f in system]

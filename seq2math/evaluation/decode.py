@@ -48,19 +48,32 @@ def source_capacity(config) -> int | None:
     return None
 
 
+def _readable(vocab: Vocab, source: list[str], capacity: int | None) -> bool:
+    """Whether the model can read ``source``: it has a form in the vocabulary's representation and
+    fits the model's positions, counted in the tokens the model sees."""
+    try:
+        length = vocab.model_length(source)
+    except ValueError:                       # e.g. a non-polynomial system for a monomial model
+        return False
+    return capacity is None or length <= capacity
+
+
 def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]], beam: int, max_len: int,
-                   device: torch.device | str, length_penalty: float = 1.0) -> list[list[Hypothesis]]:
+                   device: torch.device | str, length_penalty: float = 1.0,
+                   deadline: float | None = None) -> list[list[Hypothesis]]:
     """Best-first hypotheses (``beam`` of them; one for greedy) for each source.
 
-    A source longer than the model's positions allow cannot be decoded: it gets a single empty
-    hypothesis, which every verifier scores as invalid, instead of ending the whole evaluation.
+    A source the model cannot read (longer than its positions allow, or with no form in its
+    representation) gets a single empty hypothesis, which every verifier scores as invalid,
+    instead of ending the whole evaluation. Past ``deadline`` (``time.perf_counter()``) decoding
+    stops with what is finished (``seq2math.model.decoding``).
     """
     config = getattr(model, "config", None)
     capacity = source_capacity(config)
-    fits = [i for i, s in enumerate(sources) if capacity is None or len(s) <= capacity]
+    fits = [i for i, s in enumerate(sources) if _readable(vocab, s, capacity)]
     if len(fits) < len(sources):
         decoded = decode_sources(model, vocab, [sources[i] for i in fits], beam, max_len, device,
-                                 length_penalty) if fits else []
+                                 length_penalty, deadline) if fits else []
         out: list[list[Hypothesis]] = [[Hypothesis([])] for _ in sources]
         for i, hypotheses in zip(fits, decoded):
             out[i] = hypotheses
@@ -70,6 +83,7 @@ def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]
     if getattr(config, "arch", None) == "decoder":  # source <sep> output share the positions
         max_len = min(max_len, config.max_len - src.size(1) - 1)
     if beam <= 1:
-        return [[Hypothesis(vocab.decode(ids))] for ids in greedy(model, src, max_len)]
-    found = beam_search(model, src, beam_size=beam, max_len=max_len, length_penalty=length_penalty, n_best=beam)
+        return [[Hypothesis(vocab.decode(ids))] for ids in greedy(model, src, max_len, deadline=deadline)]
+    found = beam_search(model, src, beam_size=beam, max_len=max_len, length_penalty=length_penalty, n_best=beam,
+                        deadline=deadline)
     return [[Hypothesis(vocab.decode(h.tokens), float(h.score)) for h in hyps] for hyps in found]

@@ -21,6 +21,7 @@ raw log-probability, larger values favour longer hypotheses.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -62,8 +63,10 @@ def _next_token_logits(model: nn.Module, tokens: Tensor, state, pad_id: int):
 
 
 def _decode_one_by_one(model: nn.Module, src: Tensor, max_len: int, choose: Callable[[Tensor], Tensor],
-                       bos_id: int, eos_id: int, pad_id: int, use_cache: bool) -> list[list[int]]:
-    """Shared loop of greedy and sampling: ``choose`` maps logits (B, V) to next tokens (B,)."""
+                       bos_id: int, eos_id: int, pad_id: int, use_cache: bool,
+                       deadline: float | None = None) -> list[list[int]]:
+    """Shared loop of greedy and sampling: ``choose`` maps logits (B, V) to next tokens (B,).
+    Past ``deadline`` (``time.perf_counter()``) it stops: outputs not finished by then are cut."""
     src = _check_inputs(model, src, max_len)
     outputs: list[list[int]] = [[] for _ in range(src.size(0))]
     with inference(model):
@@ -71,6 +74,8 @@ def _decode_one_by_one(model: nn.Module, src: Tensor, max_len: int, choose: Call
         active = torch.arange(src.size(0), device=src.device)  # original row of each state row
         tokens = torch.full((src.size(0),), bos_id, dtype=torch.long, device=src.device)
         for _ in range(max_len):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             logits, state = _next_token_logits(model, tokens, state, pad_id)
             tokens = choose(logits)  # (A,)
             for row, token in zip(active.tolist(), tokens.tolist()):
@@ -86,10 +91,11 @@ def _decode_one_by_one(model: nn.Module, src: Tensor, max_len: int, choose: Call
 
 
 def greedy(model: nn.Module, src: Tensor, max_len: int, bos_id: int = BOS_ID, eos_id: int = EOS_ID,
-           pad_id: int = PAD_ID, use_cache: bool = True) -> list[list[int]]:
-    """Most likely next token at every step, for each source row (padded with ``pad_id``)."""
+           pad_id: int = PAD_ID, use_cache: bool = True, deadline: float | None = None) -> list[list[int]]:
+    """Most likely next token at every step, for each source row (padded with ``pad_id``); past
+    ``deadline`` the outputs are cut where they are."""
     return _decode_one_by_one(model, src, max_len, lambda logits: logits.argmax(dim=-1), bos_id, eos_id,
-                              pad_id, use_cache)
+                              pad_id, use_cache, deadline)
 
 
 def sample(model: nn.Module, src: Tensor, max_len: int, temperature: float = 1.0, top_k: int | None = None,
@@ -145,14 +151,17 @@ def _best_reachable(best_live_sum: float, length: int, max_len: int, length_pena
 
 def beam_search(model: nn.Module, src: Tensor, beam_size: int, max_len: int, length_penalty: float = 1.0,
                 n_best: int | None = None, early_stopping: bool = True, bos_id: int = BOS_ID,
-                eos_id: int = EOS_ID, pad_id: int = PAD_ID, use_cache: bool = True) -> list[list[Hypothesis]]:
+                eos_id: int = EOS_ID, pad_id: int = PAD_ID, use_cache: bool = True,
+                deadline: float | None = None) -> list[list[Hypothesis]]:
     """Batched beam search; for each source, its ``n_best`` (default ``beam_size``) hypotheses, best first.
 
     At each step every live beam proposes its tokens; among the 2K best continuations of an
     input, those ending in <eos> within the top K become finished hypotheses and the K best
     others stay live. An input stops when K hypotheses are finished and either
     ``early_stopping`` is set or no live beam can still beat the worst of them; at
-    ``max_len`` the live beams join the pool as unfinished hypotheses.
+    ``max_len`` the live beams join the pool as unfinished hypotheses. Past ``deadline``
+    (``time.perf_counter()``, checked at every step) the search stops with the hypotheses finished
+    so far, possibly none: a cooperative time limit.
     """
     src = _check_inputs(model, src, max_len)
     if beam_size < 1:
@@ -171,6 +180,8 @@ def beam_search(model: nn.Module, src: Tensor, beam_size: int, max_len: int, len
         history = torch.zeros(batch * width, 0, dtype=torch.long, device=device)  # (A*K, t)
         tokens = torch.full((batch * width,), bos_id, dtype=torch.long, device=device)
         for length in range(1, max_len + 1):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             logits, state = _next_token_logits(model, tokens, state, pad_id)
             log_probs = logits.log_softmax(dim=-1)  # (A*K, V)
             vocab = log_probs.size(-1)

@@ -93,9 +93,10 @@ class Proposal:
     problem: str = ""  # why it is not proposed ("invalid syntax: ...", "repeat", "degree ...")
 
 
-def decode_hypotheses(loaded, sources: list[list[str]], beam: int, batch_size: int = 16
-                      ) -> list[list[tuple[list[str], float | None]]]:
-    """Beam-search hypotheses (tokens, score), best first, for each source."""
+def decode_hypotheses(loaded, sources: list[list[str]], beam: int, batch_size: int = 16,
+                      deadline: float | None = None) -> list[list[tuple[list[str], float | None]]]:
+    """Beam-search hypotheses (tokens, score), best first, for each source; past ``deadline``
+    (``time.perf_counter()``) the search stops with what is finished (possibly nothing)."""
     import torch
 
     from seq2math.evaluation.decode import decode_sources
@@ -107,12 +108,13 @@ def decode_hypotheses(loaded, sources: list[list[str]], beam: int, batch_size: i
     with torch.no_grad():
         for first in range(0, len(sources), batch_size):
             chunk = sources[first: first + batch_size]
-            for hypotheses in decode_sources(loaded.model, loaded.vocab, chunk, beam, max_len, device):
+            for hypotheses in decode_sources(loaded.model, loaded.vocab, chunk, beam, max_len, device,
+                                             deadline=deadline):
                 out.append([(h.tokens, h.score) for h in hypotheses])
     return out
 
 
-def ranked_hypotheses(options: MethodOptions, path: Path, systems: list[list]
+def ranked_hypotheses(options: MethodOptions, path: Path, systems: list[list], deadline: float | None = None
                       ) -> list[list[tuple[list[str], float | None]]]:
     """The beam of each system (tokens, score), best first, decoded once per process.
 
@@ -127,7 +129,10 @@ def ranked_hypotheses(options: MethodOptions, path: Path, systems: list[list]
     missing = [key for key in dict.fromkeys(keys) if key not in beams]
     if missing:
         loaded = load_model(path, options.device, options.checkpoint)
-        beams.update(zip(missing, decode_hypotheses(loaded, [list(key[-1]) for key in missing], options.beam)))
+        beams.update(zip(missing, decode_hypotheses(loaded, [list(key[-1]) for key in missing], options.beam,
+                                                    deadline=deadline)))
+        if deadline is not None and time.perf_counter() > deadline:
+            return [beams[key] for key in keys]                  # cut by the time limit: not kept for later
     for key in missing:
         if len(_DECODED) >= MAX_CACHED_BEAMS:
             _DECODED.pop(next(iter(_DECODED)))                   # forget the oldest
@@ -179,11 +184,14 @@ class ModelMethod(Method):
         super().__init__(options)
         self.path = resolve_model_path(self.options.model)   # fail early, not at the first system
 
-    def prepare(self, systems: list[list]) -> list[list[tuple[list[str], float | None]]]:
-        return ranked_hypotheses(self.options, self.path, systems)
+    def prepare(self, systems: list[list], deadline: float | None = None) -> list[list[tuple[list[str], float | None]]]:
+        return ranked_hypotheses(self.options, self.path, systems, deadline)
 
     def start(self, system: list, time_limit: float | None, prepared: Any = None) -> Search:
-        return Search(system, prepared if prepared is not None else self.prepare([system])[0])
+        if prepared is not None:
+            return Search(system, prepared)
+        deadline = None if time_limit is None else time.perf_counter() + time_limit
+        return Search(system, self.prepare([system], deadline)[0])
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
         if deadline is not None and time.perf_counter() > deadline:
