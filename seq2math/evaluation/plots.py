@@ -98,15 +98,20 @@ def plot_attention(layers: Sequence, queries: list[str], keys: list[str], out: s
             profile = head_profile(weights[head], causal)
             axis.set_title(f"L{layer} H{head} sharp {profile['sharpness']:.2f} "
                            f"{offset_name(profile['offset'])} {profile['positional']:.2f}", fontsize=7)
-            if labelled:
-                axis.set_xticks(range(len(keys)), keys, rotation=90, fontsize=5)
-                axis.set_yticks(range(len(queries)), queries, fontsize=5)
-            else:
-                axis.set_xticks([])
-                axis.set_yticks([])
+            _token_ticks(axis, queries, keys, labelled)
     if title:
         figure.suptitle(title, fontsize=9)
     return _save(figure, out)
+
+
+def _token_ticks(axis, queries: list[str], keys: list[str], labelled: bool) -> None:
+    """Tokens along the axes of an attention map (none when there are too many to read)."""
+    if labelled:
+        axis.set_xticks(range(len(keys)), keys, rotation=90, fontsize=5)
+        axis.set_yticks(range(len(queries)), queries, fontsize=5)
+    else:
+        axis.set_xticks([])
+        axis.set_yticks([])
 
 
 def plot_head_maps(panels: Sequence[tuple[HeadReport, Any, list[str], list[str]]], out: str | Path,
@@ -124,12 +129,7 @@ def plot_head_maps(panels: Sequence[tuple[HeadReport, Any, list[str], list[str]]
         best = report.best
         label = f"{best.pattern} lift {best.lift:.2f}" if best else "no pattern"
         axis.set_title(f"{report.kind} L{report.layer} H{report.head}\n{label}", fontsize=7)
-        if max(len(queries), len(keys)) <= 40:
-            axis.set_xticks(range(len(keys)), keys, rotation=90, fontsize=5)
-            axis.set_yticks(range(len(queries)), queries, fontsize=5)
-        else:
-            axis.set_xticks([])
-            axis.set_yticks([])
+        _token_ticks(axis, queries, keys, max(len(queries), len(keys)) <= 40)
     if title:
         figure.suptitle(title, fontsize=9)
     return _save(figure, out)

@@ -114,14 +114,17 @@ def verify_gram(p: dict[Exps, Q], basis: np.ndarray, gram: list[list[Q]]) -> tup
     return True, "exact"
 
 
+def rounding_grids(size: int, margin: float) -> list[int]:
+    """Denominators to round a Gram matrix of ``size`` rows to, coarsest first: fine enough that the
+    rounding error (about size / denominator) stays below the solver's ``margin``, then 10^6, 10^9."""
+    first = 10 ** int(np.clip(np.ceil(np.log10(20 * size / max(margin, 1e-12))), 2, 12))
+    return [d for d in sorted({first, 10 ** 6, 10 ** 9}) if d >= first]
+
+
 def exact_certificate(p: dict[Exps, Q], basis: np.ndarray, gram: np.ndarray, margin: float
                       ) -> list[list[Q]] | None:
     """Round-and-project with a grid fine enough for the margin; None if no grid works."""
-    size = max(1, len(basis))
-    first = 10 ** int(np.clip(np.ceil(np.log10(20 * size / max(margin, 1e-12))), 2, 12))
-    for denominator in sorted({first, 10 ** 6, 10 ** 9}):
-        if denominator < first:
-            continue
+    for denominator in rounding_grids(max(1, len(basis)), margin):
         G = round_and_project(p, basis, gram, denominator)
         if G is None:
             return None
@@ -171,11 +174,7 @@ def exact_block_certificate(p: dict[Exps, Q], basis: np.ndarray, gram: np.ndarra
     so the cost grows with the blocks' sizes, not the whole basis."""
     bases = [basis[part] for part in blocks]
     grams = [gram[np.ix_(part, part)] for part in blocks]
-    size = max(1, max((len(part) for part in blocks), default=1))
-    first = 10 ** int(np.clip(np.ceil(np.log10(20 * size / max(margin, 1e-12))), 2, 12))
-    for denominator in sorted({first, 10 ** 6, 10 ** 9}):
-        if denominator < first:
-            continue
+    for denominator in rounding_grids(max(1, max((len(part) for part in blocks), default=1)), margin):
         rational = round_and_project_blocks(p, bases, grams, denominator)
         if rational is None:
             return None

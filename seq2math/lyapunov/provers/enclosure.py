@@ -23,6 +23,7 @@ from typing import Sequence
 import flint
 from flint import arb
 
+from seq2math.lyapunov.provers.verdict import ProverVerdict
 from seq2math.symbolic.calculus import diff
 from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, as_expr, constant_value, operands, variables
 
@@ -165,3 +166,13 @@ def decimal_strings(point: Sequence[Fraction], digits: int = 17) -> tuple[tuple[
         text = f"{float(c):.{digits}g}" if abs(c) > Fraction(1, 10**300) else "0"
         strings.append(text)
     return tuple(strings), tuple(Fraction(s) for s in strings)
+
+
+def zero_at_origin(V: Expr, n: int, prover: str) -> ProverVerdict | None:
+    """The verdict when V(0) = 0 fails or cannot be shown exactly (lyapunov check), else None."""
+    at_zero = point_value(V, [Fraction(0)] * n)
+    if at_zero.is_zero():
+        return None
+    if at_zero.is_finite() and not at_zero.contains(0):
+        return ProverVerdict("refuted", prover, "V(0) != 0", counterexample=tuple("0" for _ in range(n)))
+    return ProverVerdict("unknown", prover, "V(0) = 0 could not be shown exactly")

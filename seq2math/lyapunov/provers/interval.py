@@ -38,6 +38,7 @@ from seq2math.lyapunov.provers.enclosure import (
     point_value,
     validated,
     violates,
+    zero_at_origin,
 )
 from seq2math.lyapunov.provers.taylor import TaylorBound, quadratic_model
 from seq2math.lyapunov.provers.verdict import ProverVerdict
@@ -153,11 +154,9 @@ def prove_on_box(system: Sequence[Expr], V: Expr, check: str, radius: Fraction, 
     """The verdict on the one box |x_i| ≤ radius (see the module docstring)."""
     n = len(system)
     if check == "lyapunov":
-        at_zero = point_value(V, [Fraction(0)] * n)
-        if not at_zero.is_zero():
-            if at_zero.is_finite() and not at_zero.contains(0):
-                return ProverVerdict("refuted", PROVER, "V(0) != 0", counterexample=tuple("0" for _ in range(n)))
-            return ProverVerdict("unknown", PROVER, "V(0) = 0 could not be shown exactly")
+        at_zero = zero_at_origin(V, n, PROVER)
+        if at_zero is not None:
+            return at_zero
     outcomes = []
     for cond in conditions(system, V, check):
         outcome = _branch_and_bound(cond, n, radius, deadline)

@@ -32,7 +32,14 @@ from fractions import Fraction
 from typing import Sequence
 
 from seq2math.jobs.workers import TIMED_OUT, JobError, call_with_hard_limit, can_fork_safely
-from seq2math.lyapunov.provers.enclosure import decimal_strings, lie_derivative, point_value, validated, violates
+from seq2math.lyapunov.provers.enclosure import (
+    decimal_strings,
+    lie_derivative,
+    point_value,
+    validated,
+    violates,
+    zero_at_origin,
+)
 from seq2math.lyapunov.provers.verdict import ProverVerdict
 from seq2math.symbolic.expr import Const, Expr, Float, Int, Unary, Var, constant_value, operands
 
@@ -228,11 +235,9 @@ def prove(system, V, check: str, time_limit: float) -> ProverVerdict:
     deadline = time.monotonic() + time_limit
     vdot = lie_derivative(system, V)
     if check == "lyapunov":
-        at_zero = point_value(V, [Fraction(0)] * n)
-        if not at_zero.is_zero():
-            if at_zero.is_finite() and not at_zero.contains(0):
-                return ProverVerdict("refuted", PROVER, "V(0) != 0", counterexample=tuple("0" for _ in range(n)))
-            return ProverVerdict("unknown", PROVER, "V(0) = 0 could not be shown exactly")
+        at_zero = zero_at_origin(V, n, PROVER)
+        if at_zero is not None:
+            return at_zero
     for index in range(_domain_size(V, vdot, n)):
         answer = _run(V, vdot, n, index, deadline)
         if answer[0] != "unsat":
