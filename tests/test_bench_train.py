@@ -84,7 +84,7 @@ def check_report(out: str, groups: int) -> None:
     counts = re.findall(r"parameters (ours|nn\.Transformer)\s+([\d,]+) \(encoder stack ([\d,]+), "
                         r"decoder stack \+ output projection ([\d,]+)\)", out)
     assert len(counts) == 2 and counts[0][1:] == counts[1][1:], out
-    peak = re.search(r"fp32 matmul ([\d.]+) GFLOP/s", out)
+    peak = re.search(r"(?:fp32|bf16) matmul ([\d.]+) GFLOP/s", out)
     assert peak and float(peak.group(1)) > 0, out
     rates = re.findall(r"(ours|nn\.Transformer)\s+([\d.]+) tokens/s\s+([\d.]+) GFLOP/s\s+([\d.]+)% of peak", out)
     ratios = [float(r) for r in re.findall(r"ratio ours/nn\.Transformer: ([\d.]+)", out)]
@@ -100,6 +100,12 @@ def check_report(out: str, groups: int) -> None:
 def test_bench_train_prints_consistent_positive_figures(capsys):
     out = run_bench(capsys, "--src-len", "7", "--tgt-len", "5", "--vocab", "30")
     check_report(out, groups=1)
+
+
+def test_bench_train_in_bf16_autocast_says_so_and_measures_a_bf16_peak(capsys):
+    out = run_bench(capsys, "--src-len", "7", "--tgt-len", "5", "--vocab", "30", "--precision", "bf16")
+    check_report(out, groups=1)
+    assert "bf16 matmul" in out and "training in bf16" in out
 
 
 def test_bench_train_lyapunov_compares_fixed_and_token_budget_batches(capsys):

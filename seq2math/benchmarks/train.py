@@ -69,6 +69,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-tokens", type=int, default=0,
                         help="--lyapunov: token budget (default 0: as many batches as fixed batches)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="fp32, or bf16 autocast for both sides (the peak is then a bf16 matmul; default fp32)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -113,15 +115,20 @@ def stack_parameters(model) -> tuple[int, int]:
     return encoder, decoder
 
 
-def training_step(model, vocab_size: int, pad_id: int) -> Callable[[dict], None]:
+def training_step(model, vocab_size: int, pad_id: int, precision: str = "fp32") -> Callable[[dict], None]:
+    import contextlib
+
     import torch
     import torch.nn.functional as F
 
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    device_type = next(model.parameters()).device.type
 
     def step(batch: dict) -> None:
-        logits = model(batch["src"], batch["tgt_in"])  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, vocab_size), batch["tgt_out"].reshape(-1), ignore_index=pad_id)
+        with (torch.autocast(device_type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()):
+            logits = model(batch["src"], batch["tgt_in"])  # (B, T, V)
+            loss = F.cross_entropy(logits.reshape(-1, vocab_size).float(), batch["tgt_out"].reshape(-1),
+                                   ignore_index=pad_id)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -159,11 +166,12 @@ def time_turn(side: Side, synchronize) -> float:
     return time.perf_counter() - start
 
 
-def matmul_rate(size: int, device, synchronize) -> float:
-    """FLOP/s of one fp32 ``size`` x ``size`` matmul (repeated up to ~0.3 s)."""
+def matmul_rate(size: int, device, synchronize, precision: str = "fp32") -> float:
+    """FLOP/s of one ``size`` x ``size`` matmul in ``precision`` (repeated up to ~0.3 s)."""
     import torch
 
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a, b = torch.randn(size, size, device=device, dtype=dtype), torch.randn(size, size, device=device, dtype=dtype)
     a @ b  # warm-up
     synchronize()
     start, count = time.perf_counter(), 0
@@ -183,7 +191,7 @@ def measure(sides: list[Side], args, device, synchronize) -> tuple[dict[str, flo
     for _ in range(args.repeats):
         for side in sides:
             rates[side.name].append(side.tokens / time_turn(side, synchronize))
-        peaks.append(matmul_rate(args.matmul, device, synchronize))
+        peaks.append(matmul_rate(args.matmul, device, synchronize, args.precision))
     return {name: statistics.median(values) for name, values in rates.items()}, statistics.median(peaks)
 
 
@@ -221,8 +229,8 @@ def run(args) -> int:
     print(f"  equal parameter counts: {counts['ours'][0]:,}")
     print("FLOPs = 6 x (encoder stack parameters x source tokens + (decoder stack + output projection) "
           "parameters x target tokens); embedding lookups and attention products not counted")
-    steps = {"ours": training_step(ours, vocab_size, PAD_ID),
-             "nn.Transformer": training_step(theirs, vocab_size, PAD_ID)}
+    steps = {"ours": training_step(ours, vocab_size, PAD_ID, args.precision),
+             "nn.Transformer": training_step(theirs, vocab_size, PAD_ID, args.precision)}
     if data is None:
         batches = [random_batch(args, device)] * args.steps
         groups = {"": batches}
@@ -239,7 +247,8 @@ def run(args) -> int:
 
 
 def report(sides: list[Side], rates: dict[str, float], peak: float, args, data: Any) -> None:
-    print(f"peak: {args.matmul}x{args.matmul} fp32 matmul {peak / 1e9:.1f} GFLOP/s (median of {args.repeats})")
+    print(f"peak: {args.matmul}x{args.matmul} {args.precision} matmul {peak / 1e9:.1f} GFLOP/s "
+          f"(median of {args.repeats}); training in {args.precision}")
     for group in dict.fromkeys(side.name.split("|")[1] for side in sides):
         members = [side for side in sides if side.name.endswith("|" + group)]
         if data is None:
