@@ -137,12 +137,16 @@ def test_barrier_is_weaker_than_lyapunov():
 
 
 def test_non_polynomial_pairs_unproved_get_numerical_answers_never_valid():
+    from seq2math.lyapunov.check import check_nonpolynomial
     from seq2math.tokens.infix import parse_infix, parse_infix_system
 
     system = parse_infix_system("x0' = -x0; x1' = -x1")
-    good = check_candidate(system, parse_infix("exp(x0^2 + x1^2) - 1"), "lyapunov")
+    V = parse_infix("exp(x0^2 + x1^2) - 1")
     # a true V the substitution prover does not settle (its residual has no margin): sampling is no proof
-    assert good.valid is None and "no counterexample found" in good.numerical
+    alone = check_nonpolynomial(system, V, "lyapunov", provers=("seq2math.lyapunov.provers.substitution",))
+    assert alone.valid is None and "no counterexample found" in alone.numerical
+    good = check_candidate(system, V, "lyapunov")            # the whole chain: cvc5 proves it (unsat)
+    assert good.valid is True and good.proof == "cvc5"
     bad = check_candidate(system, parse_infix("1 - cos(x0) + x1^2 - x0^2"), "lyapunov")
     assert bad.valid is False
 
