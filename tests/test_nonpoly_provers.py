@@ -104,14 +104,18 @@ def test_solve_certifies_the_issue_systems_and_proves_the_pendulum_on_a_region()
 
 
 def test_report_counts_chain_proofs_as_certified_and_numerical_or_region_apart():
-    from seq2math.lyapunov.report import tabulate
+    from seq2math.lyapunov.report import markdown, tabulate
     base = {"method": "nonpoly", "test": "t"}
     records = [base | {"line": 1, "lyapunov": {"valid": True, "proof": "substitution+sos", "certified": None}},
                base | {"line": 2, "lyapunov": {"valid": None, "certified": None, "numerical": "no counterexample found"}},
                base | {"line": 3, "lyapunov": {"valid": None, "certified": None, "region": "[-1, 1]^2"}},
                base | {"line": 4, "lyapunov": {"valid": True, "proof": "none (numerical)", "certified": None}}]
-    cell = tabulate(records, ["t"], ["nonpoly"], {"t": 4})["cells"]["t"]["nonpoly"]
+    table = tabulate(records, ["t"], ["nonpoly"], {"t": 4})
+    cell = table["cells"]["t"]["nonpoly"]
     assert cell["lyapunov"] == 1 and cell["lyapunov_numerical"] == 1 and cell["lyapunov_region"] == 1
+    text = markdown(table)            # the report's own table: global / region / numerical, one column per method
+    assert "### lyapunov check: certified globally / proved on a region only / numerical only" in text
+    assert "| t | 1 / 1 / 1 |" in text and "### barrier check" not in text
 
 
 def test_evaluate_counts_numerical_only_apart():

@@ -349,6 +349,7 @@ def markdown(report: dict[str, Any]) -> str:
                 row.append(f"{100 * cell[check] / total:.1f} ({cell[check]}){mark}")
             lines.append(f"| {test} ({report['cells'][test][report['methods'][0]]['total']}) | " + " | ".join(row) + " |")
         lines.append("")
+        lines += _apart_table(report, check)
     lines += ["## undecided (lyapunov / barrier), errors and mean seconds per system", "",
               "| test set | " + " | ".join(report["methods"]) + " |", "|---|" + "---|" * len(report["methods"])]
     for test in report["tests"]:
@@ -362,6 +363,21 @@ def markdown(report: dict[str, Any]) -> str:
                        f"{cell['mean_seconds']} s{region}")
         lines.append(f"| {test} | " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def _apart_table(report: dict[str, Any], check: str) -> list[str]:
+    """Non-polynomial systems: certified globally, proved on a region only, numerical only (no
+    counterexample found), each method in its own column; nothing when no cell has the last two."""
+    keys = (f"{check}_region", f"{check}_numerical")
+    if not any(key in cell for cells in report["cells"].values() for cell in cells.values() for key in keys):
+        return []
+    lines = [f"### {check} check: certified globally / proved on a region only / numerical only (count)", "",
+             "| test set | " + " | ".join(report["methods"]) + " |", "|---|" + "---|" * len(report["methods"])]
+    for test in report["tests"]:
+        row = [f"{cell[check]} / {cell.get(keys[0], 0)} / {cell.get(keys[1], 0)}"
+               for cell in (report["cells"][test][method] for method in report["methods"])]
+        lines.append(f"| {test} | " + " | ".join(row) + " |")
+    return lines + [""]
 
 
 def print_summary(report: dict[str, Any], out: Path) -> None:
