@@ -16,6 +16,8 @@ Calculus and evaluation live in ``seq2math.symbolic.calculus`` (``diff``, ``eval
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator
@@ -236,7 +238,28 @@ def to_poly(e: Expr, n: int) -> P.Poly:
     if exponent is None or exponent.denominator != 1 or exponent < 0:
         raise NotPolynomialError(f"power with exponent {exponent if exponent is not None else 'non-constant'}"
                                  " is not a polynomial power")
-    return to_poly(e.left, n) ** int(exponent)
+    return _power(to_poly(e.left, n), int(exponent), n)
+
+
+#: the largest power of a single term (a monomial or a number other than 0, 1, -1) that is expanded
+MAX_TERM_POWER = 10_000
+#: the most terms the expansion of a sum's power may have
+MAX_EXPANDED_TERMS = 1_000_000
+
+
+def _power(base: P.Poly, power: int, n: int) -> P.Poly:
+    """``base ** power``, refused (``NotPolynomialError``) when the result would be too large to build:
+    python-flint aborts the process, or asks for gigabytes, on powers such as 2^(10^13) or (x0 + x1 + x2)^5000."""
+    terms = len(base)
+    trivial = terms == 0 or (base.is_constant() and abs(P.value_at_zero(base)) == 1)
+    if not trivial and terms == 1 and power > MAX_TERM_POWER:
+        raise NotPolynomialError(f"the power {power} is too large to expand exactly (at most {MAX_TERM_POWER})")
+    if terms > 1:
+        size = min(math.comb(terms + power - 1, power), math.comb(n + P.total_degree(base) * power, n))
+        if size > MAX_EXPANDED_TERMS:
+            raise NotPolynomialError(f"a sum of {terms} terms to the power {power} would expand to up to "
+                                     f"{size:.3g} terms, more than {MAX_EXPANDED_TERMS:,}")
+    return base ** power
 
 
 def is_polynomial(e: Expr) -> bool:
