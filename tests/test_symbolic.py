@@ -185,3 +185,15 @@ def _nodes(e):
     from seq2math.symbolic.expr import walk
 
     return list(walk(e))
+
+
+def test_powers_too_large_to_build_are_refused_not_run():
+    # python-flint aborts the whole process (SIGFPE) or asks for gigabytes on these: found by bench fuzz
+    from seq2math.symbolic.expr import NotPolynomialError, to_poly
+    from seq2math.tokens.infix import parse_infix
+
+    for text, why in [("(-0.000000000794698)^711513e8", "at most 10000"), ("x0^99999999999999", "at most 10000"),
+                      ("(x0 + x1 + x2)^5000", "more than 1,000,000")]:
+        with pytest.raises(NotPolynomialError, match=why):
+            to_poly(parse_infix(text), 3)
+    assert to_poly(parse_infix("1^99999999999999 + (x0 + x1)^3"), 2) == to_poly(parse_infix("1 + (x0 + x1)^3"), 2)
