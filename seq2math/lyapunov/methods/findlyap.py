@@ -245,9 +245,9 @@ def not_polynomial_reason(method: str, system: list) -> str:
             continue
         try:
             to_poly(equation, n)
-        except NotPolynomialError:
-            return (f"{method}: does not apply: x{i}' = {to_infix(equation)} is not polynomial, and an SOS "
-                    f"certificate needs polynomial equations (V and dV/dt must be polynomials)")
+        except NotPolynomialError as err:
+            return (f"{method}: does not apply: x{i}' = {to_infix(equation)} is not a polynomial we can expand "
+                    f"({err}), and an SOS certificate needs polynomial equations (V and dV/dt must be polynomials)")
     return f"{method}: does not apply: the system is not polynomial"
 
 
