@@ -9,6 +9,8 @@ The budget is fixed (``max_examples``) so that this file stays a few seconds on 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,3 +92,23 @@ def test_the_limits_name_the_token():
         parse_infix("1e99999999")
     with pytest.raises(InfixParseError, match="unexpected character '٣'"):
         parse_infix("٣*x0")                  # digits are ASCII (int() would read U+0663 as 3)
+
+
+def test_bench_fuzz_reports_a_parser_whose_input_kills_the_process_and_runs_the_others(monkeypatch, capsys):
+    import os
+    import signal
+
+    from seq2math.benchmarks import fuzz_targets
+    from seq2math.benchmarks.fuzz_targets import Target
+    from seq2math.cli import main
+
+    def die(_item):           # the process dies, as python-flint's SIGFPE on (-7.9e-10)^(7.1e13) made it
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    boom = Target("boom", lambda rng: rng.random(), die, (ValueError,), lambda message, item: True,
+                  lambda rng: None)
+    monkeypatch.setitem(fuzz_targets.TARGETS, "boom", boom)
+    assert main(["bench", "fuzz", "--count", "20", "--targets", "boom,numbers-P10"]) == 1
+    out = capsys.readouterr().out
+    assert "boom" in out and "CRASHED: the process died" in out
+    assert re.search(r"numbers-P10\s+10\s+\d+\s+\d+\s+0\s+0", out), out

@@ -10,11 +10,13 @@ inputs (docs/reliability.md, "Fuzzing").
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections import Counter
 
 from seq2math.benchmarks.fuzz_targets import OUTCOMES, TARGETS
+from seq2math.jobs.workers import JobError, call_with_hard_limit
 
 HELP = "fuzz every parser and decoder: counts of accepted, rejected and uncaught inputs per parser"
 SHOWN_DEFECTS = 5
@@ -67,7 +69,15 @@ def run(args) -> int:
     totals: Counter = Counter()
     failures = 0
     for name in names:
-        counts, defects, round_trip_failures, seconds = fuzz_target(name, per_target, args.seed)
+        # each parser in its own child: an input that kills the process (native code aborts) is a
+        # defect reported here, and the other parsers still run
+        result = call_with_hard_limit(functools.partial(fuzz_target, name, per_target, args.seed), None)
+        if isinstance(result, JobError):
+            failures += 1
+            what = "the process died" if result.died else result.message
+            print(f"{name:<16}{per_target:>8}  CRASHED: {what}; rerun with --targets {name} to find the input")
+            continue
+        counts, defects, round_trip_failures, seconds = result
         totals.update(counts)
         failures += round_trip_failures + counts["unclear"] + counts["uncaught"]
         trips = f"{max(1, per_target // 10) - round_trip_failures}/{max(1, per_target // 10)}"

@@ -17,7 +17,6 @@ Calculus and evaluation live in ``seq2math.symbolic.calculus`` (``diff``, ``eval
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator
