@@ -110,6 +110,10 @@ class GuidedMethod(ModelMethod):
         if system is None:
             search.reason = not_polynomial_reason(self.name, search.system)
             return
+        if not search.state:                     # the model was skipped, or decoded nothing in time
+            search.reason = search.reason or f"{self.name}: no hypothesis finished within the time limit"
+            search.interrupted = True
+            return
         n = len(system)
         bases = guided_bases(hypothesis_supports(read_hypotheses(search.state, n), n), n)
         if not bases:
