@@ -222,7 +222,7 @@ def _problem_make(rng: random.Random) -> str:
 
 def _at_equilibrium(f: Expr, n: int) -> Expr:
     """``f - f(0)``: a valid problem has the origin as an equilibrium (``check_system``)."""
-    constant = dict(P.terms(to_poly(f, n))).get((0,) * n, 0)
+    constant = P.value_at_zero(to_poly(f, n))
     return f if constant == 0 else Binary("-", f, Int(int(constant)))
 
 
