@@ -22,6 +22,7 @@ then keeps the raw tokens, which the prefix reader rejects as invalid syntax.
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 from seq2math.symbolic import poly as P
@@ -153,14 +154,22 @@ def decode_monomial(tokens: list[str]) -> list[str]:
     return poly_tokens(P.from_terms(items, n))
 
 
+@functools.lru_cache(maxsize=4096)
+def _encoded(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(encode_monomial(list(tokens)))
+
+
 class MonomialCodec:
-    """The ``monomial`` representation as a ``Vocab`` codec (see ``seq2math.tokens.vocab``)."""
+    """The ``monomial`` representation as a ``Vocab`` codec (see ``seq2math.tokens.vocab``).
+
+    Training measures an example (length filters, token budgets) and then encodes it: the
+    recent encodings are kept, so each example is parsed and expanded once."""
 
     name = "monomial"
     extra_tokens = (*EXPONENT_TOKENS, FRACTION, EQUATION_SEPARATOR)
 
     def encode(self, tokens: list[str]) -> list[str]:
-        return encode_monomial(tokens)
+        return list(_encoded(tuple(tokens)))
 
     def decode(self, tokens: list[str]) -> list[str]:
         return decode_monomial(tokens)
