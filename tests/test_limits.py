@@ -102,6 +102,8 @@ def test_memory_limit_makes_a_line_undecided_and_the_next_line_is_still_answered
     script = LARGE + textwrap.dedent(f"""
         from seq2math.cli import main
         from seq2math.symbolic.expr import system_to_infix, to_infix
+        import seq2math.lyapunov.check
+        seq2math.lyapunov.check.GRADIENT_SECONDS = 0.0      # the full SOS program of -dV/dt: the one that needs memory
         large = system_to_infix(system) + "\\t" + to_infix(V)
         open({str(data)!r}, "w").write(large + "\\nx0' = -x0 + x1; x1' = -x0 - x1^3\\tx0^2 + x1^2\\n")
         main(["verify", {str(data)!r}, "--infix", "--memory-limit", "300M", "--time-limit", "30",

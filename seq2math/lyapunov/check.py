@@ -39,9 +39,11 @@ from seq2math.lyapunov.conditions import Condition, build_program, sign_conditio
 from seq2math.lyapunov.falsify import SignCondition, find_violations
 from seq2math.lyapunov.nonpoly import check_numerically
 from seq2math.lyapunov.options import CheckOptions
-from seq2math.lyapunov.outcomes import ASYMPTOTIC
+from seq2math.lyapunov.outcomes import ASYMPTOTIC, DECREASE, Outcome, SettledCondition, proved
 from seq2math.lyapunov.result import CheckResult, from_settled
 from seq2math.lyapunov.settle import MIN_STAGE_SECONDS, settle
+from seq2math.sos.exact import poly_to_json
+from seq2math.sos.gradient import gradient_certificate
 from seq2math.sos.sdp import solve_sos
 from seq2math.symbolic.expr import NotPolynomialError, to_poly
 from seq2math.symbolic.poly import NumericPoly, Poly, in_ring
@@ -54,6 +56,13 @@ ROUNDING_DIGITS = (0, 1, 2, 3, 4, 6, 9, 12)
 #: the time limit): the solver's own limit, checked between iterations, normally ends it first
 CHECK_GRACE = 0.25
 CHECK_GRACE_SHARE = 0.05
+#: the SOS backend of the check (``seq2math.sos.sdp.solve_sos``): Clarabel, or for large Gram blocks the
+#: Schur-complement interior-point method with Clarabel as its fallback (docs/verification.md)
+SOLVER = "auto"
+#: the gradient-form attempt on −V̇ (``sos/gradient.py``) gets at most this share of the time left, and this many
+#: seconds
+GRADIENT_SHARE = 0.25
+GRADIENT_SECONDS = 3.0
 #: the provers of non-polynomial conditions, tried in this order (modules with ``prove``, imported when needed):
 #: exact substitution + SOS, the SMT prover (cvc5), interval branch-and-bound on a region
 NONPOLY_PROVERS = ("seq2math.lyapunov.provers.substitution", "seq2math.lyapunov.provers.smt",
@@ -208,6 +217,9 @@ def _check_polynomial(system: list[Poly], V: Poly, options: CheckOptions) -> Che
     witness = _falsify(conditions, n, np.random.default_rng(options.seed))
     if witness is not None:
         return CheckResult(False, check, "counterexample: " + witness["statement"], "exact counterexample", witness)
+    early = _gradient_form(conditions, V, options)
+    order = [c.name for c in conditions]
+    conditions = [c for c in conditions if c.name not in early]
     built = build_program(conditions, n)
     if isinstance(built, str) and any(c.name == ASYMPTOTIC for c in conditions):
         # strict decrease cannot be stated in this form (e.g. −V̇ has no xᵢ^2k term, as on a centre):
@@ -218,8 +230,29 @@ def _check_polynomial(system: list[Poly], V: Poly, options: CheckOptions) -> Che
         return CheckResult(None, check, f"no certificate possible in this form ({built}) and no counterexample found")
     program, eps_index = built
     remaining = None if options.deadline is None else max(MIN_STAGE_SECONDS, options.deadline - time.perf_counter())
-    solution = solve_sos(program, time_limit=remaining)
-    return from_settled(check, settle(conditions, eps_index, solution, options), options.want_certificate)
+    solution = solve_sos(program, time_limit=remaining, backend=SOLVER)
+    settled = {s.name: s for s in settle(conditions, eps_index, solution, options)} | early
+    return from_settled(check, [settled[name] for name in order if name in settled], options.want_certificate)
+
+
+def _gradient_form(conditions: list[Condition], V: Poly, options: CheckOptions) -> dict[str, SettledCondition]:
+    """{DECREASE: proved} when −V̇ has an exact Gram certificate in the gradient basis x^m·∂ₖV
+    (``sos/gradient.py``: milliseconds where it applies, and it spares the full SOS program the
+    condition's large, degenerate Gram matrix), else {}."""
+    decrease = next((c for c in conditions if c.name == DECREASE), None)
+    if decrease is None or decrease.polynomial.is_zero():
+        return {}
+    budget = GRADIENT_SECONDS
+    if options.deadline is not None:
+        budget = min(budget, GRADIENT_SHARE * (options.deadline - time.perf_counter()))
+    if budget <= MIN_STAGE_SECONDS:
+        return {}
+    found = gradient_certificate(decrease.polynomial, V, time.perf_counter() + budget)
+    if found is None:
+        return {}
+    target = dict(zip(map(tuple, decrease.polynomial.monoms()), decrease.polynomial.coeffs()))
+    part = {"name": DECREASE, "method": "sos-exact", "polynomial": poly_to_json(target), "epsilon": {}} | found
+    return {DECREASE: proved(DECREASE, Outcome.SOS_EXACT, part)}
 
 
 def _falsify(conditions: list[Condition], nvars: int, rng: np.random.Generator) -> dict | None:

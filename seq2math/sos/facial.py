@@ -279,7 +279,7 @@ def face_certificate(p: dict[Exps, QQ], basis: np.ndarray, hints: list[np.ndarra
                 pending.append(solved[0])
             continue
         gram = pending.pop(0)
-        for B in _face_guesses(gram, tried):
+        for B in face_guesses(gram, tried):
             if solves >= max_solves or _expired(deadline):
                 return None
             B_float = np.array([[float(v) for v in row] for row in B])
@@ -297,7 +297,7 @@ def face_certificate(p: dict[Exps, QQ], basis: np.ndarray, hints: list[np.ndarra
     return None
 
 
-def _face_guesses(gram: np.ndarray, tried: set[tuple]):
+def face_guesses(gram: np.ndarray, tried: set[tuple]):
     """Rational range bases of ``gram`` for each plausible rank and rounding tolerance, new ones only."""
     for rank in candidate_ranks(gram):
         for tolerance, max_denominator in ((1e-6, 10000), (1e-4, 100)):

@@ -10,7 +10,9 @@ exact certificate possible (docs/verification.md) and the cap keeps the SDP boun
 The default path hands the matrices straight to Clarabel's native API (no modelling
 layer: for the small problems of 2–3 variables, cvxpy's compilation alone costs more
 than the solve). ``backend="cvxpy"`` feeds the same matrices to cvxpy (Clarabel or SCS)
-and is the fallback when the native solve fails.
+and is the fallback when the native solve fails. ``backend="ipm"`` is our Schur-complement
+interior-point method (``seq2math.sos.ipm``, Clarabel as its fallback), much faster on large
+Gram blocks; ``backend="auto"`` (the check's) picks it for blocks of IPM_MIN_BLOCK rows or more.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from seq2math.sos.sparsity import SPARSITY_LEVELS, gram_blocks
 
 Exps = tuple[int, ...]
 SQRT2 = np.sqrt(2.0)
+#: ``backend="auto"`` uses ``seq2math.sos.ipm`` when some Gram block has at least this many rows, Clarabel below:
+#: Clarabel's dense cone block grows with the square of the block's entries (docs/performance.md), while for
+#: small programs its compiled loop beats our Python iterations
+IPM_MIN_BLOCK = 40
 
 
 @dataclass
@@ -210,7 +216,18 @@ def _solve_level(program: SOSProgram, sparsity: str, time_limit: float | None, b
         if isinstance(block, str):
             return _no_answer(SolverStatus.INFEASIBLE, "structure", seconds=time.perf_counter() - start, detail=block)
         blocks.append(block)
-    if backend == "clarabel":
+    if backend == "auto":
+        largest = max((len(part) for block in blocks for part in block.parts), default=0)
+        backend = "ipm" if largest >= IPM_MIN_BLOCK else "clarabel"
+    if backend == "ipm":
+        solution = _solve_ipm(program, blocks, time_limit)
+        if solution.status is SolverStatus.FAILED and not solution.detail.endswith("MaxTime"):
+            left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+            fallback = _solve_clarabel(program, blocks, left) if left is None or left > 0 else solution
+            if fallback is not solution:
+                fallback.detail = f"ipm: {solution.detail}; " + fallback.detail
+            solution = fallback
+    elif backend == "clarabel":
         solution = _solve_clarabel(program, blocks, time_limit)
         if solution.status is SolverStatus.FAILED and not solution.detail.endswith("MaxTime"):
             fallback = _solve_cvxpy(program, blocks, time_limit, "SCS")
@@ -291,6 +308,22 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
         return _no_answer(SolverStatus.FAILED, "clarabel", detail=f"status {status}")
     x = np.asarray(result.x)
     return _unpack(x, program, blocks, offsets, "clarabel" + ("" if status == "Solved" else " (almost solved)"))
+
+
+def _solve_ipm(program: SOSProgram, blocks: list[_Block], time_limit: float | None) -> SOSSolution:
+    """The program through ``seq2math.sos.ipm`` (the Schur-complement interior-point method)."""
+    from seq2math.sos import ipm
+
+    cone, layout = ipm.program_from_blocks(program, blocks)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    result = ipm.solve_cone(cone, deadline)
+    if result.status == "time limit":
+        return _no_answer(SolverStatus.FAILED, "ipm", detail="status MaxTime")
+    if result.status == "failed":
+        return _no_answer(SolverStatus.FAILED, "ipm", detail=result.detail)
+    margins, params, grams = ipm.read_answer(program, blocks, layout, result)
+    solver = "ipm" if result.status == "solved" else "ipm (almost solved)"
+    return SOSSolution(SolverStatus.SOLVED, solver, margins, params, grams, [b.basis for b in blocks], 0.0)
 
 
 def run_clarabel(P, q, A, b, cones, settings):
