@@ -150,3 +150,19 @@ def test_the_shipped_checkpoint_with_guided_certifies_the_textbook_system(textbo
     assert solution.certificate is not None and certificates.recheck(solution.certificate)[0]
     if solution.method == "guided":     # the model's own hypotheses failed: guided repaired one of them
         assert solution.tried[0].method == "model" and not solution.tried[0].found
+
+
+def test_guided_repairs_the_coefficients_of_a_gradient_form_near_miss(lyapunov_run, stub_beam):
+    """A backward-style system (f = −G∇V, docs/generation.md) and a hypothesis with V's monomials but three
+    coefficients off by one: the repair (``repair.py``) finds V's own numbers, and the solve loop proves them."""
+    V = X0**6 + 2 * X1**4 + (X0 - X1**2) ** 2
+    G0, G1 = V.derivative(0), V.derivative(1)
+    system = [-(1 + X1) ** 2 * G0 + X0 * G1, -4 * G1 - X0 * G0]
+    near_miss = 2 * X0**6 + 2 * X1**4 - X0 * X1**2 + X0**2
+    stub_beam(near_miss)
+    assert check_candidate(system, near_miss, "lyapunov").valid is False
+    outcome = solve_system(system, [make_method("guided", model=str(lyapunov_run), beam=1)], time_limit=20,
+                           require_certificate=True)
+    assert outcome.found and outcome.method == "guided"
+    assert outcome.V * V.coeffs()[0] == V * outcome.V.coeffs()[0]          # V itself, up to a positive factor
+    assert certificates.recheck(outcome.certificate)[0]

@@ -1,0 +1,175 @@
+"""Repairing a hypothesis's coefficients through the gradient form ẋ = −G(x)∇V(x) (used by ``guided``).
+
+A near miss of the model has the right monomials and wrong numbers. When the system has the
+gradient form f = −G∇V with a polynomial matrix G (every backward-generated system does,
+docs/generation.md; docs/verification.md, "the gradient form"), the right numbers solve
+
+    f_i = −Σ_k G_ik ∂_k V(c)        for every equation i,
+
+which is *bilinear*: linear in G for fixed coefficients c of V, linear in c for fixed G. So we
+alternate two least-squares solves, starting from the hypothesis's own coefficients (the warm
+start that an interior-point SOS solver cannot take), with G_ik of degree ≤ min(4, deg f − deg ∂ₖV):
+
+1. given c: G from f ≈ −G∇V(c) (one least-squares problem, one right-hand side per equation);
+2. given G: c from f ≈ −G∇V(c), rescaled to the hypothesis's norm (the pair (λc, G/λ) is the
+   same fit).
+
+When the residual vanishes, the coefficients are scaled to small integers (or simple fractions)
+and proposed. Nothing here is trusted: each proposal is checked exactly by the solve loop, whose
+gradient-form stage proves −V̇ ≥ 0 in milliseconds when the fit is exact and sym(G) ⪰ 0.
+Everything is monomial arithmetic on exponent arrays, a few milliseconds per hypothesis.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from itertools import combinations_with_replacement
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from seq2math.symbolic.poly import Poly, ring
+
+#: alternations per hypothesis, and the relative residual below which the fit is exact
+ITERATIONS = 40
+EXACT_RESIDUAL = 1e-9
+#: G_ik has degree at most this (and deg f − deg ∂ₖV): the backward generator's damping h² and rotation
+#: coefficients have degree ≤ 4 (docs/generation.md)
+MAX_MULTIPLIER_DEGREE = 4
+#: denominators tried when scaling the repaired coefficients to simple numbers
+SCALES = (1, 2, 3, 4, 5, 6, 8, 10, 12)
+
+
+def _monomials(n: int, degree: int) -> list[tuple[int, ...]]:
+    out = []
+    for total in range(degree + 1):
+        for combo in combinations_with_replacement(range(n), total):
+            e = [0] * n
+            for i in combo:
+                e[i] += 1
+            out.append(tuple(e))
+    return out
+
+
+def repaired_candidates(system: list[Poly], hypothesis: Poly) -> list[Poly]:
+    """Polynomials with the hypothesis's monomials whose coefficients fit f = −G∇V exactly, or []."""
+    n = len(system)
+    support = [tuple(int(v) for v in m) for m in hypothesis.monoms() if sum(m) >= 2]
+    if not support:
+        return []
+    start = np.array([float(c) for m, c in zip(hypothesis.monoms(), hypothesis.coeffs()) if sum(m) >= 2])
+    f_degree = max((p.total_degree() for p in system if not p.is_zero()), default=0)
+    gradient_degrees = [max((sum(m) - 1 for m in support if m[k]), default=0) for k in range(n)]
+    multipliers = [_monomials(n, min(MAX_MULTIPLIER_DEGREE, max(0, f_degree - d))) for d in gradient_degrees]
+    offsets = np.cumsum([0] + [len(m) for m in multipliers])
+    # T: the monomial x^(m + α − e_k) with coefficient α_k, for each (α, k, m): the polynomial ∂_k(x^α)·x^m
+    rows, alphas, cols, vals, index = [], [], [], [], {}
+    for a, alpha in enumerate(support):
+        for k in range(n):
+            if alpha[k] == 0:
+                continue
+            base = tuple(alpha[j] - (j == k) for j in range(n))
+            for t, m in enumerate(multipliers[k]):
+                key = tuple(b + e for b, e in zip(base, m))
+                rows.append(index.setdefault(key, len(index))), alphas.append(a)
+                cols.append(offsets[k] + t), vals.append(float(alpha[k]))
+    F_terms = [dict(zip((tuple(int(v) for v in e) for e in p.monoms()), (float(c) for c in p.coeffs()))) for p in system]
+    for terms in F_terms:
+        for key in terms:
+            index.setdefault(key, len(index))
+    rows, alphas, cols, vals = map(np.asarray, (rows, alphas, cols, vals))
+    M, K = len(index), int(offsets[-1])
+    F = np.zeros((M, n))
+    for i, terms in enumerate(F_terms):
+        for key, value in terms.items():
+            F[index[key], i] = value
+    norm_f = np.linalg.norm(F)
+    if norm_f == 0 or len(rows) == 0:
+        return []
+    c = start / np.linalg.norm(start)
+    W = _assemble((M, K), rows, cols, vals * c[alphas])
+    G, *_ = np.linalg.lstsq(W, -F, rcond=None)                 # the best G for the hypothesis's own numbers
+    damping = 1e-3
+    cost = _cost(F, W, G)
+    for _ in range(ITERATIONS):                                # Levenberg–Marquardt on (c, G) together
+        if cost < (EXACT_RESIDUAL * norm_f) ** 2:
+            break
+        E = F + W @ G                                          # (M, n): the residual of each equation
+        B = [_assemble((M, len(support)), rows, alphas, vals * G[cols, i]) for i in range(n)]
+        # normal equations of (Δc, ΔG) with the G blocks eliminated (they share WᵀW): a K × K and an |S| × |S| solve
+        WtW, WtE = W.T @ W, W.T @ E
+        BtW = [b.T @ W for b in B]
+        cc = sum(b.T @ b for b in B)
+        gc = sum(b.T @ E[:, i] for i, b in enumerate(B))
+        while damping < 1e8:
+            H = WtW + damping * np.diag(np.diag(WtW) + 1e-12)
+            try:
+                factor = sla.cho_factor(H)
+            except np.linalg.LinAlgError:
+                damping *= 10
+                continue
+            reduced = cc + damping * np.diag(np.diag(cc) + 1e-12)
+            rhs = -gc.copy()
+            for i in range(n):
+                solved = sla.cho_solve(factor, BtW[i].T)           # H⁻¹ Wᵀ B_i
+                reduced -= BtW[i] @ solved
+                rhs += BtW[i] @ sla.cho_solve(factor, WtE[:, i])
+            try:
+                dc = np.linalg.solve(reduced, rhs)
+            except np.linalg.LinAlgError:
+                damping *= 10
+                continue
+            dG = np.column_stack([sla.cho_solve(factor, -WtE[:, i] - BtW[i].T @ dc) for i in range(n)])
+            c_new, G_new = c + dc, G + dG
+            W_new = _assemble((M, K), rows, cols, vals * c_new[alphas])
+            new_cost = _cost(F, W_new, G_new)
+            if new_cost < cost:
+                scale = np.linalg.norm(c_new)
+                c, G, W, cost = c_new / scale, G_new * scale, W_new / scale, new_cost
+                damping = max(damping / 10, 1e-12)
+                break
+            damping *= 10
+        else:
+            return []
+    if cost >= (EXACT_RESIDUAL * norm_f) ** 2:
+        return []
+    return _simple_polynomials(c, support, n)
+
+
+def _assemble(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return sp.coo_matrix((values, (rows, cols)), shape=shape).toarray()   # duplicates are summed
+
+
+def _cost(F: np.ndarray, W: np.ndarray, G: np.ndarray) -> float:
+    return float(np.sum((F + W @ G) ** 2))
+
+
+def _simple_polynomials(c: np.ndarray, support: list[tuple[int, ...]], n: int) -> list[Poly]:
+    """c scaled so that its smallest entry is k/d for small k, d, when that makes every entry a simple rational."""
+    R = ring(n)
+    pure = [a for a, m in enumerate(support) if sum(1 for e in m if e) == 1 and all(e % 2 == 0 for e in m)]
+    if pure and np.mean(np.sign(c[pure])) < 0:
+        c = -c                                                  # V, not −V: the pure even powers are positive
+    nonzero = np.abs(c) > 1e-9 * np.max(np.abs(c))
+    smallest = float(np.min(np.abs(c[nonzero])))
+    found, seen = [], set()
+    for numerator in SCALES:
+        scaled = c / smallest * numerator
+        values = [Fraction(float(v)).limit_denominator(max(SCALES)) for v in scaled]
+        if max(abs(float(v) - s) for v, s in zip(values, scaled)) > 1e-6 * max(1.0, float(np.max(np.abs(scaled)))):
+            continue
+        terms = {m: v for m, v in zip(support, values) if v != 0}
+        key = tuple(sorted(terms.items()))
+        if terms and key not in seen:
+            seen.add(key)
+            found.append(R.from_dict({m: _fmpq(v) for m, v in terms.items()}))
+        if len(found) >= 2:
+            break
+    return found
+
+
+def _fmpq(value: Fraction):
+    import flint
+
+    return flint.fmpq(value.numerator, value.denominator)

@@ -1,0 +1,37 @@
+"""Coefficient repair through the gradient form f = −G∇V (``seq2math.lyapunov.methods.repair``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from seq2math.lyapunov.check import check_candidate
+from seq2math.lyapunov.methods.repair import repaired_candidates
+from seq2math.symbolic.poly import ring
+
+X0, X1 = ring(2).gens()
+#: a backward-style pair (docs/generation.md): V proper plus a cross square; x0 damped by (1 + x1)², x1 by 2,
+#: and a rotation with coefficient x0 that hides the gradient
+V = X0**6 + 2 * X1**4 + (X0 - X1**2) ** 2
+G0, G1 = V.derivative(0), V.derivative(1)
+SYSTEM = [-(1 + X1) ** 2 * G0 + X0 * G1, -4 * G1 - X0 * G0]
+
+
+def _same_up_to_scale(p, q):
+    return p * q.coeffs()[0] == q * p.coeffs()[0]
+
+
+@pytest.mark.parametrize("hypothesis", [
+    V,                                                          # the right numbers: found again
+    2 * X0**6 + 2 * X1**4 - X0 * X1**2 + X0**2,                 # three coefficients moved by one
+])
+def test_a_near_miss_on_the_right_monomials_is_repaired(hypothesis):
+    assert set(hypothesis.monoms()) == set(V.monoms())
+    candidates = repaired_candidates(SYSTEM, hypothesis)
+    assert any(_same_up_to_scale(c, V) for c in candidates), candidates
+    assert check_candidate(SYSTEM, next(c for c in candidates if _same_up_to_scale(c, V)), "lyapunov").valid is True
+
+
+def test_a_support_that_cannot_work_gives_nothing():
+    """Without x1 in V, ∂₁V = 0 and ẋ1 has terms that no G·∇V can make: nothing is proposed."""
+    assert repaired_candidates(SYSTEM, X0**6 + 3 * X0**2) == []
+
