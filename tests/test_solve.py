@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 from seq2math.cli import main
 from seq2math.lyapunov.methods import METHODS, Method, make_method, register_method, solve_system
+from seq2math.lyapunov.methods.base import Search
+from seq2math.lyapunov.result import CheckResult
 from seq2math.symbolic.poly import ring
 from seq2math.tokens.infix import parse_infix_system
 
@@ -113,3 +116,42 @@ def test_each_method_gets_its_share_of_the_time_left():
     assert abs(first - 100 * weights[0] / sum(weights)) < 1.0
     assert method_deadline(methods, 1, now + 100, shared=True) == now + 100        # the last one gets the rest
     assert method_deadline(methods, 0, now + 100, shared=False) == now + 100
+
+
+class _Fixed(Method):
+    """Proposes the given candidates in order (not registered: a test double)."""
+
+    name = "fixed"
+
+    def __init__(self, candidates):
+        super().__init__()
+        self.candidates = candidates
+
+    def propose(self, search, check, deadline):
+        yield from self.candidates
+
+
+def test_a_slow_candidate_does_not_take_the_whole_share(monkeypatch):
+    """Under a deadline a first check is capped at CANDIDATE_SECONDS; the cut one is checked again at the end."""
+    import seq2math.lyapunov.methods.solve as loop
+
+    calls = []
+
+    def fake_prove(system, V, check, deadline, certificate_path=None, memory_limit=None):
+        seconds = deadline - time.perf_counter()
+        calls.append((V, round(seconds)))
+        needs = {"slow": 3.0, "wrong": 0.0, "good": 0.0}[V]
+        if seconds < needs:
+            return loop.Proof(CheckResult(None, check, "undecided: time limit", limit="time"), "time limit", None)
+        valid = V != "wrong"
+        return loop.Proof(CheckResult(valid, check, "fake", "sos-exact" if valid else "exact counterexample"), "fake",
+                          valid)
+
+    monkeypatch.setattr(loop, "prove", fake_prove)
+    monkeypatch.setattr(loop, "CANDIDATE_SECONDS", 1.0)
+    attempt = loop.attempt_method(_Fixed(["slow", "wrong"]), Search([]), "lyapunov", time.perf_counter() + 20)
+    assert attempt.V == "slow" and [v for v, _ in calls] == ["slow", "wrong", "slow"]
+    assert calls[0][1] == 1 and calls[2][1] >= 3          # capped first, then the time left
+    calls.clear()
+    attempt = loop.attempt_method(_Fixed(["slow", "good"]), Search([]), "lyapunov", time.perf_counter() + 20)
+    assert attempt.V == "good" and [v for v, _ in calls] == ["slow", "good"]   # found before any second pass

@@ -7,7 +7,9 @@
 2. a valid V on a polynomial system becomes a certificate document (system, V, rational
    Gram matrices), saved to a file when a path is given, and ``certificates.recheck``
    proves that document again from scratch;
-3. the candidate is accepted when the re-check passed (``require_certificate``, the rule of
+3. under a deadline a first check gets at most CANDIDATE_SECONDS; what that cut is checked again,
+   with the time left, after the method's last proposal;
+4. the candidate is accepted when the re-check passed (``require_certificate``, the rule of
    the report: every counted V has a re-proved certificate file), or, for ``solve``, when it is
    valid and no certificate contradicts it: a non-polynomial V is valid only when a prover of
    ``check.NONPOLY_PROVERS`` proved it (and re-checked its own certificate, docs/verification.md).
@@ -41,6 +43,11 @@ SHARES = {"model": 0.25, "guided": 0.35, "sos": 0.4}
 DEFAULT_SHARE = 0.3
 #: a candidate checked at or past the deadline still gets this many seconds (it was proposed in time)
 MIN_CHECK_SECONDS = 0.5
+#: under a deadline, a candidate's first check gets at most this many seconds; the candidates it cut are checked
+#: again with the time left once the method has proposed everything, in beam order. A wrong hypothesis that
+#: neither falsification nor the SOS program can settle quickly would otherwise take a method's whole share
+#: (a correct BPoly-like V is proved in a median 0.5 s, docs/verification.md)
+CANDIDATE_SECONDS = 2.0
 #: report records keep this many characters of a reason
 REASON_CHARS = 300
 
@@ -183,19 +190,26 @@ def attempt_method(method: Method, search: Search, check: str, deadline: float |
     """Prove ``method``'s candidates for ``check`` in order until one is accepted or time is up."""
     started = time.perf_counter()
     attempt = Attempt(method.name, check)
+    retry = []                                                 # candidates cut by the first pass's cap
     try:
         for V in method.propose(search, check, deadline):
             attempt.candidates += 1
-            proof = prove(search.system, V, check, deadline, certificate_path, method.options.memory_limit)
-            if proof.accepted(require_certificate):
-                attempt.V, attempt.proof = V, proof
+            capped = None if deadline is None else min(deadline, time.perf_counter() + CANDIDATE_SECONDS)
+            proof = prove(search.system, V, check, capped, certificate_path, method.options.memory_limit)
+            if _record_proof(attempt, V, proof, require_certificate):
                 break
-            attempt.undecided += proof.certified is None
-            if attempt.region is None and proof.result is not None and proof.result.region:
-                attempt.region = (V, proof)
-            attempt.reason, attempt.last = proof.reason, (V, proof)
+            if proof.result is not None and proof.result.limit == "time" and capped != deadline:
+                retry.append(V)
             if deadline is not None and time.perf_counter() > deadline:
                 attempt.reason, attempt.interrupted = "time limit reached", True
+                break
+        for V in retry if not attempt.found else []:           # second pass: the time left, in beam order
+            if deadline is not None and deadline - time.perf_counter() <= MIN_CHECK_SECONDS:
+                attempt.reason, attempt.interrupted = "time limit reached", True
+                break
+            proof = prove(search.system, V, check, deadline, certificate_path, method.options.memory_limit)
+            attempt.undecided -= 1                             # counted once, in its last pass
+            if _record_proof(attempt, V, proof, require_certificate):
                 break
     except BaseException as err:  # a solver panic inside the method's own search
         if not is_solver_panic(err):
@@ -210,6 +224,18 @@ def attempt_method(method: Method, search: Search, check: str, deadline: float |
             attempt.reason, attempt.interrupted = attempt.reason or "time limit reached", True
     attempt.seconds = time.perf_counter() - started
     return attempt
+
+
+def _record_proof(attempt: Attempt, V: Any, proof: Proof, require_certificate: bool) -> bool:
+    """Note one candidate's proof in ``attempt``; True when it is accepted (the search ends)."""
+    if proof.accepted(require_certificate):
+        attempt.V, attempt.proof = V, proof
+        return True
+    attempt.undecided += proof.certified is None
+    if attempt.region is None and proof.result is not None and proof.result.region:
+        attempt.region = (V, proof)
+    attempt.reason, attempt.last = proof.reason, (V, proof)
+    return False
 
 
 @dataclass
