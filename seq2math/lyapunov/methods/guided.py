@@ -22,7 +22,8 @@ The decoded beam is the one ``model`` uses (``model.ranked_hypotheses`` decodes 
 per process), so ``--methods model,guided`` decodes once. Each SOS solve gets the time left
 before the deadline of the solve loop, and no new one starts after it.
 
-Before the SOS programs, the top REPAIR_COUNT hypotheses get their coefficients *repaired*
+Before the SOS programs, the best hypothesis of each distinct set of monomials, in beam order
+and within half the time left, gets its coefficients *repaired*
 (``repair.py``): starting from the hypothesis's own numbers, a Levenberg–Marquardt fit of
 f = −G(x)∇V(x) with V on the hypothesis's monomials and a polynomial matrix G. That is the
 warm start the SOS programs cannot take (Clarabel takes no initial point); an exact fit, scaled
@@ -50,8 +51,8 @@ from seq2math.symbolic.poly import Poly
 
 #: the first basis tried is the union of the supports of this many top hypotheses
 UNION_SIZE = 3
-#: this many top hypotheses get their coefficients repaired first (``repair.py``: milliseconds each)
-REPAIR_COUNT = 10
+#: the coefficient repair may use this share of the time left; the SOS programs get the rest
+REPAIR_SHARE = 0.5
 #: Gram blocks of its programs (``seq2math.sos.sparsity``): lossless sign-symmetry blocks. A model's support
 #: is sparse, so V (and often −V̇) keeps sign symmetries that the full findlyap basis does not
 SPARSITY = "signs"
@@ -79,6 +80,17 @@ def polynomial_hypotheses(proposals: list[Proposal], nvars: int) -> list[Poly]:
             out.append(proposal.V if isinstance(proposal.V, Poly) else to_poly(proposal.V, nvars))
         except (NotPolynomialError, ValueError, ZeroDivisionError):
             continue
+    return out
+
+
+def distinct_supports(hypotheses: list[Poly]) -> list[Poly]:
+    """The best hypothesis of each distinct set of monomials, in beam order (what the repair starts from)."""
+    seen, out = set(), []
+    for V in hypotheses:
+        key = frozenset(tuple(int(e) for e in m) for m in V.monoms())
+        if key not in seen:
+            seen.add(key)
+            out.append(V)
     return out
 
 
@@ -131,10 +143,11 @@ class GuidedMethod(ModelMethod):
         n = len(system)
         proposals = read_hypotheses(search.state, n)
         repaired = 0
-        for V in polynomial_hypotheses(proposals, n)[:REPAIR_COUNT]:
-            if deadline is not None and time.perf_counter() > deadline:
-                return
-            for candidate in repaired_candidates(system, V):
+        repair_until = None if deadline is None else time.perf_counter() + REPAIR_SHARE * seconds_left(deadline)
+        for V in distinct_supports(polynomial_hypotheses(proposals, n)):
+            if repair_until is not None and time.perf_counter() > repair_until:
+                break
+            for candidate in repaired_candidates(system, V, repair_until):
                 repaired += 1
                 yield candidate
         bases = guided_bases(hypothesis_supports(proposals, n), n)

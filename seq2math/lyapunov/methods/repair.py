@@ -22,6 +22,7 @@ Everything is monomial arithmetic on exponent arrays, a few milliseconds per hyp
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 from itertools import combinations_with_replacement
 
@@ -52,8 +53,9 @@ def _monomials(n: int, degree: int) -> list[tuple[int, ...]]:
     return out
 
 
-def repaired_candidates(system: list[Poly], hypothesis: Poly) -> list[Poly]:
-    """Polynomials with the hypothesis's monomials whose coefficients fit f = −G∇V exactly, or []."""
+def repaired_candidates(system: list[Poly], hypothesis: Poly, deadline: float | None = None) -> list[Poly]:
+    """Polynomials with the hypothesis's monomials whose coefficients fit f = −G∇V exactly, or [] (also when
+    ``deadline``, a ``time.perf_counter()`` value, passes during the fit)."""
     n = len(system)
     support = [tuple(int(v) for v in m) for m in hypothesis.monoms() if sum(m) >= 2]
     if not support:
@@ -95,6 +97,8 @@ def repaired_candidates(system: list[Poly], hypothesis: Poly) -> list[Poly]:
     for _ in range(ITERATIONS):                                # Levenberg–Marquardt on (c, G) together
         if cost < (EXACT_RESIDUAL * norm_f) ** 2:
             break
+        if deadline is not None and time.perf_counter() > deadline:
+            return []
         E = F + W @ G                                          # (M, n): the residual of each equation
         B = [_assemble((M, len(support)), rows, alphas, vals * G[cols, i]) for i in range(n)]
         # normal equations of (Δc, ΔG) with the G blocks eliminated (they share WᵀW): a K × K and an |S| × |S| solve
