@@ -166,3 +166,8 @@ def test_guided_repairs_the_coefficients_of_a_gradient_form_near_miss(lyapunov_r
     assert outcome.found and outcome.method == "guided"
     assert outcome.V * V.coeffs()[0] == V * outcome.V.coeffs()[0]          # V itself, up to a positive factor
     assert certificates.recheck(outcome.certificate)[0]
+
+
+def test_the_repair_starts_from_the_best_hypothesis_of_each_distinct_support():
+    hypotheses = [2 * X0**2 + X1**2, X0**2 + 3 * X1**2, X0**2 + X0 * X1 + X1**2, 5 * X0**2 + 5 * X1**2]
+    assert guided.distinct_supports(hypotheses) == [2 * X0**2 + X1**2, X0**2 + X0 * X1 + X1**2]
