@@ -26,7 +26,6 @@ final exact check settles:
 from __future__ import annotations
 
 import time
-from itertools import combinations_with_replacement
 
 import flint
 import numpy as np
@@ -34,7 +33,7 @@ import scipy.linalg as sla
 
 from seq2math.sos import exact as X
 from seq2math.sos import facial
-from seq2math.sos.newton import _hull_membership
+from seq2math.sos.newton import _hull_membership, full_basis
 from seq2math.symbolic.poly import Poly, ring
 
 QQ = flint.fmpq
@@ -57,17 +56,6 @@ def multiplier_degrees(p: Poly, V: Poly) -> range:
     return range(low, high + 1)
 
 
-def _monomials(n: int, degree: int) -> list[tuple[int, ...]]:
-    out = []
-    for total in range(degree + 1):
-        for combo in combinations_with_replacement(range(n), total):
-            e = [0] * n
-            for i in combo:
-                e[i] += 1
-            out.append(tuple(e))
-    return out
-
-
 def gradient_basis(V: Poly, degree: int) -> list[Poly]:
     """w = (x^m·∂ₖV) for every k with ∂ₖV ≠ 0 and every monomial m with |m| ≤ degree."""
     n = V.context().nvars()
@@ -77,7 +65,7 @@ def gradient_basis(V: Poly, degree: int) -> list[Poly]:
         g = V.derivative(i)
         if g.is_zero():
             continue
-        for m in _monomials(n, degree):
+        for m in map(tuple, full_basis(n, degree).tolist()):
             basis.append(g * R.from_dict({m: 1}))
     return basis
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
-from itertools import combinations_with_replacement
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from seq2math.sos.newton import full_basis
 from seq2math.symbolic.poly import Poly, ring
 
 #: alternations per hypothesis, and the relative residual below which the fit is exact
@@ -42,17 +42,6 @@ MAX_MULTIPLIER_DEGREE = 4
 SCALES = (1, 2, 3, 4, 5, 6, 8, 10, 12)
 
 
-def _monomials(n: int, degree: int) -> list[tuple[int, ...]]:
-    out = []
-    for total in range(degree + 1):
-        for combo in combinations_with_replacement(range(n), total):
-            e = [0] * n
-            for i in combo:
-                e[i] += 1
-            out.append(tuple(e))
-    return out
-
-
 def repaired_candidates(system: list[Poly], hypothesis: Poly, deadline: float | None = None) -> list[Poly]:
     """Polynomials with the hypothesis's monomials whose coefficients fit f = −G∇V exactly, or [] (also when
     ``deadline``, a ``time.perf_counter()`` value, passes during the fit)."""
@@ -63,7 +52,8 @@ def repaired_candidates(system: list[Poly], hypothesis: Poly, deadline: float | 
     start = np.array([float(c) for m, c in zip(hypothesis.monoms(), hypothesis.coeffs()) if sum(m) >= 2])
     f_degree = max((p.total_degree() for p in system if not p.is_zero()), default=0)
     gradient_degrees = [max((sum(m) - 1 for m in support if m[k]), default=0) for k in range(n)]
-    multipliers = [_monomials(n, min(MAX_MULTIPLIER_DEGREE, max(0, f_degree - d))) for d in gradient_degrees]
+    multipliers = [list(map(tuple, full_basis(n, min(MAX_MULTIPLIER_DEGREE, max(0, f_degree - d))).tolist()))
+                   for d in gradient_degrees]
     offsets = np.cumsum([0] + [len(m) for m in multipliers])
     # T: the monomial x^(m + α − e_k) with coefficient α_k, for each (α, k, m): the polynomial ∂_k(x^α)·x^m
     rows, alphas, cols, vals, index = [], [], [], [], {}
