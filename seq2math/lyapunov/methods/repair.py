@@ -33,7 +33,7 @@ from seq2math.sos.newton import full_basis
 from seq2math.symbolic.poly import Poly, ring
 
 #: alternations per hypothesis, and the relative residual below which the fit is exact
-ITERATIONS = 40
+ITERATIONS = 10
 EXACT_RESIDUAL = 1e-9
 #: G_ik has degree at most this (and deg f − deg ∂ₖV): the backward generator's damping h² and rotation
 #: coefficients have degree ≤ 4 (docs/generation.md)
