@@ -33,7 +33,7 @@ import scipy.linalg as sla
 
 from seq2math.sos import exact as X
 from seq2math.sos import facial
-from seq2math.sos.newton import _hull_membership, full_basis
+from seq2math.sos.newton import full_basis, hull_membership
 from seq2math.symbolic.poly import Poly, ring
 
 QQ = flint.fmpq
@@ -144,7 +144,7 @@ def newton_filter(w: list[Poly], exponents: np.ndarray) -> list[Poly]:
     if not w:
         return []
     exps = [np.array([[int(v) for v in e] for e in q.monoms()], dtype=np.int64) for q in w]
-    inside = _hull_membership(exponents, 2 * np.concatenate(exps))
+    inside = hull_membership(exponents, 2 * np.concatenate(exps))
     bounds = np.cumsum([0] + [len(e) for e in exps])
     return [q for c, q in enumerate(w) if inside[bounds[c]:bounds[c + 1]].all()]
 

@@ -19,7 +19,7 @@ import numpy as np
 _TOL = 1e-9
 
 
-def _hull_membership(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
+def hull_membership(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """Boolean mask: which rows of ``queries`` lie in conv(points) (any dimension, degenerate too)."""
     points = points.astype(float)
     queries = queries.astype(float)
@@ -68,7 +68,7 @@ def half_newton_basis(exponents: np.ndarray, prune: bool = True) -> np.ndarray:
                           dtype=np.int64).reshape(-1, nvars)
     if len(candidates) == 0:
         return candidates
-    candidates = candidates[_hull_membership(np.unique(exponents, axis=0), 2 * candidates)]
+    candidates = candidates[hull_membership(np.unique(exponents, axis=0), 2 * candidates)]
     if prune:
         candidates = diagonal_prune(candidates, exponents)
     order = np.lexsort(tuple(candidates[:, ::-1].T) + (candidates.sum(axis=1),))
