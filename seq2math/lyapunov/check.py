@@ -42,7 +42,6 @@ from seq2math.lyapunov.options import CheckOptions
 from seq2math.lyapunov.outcomes import ASYMPTOTIC, DECREASE, Outcome, SettledCondition, proved
 from seq2math.lyapunov.result import CheckResult, from_settled
 from seq2math.lyapunov.settle import MIN_STAGE_SECONDS, settle
-from seq2math.sos.exact import poly_to_json
 from seq2math.sos.gradient import gradient_certificate
 from seq2math.sos.sdp import solve_sos
 from seq2math.symbolic.expr import NotPolynomialError, to_poly
@@ -250,8 +249,7 @@ def _gradient_form(conditions: list[Condition], V: Poly, options: CheckOptions) 
     found = gradient_certificate(decrease.polynomial, V, time.perf_counter() + budget)
     if found is None:
         return {}
-    target = dict(zip(map(tuple, decrease.polynomial.monoms()), decrease.polynomial.coeffs()))
-    part = {"name": DECREASE, "method": "sos-exact", "polynomial": poly_to_json(target), "epsilon": {}} | found
+    part = {"name": DECREASE, "method": "sos-exact", "epsilon": {}} | found
     return {DECREASE: proved(DECREASE, Outcome.SOS_EXACT, part)}
 
 

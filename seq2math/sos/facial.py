@@ -67,8 +67,6 @@ def pair_classes(basis: np.ndarray) -> tuple[np.ndarray, list[Exps]]:
 def solve_in_face(p: dict[Exps, float], basis: np.ndarray, B: np.ndarray, objective: str = "margin",
                   time_limit: float | None = None) -> tuple[np.ndarray, float] | None:
     """Numerical R (r, r) with p = (Bᵀz)ᵀR(Bᵀz): maximise t with R ⪰ tI (t ≤ 1) or minimise trace(R)."""
-    import clarabel
-
     r = B.shape[1]
     if len(basis) ** 2 * r * r > MAX_FACE_ENTRIES:
         return None                                                    # too large to state densely
@@ -84,8 +82,19 @@ def solve_in_face(p: dict[Exps, float], basis: np.ndarray, B: np.ndarray, object
     b = np.zeros(len(keys))
     for e, v in p.items():
         b[row_of[e]] += v
+    return solve_gram(A_R, b, r, objective, time_limit)
+
+
+def solve_gram(A_R: np.ndarray, b: np.ndarray, r: int, objective: str = "margin", time_limit: float | None = None
+               ) -> tuple[np.ndarray, float] | None:
+    """Numerical R (r, r) ⪰ 0 with A_R·svec(R) = b (columns in ``svec_pairs`` order, off-diagonal entries
+    weighted √2): maximise t with R ⪰ tI (t ≤ 1), minimise trace(R), or any feasible R ("center")."""
+    import clarabel
+
+    i_idx, j_idx = svec_pairs(r)
+    off = i_idx != j_idx
     scale = float(np.max(np.abs(b))) or 1.0
-    b /= scale
+    b = b / scale
     npairs = len(i_idx)
     diag = np.flatnonzero(~off)
     settings = clarabel.DefaultSettings()
@@ -93,7 +102,7 @@ def solve_in_face(p: dict[Exps, float], basis: np.ndarray, B: np.ndarray, object
     if time_limit is not None:
         settings.time_limit = max(0.01, float(time_limit))
     if objective == "margin":                                          # x = [t, svec(R)]
-        A = sp.vstack([sp.hstack([sp.csr_matrix((len(keys), 1)), sp.csr_matrix(A_R)]),
+        A = sp.vstack([sp.hstack([sp.csr_matrix((len(b), 1)), sp.csr_matrix(A_R)]),
                        sp.csr_matrix(([1.0], ([0], [0])), shape=(1, npairs + 1)),
                        sp.csr_matrix((np.concatenate([-np.ones(npairs), np.ones(len(diag))]),
                                       (np.concatenate([np.arange(npairs), diag]),
@@ -102,14 +111,14 @@ def solve_in_face(p: dict[Exps, float], basis: np.ndarray, B: np.ndarray, object
         q = np.zeros(npairs + 1)
         q[0] = -1.0
         rhs = np.concatenate([b, [1.0], np.zeros(npairs)])
-        cones = [clarabel.ZeroConeT(len(keys)), clarabel.NonnegativeConeT(1), clarabel.PSDTriangleConeT(r)]
+        cones = [clarabel.ZeroConeT(len(b)), clarabel.NonnegativeConeT(1), clarabel.PSDTriangleConeT(r)]
     else:                                                               # x = svec(R)
         A = sp.vstack([sp.csr_matrix(A_R), -sp.identity(npairs)]).tocsc()
         q = np.zeros(npairs)
         if objective == "trace":
             q[diag] = 1.0
         rhs = np.concatenate([b, np.zeros(npairs)])
-        cones = [clarabel.ZeroConeT(len(keys)), clarabel.PSDTriangleConeT(r)]
+        cones = [clarabel.ZeroConeT(len(b)), clarabel.PSDTriangleConeT(r)]
     result = run_clarabel(sp.csc_matrix((A.shape[1], A.shape[1])), q, A, rhs, cones, settings)
     if result is None or str(result.status) not in ("Solved", "AlmostSolved"):
         return None

@@ -34,6 +34,7 @@ import scipy.linalg as sla
 from seq2math.sos import exact as X
 from seq2math.sos import facial
 from seq2math.sos.newton import full_basis, hull_membership
+from seq2math.sos.sdp import SQRT2, svec_pairs
 from seq2math.symbolic.poly import Poly, ring
 
 QQ = flint.fmpq
@@ -83,12 +84,11 @@ def _coefficients(polys: list[Poly]) -> tuple[np.ndarray, list[list[QQ]]]:
 
 def _gram_program(p: dict, w: list[Poly]) -> tuple[np.ndarray, np.ndarray] | None:
     """(A, b): A·svec(R) = b states wᵀRw = p on independent rows; None when p is not in the span."""
-    r = len(w)
-    i_idx, j_idx = np.triu_indices(r)
+    i_idx, j_idx = svec_pairs(len(w))                                  # the column order of ``facial.solve_gram``
     columns = []
     for c, d in zip(i_idx, j_idx):
         product = w[c] * w[d]
-        weight = 1.0 if c == d else facial.SQRT2                      # svec: off-diagonal entries carry √2
+        weight = 1.0 if c == d else SQRT2                              # svec: off-diagonal entries carry √2
         columns.append({tuple(int(v) for v in e): float(v) * weight for e, v in zip(product.monoms(), product.coeffs())})
     keys = sorted(set(p) | {k for column in columns for k in column})
     row_of = {k: a for a, k in enumerate(keys)}
@@ -112,8 +112,8 @@ def _gram_program(p: dict, w: list[Poly]) -> tuple[np.ndarray, np.ndarray] | Non
 def gradient_certificate(p: Poly, V: Poly, deadline: float | None = None) -> dict | None:
     """A monomial Gram certificate of p (= −V̇) found in the gradient basis, or None.
 
-    Returns ``{"basis": ..., "gram": ..., "reduction": "gradient"}`` (``exact.gram_to_json``), already
-    re-proved by ``exact.verify_gram``."""
+    Returns ``{"polynomial": ..., "basis": ..., "gram": ..., "reduction": "gradient"}`` (``exact.poly_to_json``
+    and ``exact.gram_to_json``), already re-proved by ``exact.verify_gram``."""
     target = {tuple(int(v) for v in e): c for e, c in zip(p.monoms(), p.coeffs()) if c != 0}
     if not target:
         return None
@@ -123,8 +123,10 @@ def gradient_certificate(p: Poly, V: Poly, deadline: float | None = None) -> dic
     for degree in multiplier_degrees(p, V):
         for w in _bases(V, degree, exponents):
             found = _certificate_in_basis(target, p_float, w, n, deadline)
-            if found is not None or (deadline is not None and time.perf_counter() > deadline):
-                return found
+            if found is not None:
+                return {"polynomial": X.poly_to_json(target)} | found
+            if deadline is not None and time.perf_counter() > deadline:
+                return None
     return None
 
 
@@ -154,9 +156,11 @@ def _certificate_in_basis(target: dict, p_float: dict, w: list[Poly], n: int, de
     program = _gram_program(p_float, w)
     if program is None:
         return None                                                # p is not in this span
-    R = _min_trace(*program, len(w), deadline)
-    if R is None:
+    left = None if deadline is None else max(0.05, deadline - time.perf_counter())
+    solved = facial.solve_gram(*program, len(w), "trace", left)
+    if solved is None:
         return None
+    R = solved[0]
     identity = [[QQ(int(a == c)) for c in range(len(w))] for a in range(len(w))]
     for B in [*facial.face_guesses(R, set()), identity]:       # the faces R shows, then the whole basis
         rank = len(B[0])
@@ -175,36 +179,3 @@ def _certificate_in_basis(target: dict, p_float: dict, w: list[Poly], n: int, de
             return X.gram_to_json(basis, gram) | {"reduction": "gradient"}
     return None
 
-
-def _min_trace(A: np.ndarray, b: np.ndarray, r: int, deadline: float | None) -> np.ndarray | None:
-    """R ⪰ 0 with A·svec(R) = b of least trace (Clarabel), or None."""
-    import clarabel
-    import scipy.sparse as sp
-
-    i_idx, j_idx = np.triu_indices(r)
-    npairs = len(i_idx)
-    scale = float(np.max(np.abs(b))) or 1.0
-    # Clarabel's PSD triangle is the column-major upper triangle: reorder our row-major (i ≤ j) pairs to it
-    clarabel_i, clarabel_j = facial.svec_pairs(r)
-    position = {(int(a), int(c)): k for k, (a, c) in enumerate(zip(i_idx, j_idx))}
-    order = np.array([position[(int(a), int(c))] for a, c in zip(clarabel_i, clarabel_j)])
-    A_ord = A[:, order]
-    diag = np.flatnonzero(clarabel_i == clarabel_j)
-    q = np.zeros(npairs)
-    q[diag] = 1.0
-    M = sp.vstack([sp.csr_matrix(A_ord), -sp.identity(npairs)]).tocsc()
-    rhs = np.concatenate([b / scale, np.zeros(npairs)])
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    if deadline is not None:
-        settings.time_limit = max(0.05, deadline - time.perf_counter())
-    result = facial.run_clarabel(sp.csc_matrix((npairs, npairs)), q, M, rhs,
-                                 [clarabel.ZeroConeT(len(b)), clarabel.PSDTriangleConeT(r)], settings)
-    if result is None or str(result.status) not in ("Solved", "AlmostSolved"):
-        return None
-    s = np.asarray(result.x)
-    R = np.zeros((r, r))
-    off = clarabel_i != clarabel_j
-    R[clarabel_i, clarabel_j] = np.where(off, s / facial.SQRT2, s)
-    R[clarabel_j, clarabel_i] = R[clarabel_i, clarabel_j]
-    return R * scale
