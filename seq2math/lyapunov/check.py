@@ -8,8 +8,9 @@ Checks (docs/verification.md):
 - ``barrier``: V is SOS (V ≥ 0) and −V̇ is SOS.
 
 A polynomial candidate goes through, in order: V(0); numerical falsification
-(``falsify.py``) with exact confirmation of the point; one SOS program for all conditions
-(``conditions.py``); then each condition is settled by exact rounding, facial reduction or
+(``falsify.py``) with exact confirmation of the point; the gradient form of −V̇
+(``sos/gradient.py``), which settles the decrease condition in milliseconds when it applies; one
+SOS program for the conditions left (``conditions.py``); then each condition is settled by exact rounding, facial reduction or
 z3 (``settle.py``) into a typed outcome (``outcomes.py``), and ``result.from_settled``
 turns the outcomes into the answer.
 
