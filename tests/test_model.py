@@ -123,6 +123,37 @@ def test_fast_path_equals_eager_path(arch, norm):
             torch.testing.assert_close(fast(src, tgt_in), eager(src, tgt_in), atol=1e-5, rtol=1e-5)
 
 
+def test_cpu_bf16_autocast_keeps_attention_in_fp32_and_stays_close_to_fp32(monkeypatch):
+    """Under CPU bf16 autocast the projections run in bf16 and SDPA in fp32 (its bf16 backward is
+    slow on CPU); the logits and gradients stay within bf16 rounding of the fp32 model's."""
+    import seq2math.model.attention as attention
+
+    model = make_model()
+    src, tgt_in = random_batch(5)
+    reference = model(src, tgt_in)
+    reference.pow(2).mean().backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    seen = []
+    original = F.scaled_dot_product_attention
+
+    def spy(q, k, v, **kwargs):
+        seen.append((q.dtype, torch.is_autocast_enabled("cpu")))
+        return original(q, k, v, **kwargs)
+
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", spy)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model(src, tgt_in)
+    assert mixed.dtype == torch.bfloat16
+    assert seen and all(dtype == torch.float32 and not autocast for dtype, autocast in seen)
+    mixed.float().pow(2).mean().backward()
+    torch.testing.assert_close(mixed.float(), reference, atol=0.05, rtol=0.05)
+    for name, parameter in model.named_parameters():
+        if grads[name].abs().max() > 1e-3:
+            cosine = F.cosine_similarity(parameter.grad.flatten(), grads[name].flatten(), dim=0)
+            assert cosine > 0.98, name
+
+
 def step_all(model, src, tgt_in, use_cache: bool) -> torch.Tensor:
     """Logits of feeding tgt_in one token at a time: (B, T, V)."""
     state = model.start(src, use_cache=use_cache)

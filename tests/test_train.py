@@ -237,6 +237,21 @@ def test_bundled_presets_say_how_to_run_them_and_load():
 
 
 # ---- the loop -----------------------------------------------------------------------------------
+def test_bf16_precision_trains_on_cpu_and_fp16_asks_for_a_gpu(tmp_path):
+    from seq2math.training.checkpoint import read_metrics
+    from seq2math.training.runtime import autocast_dtype
+
+    cpu = torch.device("cpu")
+    assert autocast_dtype("bf16", cpu) == torch.bfloat16
+    assert autocast_dtype("auto", cpu) is None and autocast_dtype("fp32", cpu) is None
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        autocast_dtype("fp16", cpu)
+    summary = train(tiny_config(max_steps=30, precision="bf16", eval_every=30), tmp_path / "bf16", quiet=True)
+    assert summary["step"] == 30
+    losses = [r["loss"] for r in read_metrics(tmp_path / "bf16") if r["kind"] == "train"]
+    assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
+
+
 def test_resumed_run_equals_uninterrupted_run_exactly(tmp_path):
     from seq2math.training.checkpoint import read_metrics
 

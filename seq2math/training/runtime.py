@@ -26,10 +26,18 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """Mixed-precision dtype: bf16 where the GPU supports it, fp16 otherwise; None = fp32."""
+    """Mixed-precision dtype, None = fp32.
+
+    On a GPU, ``auto`` is bf16 where it is supported, fp16 otherwise. On a CPU, ``auto`` is fp32
+    and ``bf16`` is autocast to bf16 (worth it where the CPU multiplies bf16 in hardware, e.g.
+    AMX: docs/performance.md); fp16 needs a GPU.
+    """
+    if device.type == "cpu" and precision == "bf16":
+        return torch.bfloat16
     if precision == "fp32" or device.type != "cuda":
-        if precision in ("bf16", "fp16") and device.type != "cuda":
-            raise ValueError(f"precision {precision} needs a CUDA device, got {device}")
+        if precision == "fp16" or (precision == "bf16" and device.type != "cuda"):
+            raise ValueError(f"precision {precision} needs a CUDA device{' or a CPU' if precision == 'bf16' else ''}"
+                             f", got {device}")
         return None
     if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
         return torch.bfloat16
