@@ -342,3 +342,23 @@ def test_the_committed_checkpoint_gives_its_recorded_outputs():
          30, 7, 43, 14, 7, 43, 16, 31, 7, 43],
         [12, 14, 7, 43, 16, 29, 7, 45, 12, 14, 7, 43, 16, 30, 7, 45, 14, 7, 43, 16, 31, 7, 43],
         [12, 16, 29, 7, 43, 14, 7, 44, 16, 30, 7, 43]]
+
+
+def test_shape_stable_linear_pads_rows_only_under_cpu_bf16_training_and_changes_nothing():
+    from seq2math.model.linear import ROW_GRID, Linear, shape_stable
+
+    layer = Linear(8, 5)
+    x = torch.randn(3, ROW_GRID // 2 + 1, 8, requires_grad=True)  # rows not a multiple of the grid
+    assert not shape_stable(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert shape_stable(x)
+        with torch.no_grad():
+            assert not shape_stable(x)  # decoding keeps its shapes
+        padded = layer(x)
+        plain = F.linear(x, layer.weight, layer.bias)
+    assert padded.shape == plain.shape == (3, ROW_GRID // 2 + 1, 5)
+    torch.testing.assert_close(padded, plain)
+    grads = torch.autograd.grad(padded.float().square().sum(), (x, layer.weight, layer.bias))
+    expected = torch.autograd.grad(plain.float().square().sum(), (x, layer.weight, layer.bias))
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, atol=1e-2, rtol=1e-2)

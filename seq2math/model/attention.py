@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .linear import Linear
 from .positions import RotaryEmbedding
 
 
@@ -117,10 +118,10 @@ class MultiHeadAttention(nn.Module):
         if impl not in ("sdpa", "eager"):
             raise ValueError(f"attention impl must be 'sdpa' or 'eager', got {impl!r}")
         self.n_heads, self.head_dim, self.dropout, self.impl = n_heads, d_model // n_heads, dropout, impl
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.q_proj = Linear(d_model, d_model, bias=bias)
+        self.k_proj = Linear(d_model, d_model, bias=bias)
+        self.v_proj = Linear(d_model, d_model, bias=bias)
+        self.out_proj = Linear(d_model, d_model, bias=bias)
 
     def split_heads(self, x: Tensor) -> Tensor:
         batch, length, _ = x.shape

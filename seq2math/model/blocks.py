@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from .attention import KVCache, MultiHeadAttention
 from .config import ModelConfig
+from .linear import Linear
 from .positions import RotaryEmbedding, make_additive_positions
 
 
@@ -40,9 +41,9 @@ class TokenEmbedding(nn.Module):
 class FeedForward(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.up = nn.Linear(config.d_model, config.d_ff)
+        self.up = Linear(config.d_model, config.d_ff)
         self.activation = nn.GELU() if config.activation == "gelu" else nn.ReLU()
-        self.down = nn.Linear(config.d_ff, config.d_model)
+        self.down = Linear(config.d_ff, config.d_model)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:

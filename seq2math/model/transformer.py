@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seq2math.tokens.vocab import PAD_ID, SEP_ID
 
 from .blocks import BlockStack, LayerCache, TokenEmbedding
 from .config import ModelConfig
+from .linear import linear
 from .outputs import AttentionMaps, check_tokens, inference, to_model_device
 
 
@@ -76,7 +76,7 @@ class TransformerGenerator(nn.Module):
     def logits(self, hidden: Tensor) -> Tensor:
         """(..., D) -> (..., V); tied weights reuse the token embedding (Press & Wolf 2017)."""
         weight = self.embed.tokens.weight if self.output is None else self.output.weight
-        return F.linear(hidden, weight)
+        return linear(hidden, weight)
 
     def _check_pair(self, src: Tensor, tgt_in: Tensor) -> None:
         check_tokens("src", src, self.vocab_size)
