@@ -163,3 +163,26 @@ def test_nonpolynomial_lyapunov_check_refutes_a_V_that_vanishes_off_the_origin()
     assert barrier.valid is not False and (barrier.valid is True or "no counterexample found" in barrier.numerical)
     valid = check_candidate(system, parse_infix("x0^2 + x1^2"), "lyapunov")       # true, but only sampled
     assert valid.valid is not False and (valid.valid is True or "no counterexample found" in valid.numerical)
+
+
+def test_float_violations_are_refutations_only_when_ball_arithmetic_confirms_them():
+    from seq2math.lyapunov.nonpoly import check_numerically
+
+    rng = lambda: np.random.default_rng(0)                                            # noqa: E731
+    # V = ln(1 + 2x1^6 + 4x0^4) > 0 off 0, but 1 + 2e-18 is 1 in floats: V = 0 at x = (0, 1e-3)
+    system = parse_infix_system("x0' = -x0; x1' = -x1")
+    log = check_numerically(system, parse_infix("ln(1 + 2*x1^6 + 4*x0^4)"), "lyapunov", rng())
+    assert log.valid is None and "not confirmed in ball arithmetic" in log.numerical
+    # V = x0^2 + x1^2 - exp(x0) + exp(x0): zero cancellation error far out, never a counterexample
+    cancel = check_numerically(system, parse_infix("x0^2 + x1^2 + exp(x0) - exp(x0)"), "lyapunov", rng())
+    assert cancel.valid is None
+    # a real violation is kept, with an exact decimal point whose ball proves it
+    wrong = check_numerically(parse_infix_system("x0' = -sin(x0); x1' = -x1"), parse_infix("x0^2 + x1^2"),
+                              "lyapunov", rng())
+    assert wrong.valid is False and wrong.counterexample["exact"] is True
+    from fractions import Fraction
+
+    from seq2math.lyapunov.provers.enclosure import point_value
+    x = [Fraction(v) for v in wrong.counterexample["point"]]
+    vdot = parse_infix("2*x0*(-sin(x0)) + 2*x1*(-x1)")
+    assert point_value(vdot, x) > 0
