@@ -39,6 +39,23 @@ def test_substitution_proves_a_trig_case_and_refuses_a_false_one():
     assert refused.status == "unknown" and not refused.proved
 
 
+def test_substitution_proves_the_domain_of_ln_and_sqrt_before_anything_global():
+    # x0' = -x0 - x0 ln(1 + x0)^2 is undefined for x0 <= -1: the lifted set alone would "prove" it
+    partial = S.prove(parse_infix_system("x0' = -x0 - x0*ln(1 + x0)^2; x1' = -x1"), QUADRATIC, "lyapunov", 30)
+    assert partial.status == "unknown" and "domain 0: ln argument > 0" in partial.detail
+    rooted = S.prove(parse_infix_system("x0' = -x0 - x0*sqrt(x0)^2; x1' = -x1"), QUADRATIC, "lyapunov", 30)
+    assert rooted.status == "unknown" and "sqrt argument >= 0" in rooted.detail
+    total = parse_infix_system("x0' = -x0 - x0*ln(2 + x0^2)^2; x1' = -x1")   # 2 + x0^2 > 0 everywhere
+    assert S.prove(total, QUADRATIC, "lyapunov", 30).is_global
+    lifted = S.conditions(total, QUADRATIC, "lyapunov")
+    assert [cond.name for cond in lifted] == ["domain 0: ln argument > 0", "positive", "decrease"]
+    parts = [S.search(cond, 0, None) for cond in lifted]
+    assert all(isinstance(part, dict) for part in parts)
+    assert S.recheck(total, QUADRATIC, "lyapunov", {"prover": S.NAME, "check": "lyapunov", "conditions": parts})[0]
+    without_domain = {"prover": S.NAME, "check": "lyapunov", "conditions": parts[1:]}
+    assert not S.recheck(total, QUADRATIC, "lyapunov", without_domain)[0]
+
+
 def test_substitution_refuses_what_it_cannot_lift():
     verdict = S.prove(parse_infix_system("x0' = -tan(x0); x1' = -x1"), QUADRATIC, "lyapunov", 10)
     assert verdict.status == "unknown" and "tan" in verdict.detail

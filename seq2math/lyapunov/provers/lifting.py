@@ -16,7 +16,9 @@ Abs        a               a ≥ 0;  a² − q² = 0
 
 Soundness: every real point x maps to a lifted point (x, sin q(x), cos q(x), ...) that
 satisfies all the facts, so a polynomial inequality proved on the lifted set holds at every x
-(where the expression is defined). The lifting is a relaxation: it may lose what makes a
+where the expression is defined. ln and sqrt are partial: their facts (q ≥ 0) also cut out the
+points where they are undefined, so ``domain`` lists what must be proved separately (q > 0 for
+ln, q ≥ 0 for sqrt, at every x) before a result on the lifted set is a global one. The lifting is a relaxation: it may lose what makes a
 condition true, never make a false one true. The same function of the same lifted argument
 gets the same variables (sin x1 and cos x1 share one pair).
 """
@@ -62,6 +64,8 @@ class Lifting:
     equalities: list[tuple[int, P.Poly]] = field(default_factory=list)     # (atom index, h): h = 0
     inequalities: list[tuple[int, P.Poly]] = field(default_factory=list)   # (atom index, g): g ≥ 0
     at_zero: list[Fraction | None] = field(default_factory=list)           # each variable's value at x = 0
+    #: what the partial functions need, (function, lifted argument q, strict): q > 0 (ln), q ≥ 0 (sqrt)
+    domain: list[tuple[str, P.Poly, bool]] = field(default_factory=list)
     _by_key: dict = field(default_factory=dict)
 
     @classmethod
@@ -147,6 +151,8 @@ class Lifting:
             facts = [(">", v), ("=", v * v - q * q)]
         for kind, fact in facts:
             (self.equalities if kind == "=" else self.inequalities).append((index, fact))
+        if family in ("ln", "sqrt"):          # the facts above hold only where the function is defined
+            self.domain.append((family, q, family == "ln"))
         self.at_zero += _values_at_zero(family, self._value_at_zero(q), count)
         return index
 

@@ -4,8 +4,9 @@
 
 1. V and V̇ = Σ ∂ᵢV·fᵢ are lifted to polynomials in x and new variables for sin/cos/exp/...
    (``lifting.py``), with side facts g ≥ 0 and h = 0 that every real x satisfies.
-2. Each condition p ≥ 0 (p = V − Σ εᵢₖ xᵢ^(2k) with Σₖ εᵢₖ > 0 for a lyapunov check, p = V for a
-   barrier, and p = −V̇) is proved on that set by a Positivstellensatz certificate of degree D:
+2. Each condition p ≥ 0 (the domain first: p = q − q(0)/2 for every ln q and p = q for every
+   sqrt q, so that V and f are defined at every x; then p = V − Σ εᵢₖ xᵢ^(2k) with Σₖ εᵢₖ > 0 for
+   a lyapunov check, p = V for a barrier, and p = −V̇) is proved on that set by a Positivstellensatz certificate of degree D:
    p − Σⱼ σⱼ·gⱼ − Σₗ λₗ·hₗ = zᵀQz with SOS multipliers σⱼ, polynomial multipliers λₗ, Q ⪰ 0
    (Putinar's form; one SOS program solved by the project's solver, ``sos/sdp.py``).
 3. The answer is made exact: ε rounded down to rationals, each σⱼ's Gram matrix clipped to its
@@ -91,8 +92,27 @@ def conditions(system, V, check: str) -> list[_Condition]:
             raise Unsupported("V(0) is not a rational number the lifting can state exactly")
         if at_zero != 0:
             raise ValueError(f"V(0) = {at_zero} is not 0")
-    return [_compact(name, p, check == "lyapunov" and name == "positive", lifting)
-            for name, p in (("positive", lifted_V), ("decrease", lifted_decrease))]
+    return _domain(lifting) + [_compact(name, p, check == "lyapunov" and name == "positive", lifting)
+                               for name, p in (("positive", lifted_V), ("decrease", lifted_decrease))]
+
+
+def _domain(lifting: Lifting) -> list[_Condition]:
+    """Conditions that V and f are defined at every x: q − q(0)/2 ≥ 0 for ln q, q ≥ 0 for sqrt q.
+
+    The lifting's facts for ln and sqrt (q ≥ 0) also hold where the function is undefined, so
+    without these a certificate on the lifted set would say nothing about the points where
+    ẋ0 = −x0 − x0·ln(1 + x0)² is undefined (x0 ≤ −1) and still read as global. A strict bound
+    is asked with the margin q(0)/2, which q(0) > 0 makes rational and exact."""
+    found = []
+    for k, (function, q, strict) in enumerate(lifting.domain):
+        target = q
+        if strict:
+            q0 = lifting.value_at_zero(q)
+            if q0 is None or q0 <= 0:
+                raise Unsupported(f"cannot state that the argument of {function}, {q}, stays positive")
+            target = q - flint.fmpq(q0.numerator, 2 * q0.denominator)
+        found.append(_compact(f"domain {k}: {function} argument {'>' if strict else '>='} 0", target, False, lifting))
+    return found
 
 
 def _compact(name: str, p: P.Poly, definite: bool, lifting: Lifting) -> _Condition:
@@ -232,6 +252,8 @@ def search(cond: _Condition, degree: int, deadline: float | None) -> dict | str:
     """A certificate part for the condition at this degree (exact, not yet re-checked), or why not."""
     k = len(cond.names)
     basis_size = len(_newton_basis(cond)) if degree == 0 else len(_monomials(k, degree // 2))
+    if basis_size == 0:
+        return f"{_label(degree)}: empty basis (no sum of squares has this support)"
     if basis_size > MAX_BASIS:
         return f"too large: {k} lifted variables at degree {degree} ({basis_size} monomials > {MAX_BASIS})"
     program, epsilon, multipliers, lambdas = _program(cond, degree)
