@@ -56,6 +56,27 @@ def test_substitution_proves_the_domain_of_ln_and_sqrt_before_anything_global():
     assert not S.recheck(total, QUADRATIC, "lyapunov", without_domain)[0]
 
 
+def test_a_logarithmic_V_is_proved_through_its_core_and_a_lifted_divisor():
+    # V = ln(1 + x0^2 + x1^4) grows more slowly than any eps*x0^2; the gradient flow of V (the
+    # generator's form) has f and dV/dt with 1/(1 + x0^2 + x1^4)
+    system = parse_infix_system("x0' = -2*x0/(1 + x0^2 + x1^4); x1' = -4*x1^3/(1 + x0^2 + x1^4)")
+    logarithmic = parse_infix("ln(1 + x0^2 + x1^4)")
+    verdict = S.prove(system, logarithmic, "lyapunov", 30)
+    assert verdict.is_global and "1/(" in verdict.detail
+    names = [cond.name for cond in S.conditions(system, logarithmic, "lyapunov")]
+    assert names == ["domain 0: ln argument > 0", "domain 1: divisor > 0", "positive core", "decrease"]
+    # a core that is not definite in x1 proves nothing: ln(1 + x0^2) + sin(x1)^2 vanishes at (0, pi)
+    flat = S.prove(system, parse_infix("ln(1 + x0^2) + sin(x1)^2"), "lyapunov", 30)
+    assert not flat.proved
+    # a factor g = 2 + cos(x1) >= 1 times P, with a rest sin(x0)^2 >= 0
+    factor = parse_infix("(2 + cos(x1))*(x0^2 + x1^2) + sin(x0)^2")
+    lifted = S.conditions(system, factor, "lyapunov")
+    assert [cond.name for cond in lifted] == ["domain 0: divisor > 0", "positive core", "positive factor",
+                                              "positive rest", "decrease"]
+    for cond in lifted[1:4]:                         # x0^2 + x1^2 definite, 3/2 + cos(x1) >= 0, sin(x0)^2 >= 0
+        assert S._search_degrees(cond, None)[0] is not None, cond.name
+
+
 def test_substitution_refuses_what_it_cannot_lift():
     verdict = S.prove(parse_infix_system("x0' = -tan(x0); x1' = -x1"), QUADRATIC, "lyapunov", 10)
     assert verdict.status == "unknown" and "tan" in verdict.detail

@@ -12,13 +12,15 @@ sqrt       r               r ≥ 0;  r² − q = 0
 ln         l               q ≥ 0;  q − 1 − l ≥ 0;  q·l − q + 1 ≥ 0 (1 − 1/q ≤ ln q ≤ q − 1)
 atan       t               t·q ≥ 0;  q² − t² ≥ 0;  5/2 − t² ≥ 0 ((π/2)² < 5/2)
 Abs        a               a ≥ 0;  a² − q² = 0
+1/q        d               d·q − 1 = 0;  d ≥ 0 (q > 0 at every x is proved first: ``domain``)
 =========  ==============  =====================================================================
 
 Soundness: every real point x maps to a lifted point (x, sin q(x), cos q(x), ...) that
 satisfies all the facts, so a polynomial inequality proved on the lifted set holds at every x
-where the expression is defined. ln and sqrt are partial: their facts (q ≥ 0) also cut out the
+where the expression is defined. ln, sqrt and 1/q are partial: their facts also cut out the
 points where they are undefined, so ``domain`` lists what must be proved separately (q > 0 for
-ln, q ≥ 0 for sqrt, at every x) before a result on the lifted set is a global one. The lifting is a relaxation: it may lose what makes a
+ln and for a divisor, q ≥ 0 for sqrt, at every x) before a result on the lifted set is a global
+one. A divisor is asked to be positive: 1/q with q < 0 everywhere is left unproved. The lifting is a relaxation: it may lose what makes a
 condition true, never make a false one true. The same function of the same lifted argument
 gets the same variables (sin x1 and cos x1 share one pair).
 """
@@ -70,7 +72,8 @@ class Lifting:
 
     @classmethod
     def for_expressions(cls, n: int, expressions: list[Expr]) -> "Lifting":
-        functions = sum(1 for e in expressions for node in walk(e) if isinstance(node, Unary))
+        functions = sum(1 for e in expressions for node in walk(e)
+                        if isinstance(node, Unary) or getattr(node, "op", None) == "/")
         return cls(n, n + 2 * functions, at_zero=[Fraction(0)] * n)
 
     @property
@@ -106,8 +109,10 @@ class Lifting:
             return self.lift(e.left) - self.lift(e.right)
         if e.op == "/":
             divisor = constant_value(e.right)
-            if divisor is None or divisor == 0:
-                raise Unsupported(f"division by a non-constant expression ({e.right})")
+            if divisor is None:
+                return self.lift(e.left) * self._inverse(self.lift(e.right))
+            if divisor == 0:
+                raise Unsupported(f"division by zero ({e})")
             return self.lift(e.left) / flint.fmpq(divisor.numerator, divisor.denominator)
         exponent = constant_value(e.right)
         if exponent is None or exponent.denominator != 1 or not 0 <= exponent <= MAX_POWER:
@@ -125,6 +130,15 @@ class Lifting:
         atom = self.atoms[self._by_key[key]]
         variable = self.ring.gen(atom.variables[1] if e.op == "cos" else atom.variables[0])
         return variable * variable if family == "exp" else variable       # exp q = w², w = exp(q/2) > 0
+
+    def _inverse(self, q: P.Poly) -> P.Poly:
+        """1/q for a non-constant lifted q: a variable d with d·q = 1 and d ≥ 0 (q > 0 is in ``domain``)."""
+        if q.is_zero():
+            raise Unsupported("division by zero")
+        key = ("inv", str(q))
+        if key not in self._by_key:
+            self._by_key[key] = self._new_atom("inv", 1, q)
+        return self.ring.gen(self.atoms[self._by_key[key]].variables[0])
 
     def _new_atom(self, family: str, count: int, q: P.Poly) -> int:
         first = self.used
@@ -147,12 +161,14 @@ class Lifting:
             facts = [(">", q), (">", q - one - v), (">", q * v - q + one)]
         elif family == "atan":
             facts = [(">", v * q), (">", q * q - v * v), (">", R.constant(flint.fmpq(5, 2)) - v * v)]
+        elif family == "inv":
+            facts = [("=", v * q - one), (">", v)]
         else:                                                                   # abs
             facts = [(">", v), ("=", v * v - q * q)]
         for kind, fact in facts:
             (self.equalities if kind == "=" else self.inequalities).append((index, fact))
-        if family in ("ln", "sqrt"):          # the facts above hold only where the function is defined
-            self.domain.append((family, q, family == "ln"))
+        if family in ("ln", "sqrt", "inv"):   # the facts above hold only where the function is defined
+            self.domain.append(("divisor" if family == "inv" else family, q, family != "sqrt"))
         self.at_zero += _values_at_zero(family, self._value_at_zero(q), count)
         return index
 
@@ -205,6 +221,8 @@ def _values_at_zero(family: str, q0: Fraction | None, count: int) -> list[Fracti
         return [Fraction(0) if q0 == 0 else None]
     if family == "abs":
         return [abs(q0)]
+    if family == "inv":
+        return [1 / q0 if q0 != 0 else None]
     root = _rational_sqrt(q0)                                                 # sqrt
     return [root]
 

@@ -4,8 +4,8 @@
 
 1. V and V̇ = Σ ∂ᵢV·fᵢ are lifted to polynomials in x and new variables for sin/cos/exp/...
    (``lifting.py``), with side facts g ≥ 0 and h = 0 that every real x satisfies.
-2. Each condition p ≥ 0 (the domain first: p = q − q(0)/2 for every ln q and p = q for every
-   sqrt q, so that V and f are defined at every x; then p = V − Σ εᵢₖ xᵢ^(2k) with Σₖ εᵢₖ > 0 for
+2. Each condition p ≥ 0 (the domain first: p = q − q(0)/2, or q² − q(0)²/2, for every ln q and
+   every divisor q, and p = q for every sqrt q, so that V and f are defined at every x; then p = V − Σ εᵢₖ xᵢ^(2k) with Σₖ εᵢₖ > 0 for
    a lyapunov check, p = V for a barrier, and p = −V̇) is proved on that set by a Positivstellensatz certificate of degree D:
    p − Σⱼ σⱼ·gⱼ − Σₗ λₗ·hₗ = zᵀQz with SOS multipliers σⱼ, polynomial multipliers λₗ, Q ⪰ 0
    (Putinar's form; one SOS program solved by the project's solver, ``sos/sdp.py``).
@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 
 import flint
 import numpy as np
@@ -35,7 +36,17 @@ from seq2math.sos.newton import half_newton_basis
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic import poly as P
 from seq2math.symbolic.calculus import diff
-from seq2math.symbolic.expr import Expr, as_expr, from_poly
+from seq2math.symbolic.expr import (
+    Binary,
+    Expr,
+    Unary,
+    as_expr,
+    chain,
+    constant_value,
+    from_poly,
+    is_polynomial,
+    operands,
+)
 
 NAME = "substitution+sos"
 #: the largest Gram basis tried (monomials of degree ≤ D/2 in the lifted variables)
@@ -61,6 +72,7 @@ class _Condition:
     inequalities: list[P.Poly]  # g ≥ 0
     equalities: list[P.Poly]    # h = 0
     names: list[str]            # what each compact variable stands for
+    alternative: "_Condition | None" = None   # another target that proves the same (domain conditions)
 
 
 def vdot_expression(system: list[Expr], V: Expr) -> Expr:
@@ -77,8 +89,10 @@ def _as_exprs(system, V) -> tuple[list[Expr], Expr]:
     return [to_expr(f) for f in system], to_expr(V)
 
 
-def conditions(system, V, check: str) -> list[_Condition]:
-    """The lifted conditions of the check; raises ``Unsupported`` (or ValueError on V(0) ≠ 0)."""
+def conditions(system, V, check: str, option: int = 0) -> list[_Condition]:
+    """The lifted conditions of the check; raises ``Unsupported`` (or ValueError on V(0) ≠ 0).
+
+    ``option`` picks the way V's positivity is stated (``positivity_options``): 0 is the first."""
     if check not in ("lyapunov", "barrier"):
         raise ValueError(f"unknown check {check!r}; expected 'lyapunov' or 'barrier'")
     system, V = _as_exprs(system, V)
@@ -92,26 +106,117 @@ def conditions(system, V, check: str) -> list[_Condition]:
             raise Unsupported("V(0) is not a rational number the lifting can state exactly")
         if at_zero != 0:
             raise ValueError(f"V(0) = {at_zero} is not 0")
-    return _domain(lifting) + [_compact(name, p, check == "lyapunov" and name == "positive", lifting)
-                               for name, p in (("positive", lifted_V), ("decrease", lifted_decrease))]
+    options = positivity_options(V, lifted_V, check, lifting)
+    if not 0 <= option < len(options):
+        raise ValueError(f"positivity option {option} of {len(options)}")
+    return _domain(lifting) + options[option] + [_compact("decrease", lifted_decrease, False, lifting)]
+
+
+def positivity_options(V: Expr, lifted_V: P.Poly, check: str, lifting: Lifting) -> list[list[_Condition]]:
+    """The ways to state V's positivity, tried in order: for a non-polynomial V under the lyapunov check,
+    each core of ``_structural_positive``; then V − Σ εᵢₖ xᵢ^(2k) ≥ 0 (lyapunov; V ≥ 0 for a barrier),
+    which a V growing like ln or √ of a polynomial can never satisfy."""
+    structural = _structural_positive(V, lifting) if check == "lyapunov" and not is_polynomial(V) else []
+    return structural + [[_compact("positive", lifted_V, check == "lyapunov", lifting)]]
+
+
+def _structural_positive(V: Expr, lifting: Lifting) -> list[list[_Condition]]:
+    """V positive definite and proper from its form, where V − Σ εᵢₖ xᵢ^(2k) ≥ 0 cannot hold.
+
+    V = ln(1 + x0²) + x1² grows more slowly than any ε·x0², so the ε condition fails for every
+    V that composes a polynomial with ln or √. Instead V is split as a core term t plus a rest
+    R = V − t, and the conditions are: the polynomial P inside t is positive definite and proper
+    (P − Σ εᵢₖ xᵢ^(2k) ≥ 0, Σₖ εᵢₖ > 0, exactly as for polynomials), R ≥ 0, and for t = g·P also
+    g − 1/2 ≥ 0 (strictly feasible for the generator's factors 2 + sin, 2 + cos, 1 + exp, which are
+    ≥ 1, where g − 1 ≥ 0 would have no margin). The core forms and why they are enough (φ increasing
+    on [0, ∞), φ(0) = 0, φ(t) → ∞; P ≥ 0):
+
+    - t = c·ln(1 + P), c·(√(1 + P) − 1), c·(exp(P) − 1) with c > 0: t = c·φ(P);
+    - t = c·g·P with g ≥ 1/2: t ≥ c·P/2;
+    - t = P, a polynomial.
+
+    Then V ≥ t ≥ 0, t = 0 only where P = 0, i.e. at x = 0, and t → ∞ as |x| → ∞. The candidates
+    for t: the sum of V's polynomial terms, then each other term with such a form, in the order
+    of V's sum; one option each (the certificate names the option, so ``recheck`` rebuilds it).
+    """
+    terms = operands(V, "+")
+    polynomial = [k for k, t in enumerate(terms) if is_polynomial(t)]
+    cores = ([(polynomial, (lifting.lift(chain("+", [terms[k] for k in polynomial])), None))] if polynomial else [])
+    cores += [([k], core) for k, t in enumerate(terms) if k not in polynomial
+              for core in [_core(t, lifting)] if core is not None]
+    options = []
+    for used, (core, factor) in cores:
+        found = [_compact("positive core", core, True, lifting)]
+        if factor is not None:
+            found.append(_compact("positive factor", lifting.lift(factor) - flint.fmpq(1, 2), False, lifting))
+        rest = [t for k, t in enumerate(terms) if k not in used]
+        if rest:
+            found.append(_compact("positive rest", lifting.lift(chain("+", rest)), False, lifting))
+        options.append(found)
+    return options
+
+
+def _core(term: Expr, lifting: Lifting) -> tuple[P.Poly, Expr | None] | None:
+    """(P, g) when ``term`` is c·φ(P) or c·g·P (g None for c·φ(P) and c·P); see ``_structural_positive``."""
+    scale, rest = Fraction(1), []
+    for factor in operands(term, "*"):
+        value = constant_value(factor)
+        if value is not None:
+            scale *= value
+        else:
+            rest.append(factor)
+    if scale <= 0 or not rest:
+        return None
+    polynomial = [f for f in rest if is_polynomial(f)]
+    other = [f for f in rest if not is_polynomial(f)]
+    c = flint.fmpq(scale.numerator, scale.denominator)
+    if not other:
+        return c * lifting.lift(chain("*", rest)), None
+    if polynomial and len(other) >= 1:
+        return c * lifting.lift(chain("*", polynomial)), chain("*", other)
+    if len(other) != 1:
+        return None
+    inner = _monotone_argument(other[0])
+    if inner is None or not is_polynomial(inner[0]):
+        return None
+    argument, shift = inner
+    return c * (lifting.lift(argument) - shift), None
+
+
+def _monotone_argument(e: Expr) -> tuple[Expr, int] | None:
+    """(A, a) with e = φ(A) for φ increasing and φ(a) = 0: ln(A) (a = 1), √A − 1 (a = 1), exp(A) − 1 (a = 0)."""
+    if isinstance(e, Unary) and e.op == "ln":
+        return e.arg, 1
+    if isinstance(e, Binary) and e.op == "-" and constant_value(e.right) == 1 and isinstance(e.left, Unary):
+        if e.left.op == "sqrt":
+            return e.left.arg, 1
+        if e.left.op == "exp":
+            return e.left.arg, 0
+    return None
 
 
 def _domain(lifting: Lifting) -> list[_Condition]:
-    """Conditions that V and f are defined at every x: q − q(0)/2 ≥ 0 for ln q, q ≥ 0 for sqrt q.
+    """Conditions that V and f are defined at every x: q > 0 for ln q and for a divisor q, q ≥ 0 for sqrt q.
 
-    The lifting's facts for ln and sqrt (q ≥ 0) also hold where the function is undefined, so
-    without these a certificate on the lifted set would say nothing about the points where
-    ẋ0 = −x0 − x0·ln(1 + x0)² is undefined (x0 ≤ −1) and still read as global. A strict bound
-    is asked with the margin q(0)/2, which q(0) > 0 makes rational and exact."""
+    The lifting's facts for ln, sqrt and 1/q also hold where these are undefined, so without these
+    a certificate on the lifted set would say nothing about the points where
+    ẋ0 = −x0 − x0·ln(1 + x0)² is undefined (x0 ≤ −1) and still read as global. q > 0 is proved as
+    q − q(0)/2 ≥ 0 or, failing that, as q² − q(0)²/2 ≥ 0: then q never vanishes, and since it is
+    continuous on the connected ℝⁿ (the domains of the functions inside it come earlier in the
+    list) and q(0) > 0, it is positive everywhere. q(0) > 0 rational makes both targets exact."""
     found = []
     for k, (function, q, strict) in enumerate(lifting.domain):
-        target = q
-        if strict:
-            q0 = lifting.value_at_zero(q)
-            if q0 is None or q0 <= 0:
-                raise Unsupported(f"cannot state that the argument of {function}, {q}, stays positive")
-            target = q - flint.fmpq(q0.numerator, 2 * q0.denominator)
-        found.append(_compact(f"domain {k}: {function} argument {'>' if strict else '>='} 0", target, False, lifting))
+        name = f"domain {k}: {function} {'argument ' if function != 'divisor' else ''}{'>' if strict else '>='} 0"
+        if not strict:
+            found.append(_compact(name, q, False, lifting))
+            continue
+        q0 = lifting.value_at_zero(q)
+        if q0 is None or q0 <= 0:
+            raise Unsupported(f"cannot state that the {function} {q} stays positive")
+        half = flint.fmpq(q0.numerator, 2 * q0.denominator)
+        cond = _compact(name, q - half, False, lifting)
+        cond.alternative = _compact(name, q * q - half * flint.fmpq(q0.numerator, q0.denominator), False, lifting)
+        found.append(cond)
     return found
 
 
@@ -124,7 +229,8 @@ def _compact(name: str, p: P.Poly, definite: bool, lifting: Lifting) -> _Conditi
         if atom.family == "trig":
             names += [f"sin({atom.argument})", f"cos({atom.argument})"]
         else:
-            names.append(f"exp(({atom.argument})/2)" if atom.family == "exp" else f"{atom.family}({atom.argument})")
+            names.append(f"exp(({atom.argument})/2)" if atom.family == "exp" else
+                         f"1/({atom.argument})" if atom.family == "inv" else f"{atom.family}({atom.argument})")
     R = P.ring(len(keep))
 
     def squeeze(q: P.Poly) -> P.Poly:
@@ -167,6 +273,17 @@ def _x_order(cond: _Condition) -> int:
     return min((_x_degree(tuple(int(v) for v in m), cond.n) for m in cond.target.monoms()), default=0)
 
 
+def _epsilon_powers(cond: _Condition, i: int, degree: int) -> list[int]:
+    """The even powers k of the ε terms ε·xᵢ^k: those p itself holds as pure powers of xᵢ (so that
+    the ε terms add no monomial to the Newton polytope: 2x1⁶ + 4x0⁴ gets ε on x0⁴ and x1⁶ alone, and
+    a strictly positive Gram matrix on (x0², x1³)), else every even power from 2 to ``degree``."""
+    k = len(cond.names)
+    pure = sorted(int(m[i]) for m in cond.target.monoms()
+                  if int(m[i]) >= 2 and int(m[i]) % 2 == 0 and int(m[i]) <= degree
+                  and all(int(m[j]) == 0 for j in range(k) if j != i))
+    return pure or list(range(2, degree + 1, 2))
+
+
 def _newton_basis(cond: _Condition) -> np.ndarray:
     """The half Newton polytope of p's support closed under the equalities (p·(terms of h)) and the ε terms."""
     support = {tuple(int(v) for v in m) for m in cond.target.monoms()}
@@ -174,7 +291,7 @@ def _newton_basis(cond: _Condition) -> np.ndarray:
     if cond.definite:
         degree = P.total_degree(cond.target) + 1
         support |= {tuple(power if j == i else 0 for j in range(k)) for i in range(cond.n)
-                    for power in range(2, degree, 2)}
+                    for power in _epsilon_powers(cond, i, degree - 1)}
     for h in cond.equalities:
         shifts = [tuple(int(v) for v in m) for m in h.monoms()]
         support |= {tuple(a + b for a, b in zip(alpha, shift)) for alpha in list(support) for shift in shifts}
@@ -207,7 +324,7 @@ def _program(cond: _Condition, degree: int):
         floor = EPSILON_FLOOR * max(abs(float(c)) for c in cond.target.coeffs())
         for i in range(cond.n):
             group = {}
-            for power in range(2, degree + 1, 2):
+            for power in _epsilon_powers(cond, i, degree):
                 exps = tuple(power if j == i else 0 for j in range(k))
                 main[count] = {exps: -1.0}
                 epsilon[count] = (i, power)
@@ -372,7 +489,7 @@ def check_part(cond: _Condition, part: dict) -> tuple[bool, str]:
 def recheck(system, V, check: str, certificate: dict) -> tuple[bool, str]:
     """Re-prove a substitution certificate from the expressions, in rationals: (ok, reason)."""
     try:
-        lifted = conditions(system, V, check)
+        lifted = conditions(system, V, check, int(certificate.get("positivity", 0)))
     except ValueError as error:
         return False, str(error)
     parts = certificate.get("conditions", [])
@@ -380,9 +497,26 @@ def recheck(system, V, check: str, certificate: dict) -> tuple[bool, str]:
         return False, "not a substitution certificate for these conditions"
     for cond, part in zip(lifted, parts):
         ok, why = check_part(cond, part)
+        if not ok and cond.alternative is not None:
+            ok, why = check_part(cond.alternative, part)
         if not ok:
             return False, why
     return True, "every condition re-proved exactly"
+
+
+def _search_degrees(cond: _Condition, deadline: float | None) -> tuple[dict | None, list[str]]:
+    """The first certificate part found: the Newton basis, then degrees D and D + 2; or why none."""
+    lowest = max(2, _degree(cond.target) + _degree(cond.target) % 2)
+    reasons = []
+    for degree in (0,) + tuple(lowest + extra for extra in EXTRA_DEGREES):
+        if deadline is not None and time.perf_counter() > deadline:
+            reasons.append("time limit reached")
+            break
+        found = search(cond, degree, deadline)
+        if isinstance(found, dict):
+            return found, reasons
+        reasons.append(found)
+    return None, reasons
 
 
 def prove(system, V, check: str, time_limit: float | None) -> ProverVerdict:
@@ -390,29 +524,45 @@ def prove(system, V, check: str, time_limit: float | None) -> ProverVerdict:
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     try:
         lifted = conditions(system, V, check)
+        count = _option_count(system, V, check)
     except Unsupported as error:
         return ProverVerdict("unknown", NAME, f"no exact substitution: {error}")
     except ValueError as error:
         return ProverVerdict("unknown", NAME, str(error))
-    parts = []
-    for cond in lifted:
-        lowest = max(2, _degree(cond.target) + _degree(cond.target) % 2)
-        reasons, found = [], None
-        for degree in (0,) + tuple(lowest + extra for extra in EXTRA_DEGREES):
-            if deadline is not None and time.perf_counter() > deadline:
-                reasons.append("time limit reached")
-                break
-            found = search(cond, degree, deadline)
-            if isinstance(found, dict):
-                break
-            reasons.append(found)
-        if not isinstance(found, dict):
-            return ProverVerdict("unknown", NAME, f"{cond.name}: " + "; ".join(reasons))
-        parts.append(found)
-    certificate = {"prover": NAME, "check": check, "conditions": parts}
-    ok, why = recheck(system, V, check, certificate)
-    if not ok:
-        return ProverVerdict("unknown", NAME, f"the certificate did not re-check: {why}")
-    variables = sorted({name for part in parts for name in part["variables"]})
-    return ProverVerdict("proved", NAME, f"positivstellensatz certificates re-checked in rationals, "
-                         f"lifted variables {', '.join(variables)}")
+    found_parts: dict[tuple[str, str], dict] = {}      # conditions shared by the options are searched once
+    failures = []
+    for option in range(count):
+        if option:
+            lifted = conditions(system, V, check, option)
+        parts, why = [], None
+        for cond in lifted:
+            key = (cond.name, str(cond.target))
+            if key not in found_parts:
+                found, reasons = _search_degrees(cond, deadline)
+                if not isinstance(found, dict) and cond.alternative is not None:
+                    found, more = _search_degrees(cond.alternative, deadline)
+                    reasons += ["squared:"] + more
+                if not isinstance(found, dict):
+                    why = f"{cond.name}: " + "; ".join(reasons)
+                    if cond.name.startswith("domain") or cond.name == "decrease":
+                        return ProverVerdict("unknown", NAME, "; ".join(failures + [why]))
+                    break
+                found_parts[key] = found
+            parts.append(found_parts[key])
+        if why is not None:
+            failures.append(why)
+            continue
+        certificate = {"prover": NAME, "check": check, "positivity": option, "conditions": parts}
+        ok, why = recheck(system, V, check, certificate)
+        if not ok:
+            return ProverVerdict("unknown", NAME, f"the certificate did not re-check: {why}")
+        variables = sorted({name for part in parts for name in part["variables"]})
+        return ProverVerdict("proved", NAME, f"positivstellensatz certificates re-checked in rationals, "
+                             f"lifted variables {', '.join(variables)}")
+    return ProverVerdict("unknown", NAME, "; ".join(failures))
+
+
+def _option_count(system, V, check: str) -> int:
+    system, V = _as_exprs(system, V)
+    lifting = Lifting.for_expressions(len(system), [V, vdot_expression(system, V)])
+    return len(positivity_options(V, lifting.lift(V), check, lifting))
