@@ -44,7 +44,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
-def cpu_threads(requested: int = 0, world_size: int = 1) -> int:
+def cpu_threads(requested: int = 0, world_size: int = 1, window: float = 0.25) -> int:
     """Intra-op threads for CPU training: ``requested``, or the cores left idle by other processes.
 
     PyTorch defaults to one thread per core; when other processes already keep cores busy,
@@ -54,15 +54,18 @@ def cpu_threads(requested: int = 0, world_size: int = 1) -> int:
     if requested > 0:
         return requested
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = busy_cores()
+    busy = busy_cores(window)
     return max(1, int(cores - busy + 0.5) // max(world_size, 1))
 
 
-def limit_cpu_threads(device: torch.device | str, requested: int = 0, world_size: int = 1) -> None:
+def limit_cpu_threads(device: torch.device | str, requested: int = 0, world_size: int = 1,
+                      window: float = 0.25) -> None:
     """On a CPU device, run torch with ``cpu_threads(requested, world_size)`` intra-op threads
-    (train, evaluate and the model method of solve/report all start this way)."""
+    (train, evaluate and the model method of solve/report all start this way). ``window``: the
+    seconds spent sampling how busy the cores are (the model method of ``solve`` takes 0.05 s, as
+    its whole answer should take under 2 s)."""
     if torch.device(device).type == "cpu":
-        torch.set_num_threads(cpu_threads(requested, world_size))
+        torch.set_num_threads(cpu_threads(requested, world_size, window))
 
 
 def _cpu_times() -> tuple[int, int] | None:

@@ -58,7 +58,8 @@ def load_model(model: str | Path | None = None, device: str = "cpu", which: str 
     if key not in _LOADED:
         from seq2math.training.runtime import limit_cpu_threads
 
-        limit_cpu_threads(device)  # as in train/evaluate: no more threads than idle cores (spinning threads)
+        # as in train/evaluate: no more threads than idle cores (spinning threads); a short look
+        limit_cpu_threads(device, window=0.05)
         loaded = load_run(path, device, which=which)
         if loaded.task.name != "lyapunov":
             raise ValueError(f"{path} was trained on task {loaded.task.name!r}, not lyapunov")
