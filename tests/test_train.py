@@ -94,12 +94,12 @@ def test_cpu_threads_honours_a_request_and_never_goes_below_one(monkeypatch):
     import seq2math.training.runtime as training
 
     assert training.cpu_threads(3) == 3
-    monkeypatch.setattr(training, "busy_cores", lambda: 50.0)
+    monkeypatch.setattr(training, "busy_cores", lambda window=0.25: 50.0)
     assert training.cpu_threads() == 1  # every core busy: one thread, not one per core
-    monkeypatch.setattr(training, "busy_cores", lambda: 0.0)
+    monkeypatch.setattr(training, "busy_cores", lambda window=0.25: 0.0)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     assert training.cpu_threads() == 4 and training.cpu_threads(world_size=2) == 2
-    monkeypatch.setattr(training, "busy_cores", lambda: 1.2)
+    monkeypatch.setattr(training, "busy_cores", lambda window=0.25: 1.2)
     assert training.cpu_threads() == 3
 
 
