@@ -15,7 +15,7 @@ TRANSPOSE = {"dim": 2, "encoding": "P10"}
 
 def _source(fraction: float, extra=None) -> MixedSource:
     generated = GeneratedSource(make_task("transpose", TRANSPOSE), seed=3)
-    return MixedSource(generated, extra or [(["a"], ["b"]), (["c"], ["d"])], fraction, seed=3)
+    return MixedSource(generated, [extra or [(["a"], ["b"]), (["c"], ["d"])]], [fraction], seed=3)
 
 
 def test_the_share_of_file_examples_is_the_fraction_and_a_function_of_the_position():
@@ -49,3 +49,21 @@ def test_a_run_mixes_a_file_into_the_generated_stream_only(tmp_path, tiny_run_co
     with pytest.raises(ValueError, match="mix the files beforehand"):
         training_source(tiny_run_config(data=str(path), mix_data=str(path), mix_fraction=0.5), task,
                         Vocab(task.vocabulary()))
+
+
+def test_several_files_each_take_their_share_and_one_file_keeps_its_old_stream(tmp_path):
+    from seq2math.data.mixture import mix_specification
+
+    assert mix_specification("a.txt", 0.2) == [("a.txt", 0.2)]
+    assert mix_specification("a.txt:0.35, b.txt:0.03", 0.0) == [("a.txt", 0.35), ("b.txt", 0.03)]
+    with pytest.raises(ValueError, match="no share for b.txt"):
+        mix_specification("a.txt:0.3,b.txt", 0.1)
+    generated = GeneratedSource(make_task("transpose", TRANSPOSE), seed=3)
+    with pytest.raises(ValueError, match="add up to 1"):
+        MixedSource(generated, [[(["a"], ["b"])], [(["c"], ["d"])]], [0.6, 0.4], seed=3)
+    two = MixedSource(generated, [[(["a"], ["b"])], [(["c"], ["d"])]], [0.3, 0.1], seed=3)
+    drawn = [two.example(i)[0] for i in range(3000)]
+    assert 0.26 < drawn.count(["a"]) / 3000 < 0.34 and 0.07 < drawn.count(["c"]) / 3000 < 0.13
+    # the first file's positions are those a one-file mixture at 0.3 takes
+    one = MixedSource(generated, [[(["a"], ["b"])]], [0.3], seed=3)
+    assert [i for i, e in enumerate(drawn) if e == ["a"]] == [i for i in range(3000) if one.example(i)[0] == ["a"]]

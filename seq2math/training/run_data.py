@@ -25,7 +25,7 @@ from seq2math.data.batching import (
     validation_examples,
 )
 from seq2math.data.buckets import Layout
-from seq2math.data.mixture import MixedSource
+from seq2math.data.mixture import MixedSource, mix_specification
 from seq2math.data.token_batches import TokenBudgetBatches
 from seq2math.tasks.base import Task, make_task
 from seq2math.tokens.vocab import Vocab
@@ -76,11 +76,12 @@ def training_source(config: RunConfig, task: Task, vocab: Vocab, announce: bool 
     generated = GeneratedSource(stream_task(config, task, vocab, announce), t.seed, **limits)
     if not t.mix_data:
         return generated
-    mixed = MixedSource(generated, read_example_file(task, t.mix_data, on_error="raise", **limits), t.mix_fraction,
-                        t.seed)
+    files = mix_specification(t.mix_data, t.mix_fraction)
+    mixed = MixedSource(generated, [read_example_file(task, path, on_error="raise", **limits) for path, _ in files],
+                        [share for _, share in files], t.seed)
     if announce:
-        print(f"train: {100 * t.mix_fraction:g}% of the stream from {len(mixed.extra)} examples of {t.mix_data}",
-              file=sys.stderr)
+        for (path, share), extra in zip(files, mixed.extras):
+            print(f"train: {100 * share:g}% of the stream from {len(extra)} examples of {path}", file=sys.stderr)
     return mixed
 
 
