@@ -45,10 +45,13 @@ MAX_BASIS = 36
 SPAN_TOLERANCE = 1e-9
 
 
-def multiplier_degrees(p: Poly, V: Poly) -> range:
+def _gradient(V: Poly) -> list[Poly]:
+    return [V.derivative(i) for i in range(V.context().nvars())]
+
+
+def multiplier_degrees(p: Poly, V: Poly | None, gradient: list[Poly] | None = None) -> range:
     """Degrees d of the monomial multipliers x^m (|m| ≤ d) that can give deg p from the products."""
-    n = V.context().nvars()
-    gradient = [V.derivative(i) for i in range(n)]
+    gradient = _gradient(V) if gradient is None else gradient
     degrees = [g.total_degree() for g in gradient if not g.is_zero()]
     if not degrees or p.is_zero():
         return range(0)
@@ -57,13 +60,14 @@ def multiplier_degrees(p: Poly, V: Poly) -> range:
     return range(low, high + 1)
 
 
-def gradient_basis(V: Poly, degree: int) -> list[Poly]:
-    """w = (x^m·∂ₖV) for every k with ∂ₖV ≠ 0 and every monomial m with |m| ≤ degree."""
-    n = V.context().nvars()
+def gradient_basis(V: Poly | None, degree: int, gradient: list[Poly] | None = None) -> list[Poly]:
+    """w = (x^m·∂ₖV) for every k with ∂ₖV ≠ 0 and every monomial m with |m| ≤ degree (``gradient``:
+    the ∂ₖV given, e.g. lifted non-polynomial derivatives, with m over all variables of their ring)."""
+    gradient = _gradient(V) if gradient is None else gradient
+    n = gradient[0].context().nvars()
     R = ring(n)
     basis = []
-    for i in range(n):
-        g = V.derivative(i)
+    for g in gradient:
         if g.is_zero():
             continue
         for m in map(tuple, full_basis(n, degree).tolist()):
@@ -109,19 +113,23 @@ def _gram_program(p: dict, w: list[Poly]) -> tuple[np.ndarray, np.ndarray] | Non
     return A[rows], b[rows]
 
 
-def gradient_certificate(p: Poly, V: Poly, deadline: float | None = None) -> dict | None:
+def gradient_certificate(p: Poly, V: Poly | None, deadline: float | None = None,
+                         gradient: list[Poly] | None = None) -> dict | None:
     """A monomial Gram certificate of p (= −V̇) found in the gradient basis, or None.
 
+    ``gradient``: the polynomials ∂ₖV to use instead of V's derivatives (the substitution prover
+    passes the lifted derivatives of a non-polynomial V, in p's ring).
     Returns ``{"polynomial": ..., "basis": ..., "gram": ..., "reduction": "gradient"}`` (``exact.poly_to_json``
     and ``exact.gram_to_json``), already re-proved by ``exact.verify_gram``."""
     target = {tuple(int(v) for v in e): c for e, c in zip(p.monoms(), p.coeffs()) if c != 0}
     if not target:
         return None
+    gradient = _gradient(V) if gradient is None else gradient
     p_float = {k: float(v) for k, v in target.items()}
-    n = V.context().nvars()
+    n = p.context().nvars()
     exponents = np.array(list(target), dtype=np.int64)
-    for degree in multiplier_degrees(p, V):
-        for w in _bases(V, degree, exponents):
+    for degree in multiplier_degrees(p, None, gradient):
+        for w in _bases(gradient, degree, exponents):
             found = _certificate_in_basis(target, p_float, w, n, deadline)
             if found is not None:
                 return {"polynomial": X.poly_to_json(target)} | found
@@ -130,9 +138,9 @@ def gradient_certificate(p: Poly, V: Poly, deadline: float | None = None) -> dic
     return None
 
 
-def _bases(V: Poly, degree: int, exponents: np.ndarray):
+def _bases(gradient: list[Poly], degree: int, exponents: np.ndarray):
     """The gradient basis of this degree restricted to the polynomials inside ½·Newt(p), then in full."""
-    w = gradient_basis(V, degree)
+    w = gradient_basis(None, degree, gradient)
     inside = newton_filter(w, exponents)
     if 0 < len(inside) <= MAX_BASIS:
         yield inside

@@ -66,8 +66,9 @@ class Lifting:
     equalities: list[tuple[int, P.Poly]] = field(default_factory=list)     # (atom index, h): h = 0
     inequalities: list[tuple[int, P.Poly]] = field(default_factory=list)   # (atom index, g): g ≥ 0
     at_zero: list[Fraction | None] = field(default_factory=list)           # each variable's value at x = 0
-    #: what the partial functions need, (function, lifted argument q, strict): q > 0 (ln), q ≥ 0 (sqrt)
-    domain: list[tuple[str, P.Poly, bool]] = field(default_factory=list)
+    #: what the partial functions need, (function, lifted argument q, strict, the argument as an expression):
+    #: q > 0 (ln, a divisor), q ≥ 0 (sqrt)
+    domain: list[tuple[str, P.Poly, bool, Expr]] = field(default_factory=list)
     _by_key: dict = field(default_factory=dict)
 
     @classmethod
@@ -110,7 +111,7 @@ class Lifting:
         if e.op == "/":
             divisor = constant_value(e.right)
             if divisor is None:
-                return self.lift(e.left) * self._inverse(self.lift(e.right))
+                return self.lift(e.left) * self._inverse(self.lift(e.right), e.right)
             if divisor == 0:
                 raise Unsupported(f"division by zero ({e})")
             return self.lift(e.left) / flint.fmpq(divisor.numerator, divisor.denominator)
@@ -126,21 +127,21 @@ class Lifting:
         q = self.lift(e.arg)
         key = (family, str(q))
         if key not in self._by_key:
-            self._by_key[key] = self._new_atom(family, count, q)
+            self._by_key[key] = self._new_atom(family, count, q, e.arg)
         atom = self.atoms[self._by_key[key]]
         variable = self.ring.gen(atom.variables[1] if e.op == "cos" else atom.variables[0])
         return variable * variable if family == "exp" else variable       # exp q = w², w = exp(q/2) > 0
 
-    def _inverse(self, q: P.Poly) -> P.Poly:
+    def _inverse(self, q: P.Poly, expression: Expr) -> P.Poly:
         """1/q for a non-constant lifted q: a variable d with d·q = 1 and d ≥ 0 (q > 0 is in ``domain``)."""
         if q.is_zero():
             raise Unsupported("division by zero")
         key = ("inv", str(q))
         if key not in self._by_key:
-            self._by_key[key] = self._new_atom("inv", 1, q)
+            self._by_key[key] = self._new_atom("inv", 1, q, expression)
         return self.ring.gen(self.atoms[self._by_key[key]].variables[0])
 
-    def _new_atom(self, family: str, count: int, q: P.Poly) -> int:
+    def _new_atom(self, family: str, count: int, q: P.Poly, expression: Expr) -> int:
         first = self.used
         R = self.ring
         new = tuple(range(first, first + count))
@@ -168,7 +169,7 @@ class Lifting:
         for kind, fact in facts:
             (self.equalities if kind == "=" else self.inequalities).append((index, fact))
         if family in ("ln", "sqrt", "inv"):   # the facts above hold only where the function is defined
-            self.domain.append(("divisor" if family == "inv" else family, q, family != "sqrt"))
+            self.domain.append(("divisor" if family == "inv" else family, q, family != "sqrt", expression))
         self.at_zero += _values_at_zero(family, self._value_at_zero(q), count)
         return index
 

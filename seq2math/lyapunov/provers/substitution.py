@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import flint
 import numpy as np
 
-from seq2math.lyapunov.provers.lifting import Lifting, Unsupported
+from seq2math.lyapunov.provers.lifting import Lifting, Unsupported, uses
+from seq2math.lyapunov.provers.signs import lower_bound
 from seq2math.lyapunov.provers.verdict import ProverVerdict
 from seq2math.sos import exact as X
+from seq2math.sos.gradient import gradient_certificate
 from seq2math.sos.newton import half_newton_basis
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic import poly as P
@@ -58,6 +60,8 @@ MULTIPLIER_WEIGHT = 1e-2
 #: the ε terms must add up to at least this fraction of the largest coefficient (as the polynomial check)
 EPSILON_FLOOR = 1e-6
 LAMBDA_GRID, GRAM_GRID = 10 ** 12, 10 ** 12
+#: the share of the time left that the gradient form of −V̇ may take before the SOS search
+GRADIENT_SHARE = 0.3
 Exps = tuple[int, ...]
 
 
@@ -73,6 +77,8 @@ class _Condition:
     equalities: list[P.Poly]    # h = 0
     names: list[str]            # what each compact variable stands for
     alternative: "_Condition | None" = None   # another target that proves the same (domain conditions)
+    gradient: list[P.Poly] | None = None      # the lifted ∂ₖV in this ring (decrease: the gradient form)
+    syntactic: tuple[Expr, Fraction, bool] | None = None   # (e, c, strict): target ≥ 0 follows from e ≥ c (> c)
 
 
 def vdot_expression(system: list[Expr], V: Expr) -> Expr:
@@ -109,7 +115,8 @@ def conditions(system, V, check: str, option: int = 0) -> list[_Condition]:
     options = positivity_options(V, lifted_V, check, lifting)
     if not 0 <= option < len(options):
         raise ValueError(f"positivity option {option} of {len(options)}")
-    return _domain(lifting) + options[option] + [_compact("decrease", lifted_decrease, False, lifting)]
+    gradient = [lifting.lift(diff(V, i)) for i in range(n)]
+    return _domain(lifting) + options[option] + [_compact("decrease", lifted_decrease, False, lifting, gradient)]
 
 
 def positivity_options(V: Expr, lifted_V: P.Poly, check: str, lifting: Lifting) -> list[list[_Condition]]:
@@ -149,9 +156,11 @@ def _structural_positive(V: Expr, lifting: Lifting) -> list[list[_Condition]]:
         found = [_compact("positive core", core, True, lifting)]
         if factor is not None:
             found.append(_compact("positive factor", lifting.lift(factor) - flint.fmpq(1, 2), False, lifting))
+            found[-1].syntactic = (factor, Fraction(1, 2), False)
         rest = [t for k, t in enumerate(terms) if k not in used]
         if rest:
             found.append(_compact("positive rest", lifting.lift(chain("+", rest)), False, lifting))
+            found[-1].syntactic = (chain("+", rest), Fraction(0), False)
         options.append(found)
     return options
 
@@ -205,22 +214,25 @@ def _domain(lifting: Lifting) -> list[_Condition]:
     continuous on the connected ℝⁿ (the domains of the functions inside it come earlier in the
     list) and q(0) > 0, it is positive everywhere. q(0) > 0 rational makes both targets exact."""
     found = []
-    for k, (function, q, strict) in enumerate(lifting.domain):
+    for k, (function, q, strict, expression) in enumerate(lifting.domain):
         name = f"domain {k}: {function} {'argument ' if function != 'divisor' else ''}{'>' if strict else '>='} 0"
         if not strict:
             found.append(_compact(name, q, False, lifting))
+            found[-1].syntactic = (expression, Fraction(0), False)
             continue
         q0 = lifting.value_at_zero(q)
         if q0 is None or q0 <= 0:
             raise Unsupported(f"cannot state that the {function} {q} stays positive")
         half = flint.fmpq(q0.numerator, 2 * q0.denominator)
         cond = _compact(name, q - half, False, lifting)
+        cond.syntactic = (expression, Fraction(0), True)
         cond.alternative = _compact(name, q * q - half * flint.fmpq(q0.numerator, q0.denominator), False, lifting)
         found.append(cond)
     return found
 
 
-def _compact(name: str, p: P.Poly, definite: bool, lifting: Lifting) -> _Condition:
+def _compact(name: str, p: P.Poly, definite: bool, lifting: Lifting,
+             gradient: list[P.Poly] | None = None) -> _Condition:
     atoms = lifting.relevant_atoms(p)
     keep = list(range(lifting.n)) + [v for k in atoms for v in lifting.atoms[k].variables]
     names = [f"x{i}" for i in range(lifting.n)]
@@ -236,9 +248,13 @@ def _compact(name: str, p: P.Poly, definite: bool, lifting: Lifting) -> _Conditi
     def squeeze(q: P.Poly) -> P.Poly:
         return R.from_dict({tuple(int(m[i]) for i in keep): c for m, c in q.terms()}) if not q.is_zero() else R(0)
 
+    inside = set(keep)
+    if gradient is not None:                 # a derivative with a variable −V̇ lacks: not in its Gram form
+        gradient = [g for g in gradient if uses(g) <= inside] or None
     return _Condition(name, squeeze(p), definite, lifting.n,
                       [squeeze(g) for k, g in lifting.inequalities if k in atoms],
-                      [squeeze(h) for k, h in lifting.equalities if k in atoms], names)
+                      [squeeze(h) for k, h in lifting.equalities if k in atoms], names,
+                      gradient=None if gradient is None else [squeeze(g) for g in gradient])
 
 
 def _monomials(nvars: int, degree: int) -> list[Exps]:
@@ -384,6 +400,31 @@ def search(cond: _Condition, degree: int, deadline: float | None) -> dict | str:
             or f"{_label(degree)}: exact rounding failed (margin {solution.margins[0]:.2e})")
 
 
+def _syntactic_bound(cond: _Condition) -> Fraction | None:
+    """The lower bound of ``signs.bounds`` when it proves the condition (e ≥ c, or > c when strict), else None."""
+    expression, threshold, strict = cond.syntactic
+    low = lower_bound(expression)
+    if low is None or low < threshold or (strict and low == threshold):
+        return None
+    return low
+
+
+def _gradient_part(cond: _Condition, deadline: float | None) -> dict | None:
+    """−V̇ = wᵀRw over w = (m·∂ₖV lifted), as for polynomial systems (``sos/gradient.py``, docs/verification.md
+    stage 1b): where ẋ = −G∇V + rotations, −V̇ is ∇Vᵀ sym(G) ∇V exactly in the lifted ring, and its
+    monomial Gram matrices are singular. The part has no multipliers: its residual is −V̇ itself."""
+    budget = None if deadline is None else deadline - time.perf_counter()
+    if budget is not None and budget <= 0.05:
+        return None
+    found = gradient_certificate(cond.target, None, None if deadline is None else
+                                 time.perf_counter() + GRADIENT_SHARE * budget, gradient=cond.gradient)
+    if found is None:
+        return None
+    return {"name": cond.name, "variables": cond.names, "polynomial": X.poly_to_json(_as_dict(cond.target)),
+            "epsilon": {}, "multipliers": [], "equalities": [],
+            "residual": {"basis": found["basis"], "gram": found["gram"]}, "reduction": "gradient"}
+
+
 def _label(degree: int) -> str:
     return "newton basis" if degree == 0 else f"degree {degree}"
 
@@ -454,6 +495,10 @@ def check_part(cond: _Condition, part: dict) -> tuple[bool, str]:
     R = cond.target.context()
     if part.get("name") != cond.name or X.poly_from_json(part["polynomial"]) != _as_dict(cond.target):
         return False, f"{cond.name}: the certificate is for another polynomial"
+    if "syntactic" in part:
+        if cond.syntactic is None or _syntactic_bound(cond) is None:
+            return False, f"{cond.name}: its form gives no bound that proves it"
+        return True, f"{cond.name}: bounded below by its form"
     residual = cond.target
     if cond.definite:
         totals = {i: flint.fmpq(0) for i in range(cond.n)}
@@ -505,7 +550,68 @@ def recheck(system, V, check: str, certificate: dict) -> tuple[bool, str]:
 
 
 def _search_degrees(cond: _Condition, deadline: float | None) -> tuple[dict | None, list[str]]:
-    """The first certificate part found: the Newton basis, then degrees D and D + 2; or why none."""
+    """The first certificate part found: a bound from the form, the gradient form (decrease), then the
+    SOS searches (after replacing every r² by q for r = √q, then as it is); or why none."""
+    reasons = []
+    if cond.syntactic is not None:
+        low = _syntactic_bound(cond)
+        if low is not None:
+            return {"name": cond.name, "variables": cond.names, "polynomial": X.poly_to_json(_as_dict(cond.target)),
+                    "syntactic": str(low)}, reasons
+        reasons.append("no bound from the form")
+    if cond.gradient is not None:
+        found = _gradient_part(cond, deadline)
+        if found is not None:
+            return found, reasons
+        reasons.append("gradient form: none")
+    reduced, explicit = _reduce_squares(cond.target, cond.equalities)
+    if explicit:                       # r² → q first (√q = r): 4r² − 2 becomes 2 + 4P, with a margin
+        used = uses(reduced)                 # facts about variables the reduced p lost would only pad the basis
+        found, more = _sos_degrees(replace(cond, target=reduced, equalities=[h for h in cond.equalities if uses(h) <= used],
+                                           inequalities=[g for g in cond.inequalities if uses(g) <= used]), deadline)
+        if found is not None:
+            found["polynomial"] = X.poly_to_json(_as_dict(cond.target))
+            found["equalities"] += [{"constraint": X.poly_to_json(_as_dict(h)), "multiplier": X.poly_to_json(_as_dict(lam))}
+                                    for h, lam in explicit]
+            return found, reasons
+        reasons += ["with √ squares replaced:"] + more
+    found, more = _sos_degrees(cond, deadline)
+    return found, reasons + more
+
+
+def _reduce_squares(p: P.Poly, equalities: list[P.Poly]) -> tuple[P.Poly, list[tuple[P.Poly, P.Poly]]]:
+    """p with every r² replaced by q for the equalities h = r² − q where q does not use r (the √ facts):
+    (the reduced p, [(h, λ)]) with p = reduced + Σ λ·h exactly."""
+    explicit = []
+    for h in equalities:
+        r = _square_variable(h)
+        if r is None:
+            continue
+        R, lam = p.context(), None
+        while True:
+            high = [(tuple(int(v) for v in m), c) for m, c in p.terms() if int(m[r]) >= 2]
+            if not high:
+                break
+            step = R.from_dict({tuple(e - 2 if j == r else e for j, e in enumerate(m)): c for m, c in high})
+            p = p - step * h
+            lam = step if lam is None else lam + step
+        if lam is not None:
+            explicit.append((h, lam))
+    return p, explicit
+
+
+def _square_variable(h: P.Poly) -> int | None:
+    """r when h = r² − q with q free of r, else None."""
+    terms = [(tuple(int(v) for v in m), c) for m, c in h.terms()]
+    for r in range(h.context().nvars()):
+        with_r = [(m, c) for m, c in terms if m[r]]
+        if len(with_r) == 1 and with_r[0][1] == 1 and with_r[0][0][r] == 2 and sum(with_r[0][0]) == 2:
+            return r
+    return None
+
+
+def _sos_degrees(cond: _Condition, deadline: float | None) -> tuple[dict | None, list[str]]:
+    """The Newton basis, then degrees D and D + 2."""
     lowest = max(2, _degree(cond.target) + _degree(cond.target) % 2)
     reasons = []
     for degree in (0,) + tuple(lowest + extra for extra in EXTRA_DEGREES):
