@@ -246,7 +246,7 @@ def _compact(name: str, p: P.Poly, definite: bool, lifting: Lifting,
     R = P.ring(len(keep))
 
     def squeeze(q: P.Poly) -> P.Poly:
-        return R.from_dict({tuple(int(m[i]) for i in keep): c for m, c in q.terms()}) if not q.is_zero() else R(0)
+        return R.from_dict({tuple(int(m[i]) for i in keep): c for m, c in q.terms()}) if not q.is_zero() else R.from_dict({})
 
     inside = set(keep)
     if gradient is not None:                 # a derivative with a variable −V̇ lacks: not in its Gram form
