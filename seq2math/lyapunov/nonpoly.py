@@ -20,9 +20,9 @@ import numpy as np
 
 from seq2math.lyapunov.falsify import RADII, SignCondition, find_violations
 from seq2math.lyapunov.outcomes import DECREASE, POSITIVE
-from seq2math.lyapunov.provers.enclosure import decimal_strings, point_value, violates
+from seq2math.lyapunov.provers.enclosure import decimal_strings, lie_derivative, point_value, violates
 from seq2math.lyapunov.result import CheckResult
-from seq2math.symbolic.calculus import diff, evaluate
+from seq2math.symbolic.calculus import evaluate
 from seq2math.symbolic.expr import as_expr, from_poly
 from seq2math.symbolic.poly import Poly
 
@@ -33,20 +33,11 @@ RECHECK_BITS = (128, 1024)
 SAMPLES, POLISHED = 400, 4
 
 
-def _vdot_expression(system, V):
-    V = as_expr(V)
-    total = None
-    for i, fi in enumerate(system):
-        term = diff(V, i) * as_expr(fi)
-        total = term if total is None else total + term
-    return total
-
-
 def check_numerically(system, V, check: str, rng: np.random.Generator):
     system = [from_poly(f) if isinstance(f, Poly) else f for f in system]
     V = from_poly(V) if isinstance(V, Poly) else V
     n = len(system)
-    vdot = _vdot_expression(system, V)
+    vdot = lie_derivative(system, V)
     definite = check == "lyapunov"
     if definite:
         at_zero = point_value(as_expr(V), [Fraction(0)] * n)

@@ -1,6 +1,6 @@
 """The conditions of the substitution prover: what must be proved on the lifted set (docs/verification.md).
 
-``conditions(system, V, check, option)`` lifts V and V̇ (``lifting.py``) and states, in order: the
+``condition_options(system, V, check)`` lifts V and V̇ once (``lifting.py``) and states, in order: the
 domain of every partial function (ln, √, divisors), V's positivity (the ε form, or a core term
 plus a rest: ``positivity_options``), and −V̇ ≥ 0. Each is a ``Condition`` p ≥ 0 in the compact
 ring of the lifted variables it needs; ``putinar.py`` searches their certificates and
@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import flint
 
+from seq2math.lyapunov.provers.enclosure import lie_derivative
 from seq2math.lyapunov.provers.lifting import Lifting, Unsupported, uses
 from seq2math.symbolic import poly as P
 from seq2math.symbolic.calculus import diff
@@ -46,29 +47,20 @@ class Condition:
     syntactic: tuple[Expr, Fraction, bool] | None = None   # (e, c, strict): target ≥ 0 follows from e ≥ c (> c)
 
 
-def vdot_expression(system: list[Expr], V: Expr) -> Expr:
-    """V̇ = Σ ∂ᵢV·fᵢ as an expression tree (exact symbolic derivatives)."""
-    total = None
-    for i, fi in enumerate(system):
-        term = diff(V, i) * fi
-        total = term if total is None else total + term
-    return total
-
-
 def _as_exprs(system, V) -> tuple[list[Expr], Expr]:
     to_expr = lambda e: from_poly(e) if isinstance(e, P.Poly) else as_expr(e)    # noqa: E731
     return [to_expr(f) for f in system], to_expr(V)
 
 
-def conditions(system, V, check: str, option: int = 0) -> list[Condition]:
-    """The lifted conditions of the check; raises ``Unsupported`` (or ValueError on V(0) ≠ 0).
-
-    ``option`` picks the way V's positivity is stated (``positivity_options``): 0 is the first."""
+def condition_options(system, V, check: str) -> list[list[Condition]]:
+    """The lifted conditions of the check, one list per way of stating V's positivity
+    (``positivity_options``; the domain and decrease conditions are the same objects in every list).
+    Raises ``Unsupported`` (or ValueError on V(0) ≠ 0)."""
     if check not in ("lyapunov", "barrier"):
         raise ValueError(f"unknown check {check!r}; expected 'lyapunov' or 'barrier'")
     system, V = _as_exprs(system, V)
     n = len(system)
-    vdot = vdot_expression(system, V)
+    vdot = lie_derivative(system, V)
     lifting = Lifting.for_expressions(n, [V, vdot])
     lifted_V, lifted_decrease = lifting.lift(V), -lifting.lift(vdot)
     if check == "lyapunov":
@@ -78,10 +70,17 @@ def conditions(system, V, check: str, option: int = 0) -> list[Condition]:
         if at_zero != 0:
             raise ValueError(f"V(0) = {at_zero} is not 0")
     options = positivity_options(V, lifted_V, check, lifting)
+    gradient = [lifting.lift(diff(V, i)) for i in range(n)]
+    domain, decrease = _domain(lifting), _compact("decrease", lifted_decrease, False, lifting, gradient)
+    return [domain + option + [decrease] for option in options]
+
+
+def conditions(system, V, check: str, option: int = 0) -> list[Condition]:
+    """The conditions of ``condition_options`` for one way of stating V's positivity (0: the first)."""
+    options = condition_options(system, V, check)
     if not 0 <= option < len(options):
         raise ValueError(f"positivity option {option} of {len(options)}")
-    gradient = [lifting.lift(diff(V, i)) for i in range(n)]
-    return _domain(lifting) + options[option] + [_compact("decrease", lifted_decrease, False, lifting, gradient)]
+    return options[option]
 
 
 def positivity_options(V: Expr, lifted_V: P.Poly, check: str, lifting: Lifting) -> list[list[Condition]]:
@@ -198,6 +197,7 @@ def _domain(lifting: Lifting) -> list[Condition]:
 
 def _compact(name: str, p: P.Poly, definite: bool, lifting: Lifting,
              gradient: list[P.Poly] | None = None) -> Condition:
+    """The condition p ≥ 0 in the ring of x and the variables of the atoms p needs, with their facts."""
     atoms = lifting.relevant_atoms(p)
     keep = list(range(lifting.n)) + [v for k in atoms for v in lifting.atoms[k].variables]
     names = [f"x{i}" for i in range(lifting.n)]
@@ -211,12 +211,12 @@ def _compact(name: str, p: P.Poly, definite: bool, lifting: Lifting,
     R = P.ring(len(keep))
 
     def squeeze(q: P.Poly) -> P.Poly:
-        return R.from_dict({tuple(int(m[i]) for i in keep): c for m, c in q.terms()}) if not q.is_zero() else R.from_dict({})
+        return R.from_dict({tuple(int(m[i]) for i in keep): c for m, c in q.terms()})
 
     inside = set(keep)
     if gradient is not None:                 # a derivative with a variable −V̇ lacks: not in its Gram form
         gradient = [g for g in gradient if uses(g) <= inside] or None
     return Condition(name, squeeze(p), definite, lifting.n,
-                      [squeeze(g) for k, g in lifting.inequalities if k in atoms],
-                      [squeeze(h) for k, h in lifting.equalities if k in atoms], names,
-                      gradient=None if gradient is None else [squeeze(g) for g in gradient])
+                     [squeeze(g) for k, g in lifting.inequalities if k in atoms],
+                     [squeeze(h) for k, h in lifting.equalities if k in atoms], names,
+                     gradient=None if gradient is None else [squeeze(g) for g in gradient])

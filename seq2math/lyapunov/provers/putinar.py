@@ -1,6 +1,6 @@
 """Certificates of one lifted condition p ≥ 0 (docs/verification.md, the substitution prover).
 
-``search_degrees(cond, deadline)`` tries, in order: a bound from the expression's form
+``_search_degrees(cond, deadline)`` tries, in order: a bound from the expression's form
 (``signs.py``), the gradient form of −V̇ (``sos/gradient.py``), and Putinar-form SOS programs
 p − Σⱼ σⱼ·gⱼ − Σₗ λₗ·hₗ = zᵀQz on the Newton basis, then at degrees D and D + 2 (first with every
 r² replaced by q for r = √q). A found part is exact (rounded, LDLᵀ-checked) but not yet re-checked;

@@ -25,14 +25,8 @@ import time
 
 import flint
 
-from seq2math.lyapunov.provers.conditions import (
-    Condition,
-    _as_exprs,
-    conditions,
-    positivity_options,
-    vdot_expression,
-)
-from seq2math.lyapunov.provers.lifting import Lifting, Unsupported
+from seq2math.lyapunov.provers.conditions import Condition, condition_options, conditions
+from seq2math.lyapunov.provers.lifting import Unsupported
 from seq2math.lyapunov.provers.putinar import (
     _as_dict,
     _from_dict,
@@ -111,17 +105,14 @@ def prove(system, V, check: str, time_limit: float | None) -> ProverVerdict:
     """See the module docstring. ``time_limit`` (seconds) bounds the SOS solves."""
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     try:
-        lifted = conditions(system, V, check)
-        count = _option_count(system, V, check)
+        options = condition_options(system, V, check)
     except Unsupported as error:
         return ProverVerdict("unknown", NAME, f"no exact substitution: {error}")
     except ValueError as error:
         return ProverVerdict("unknown", NAME, str(error))
     found_parts: dict[tuple[str, str], dict] = {}      # conditions shared by the options are searched once
     failures = []
-    for option in range(count):
-        if option:
-            lifted = conditions(system, V, check, option)
+    for option, lifted in enumerate(options):
         parts, why = [], None
         for cond in lifted:
             key = (cond.name, str(cond.target))
@@ -149,8 +140,3 @@ def prove(system, V, check: str, time_limit: float | None) -> ProverVerdict:
                              f"lifted variables {', '.join(variables)}")
     return ProverVerdict("unknown", NAME, "; ".join(failures))
 
-
-def _option_count(system, V, check: str) -> int:
-    system, V = _as_exprs(system, V)
-    lifting = Lifting.for_expressions(len(system), [V, vdot_expression(system, V)])
-    return len(positivity_options(V, lifting.lift(V), check, lifting))
