@@ -79,8 +79,9 @@ def run_bench(capsys, *extra: str) -> str:
     return capsys.readouterr().out
 
 
-def check_report(out: str, groups: int) -> None:
-    """Equal parameter counts, positive rates and fractions, ratio = ratio of the printed rates."""
+def check_report(out: str, groups: int, precisions: int = 1) -> None:
+    """Equal parameter counts, positive rates and fractions, ratio = ratio of the printed rates
+    (one ours/nn.Transformer pair per group and precision)."""
     counts = re.findall(r"parameters (ours|nn\.Transformer)\s+([\d,]+) \(encoder stack ([\d,]+), "
                         r"decoder stack \+ output projection ([\d,]+)\)", out)
     assert len(counts) == 2 and counts[0][1:] == counts[1][1:], out
@@ -88,7 +89,7 @@ def check_report(out: str, groups: int) -> None:
     assert peak and float(peak.group(1)) > 0, out
     rates = re.findall(r"(ours|nn\.Transformer)\s+([\d.]+) tokens/s\s+([\d.]+) GFLOP/s\s+([\d.]+)% of peak", out)
     ratios = [float(r) for r in re.findall(r"ratio ours/nn\.Transformer: ([\d.]+)", out)]
-    assert len(rates) == 2 * groups and len(ratios) == groups, out
+    assert len(rates) == 2 * groups * precisions and len(ratios) == groups * precisions, out
     for index, ratio in enumerate(ratios):
         (name_a, rate_a, flops_a, share_a), (name_b, rate_b, _, _) = rates[2 * index: 2 * index + 2]
         assert (name_a, name_b) == ("ours", "nn.Transformer")
@@ -106,6 +107,19 @@ def test_bench_train_in_bf16_autocast_says_so_and_measures_a_bf16_peak(capsys):
     out = run_bench(capsys, "--src-len", "7", "--tgt-len", "5", "--vocab", "30", "--precision", "bf16")
     check_report(out, groups=1)
     assert "bf16 matmul" in out and "training in bf16" in out
+
+
+def test_bench_train_in_both_precisions_prints_the_bf16_over_fp32_ratio_of_each_model(capsys):
+    out = run_bench(capsys, "--src-len", "7", "--tgt-len", "5", "--vocab", "30", "--precision", "both")
+    assert "fp32 matmul" in out and "bf16 matmul" in out and "training in fp32 and bf16" in out
+    check_report(out, groups=1, precisions=2)
+    fp32, bf16 = out.split(" in fp32:")[1].split(" in bf16:")
+    rates = {(precision, name): float(rate) for precision, block in (("fp32", fp32), ("bf16", bf16))
+             for name, rate in re.findall(r"(ours|nn\.Transformer)\s+([\d.]+) tokens/s", block)}
+    ratios = dict(re.findall(r"ratio bf16/fp32 \((ours|nn\.Transformer)\): ([\d.]+)", out))
+    assert len(rates) == 4 and set(ratios) == {"ours", "nn.Transformer"}, out
+    for name, ratio in ratios.items():
+        assert float(ratio) == pytest.approx(rates["bf16", name] / rates["fp32", name], rel=2e-3, abs=6e-4)
 
 
 def test_bench_train_lyapunov_compares_fixed_and_token_budget_batches(capsys):

@@ -175,6 +175,30 @@ def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(lyapun
     assert outcome.verification.proof.startswith("sos-exact")
 
 
+def test_several_models_propose_in_turn_and_a_later_models_hypothesis_is_proved(lyapunov_run, tmp_path,
+                                                                                  monkeypatch):
+    """``--model A+B``: A's best, B's best, A's second, ...; here B's first hypothesis is the right V."""
+    import shutil
+
+    import seq2math.lyapunov.methods.model as mm
+    from seq2math.lyapunov.methods import make_method, solve_system
+    from seq2math.tokens.infix import parse_infix_system
+
+    assert mm.interleaved([["a0", "a1", "a2"], ["b0"], []]) == ["a0", "b0", "a1", "a2"]
+    second = tmp_path / "second"
+    shutil.copytree(lyapunov_run, second)
+    assert mm.resolve_model_paths(f"{lyapunov_run}+{second}") == [lyapunov_run, second]
+    with pytest.raises(ValueError, match="nowhere"):
+        mm.resolve_model_paths(f"{lyapunov_run}+{tmp_path / 'nowhere'}")
+    beams = iter([[(["^", "x0", "INT+", "2"], -0.1), (["+", "x0"], -0.2)],    # the first model: wrong
+                  [(GOOD_V, -0.5)]])                                         # the second: right
+    monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam, **_: [next(beams)])
+    system = parse_infix_system("x0' = -x0; x1' = -x1")
+    outcome = solve_system(system, [make_method("model", model=f"{lyapunov_run}+{second}", beam=2)])
+    assert outcome.found and outcome.tried[0].candidates == 2           # x0^2 (refuted), then GOOD_V
+    assert str(outcome.V) == str(mm.parse_full_expression(GOOD_V))
+
+
 def test_exported_checkpoint_is_small_loads_decodes_and_resumes(lyapunov_run, tmp_path):
     from seq2math.lyapunov.methods.model import decode_hypotheses, load_model
     from seq2math.training import checkpoint as ckpt
@@ -240,9 +264,13 @@ SHIPPED = Path(seq2math.__file__).resolve().parent / "checkpoints" / "lyapunov-t
 
 
 def test_the_committed_checkpoint_is_the_default_model():
-    from seq2math.lyapunov.methods.model import resolve_model_path
+    from seq2math.lyapunov.methods.model import resolve_model_path, resolve_model_paths
+    from seq2math.training.config import SHIPPED_MODELS
 
     assert (SHIPPED / "config.json").exists() and resolve_model_path(None) == SHIPPED
+    # the model and guided methods: every shipped checkpoint, the small-system one first
+    assert resolve_model_paths(None) == [path for path in SHIPPED_MODELS if (path / "config.json").exists()]
+    assert resolve_model_paths(None)[0] == SHIPPED
 
 
 def test_the_committed_checkpoint_alone_certifies_an_easy_system(capsys):

@@ -23,7 +23,13 @@ What is counted
   per token and layer forward, a few per cent at 60 tokens) and the Adam update.
 - **peak**: a ``--matmul``-sized square fp32 matmul (2n^3 FLOPs), timed in every repeat next to
   the two sides with the same threads; the fraction of peak is median FLOP/s of a side / median
-  matmul FLOP/s.
+  matmul FLOP/s. Under ``--precision bf16`` both sides train in bf16 autocast and the peak is a
+  bf16 matmul.
+
+``--precision both`` times each model twice, in fp32 and in bf16 autocast (a fresh copy of each
+model from the same seed, its own Adam state), all sides in turn in every repeat, and adds the
+ratios bf16/fp32 of each model, measured in the same run; each side's fraction of peak is against
+the matmul peak of its own precision.
 
 ``--lyapunov``: real batches instead of random tokens. ``--count`` systems are generated with the
 Lyapunov task's defaults (backward generation, ``seq2math.data.generation``); each turn is one
@@ -69,8 +75,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-tokens", type=int, default=0,
                         help="--lyapunov: token budget (default 0: as many batches as fixed batches)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps")
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                        help="fp32, or bf16 autocast for both sides (the peak is then a bf16 matmul; default fp32)")
+    parser.add_argument("--precision", choices=["fp32", "bf16", "both"], default="fp32",
+                        help="fp32, or bf16 autocast for both sides (the peak is then a bf16 matmul), or both: each model "
+                             "in fp32 and in bf16, with their ratio (default fp32)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -182,17 +189,27 @@ def matmul_rate(size: int, device, synchronize, precision: str = "fp32") -> floa
     return 2.0 * size ** 3 * count / (time.perf_counter() - start)
 
 
-def measure(sides: list[Side], args, device, synchronize) -> tuple[dict[str, float], float]:
-    """Median tokens/s of each side and median matmul FLOP/s, the sides interleaved per repeat."""
+def measure(sides: list[Side], args, device, synchronize) -> tuple[dict[str, float], dict[str, float]]:
+    """Median tokens/s of each side and median matmul FLOP/s of each precision, the sides interleaved per repeat."""
     for side in sides:
         side.step(side.batches[0])  # warm-up: allocator, kernels, Adam state
     rates: dict[str, list[float]] = {side.name: [] for side in sides}
-    peaks = []
+    peaks: dict[str, list[float]] = {precision: [] for precision in precisions(args)}
     for _ in range(args.repeats):
         for side in sides:
             rates[side.name].append(side.tokens / time_turn(side, synchronize))
-        peaks.append(matmul_rate(args.matmul, device, synchronize, args.precision))
-    return {name: statistics.median(values) for name, values in rates.items()}, statistics.median(peaks)
+        for precision, values in peaks.items():
+            values.append(matmul_rate(args.matmul, device, synchronize, precision))
+    return ({name: statistics.median(values) for name, values in rates.items()},
+            {precision: statistics.median(values) for precision, values in peaks.items()})
+
+
+def precisions(args) -> list[str]:
+    """The precisions a run trains in: ``--precision``, or fp32 and bf16 for ``both``."""
+    return ["fp32", "bf16"] if args.precision == "both" else [args.precision]
+
+
+MODELS = ("ours", "nn.Transformer")
 
 
 def run(args) -> int:
@@ -212,12 +229,15 @@ def run(args) -> int:
     else:
         data, vocab_size, max_len = None, args.vocab, max(args.src_len, args.tgt_len)
     config = model_config(args, max_len)
-    torch.manual_seed(args.seed)
-    ours = build_model(config, vocab_size, PAD_ID).to(device).train()
-    torch.manual_seed(args.seed)
-    theirs = TorchSeq2Seq(config, vocab_size, PAD_ID).to(device).train()
-    counts = {"ours": (count_parameters(ours), *stack_parameters(ours)),
-              "nn.Transformer": (count_parameters(theirs), *stack_parameters(theirs))}
+
+    def build(name: str):
+        torch.manual_seed(args.seed)
+        model = build_model(config, vocab_size, PAD_ID) if name == "ours" else TorchSeq2Seq(config, vocab_size, PAD_ID)
+        return model.to(device).train()
+
+    models = {(name, precision): build(name) for precision in precisions(args) for name in MODELS}
+    counts = {name: (count_parameters(models[name, precisions(args)[0]]),
+                     *stack_parameters(models[name, precisions(args)[0]])) for name in MODELS}
     print(f"model: d_model={config.d_model} heads={config.n_heads} layers={config.enc_layers}+{config.dec_layers} "
           f"d_ff={config.d_ff} norm={config.norm} dropout=0 vocab={vocab_size} device={device} "
           f"threads={torch.get_num_threads()}")
@@ -229,8 +249,6 @@ def run(args) -> int:
     print(f"  equal parameter counts: {counts['ours'][0]:,}")
     print("FLOPs = 6 x (encoder stack parameters x source tokens + (decoder stack + output projection) "
           "parameters x target tokens); embedding lookups and attention products not counted")
-    steps = {"ours": training_step(ours, vocab_size, PAD_ID, args.precision),
-             "nn.Transformer": training_step(theirs, vocab_size, PAD_ID, args.precision)}
     if data is None:
         batches = [random_batch(args, device)] * args.steps
         groups = {"": batches}
@@ -239,35 +257,47 @@ def run(args) -> int:
     sides = []
     for group, batches in groups.items():
         tokens, flops, positions = count_batches(batches, counts["ours"][1:], PAD_ID)
-        for name, step in steps.items():
-            sides.append(Side(f"{name}|{group}", step, batches, tokens, flops, positions))
-    rates, peak = measure(sides, args, device, synchronize)
-    report(sides, rates, peak, args, data)
+        for (name, precision), model in models.items():
+            step = training_step(model, vocab_size, PAD_ID, precision)
+            sides.append(Side(f"{name}|{group}|{precision}", step, batches, tokens, flops, positions))
+    rates, peaks = measure(sides, args, device, synchronize)
+    report(sides, rates, peaks, args, data)
     return 0
 
 
-def report(sides: list[Side], rates: dict[str, float], peak: float, args, data: Any) -> None:
-    print(f"peak: {args.matmul}x{args.matmul} {args.precision} matmul {peak / 1e9:.1f} GFLOP/s "
-          f"(median of {args.repeats}); training in {args.precision}")
+def report(sides: list[Side], rates: dict[str, float], peaks: dict[str, float], args, data: Any) -> None:
+    both = len(peaks) > 1
+    print(f"peak: {args.matmul}x{args.matmul} " + "; ".join(f"{precision} matmul {peak / 1e9:.1f} GFLOP/s"
+                                                           for precision, peak in peaks.items())
+          + f" (median of {args.repeats}); training in {' and '.join(peaks)}")
     for group in dict.fromkeys(side.name.split("|")[1] for side in sides):
-        members = [side for side in sides if side.name.endswith("|" + group)]
+        first = next(side for side in sides if side.name.split("|")[1] == group)
         if data is None:
             print(f"training, batch={args.batch} src={args.src_len} tgt={args.tgt_len}, {args.steps} steps per turn, "
                   f"median of {args.repeats} turns (A B A B ...)")
         else:
-            print(f"training on {group}: {len(members[0].batches)} batches per turn, padding share "
-                  f"{1 - members[0].tokens / members[0].positions:.2f}, median of {args.repeats} turns")
-        for side in members:
-            rate = rates[side.name]
-            achieved = rate * side.flops / side.tokens
-            print(f"  {side.name.split('|')[0]:15s} {rate:10.1f} tokens/s  {achieved / 1e9:7.2f} GFLOP/s  "
-                  f"{achieved / peak:6.1%} of peak")
-        ours, theirs = rates[members[0].name], rates[members[1].name]
-        print(f"  ratio ours/nn.Transformer: {ours / theirs:.3f}")
+            print(f"training on {group}: {len(first.batches)} batches per turn, padding share "
+                  f"{1 - first.tokens / first.positions:.2f}, median of {args.repeats} turns")
+        for precision, peak in peaks.items():
+            if both:
+                print(f" in {precision}:")
+            for name in MODELS:
+                rate = rates[f"{name}|{group}|{precision}"]
+                achieved = rate * first.flops / first.tokens
+                print(f"  {name:15s} {rate:10.1f} tokens/s  {achieved / 1e9:7.2f} GFLOP/s  "
+                      f"{achieved / peak:6.1%} of peak")
+            ours, theirs = (rates[f"{name}|{group}|{precision}"] for name in MODELS)
+            print(f"  ratio ours/nn.Transformer: {ours / theirs:.3f}")
+        if both:
+            for name in MODELS:
+                ratio = rates[f"{name}|{group}|bf16"] / rates[f"{name}|{group}|fp32"]
+                print(f"  ratio bf16/fp32 ({name}): {ratio:.3f}")
     if data is not None:
-        for name in ("ours", "nn.Transformer"):
-            ratio = rates[f"{name}|token budget"] / rates[f"{name}|fixed batches"]
-            print(f"ratio token budget/fixed batches ({name}): {ratio:.3f}")
+        for precision in peaks:
+            for name in MODELS:
+                ratio = rates[f"{name}|token budget|{precision}"] / rates[f"{name}|fixed batches|{precision}"]
+                label = f"{name}, {precision}" if both else name
+                print(f"ratio token budget/fixed batches ({label}): {ratio:.3f}")
 
 
 @dataclass

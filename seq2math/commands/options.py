@@ -7,7 +7,9 @@ The rules:
   another role keep a named option (``--valid-data``, ``--out``, ``--certificates``);
 - **model**: a trained model is always named with ``--model RUN`` (a run directory of
   ``seq2math train`` or a checkpoint of ``seq2math export``); where a default makes sense it is
-  the shipped checkpoint ``seq2math/checkpoints/lyapunov-tiny`` (``DEFAULT_MODEL``);
+  the shipped checkpoint ``seq2math/checkpoints/lyapunov-tiny`` (``DEFAULT_MODEL``); the
+  ``model`` and ``guided`` methods of ``solve`` and ``report`` use every shipped checkpoint in turn
+  (``SHIPPED_MODELS``) and take ``RUN+RUN`` for several;
 - **time budget**: ``--time-limit DURATION`` (``90``, ``90s``, ``10m``, ``2h``), whatever the
   command times (a system, a checked line, a training session);
 - **shards**: ``--shard i/N`` does part i of N of a seeded job (``generate``, ``verify``,
@@ -168,13 +170,18 @@ def add_input_files(parser: argparse.ArgumentParser, *, dest: str = "file", help
 # ---------------------------------------------------------------- model
 
 def add_model(parser: argparse.ArgumentParser, *, shipped_default: bool = True, what: str = "",
-              fill_default: bool = True) -> None:
+              fill_default: bool = True, ensemble: bool = False) -> None:
     """``--model RUN`` into ``args.model``.
 
     With ``shipped_default`` the model defaults to ``DEFAULT_MODEL`` (filled in after parsing
-    when ``fill_default``; otherwise ``args.model`` stays None and the command picks it).
+    when ``fill_default``; otherwise ``args.model`` stays None and the command picks it). With
+    ``ensemble`` (the ``model`` and ``guided`` methods) ``args.model`` stays None, which means every
+    shipped checkpoint in turn, and ``RUN+RUN`` names several models.
     """
     default = " (default: the shipped checkpoint seq2math/checkpoints/lyapunov-tiny)" if shipped_default else ""
+    if ensemble:
+        fill_default, default = False, (" (default: the shipped checkpoints, seq2math/checkpoints/lyapunov-tiny and "
+                                        "lyapunov-mixture, their hypotheses in turn; RUN+RUN names several models)")
     parser.add_argument("--model", metavar="RUN", default=None,
                         help=f"{what or 'the model'}: run directory of `seq2math train` or a checkpoint of "
                              f"`seq2math export`{default}")

@@ -36,7 +36,7 @@ def add_arguments(parser) -> None:
                     help="test files ([COUNT|]SYSTEM<TAB>V prefix lines; V ignored); one row each")
     parser.add_argument("--methods", default="model,findlyap",
                         help="comma-separated columns: model, guided, findlyap, sos, neural (default model,findlyap)")
-    add_model(parser, what="model column", fill_default=False)
+    add_model(parser, what="model column", ensemble=True)
     add_resolver(parser, _model_column)
     add_time_limit(parser, what="per system and check", default=60.0)
     add_memory_limit(parser, what="per SOS search and check")

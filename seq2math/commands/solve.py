@@ -44,7 +44,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--methods", default=None, help="comma-separated methods, tried in order, each within a "
                         "share of --time-limit (default: model,guided,sos: the trained model proposes, guided = SOS "
                         "on the model's monomials, sos = SOS search without the model)")
-    add_model(parser, what="model method")
+    add_model(parser, what="model method", ensemble=True)
     parser.add_argument("--beam", type=int, default=50, help="model method: hypotheses decoded per system (default 50)")
     parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov", help="check to pass")
     parser.add_argument("--max-degree", type=int, default=6, help="sos method: largest degree of V (even)")

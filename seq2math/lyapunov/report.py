@@ -88,7 +88,8 @@ def parse_methods(text: str) -> list[MethodSpec]:
             continue
         kind, _, argument = item.partition(":")
         if kind in MODEL_METHODS:
-            specs.append(MethodSpec(f"{kind}:{Path(argument).name}" if argument else kind, kind, argument or None))
+            name = "+".join(Path(part).name for part in argument.split("+"))    # RUN+RUN: several models
+            specs.append(MethodSpec(f"{kind}:{name}" if argument else kind, kind, argument or None))
         elif argument:
             raise ValueError(f"method {item!r}: only {' and '.join(MODEL_METHODS)} take an argument (model:RUN)")
         elif kind in method_names():

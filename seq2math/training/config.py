@@ -16,8 +16,12 @@ from seq2math.model.config import ModelConfig
 
 #: the trained checkpoints shipped inside the package (seq2math/checkpoints)
 PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
-#: the model that ``--model``, ``solve``, ``report`` and ``load_model`` use when none is named
+#: the model that ``--model`` (predict, evaluate, plot) and ``load_model`` use when none is named
 DEFAULT_MODEL = PACKAGE_CHECKPOINTS / "lyapunov-tiny"
+#: the models that the ``model`` and ``guided`` methods of ``solve``, ``report`` and the API use when none is
+#: named, those of them that exist, their beams interleaved (docs/training.md): the small-system model, then the
+#: mixture model trained on the paper's distributions
+SHIPPED_MODELS = (DEFAULT_MODEL, PACKAGE_CHECKPOINTS / "lyapunov-mixture")
 
 Objective = Literal["auto", "seq2seq", "masked"]
 

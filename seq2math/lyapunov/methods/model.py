@@ -30,7 +30,7 @@ from seq2math.tokens.prefix import (
     poly_tokens,
 )
 from seq2math.tokens.vocab import EQUATION_SEPARATOR
-from seq2math.training.config import DEFAULT_MODEL
+from seq2math.training.config import DEFAULT_MODEL, SHIPPED_MODELS
 
 #: candidates whose degree may exceed this are not proposed (an x0^999 would never verify in time)
 MAX_PROPOSED_DEGREE = 40
@@ -47,6 +47,44 @@ def resolve_model_path(model: str | Path | None) -> Path:
         hint = "" if model else " (no committed checkpoint: train one and `seq2math export` it there, or pass --model)"
         raise ValueError(f"model {path} is not a run directory or exported checkpoint{hint}")
     return path
+
+
+def resolve_model_paths(model: str | Path | None) -> list[Path]:
+    """The models a ``model`` option names: one run directory or export; several joined by ``+``
+    (``runs/small+runs/large``, their beams interleaved); None: the shipped checkpoints of
+    ``SHIPPED_MODELS`` that exist (at least one must)."""
+    if model is None:
+        shipped = [path for path in SHIPPED_MODELS if (path / "config.json").exists()]
+        return shipped or [resolve_model_path(None)]
+    text = str(model)
+    if "+" not in text or (Path(text) / "config.json").exists():
+        return [resolve_model_path(text)]
+    return [resolve_model_path(part) for part in text.split("+") if part]
+
+
+def interleaved(beams: list[list]) -> list:
+    """The hypotheses of several models' beams taken in turn, best first: a[0], b[0], a[1], b[1], ...
+
+    Beam scores of different models are not comparable, so rank decides; a model whose beam
+    is shorter simply drops out of the turn."""
+    out = []
+    for rank in range(max((len(beam) for beam in beams), default=0)):
+        out.extend(beam[rank] for beam in beams if rank < len(beam))
+    return out
+
+
+def ensemble_hypotheses(options: MethodOptions, paths: list[Path], systems: list[list],
+                        deadline: float | None = None) -> list[list[tuple[list[str], float | None]]]:
+    """The beams of ``paths`` (``ranked_hypotheses`` each, in order) interleaved per system; a model not
+    started before ``deadline`` contributes nothing."""
+    per_model = []
+    for path in paths:
+        if per_model and deadline is not None and time.perf_counter() > deadline:
+            break
+        per_model.append(ranked_hypotheses(options, path, systems, deadline))
+    if len(per_model) == 1:
+        return per_model[0]
+    return [interleaved(list(beams)) for beams in zip(*per_model)]
 
 
 def load_model(model: str | Path | None = None, device: str = "cpu", which: str = "best"):
@@ -184,7 +222,8 @@ class ModelMethod(Method):
     ``prepare`` decodes many systems in batches (``seq2math report`` does it before forking its
     workers); ``start`` decodes one system when nothing was prepared. Under the barrier check the
     V proved under the lyapunov check, when there is one, is tried first (a Lyapunov function is
-    a barrier function too).
+    a barrier function too). Several models (``resolve_model_paths``: the shipped ones by default)
+    propose in turn, one hypothesis of each at every rank (``interleaved``).
     """
 
     name = "model"
@@ -192,16 +231,16 @@ class ModelMethod(Method):
 
     def __init__(self, options: MethodOptions | None = None):
         super().__init__(options)
-        self.path = resolve_model_path(self.options.model)   # fail early, not at the first system
+        self.paths = resolve_model_paths(self.options.model)   # fail early, not at the first system
 
     def prepare(self, systems: list[list], deadline: float | None = None) -> list[list[tuple[list[str], float | None]]]:
-        return ranked_hypotheses(self.options, self.path, systems, deadline)
+        return ensemble_hypotheses(self.options, self.paths, systems, deadline)
 
     def start(self, system: list, time_limit: float | None, prepared: Any = None) -> Search:
         if prepared is not None:
             return Search(system, prepared)
-        if time_limit is not None and time_limit < MODEL_LOAD_SECONDS / 2 and not is_loaded(
-                self.path, self.options.device, self.options.checkpoint):
+        if time_limit is not None and time_limit < MODEL_LOAD_SECONDS / 2 and not all(
+                is_loaded(path, self.options.device, self.options.checkpoint) for path in self.paths):
             # loading torch and the checkpoint cannot be interrupted; a load may borrow from the later
             # methods' shares, but a share under half of it is skipped: the load would eat the whole budget
             return Search(system, [], reason=f"{self.name}: skipped: loading the model takes about "
