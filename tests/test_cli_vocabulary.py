@@ -151,10 +151,12 @@ def test_inputs_given_wrongly_are_named(argv, message, files, capsys):
 
 def test_model_defaults_to_the_shipped_checkpoint(files):
     assert (DEFAULT_MODEL / "config.json").exists()
-    for argv in (["evaluate", "--count", "3"], ["predict", "x0' = -x0"], ["solve", "x0' = -x0"],
+    for argv in (["evaluate", "--count", "3"], ["predict", "x0' = -x0"],
                  ["plot", "attention", "x0' = -x0", "--out", "a.png"]):
         assert parse(*argv).model == str(DEFAULT_MODEL)
-    assert parse("report", "test.txt").model is None  # the report's model column picks it (label "model")
+    # solve's and report's model methods pick every shipped checkpoint (SHIPPED_MODELS) themselves
+    assert parse("solve", "x0' = -x0").model is None
+    assert parse("report", "test.txt").model is None  # label "model"
 
 
 @pytest.mark.parametrize("new, old", [
@@ -213,3 +215,10 @@ def test_a_plain_argparse_parser_gets_the_same_vocabulary(files):
     train.add_arguments(parser)
     args = parser.parse_args(["--out", "r", "--max-time", "5m", "train.txt", "train.lr=1e-3"])
     assert (args.data, args.time_limit, args.overrides) == ("train.txt", "5m", ["train.lr=1e-3"])
+
+
+def test_several_model_columns_are_not_an_old_spelling(files, capsys):
+    """model:A,model:B compares two models side by side; only a lone model:RUN has a --model form."""
+    args = parse("report", "test.txt", "--methods", "model:runs/a,model:runs/a+runs/b,guided:runs/b")
+    assert args.methods == "model:runs/a,model:runs/a+runs/b,guided:runs/b"
+    assert "note" not in capsys.readouterr().err

@@ -261,6 +261,8 @@ def test_a_solver_panic_is_undecided_not_a_crash():
 
 #: the checkpoint committed with the package (seq2math/checkpoints/lyapunov-tiny), found here by path
 SHIPPED = Path(seq2math.__file__).resolve().parent / "checkpoints" / "lyapunov-tiny"
+#: the mixture checkpoint committed next to it (BPoly-like systems; docs/training.md)
+SHIPPED_MIXTURE = SHIPPED.parent / "lyapunov-mixture"
 
 
 def test_the_committed_checkpoint_is_the_default_model():
@@ -293,3 +295,20 @@ def test_the_committed_checkpoint_alone_certifies_an_easy_system(capsys):
         polys, V = as_polynomials(parse_infix_system(system), parse_infix(record["V"]))
         proved = check_candidate(polys, V, "lyapunov", certificate=True)
         assert recheck(certificate_document(polys, V, "lyapunov", proved.certificate["conditions"]))[0]
+
+
+def test_the_committed_mixture_model_certifies_a_bpoly_system_that_the_small_one_does_not():
+    """Line 43 of our BPoly test set (V = 2x0^10 + 2x1^2): the mixture checkpoint's first hypothesis is
+    proved; the small-system checkpoint's beam holds no proved V; the default (both in turn) finds it."""
+    from seq2math.api import solve
+    from seq2math.lyapunov.batch import parse_problem
+    from seq2math.training.export import MAX_EXPORT_BYTES
+
+    assert sum(f.stat().st_size for f in SHIPPED_MIXTURE.iterdir()) <= MAX_EXPORT_BYTES
+    line = (Path(__file__).parent / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[42]
+    system, _ = parse_problem(line.split("|", 1)[1], False)
+    mixture = solve(system, methods="model", model=SHIPPED_MIXTURE, beam=3, time_limit=60)
+    assert mixture.found and mixture.proof.startswith("sos-exact") and mixture.certificate is not None
+    assert not solve(system, methods="model", model=SHIPPED, beam=3, time_limit=60).found
+    both = solve(system, methods="model", beam=3, time_limit=60)
+    assert both.found and str(both.V) == str(mixture.V)

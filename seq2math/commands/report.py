@@ -52,11 +52,17 @@ def add_arguments(parser) -> None:
 
 
 def _model_column(parser, args) -> None:
-    """``--model RUN`` becomes the ``model:RUN`` column of ``--methods`` (the old spelling, still read)."""
+    """``--model RUN`` becomes the ``model:RUN`` column of ``--methods``.
+
+    ``model:RUN`` alone in ``--methods`` is the old spelling of ``--model RUN --methods model`` (a note);
+    several model columns (``model:A,model:B``, ``guided:A``) are how models are compared side by side,
+    and stay."""
     items = [item.strip() for item in args.methods.split(",")]
     named = [item for item in items if item.startswith("model:")]
+    model_columns = [item for item in items if item.partition(":")[0] in ("model", "guided")]
     if named:
-        note_old_spelling(parser, f"--methods {named[0]}", f"--model {named[0][len('model:'):]} --methods model")
+        if len(model_columns) == 1:
+            note_old_spelling(parser, f"--methods {named[0]}", f"--model {named[0][len('model:'):]} --methods model")
         if args.model is not None:
             parser.error(f"the model is named twice: --model {args.model} and --methods {named[0]}")
     if args.model is None:
