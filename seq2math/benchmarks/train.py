@@ -84,14 +84,20 @@ def add_arguments(parser) -> None:
 
 @dataclass
 class Side:
-    """One (model, batches) pair that is timed: a training step per batch."""
+    """One (model, batches, precision) triple that is timed: a training step per batch."""
 
-    name: str
+    model: str  # "ours" or "nn.Transformer"
+    group: str  # the batches: "" (random tokens), "fixed batches" or "token budget"
+    precision: str  # "fp32" or "bf16"
     step: Callable[[dict], None]
     batches: list[dict]  # every turn runs these, in order
     tokens: int  # non-padding source + target-input tokens of ``batches``
     flops: float  # counted FLOPs of one pass over ``batches``
     positions: int  # source + target-input positions, padding included
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.model, self.group, self.precision
 
 
 def _validate(args) -> None:
@@ -189,15 +195,16 @@ def matmul_rate(size: int, device, synchronize, precision: str = "fp32") -> floa
     return 2.0 * size ** 3 * count / (time.perf_counter() - start)
 
 
-def measure(sides: list[Side], args, device, synchronize) -> tuple[dict[str, float], dict[str, float]]:
+def measure(sides: list[Side], args, device, synchronize) -> tuple[dict[tuple[str, str, str], float],
+                                                                    dict[str, float]]:
     """Median tokens/s of each side and median matmul FLOP/s of each precision, the sides interleaved per repeat."""
     for side in sides:
         side.step(side.batches[0])  # warm-up: allocator, kernels, Adam state
-    rates: dict[str, list[float]] = {side.name: [] for side in sides}
+    rates: dict[tuple[str, str, str], list[float]] = {side.key: [] for side in sides}
     peaks: dict[str, list[float]] = {precision: [] for precision in precisions(args)}
     for _ in range(args.repeats):
         for side in sides:
-            rates[side.name].append(side.tokens / time_turn(side, synchronize))
+            rates[side.key].append(side.tokens / time_turn(side, synchronize))
         for precision, values in peaks.items():
             values.append(matmul_rate(args.matmul, device, synchronize, precision))
     return ({name: statistics.median(values) for name, values in rates.items()},
@@ -259,19 +266,20 @@ def run(args) -> int:
         tokens, flops, positions = count_batches(batches, counts["ours"][1:], PAD_ID)
         for (name, precision), model in models.items():
             step = training_step(model, vocab_size, PAD_ID, precision)
-            sides.append(Side(f"{name}|{group}|{precision}", step, batches, tokens, flops, positions))
+            sides.append(Side(name, group, precision, step, batches, tokens, flops, positions))
     rates, peaks = measure(sides, args, device, synchronize)
     report(sides, rates, peaks, args, data)
     return 0
 
 
-def report(sides: list[Side], rates: dict[str, float], peaks: dict[str, float], args, data: Any) -> None:
+def report(sides: list[Side], rates: dict[tuple[str, str, str], float], peaks: dict[str, float], args,
+           data: Any) -> None:
     both = len(peaks) > 1
     print(f"peak: {args.matmul}x{args.matmul} " + "; ".join(f"{precision} matmul {peak / 1e9:.1f} GFLOP/s"
                                                            for precision, peak in peaks.items())
           + f" (median of {args.repeats}); training in {' and '.join(peaks)}")
-    for group in dict.fromkeys(side.name.split("|")[1] for side in sides):
-        first = next(side for side in sides if side.name.split("|")[1] == group)
+    for group in dict.fromkeys(side.group for side in sides):
+        first = next(side for side in sides if side.group == group)
         if data is None:
             print(f"training, batch={args.batch} src={args.src_len} tgt={args.tgt_len}, {args.steps} steps per turn, "
                   f"median of {args.repeats} turns (A B A B ...)")
@@ -282,20 +290,20 @@ def report(sides: list[Side], rates: dict[str, float], peaks: dict[str, float], 
             if both:
                 print(f" in {precision}:")
             for name in MODELS:
-                rate = rates[f"{name}|{group}|{precision}"]
+                rate = rates[name, group, precision]
                 achieved = rate * first.flops / first.tokens
                 print(f"  {name:15s} {rate:10.1f} tokens/s  {achieved / 1e9:7.2f} GFLOP/s  "
                       f"{achieved / peak:6.1%} of peak")
-            ours, theirs = (rates[f"{name}|{group}|{precision}"] for name in MODELS)
+            ours, theirs = (rates[name, group, precision] for name in MODELS)
             print(f"  ratio ours/nn.Transformer: {ours / theirs:.3f}")
         if both:
             for name in MODELS:
-                ratio = rates[f"{name}|{group}|bf16"] / rates[f"{name}|{group}|fp32"]
+                ratio = rates[name, group, "bf16"] / rates[name, group, "fp32"]
                 print(f"  ratio bf16/fp32 ({name}): {ratio:.3f}")
     if data is not None:
         for precision in peaks:
             for name in MODELS:
-                ratio = rates[f"{name}|token budget|{precision}"] / rates[f"{name}|fixed batches|{precision}"]
+                ratio = rates[name, "token budget", precision] / rates[name, "fixed batches", precision]
                 label = f"{name}, {precision}" if both else name
                 print(f"ratio token budget/fixed batches ({label}): {ratio:.3f}")
 

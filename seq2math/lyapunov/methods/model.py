@@ -82,8 +82,6 @@ def ensemble_hypotheses(options: MethodOptions, paths: list[Path], systems: list
         if per_model and deadline is not None and time.perf_counter() > deadline:
             break
         per_model.append(ranked_hypotheses(options, path, systems, deadline))
-    if len(per_model) == 1:
-        return per_model[0]
     return [interleaved(list(beams)) for beams in zip(*per_model)]
 
 

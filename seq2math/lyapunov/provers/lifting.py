@@ -21,8 +21,8 @@ where the expression is defined. ln, sqrt and 1/q are partial: their facts also 
 points where they are undefined, so ``domain`` lists what must be proved separately (q > 0 for
 ln and for a divisor, q ≥ 0 for sqrt, at every x) before a result on the lifted set is a global
 one. A divisor is asked to be positive: 1/q with q < 0 everywhere is left unproved. The lifting
-is a relaxation: it may lose what makes a condition true, never make a false one true. The same function of the same lifted argument
-gets the same variables (sin x1 and cos x1 share one pair).
+is a relaxation: it may lose what makes a condition true, never make a false one true. The same
+function of the same lifted argument gets the same variables (sin x1 and cos x1 share one pair).
 """
 
 from __future__ import annotations
