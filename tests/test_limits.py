@@ -136,3 +136,26 @@ def test_summary_without_timed_lines_says_so(capsys):
     print_summary("solve", data, None)
     err = capsys.readouterr().err
     assert "no timed lines" in err and "None s" not in err
+
+
+AFTER_TORCH = textwrap.dedent("""
+    import json, torch
+    from seq2math.jobs.workers import TIMED_OUT, call_with_hard_limit, run_jobs
+    torch.set_num_threads(2)
+    x = torch.randn(512, 512)
+    for _ in range(3):
+        x @ x                                     # the parent enters torch's OpenMP pool
+    def product(k):
+        return float((torch.full((256, 256), float(k)) @ torch.ones(256, 256))[0, 0])
+    pooled = [r if r is not TIMED_OUT else "timeout" for _, r in run_jobs(product, [1, 2], workers=2, timeout=20)]
+    single = call_with_hard_limit(lambda: product(3), 20)
+    print("RESULT " + json.dumps({"pooled": pooled, "single": single if single is not TIMED_OUT else "timeout",
+                                  "parent_threads": torch.get_num_threads()}))
+""")
+
+
+def test_children_forked_after_torch_ran_its_thread_pool_still_run_torch():
+    # GNU OpenMP keeps no threads across fork: without jobs.workers.after_fork each child waited forever
+    line = next(line for line in _python(AFTER_TORCH).splitlines() if line.startswith("RESULT "))
+    out = json.loads(line[len("RESULT "):])
+    assert out == {"pooled": [256.0, 512.0], "single": 768.0, "parent_threads": 2}

@@ -22,6 +22,7 @@ import numpy as np
 from seq2math.data.files import format_line
 from seq2math.data.shards import Shard
 from seq2math.jobs.progress import Progress
+from seq2math.jobs.workers import after_fork
 from seq2math.tasks.base import Task
 
 MAX_ATTEMPTS = 100_000
@@ -61,6 +62,7 @@ def _init_worker(task: Task) -> None:
     _WORKER_TASK = task
     # one BLAS thread per process: workers already use every core
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    after_fork()                      # a generator that ran torch in the parent would hang its first parallel region
 
 
 def _work(args: tuple[int, int, int, str]) -> list[str]:

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from seq2math.jobs.workers import after_fork
 from seq2math.sos.sdp import is_solver_panic
 from seq2math.tasks.base import Task, Verdict
 
@@ -68,6 +69,7 @@ _POOL_TASK: Task | None = None  # the task of this worker process, set once by t
 
 def _init_pool(task: Task) -> None:
     global _POOL_TASK
+    after_fork()
     _POOL_TASK = task
 
 

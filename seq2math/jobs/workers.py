@@ -15,12 +15,14 @@ import pickle
 import resource
 import select
 import signal
+import sys
 import time
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
 
 TIMED_OUT = object()
 _THREAD_POOL_STARTED = False
+_TORCH_PINNED = False
 #: what ``call_with_hard_limit`` returns when the child ran out of its memory limit
 MEMORY_OUT = object()
 
@@ -39,7 +41,30 @@ class JobError:
         return cls(f"{type(err).__name__}: {err}", type(err).__name__)
 
 
+def after_fork() -> None:
+    """Make torch safe in a child forked from a process that has run it: one intra-op thread.
+
+    GNU OpenMP (torch's CPU thread pool) keeps no threads across ``fork``, and a child whose parent
+    had entered a parallel region waits forever in its own first one (a model's beam search, a
+    matrix product). With one thread torch never enters the pool. Each forked worker is one
+    process per core anyway. Nothing happens where torch was never imported (docs/reliability.md).
+    Code that sets torch's threads (``training.runtime.limit_cpu_threads``) asks
+    ``torch_threads_pinned`` first: raising them again in the child would bring the hang back.
+    """
+    global _TORCH_PINNED
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "set_num_threads"):
+        torch.set_num_threads(1)
+        _TORCH_PINNED = True
+
+
+def torch_threads_pinned() -> bool:
+    """Whether this process is a child forked after torch ran, held at one thread by ``after_fork``."""
+    return _TORCH_PINNED
+
+
 def _worker_loop(connection, function: Callable[[Any], Any]) -> None:
+    after_fork()
     while True:
         try:
             item = connection.recv()
@@ -196,6 +221,7 @@ def call_with_hard_limit(function: Callable[[], Any], seconds: float | None,
         os.close(read_end)
         try:
             try:
+                after_fork()
                 if memory_limit is not None:
                     _limit_memory(memory_limit)
                 payload = pickle.dumps(function())

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from seq2math.jobs.workers import torch_threads_pinned
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto``: CUDA, then Apple MPS, then CPU."""
@@ -63,8 +65,9 @@ def limit_cpu_threads(device: torch.device | str, requested: int = 0, world_size
     """On a CPU device, run torch with ``cpu_threads(requested, world_size)`` intra-op threads
     (train, evaluate and the model method of solve/report all start this way). ``window``: the
     seconds spent sampling how busy the cores are (the model method of ``solve`` takes 0.05 s, as
-    its whole answer should take under 2 s)."""
-    if torch.device(device).type == "cpu":
+    its whole answer should take under 2 s). A child forked after torch ran stays at one thread
+    (``jobs.workers.after_fork``)."""
+    if torch.device(device).type == "cpu" and not torch_threads_pinned():
         torch.set_num_threads(cpu_threads(requested, world_size, window))
 
 
