@@ -9,7 +9,9 @@ from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods.findlyap import (
     build_program,
     findlyap,
+    integer_directions,
     rounded_candidates,
+    solve_program,
 )
 from seq2math.symbolic.poly import lie_derivative, ring
 
@@ -66,3 +68,37 @@ def test_baseline_command_reports_each_line(tmp_path, textbook):
     assert [r["status"] for r in records] == ["found", "not found"]
     assert records[0]["V"] and records[0]["proof"].startswith("sos-exact")
     assert json.loads((tmp_path / "out.jsonl.summary.json").read_text())["counts"] == {"found": 1, "not found": 1}
+
+
+def test_integer_directions_recover_the_exact_vector_behind_solver_floats():
+    import numpy as np
+
+    floats = np.array([19.0, 24.0, 9.0, 0.0]) * 0.13649 + np.array([3e-9, -2e-9, 1e-9, 4e-10])
+    assert [list(v) for v in integer_directions(floats)][0] == [19, 24, 9, 0]
+    assert list(integer_directions(np.array([0.31415, 0.27183, 0.57722]))) == []   # no small integer ratio
+    assert list(integer_directions(np.zeros(3))) == []
+
+
+def test_a_singular_solution_is_matched_exactly_where_simple_scales_miss_it():
+    # V = (3x0 + 4x1³)² + 3x1⁶ and f = −A∇V with A = [[1, −1], [1, 0]]: −V̇ = (∂V/∂x0)² vanishes on a whole
+    # curve, so the Gram matrix of −V̇ is singular and the best margin is 0; the solver's V is exactly
+    # proportional to (19, 24, 9), which no simple scale of its floats gives
+    R = ring(2)
+    x0, x1 = R.gens()
+    V = 9 * x0**2 + 24 * x0 * x1**3 + 19 * x1**6
+    d0, d1 = 18 * x0 + 24 * x1**3, 72 * x0 * x1**2 + 114 * x1**5
+    system = [-d0 + d1, -d0]
+    assert lie_derivative(V, system) == -(d0**2)
+    attempt, coefficients, basis = solve_program(system, 6, "lyapunov", [(0, 6), (1, 3), (2, 0)], time_limit=20)
+    assert attempt.status in ("feasible", "boundary") and coefficients is not None
+    plain = list(rounded_candidates(coefficients, basis, 2))
+    assert V not in plain and not any(check_candidate(system, W, "lyapunov").valid for W in plain)
+    exact = list(rounded_candidates(coefficients, basis, 2, exact_directions=True))
+    assert V in exact and check_candidate(system, V, "lyapunov").valid
+    assert exact.index(V) <= 6                                   # right after the five simple scales
+
+
+def test_a_margin_far_below_zero_is_still_infeasible():
+    x0, x1 = ring(2).gens()
+    attempt, coefficients, _ = solve_program([x0, -x1], 2, "lyapunov", [(2, 0), (0, 2)], time_limit=20)
+    assert attempt.status == "infeasible" and coefficients is None

@@ -17,9 +17,10 @@ import seq2math.lyapunov.methods.model as mm
 from seq2math.api import solve
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods import make_method, solve_system
-from seq2math.lyapunov.methods.findlyap import Attempt
+from seq2math.lyapunov.methods.findlyap import Attempt, solve_program
 from seq2math.lyapunov.methods.guided import completed_basis, guided_bases, hypothesis_supports
 from seq2math.lyapunov.methods.model import read_hypotheses
+from seq2math.lyapunov.methods.screen import may_be_feasible
 from seq2math.lyapunov.report import ReportOptions, parse_methods, run_report
 from seq2math.sos import certificates
 from seq2math.symbolic.expr import from_poly
@@ -114,7 +115,7 @@ def test_a_support_that_cannot_work_is_not_found_quickly(lyapunov_run, stub_beam
     outcome = solve_system(NEEDS_CROSS_TERM, [make_method("guided", model=str(lyapunov_run), beam=2)], time_limit=20)
     assert not outcome.found and time.perf_counter() - started < 10
     attempt = outcome.tried[0]
-    assert attempt.candidates == 0 and "infeasible" in attempt.reason
+    assert attempt.candidates == 0 and "refuted at sample points" in attempt.reason     # no SDP was needed
     # the system itself has a quadratic V, so the support was what failed
     assert solve_system(NEEDS_CROSS_TERM, [make_method("sos", max_degree=2)], time_limit=20).found
 
@@ -171,3 +172,31 @@ def test_guided_repairs_the_coefficients_of_a_gradient_form_near_miss(lyapunov_r
 def test_the_repair_starts_from_the_best_hypothesis_of_each_distinct_support():
     hypotheses = [2 * X0**2 + X1**2, X0**2 + 3 * X1**2, X0**2 + X0 * X1 + X1**2, 5 * X0**2 + 5 * X1**2]
     assert guided.distinct_supports(hypotheses) == [2 * X0**2 + X1**2, X0**2 + X0 * X1 + X1**2]
+
+
+@pytest.mark.parametrize("check", ["lyapunov", "barrier"])
+def test_the_sample_screen_refutes_only_bases_whose_sdp_is_infeasible(textbook, check):
+    """The LP at sample points is a necessary condition: refuted means the SOS program is infeasible,
+    and a basis whose SOS program has a solution is never refuted."""
+    x0, x1 = X0, X1
+    # V = 9x0² + 24x0x1³ + 19x1⁶ with −V̇ = (∂V/∂x0)²: a singular solution (tests/test_findlyap.py)
+    d0, d1 = 18 * x0 + 24 * x1**3, 72 * x0 * x1**2 + 114 * x1**5
+    singular = [-d0 + d1, -d0]
+    cases = [(NEEDS_CROSS_TERM, [(2, 0), (0, 2)]), (NEEDS_CROSS_TERM, [(2, 0), (1, 1), (0, 2)]),
+             (NEEDS_CROSS_TERM, [(4, 0), (2, 0), (0, 4), (0, 2)]), (textbook.system, [(2, 0), (0, 2)]),
+             (textbook.system, [(2, 0), (0, 4), (0, 2)]), (textbook.system, [(2, 0), (1, 1)]),
+             (singular, [(0, 6), (1, 3), (2, 0), (0, 2)]), (singular, [(0, 6), (2, 0), (0, 2)]),
+             ([x0, -x1], [(2, 0), (0, 2)])]
+    verdicts = []
+    for system, basis in cases:
+        degree = max(sum(m) for m in basis)
+        degree += degree % 2
+        screened = may_be_feasible(system, basis, degree, check)
+        attempt, coefficients, _ = solve_program(system, degree, check, basis, time_limit=20)
+        verdicts.append((screened, attempt.status))
+        if not screened:
+            assert attempt.status == "infeasible", (basis, attempt)
+        if coefficients is not None:
+            assert screened, (basis, attempt)
+    assert any(not screened for screened, _ in verdicts)                 # the screen does refute some
+    assert any(status in ("feasible", "boundary") for _, status in verdicts)
