@@ -8,6 +8,7 @@ from seq2math.cli import main
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods.findlyap import (
     build_program,
+    candidates,
     findlyap,
     integer_directions,
     rounded_candidates,
@@ -102,3 +103,13 @@ def test_a_margin_far_below_zero_is_still_infeasible():
     x0, x1 = ring(2).gens()
     attempt, coefficients, _ = solve_program([x0, -x1], 2, "lyapunov", [(2, 0), (0, 2)], time_limit=20)
     assert attempt.status == "infeasible" and coefficients is None
+
+
+def test_the_sos_search_skips_the_sdp_of_a_degree_refuted_at_sample_points():
+    x0, x1 = ring(2).gens()
+    unstable = [x0, -x1]
+    screened, plain = [], []
+    assert list(candidates(unstable, 4, None, "lyapunov", screened, screen=True)) == []
+    assert list(candidates(unstable, 4, None, "lyapunov", plain)) == []
+    assert [(a.degree, a.status) for a in screened] == [(2, "refuted at sample points"), (4, "refuted at sample points")]
+    assert [(a.degree, a.status) for a in plain] == [(2, "infeasible"), (4, "infeasible")]     # the SDPs agree

@@ -12,7 +12,8 @@ even powers' coefficients summing to ≥ 0.1 (the barrier program), then the SOS
 infeasible too. That linear program takes milliseconds. It never proves anything: a basis that
 passes still goes to the SDP, and every V still goes through the exact check.
 
-The points are directions drawn uniformly on the sphere at radii 0.2, 0.5, 1 and 2 (small radii
+The points are the axes, the diagonals of each pair of axes and random directions (DIRECTIONS, or
+as many as the basis has monomials, whichever is more) on the sphere, at radii 0.2, 0.5, 1 and 2 (small radii
 test the low-degree terms, large radii the leading ones); each row of the LP is scaled to
 max-norm 1, and each inequality gets a slack of ``SLACK`` so that a V whose −V̇ vanishes exactly
 at a point (a singular solution, see ``findlyap.BOUNDARY_TOLERANCE``) is not screened out by
@@ -39,11 +40,20 @@ LP_SECONDS = 1.0
 Monomial = tuple[int, ...]
 
 
-def sample_points(nvars: int, seed: int = 0) -> np.ndarray:
-    """DIRECTIONS directions on the unit sphere times each of RADII: shape [DIRECTIONS·len(RADII), n]."""
+def sample_points(nvars: int, directions: int = DIRECTIONS, seed: int = 0) -> np.ndarray:
+    """The axes ±eᵢ, the diagonals (±eᵢ ± eⱼ)/√2 and ``directions`` random directions on the unit sphere,
+    each times every radius of RADII: shape [(2n + 2n(n−1) + directions)·len(RADII), n].
+
+    The axes and diagonals matter: with random directions alone, V = −0.65x0² + 1000x1² passes for
+    ẋ0 = x0 (no direction falls within 0.03 rad of the x0 axis), since the LP may scale V freely."""
+    eye = np.eye(nvars)
+    axes = np.concatenate([eye, -eye])
+    diagonals = [(s * eye[i] + t * eye[j]) / np.sqrt(2.0) for i in range(nvars) for j in range(i + 1, nvars)
+                 for s in (1.0, -1.0) for t in (1.0, -1.0)]
     rng = np.random.default_rng(seed)
-    u = rng.standard_normal((DIRECTIONS, nvars))
+    u = rng.standard_normal((directions, nvars))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
+    u = np.concatenate([axes, np.array(diagonals).reshape(-1, nvars), u])
     return np.concatenate([r * u for r in RADII])
 
 
@@ -62,7 +72,7 @@ def may_be_feasible(system: list[Poly], basis: list[Monomial], degree: int, chec
     when the LP solver fails: the screen must never drop a basis it did not refute)."""
     n = len(system)
     R = ring(n)
-    X = sample_points(n) if points is None else points
+    X = sample_points(n, max(DIRECTIONS, len(basis))) if points is None else points    # more unknowns, more points
     monomial_values = np.stack([NumericPoly(R.from_dict({m: 1}))(X) for m in basis], axis=1)        # [N, B]
     decrease = np.stack([NumericPoly(-lie_derivative(R.from_dict({m: 1}), system))(X) if m else np.zeros(len(X))
                          for m in basis], axis=1)                                                    # [N, B]
