@@ -245,7 +245,7 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
             return
         if screen:
             started = time.perf_counter()
-            if not may_be_feasible(system, monomials(n, 2, degree), degree, check):
+            if not may_be_feasible(system, monomials(n, 2, degree), degree, check, time_limit=remaining):
                 attempts.append(Attempt(degree, "refuted at sample points", time.perf_counter() - started))
                 continue
         attempt, coefficients, basis = solve_program(system, degree, check, None, remaining, backend, memory_limit,

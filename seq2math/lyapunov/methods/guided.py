@@ -166,7 +166,7 @@ class GuidedMethod(ModelMethod):
                 break
             degree = max(sum(m) for m in basis)
             degree += degree % 2
-            if not may_be_feasible(system, basis, degree, check):     # milliseconds, where an SDP takes seconds
+            if not may_be_feasible(system, basis, degree, check, time_limit=left):   # ms, where an SDP takes s
                 statuses.append("refuted at sample points")
                 continue
             attempt, coefficients, basis = solve_program(system, degree, check, basis, left,

@@ -36,6 +36,9 @@ SLACK = 1e-7
 BOUND = 1e3
 #: seconds the LP solver may take (past it, the basis is not refuted)
 LP_SECONDS = 1.0
+#: larger bases are not screened (returned as not refuted): with 5 variables and V of degree 6 (456 monomials)
+#: the rows alone took 2.6 s, the LP ran to its limit, and the LP was feasible anyway (more unknowns, weaker test)
+MAX_BASIS = 120
 
 Monomial = tuple[int, ...]
 
@@ -66,10 +69,13 @@ def _scaled(rows: np.ndarray) -> np.ndarray:
 
 
 def may_be_feasible(system: list[Poly], basis: list[Monomial], degree: int, check: str = "lyapunov",
-                    points: np.ndarray | None = None) -> bool:
+                    points: np.ndarray | None = None, time_limit: float | None = None) -> bool:
     """False when no V on ``basis`` meets the program's conditions at the sample points: then the SOS
     program of ``findlyap.build_program(system, degree, check, basis)`` is infeasible. True otherwise (also
-    when the LP solver fails: the screen must never drop a basis it did not refute)."""
+    when the LP solver fails or stops at ``time_limit`` or LP_SECONDS, and for a basis of more than
+    MAX_BASIS monomials: the screen must never drop a basis it did not refute)."""
+    if len(basis) > MAX_BASIS or (time_limit is not None and time_limit <= 0):
+        return True
     n = len(system)
     R = ring(n)
     X = sample_points(n, max(DIRECTIONS, len(basis))) if points is None else points    # more unknowns, more points
@@ -100,5 +106,5 @@ def may_be_feasible(system: list[Poly], basis: list[Monomial], degree: int, chec
         A_ub, b_ub = np.concatenate([A_ub, row[None]]), np.concatenate([b_ub, [-0.1]])
         bounds = [(-BOUND, BOUND)] * B
     result = linprog(np.zeros(B + E), A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs",
-                     options={"time_limit": LP_SECONDS})
+                     options={"time_limit": LP_SECONDS if time_limit is None else min(LP_SECONDS, time_limit)})
     return result.status != 2                                              # 2: proved infeasible
