@@ -113,3 +113,16 @@ def test_the_sos_search_skips_the_sdp_of_a_degree_refuted_at_sample_points():
     assert list(candidates(unstable, 4, None, "lyapunov", plain)) == []
     assert [(a.degree, a.status) for a in screened] == [(2, "refuted at sample points"), (4, "refuted at sample points")]
     assert [(a.degree, a.status) for a in plain] == [(2, "infeasible"), (4, "infeasible")]     # the SDPs agree
+
+
+def test_bench_sos_times_the_screened_search_next_to_dense_and_sparse(capsys):
+    from seq2math.cli import main
+
+    assert main(["bench", "sos", "--variables", "2", "--degrees", "4", "--time-limit", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, row, total = lines[1].split(), lines[2].split(), lines[-1]
+    assert header[:9] == ["n", "d", "dense", "s", "sparse", "s", "ratio", "screened", "s"]
+    dense, screened, ratio = float(row[2]), float(row[5]), float(row[6])
+    low, high = (dense - 0.005) / (screened + 0.005), (dense + 0.005) / max(screened - 0.005, 1e-9)
+    assert row[:2] == ["2", "4"] and low - 0.005 <= ratio <= high + 0.005             # printed to 2 decimals
+    assert "screened " in total and total.count("/1") == 5

@@ -17,7 +17,7 @@ import seq2math.lyapunov.methods.model as mm
 from seq2math.api import solve
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods import make_method, solve_system
-from seq2math.lyapunov.methods.findlyap import Attempt, solve_program
+from seq2math.lyapunov.methods.findlyap import Attempt, build_program, solve_program
 from seq2math.lyapunov.methods.guided import completed_basis, guided_bases, hypothesis_supports
 from seq2math.lyapunov.methods.model import read_hypotheses
 from seq2math.lyapunov.methods.screen import may_be_feasible
@@ -95,7 +95,8 @@ def test_guided_never_gets_a_rejected_V_certified(lyapunov_run, stub_beam, textb
     """A solver that lies (x0^2 − x1^2 'feasible'): the solve loop refutes every rounding of it."""
     stub_beam(NEAR_MISS)
 
-    def liar(system, degree, check, basis, time_limit=None, backend="clarabel", memory_limit=None, sparsity="dense"):
+    def liar(system, degree, check, basis, time_limit=None, backend="clarabel", memory_limit=None, sparsity="dense",
+             built=None):
         coefficients = np.array([{(2, 0): 1.0, (0, 2): -1.0}.get(m, 0.0) for m in basis])
         return Attempt(degree, "feasible", 0.0), coefficients, basis
 
@@ -191,7 +192,7 @@ def test_the_sample_screen_refutes_only_bases_whose_sdp_is_infeasible(textbook, 
     for system, basis in cases:
         degree = max(sum(m) for m in basis)
         degree += degree % 2
-        screened = may_be_feasible(system, basis, degree, check)
+        screened = may_be_feasible(build_program(system, degree, check, basis)[0])
         attempt, coefficients, _ = solve_program(system, degree, check, basis, time_limit=20)
         verdicts.append((screened, attempt.status))
         if not screened:

@@ -199,6 +199,33 @@ def test_several_models_propose_in_turn_and_a_later_models_hypothesis_is_proved(
     assert str(outcome.V) == str(mm.parse_full_expression(GOOD_V))
 
 
+def test_a_non_polynomial_system_is_decoded_by_the_non_polynomial_model(lyapunov_run, tmp_path, monkeypatch):
+    """With no model named, a non-polynomial system goes to NONPOLY_MODEL (when it exists) and a polynomial one
+    to the shipped models, each group decoded in one batch; guided never decodes a non-polynomial system."""
+    import shutil
+
+    import seq2math.lyapunov.methods.model as mm
+    from seq2math.lyapunov.methods import make_method
+    from seq2math.tokens.infix import parse_infix_system
+
+    nonpoly_model = tmp_path / "lyapunov-nonpoly"
+    monkeypatch.setattr(mm, "NONPOLY_MODEL", nonpoly_model)
+    polynomial = parse_infix_system("x0' = -x0; x1' = -x1")
+    trigonometric = parse_infix_system("x0' = -x0*(2 + sin(x1)); x1' = -x1")
+    method = make_method("model")
+    assert method.paths_for(trigonometric) == method.paths_for(polynomial)     # none shipped: the polynomial ones
+    shutil.copytree(lyapunov_run, nonpoly_model)
+    method = make_method("model")
+    assert method.paths_for(trigonometric) == [nonpoly_model] and method.paths_for(polynomial) == method.paths
+    assert make_method("model", model=str(lyapunov_run)).paths_for(trigonometric) == [lyapunov_run]
+    # each group's beam names the models that decoded it
+    monkeypatch.setattr(mm, "ensemble_hypotheses", lambda options, paths, systems, deadline=None: [
+        [(list(map(str, paths)), None)] for _ in systems])
+    beams = method.prepare([polynomial, trigonometric, polynomial])
+    assert beams[1] == [([str(nonpoly_model)], None)] and beams[0] == beams[2] != beams[1]
+    assert make_method("guided").prepare([polynomial, trigonometric])[1] == []
+
+
 def test_exported_checkpoint_is_small_loads_decodes_and_resumes(lyapunov_run, tmp_path):
     from seq2math.lyapunov.methods.model import decode_hypotheses, load_model
     from seq2math.training import checkpoint as ckpt
@@ -233,6 +260,44 @@ def test_heldout_split_finds_the_systems_of_the_training_stream(lyapunov_run, tm
     unseen, seen = split_unseen(lyapunov_run, test, steps=1)
     assert seen == [format_line(*trained, "prefix")]
     assert unseen == ([format_line(*later, "prefix")] if later[0] != trained[0] else [])
+
+
+def test_heldout_split_rebuilds_token_budget_batches_with_a_mixed_file(lyapunov_run, tmp_path, tiny_lyapunov):
+    """A token-budget run with a mixed-in file: the examples of its first steps, generated or from the file,
+    are seen; an example of a much later pool is not."""
+    import shutil
+
+    from seq2math.config import save_config
+    from seq2math.data.batching import TRAIN_STREAM, stream_example
+    from seq2math.data.files import format_line
+    from seq2math.data.heldout import split_unseen
+    from seq2math.tokens.vocab import Vocab
+    from seq2math.training import checkpoint as ckpt
+    from seq2math.training.run_data import training_batches, training_source
+
+    task = make_task("lyapunov", tiny_lyapunov["task"])
+    mixed = tmp_path / "mix.txt"
+    mixed.write_text("".join(format_line(*stream_example(task, TRAIN_STREAM, 99, i, 160, 160), "prefix") + "\n"
+                             for i in range(40)))
+    run = tmp_path / "run"
+    shutil.copytree(lyapunov_run, run)
+    config, _ = ckpt.read_run_config(run)
+    config.train.batch_tokens, config.train.mix_data, config.train.mix_fraction = 600, str(mixed), 0.5
+    save_config(config, run)
+    vocab = Vocab.load(run / ckpt.VOCAB_FILE)
+    batches = training_batches(config, training_source(config, task, vocab), vocab, "seq2seq")
+    first = batches.step_examples(0) + batches.step_examples(1)
+    later = batches.step_examples(batches.steps_per_item * 30)
+    mixed_lines = set(mixed.read_text().splitlines())
+    lines = [format_line(*example, "prefix") for example in first + later]
+    assert any(line in mixed_lines for line in lines[: len(first)])          # the mix took part
+    test = tmp_path / "test.txt"
+    test.write_text("\n".join(lines) + "\n")
+    unseen, seen = split_unseen(run, test, steps=2)
+    first_sources = {" ".join(example[0]) for example in first}
+    assert set(seen) >= set(lines[: len(first)])
+    assert set(unseen) == {line for line, example in zip(lines[len(first):], later)
+                           if " ".join(example[0]) not in first_sources} != set()
 
 
 def test_a_solver_panic_is_undecided_not_a_crash():

@@ -139,3 +139,22 @@ def test_length_limits_count_the_tokens_the_model_sees():
                                    measure=vocab.model_length)
     assert all(vocab.model_length(source) <= 60 for source, _ in examples)
     assert any(len(source) > 60 for source, _ in examples)       # longer as prefix trees, yet they fit
+
+
+def test_the_nonpoly_preset_starts_from_the_shipped_small_model(tmp_path):
+    """``train.init`` names a shipped checkpoint; the non-polynomial task shares lyapunov-tiny's vocabulary,
+    so with lr 0 the run's weights are exactly the shipped ones (fp16 weights read as fp32)."""
+    import torch
+
+    from seq2math.cli import main
+    from seq2math.training.checkpoint import load_run
+    from seq2math.training.config import PACKAGE_CHECKPOINTS
+
+    out = tmp_path / "nonpoly"
+    assert main(["train", "--config", "lyapunov-nonpoly", "--out", str(out), "train.max_steps=1", "train.lr=0",
+                 "train.mix_data=null", "train.mix_fraction=0", "train.valid_count=2", "train.verify_count=1",
+                 "train.eval_every=1", "train.threads=1", "train.tensorboard=false"]) == 0
+    run = load_run(out, which="last")
+    assert run.config.task["nonpoly"] is True
+    shipped = load_run(PACKAGE_CHECKPOINTS / "lyapunov-tiny").model.state_dict()
+    assert all(torch.equal(shipped[k], v) for k, v in run.model.state_dict().items())

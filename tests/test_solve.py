@@ -107,6 +107,37 @@ def test_sos_methods_say_why_they_do_not_apply_to_a_non_polynomial_system(capsys
         assert t["candidates"] == 0 and "does not apply" in t["last_reason"] and "sin(x1)" in t["last_reason"]
 
 
+def test_sos_methods_are_not_started_on_a_non_polynomial_system(monkeypatch):
+    """guided would decode a beam for nothing: on a non-polynomial system the loop never starts it, and
+    nonpoly and model share the time between them."""
+    import seq2math.lyapunov.methods.solve as loop
+
+    started, deadlines = [], []
+
+    class Recorder(Method):
+        name = "recorder"
+
+        def start(self, system, time_limit, prepared=None):
+            started.append(self.name)
+            return Search(system)
+
+        def propose(self, search, check, deadline):
+            deadlines.append(deadline - time.perf_counter())
+            return iter(())
+
+    guided = make_method("guided")
+    monkeypatch.setattr(guided, "start", lambda *args: started.append("guided"))
+    system = parse_infix_system("x0' = x0 + sin(x1); x1' = -x1")          # unstable: nonpoly finds nothing
+    recorder = Recorder()
+    outcome = loop.solve_system(system, [make_method("nonpoly"), recorder, guided], time_limit=10, shared=True)
+    assert [t.method for t in outcome.tried] == ["nonpoly", "recorder", "guided"] and started == ["recorder"]
+    assert "does not apply" in outcome.tried[2].reason and "sin(x1)" in outcome.tried[2].reason
+    # the recorder is the last method that applies, so it gets all the time nonpoly left (guided weighs nothing)
+    assert not outcome.found and len(deadlines) == 1
+    assert deadlines[0] > 10 - outcome.tried[0].seconds - 1
+
+
+
 def test_each_method_gets_its_share_of_the_time_left():
     import time
 

@@ -6,10 +6,12 @@ Systems come from the backward generator with the BPoly preset's settings
 the same run, in alternation, with the same per-system time limit: by today's dense findlyap
 (one Gram matrix per condition, ``sparsity="dense"``) and by the sparse path (``sparsity="terms"``:
 the first TSSOS step, redone with the lossless sign-symmetry blocks when it gets no margin;
-``seq2math/sos/sparsity.py``). Both search V of degree 2, 4, …, d, every solve in a killable child
+``seq2math/sos/sparsity.py``), and a third time by the dense search with the sample-point screen of
+the ``sos`` method (``screen=True``: a degree whose program fails at sample points skips its SDP;
+``seq2math/lyapunov/methods/screen.py``). All search V of degree 2, 4, …, d, every solve in a killable child
 process, and count a system only when a rounded V was proved exactly (docs/verification.md).
-The table gives, per cell, the median seconds of each, their ratio (dense / sparse) and the
-certified counts; a system cut by the time limit counts its full limit. Two more columns time the
+The table gives, per cell, the median seconds of each, the ratios dense / sparse and dense / screened,
+and the certified counts; a system cut by the time limit counts its full limit. Two more columns time the
 exact check of the generator's own V (``check_candidate``, the stage every model or guided
 candidate goes through) with the dense program and with the sparse one (``sparsity="signs"``).
 """
@@ -87,29 +89,35 @@ def run(args) -> int:
         raise ValueError("--degrees must be even and >= 2, --variables and --per-cell >= 1")
     print(f"bench sos: findlyap search up to deg V = d, BPoly-like backward systems (seed {args.seed}), "
           f"{args.per_cell} per cell, {args.time_limit:g} s per system and method")
-    print(f"{'n':>2} {'d':>3} {'dense s':>9} {'sparse s':>9} {'ratio':>6} {'dense ok':>9} {'sparse ok':>10}"
+    print(f"{'n':>2} {'d':>3} {'dense s':>9} {'sparse s':>9} {'ratio':>6} {'screened s':>11} {'ratio':>6}"
+          f" {'dense ok':>9} {'sparse ok':>10} {'screened ok':>12}"
           f" {'check V dense s':>16} {'sparse s':>9} {'ok d/s':>7}")
-    totals = {"dense": [0, 0], "terms": [0, 0], "check dense": [0, 0], "check signs": [0, 0]}
+    totals = {"dense": [0, 0], "terms": [0, 0], "screened": [0, 0], "check dense": [0, 0], "check signs": [0, 0]}
     for nvars in variables:
         for degree in degrees:
             seconds = {key: [] for key in totals}
             certified = {key: 0 for key in totals}
             for system, V in cell_systems(nvars, degree, args.per_cell, args.seed):
-                for sparsity in ("dense", "terms"):
+                for key, sparsity, screen in (("dense", "dense", False), ("terms", "terms", False),
+                                              ("screened", "dense", True)):
                     start = time.perf_counter()
-                    result = findlyap(system, max_degree=degree, time_limit=args.time_limit, sparsity=sparsity)
-                    seconds[sparsity].append(min(time.perf_counter() - start, args.time_limit))
-                    certified[sparsity] += result.status == "found"
+                    result = findlyap(system, max_degree=degree, time_limit=args.time_limit, sparsity=sparsity,
+                                      screen=screen)
+                    seconds[key].append(min(time.perf_counter() - start, args.time_limit))
+                    certified[key] += result.status == "found"
                 for sparsity in ("dense", "signs"):
                     took, valid = _timed_check(system, V, sparsity, args.time_limit)
                     seconds[f"check {sparsity}"].append(took)
                     certified[f"check {sparsity}"] += valid
             dense, sparse = statistics.median(seconds["dense"]), statistics.median(seconds["terms"])
+            screened = statistics.median(seconds["screened"])
             for key in totals:
                 totals[key][0] += certified[key]
                 totals[key][1] += len(seconds[key])
             print(f"{nvars:>2} {degree:>3} {dense:9.2f} {sparse:9.2f} {dense / max(sparse, 1e-9):6.2f} "
+                  f"{screened:11.2f} {dense / max(screened, 1e-9):6.2f} "
                   f"{certified['dense']:>5}/{len(seconds['dense'])} {certified['terms']:>6}/{len(seconds['terms'])}"
+                  f" {certified['screened']:>8}/{len(seconds['screened'])}"
                   f" {statistics.median(seconds['check dense']):16.2f} {statistics.median(seconds['check signs']):9.2f}"
                   f" {certified['check dense']:>3}/{certified['check signs']}", flush=True)
     print("certified: " + ", ".join(f"{key.replace('terms', 'sparse')} {done}/{total}"

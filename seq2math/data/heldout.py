@@ -22,21 +22,34 @@ from seq2math.tasks.base import make_task
 
 
 def training_sources(run_dir: str | Path, steps: int | None = None) -> set[str]:
-    """Space-joined sources of the first ``steps`` batches of the run's generated training stream."""
-    from seq2math.data.batching import TRAIN_STREAM, stream_example
-    from seq2math.training import checkpoint as ckpt
+    """Space-joined sources of every example in the first ``steps`` batches of the run's training stream.
 
-    config, _ = ckpt.read_run_config(run_dir)
+    The batches are rebuilt exactly as the trainer builds them (``training.run_data``): generated examples
+    with ``train.task_options``, ``train.mix_data`` mixed in, rows or token-budget pools, so examples of a
+    mixed-in file and of a token-budget run count too."""
+    from seq2math.data.token_batches import TokenBudgetBatches
+    from seq2math.tokens.vocab import Vocab
+    from seq2math.training import checkpoint as ckpt
+    from seq2math.training.run_data import training_batches, training_source
+
+    config, payload = ckpt.read_run_config(run_dir)
     if config.train.data:
         raise ValueError(f"{run_dir} trains on the file {config.train.data}: compare with that file instead")
     if steps is None:
         steps = ckpt.weights_step(Path(run_dir) / ckpt.MODEL_FILE)
     task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
-    limit = config.model.max_len
+    vocab = Vocab.load(Path(run_dir) / ckpt.VOCAB_FILE)
+    source = training_source(config, task, vocab)
+    batches = training_batches(config, source, vocab, payload.get("objective", "seq2seq"))
     seen = set()
-    for position in range(steps * config.train.batch_size):
-        source, _ = stream_example(task, TRAIN_STREAM, config.train.seed, position, limit, limit)
-        seen.add(" ".join(source))
+    if isinstance(batches, TokenBudgetBatches):
+        groups = -(-steps // batches.steps_per_item)
+        for group in range(groups):
+            for batch in batches.group_examples(group)[: steps - group * batches.steps_per_item]:
+                seen.update(" ".join(example[0]) for example in batch)
+        return seen
+    for step in range(steps):
+        seen.update(" ".join(source.example(position)[0]) for position in batches.positions(step))
     return seen
 
 

@@ -22,6 +22,9 @@ DEFAULT_MODEL = PACKAGE_CHECKPOINTS / "lyapunov-tiny"
 #: named, those of them that exist, their beams interleaved (docs/training.md): the small-system model, then the
 #: mixture model trained on the paper's distributions
 SHIPPED_MODELS = (DEFAULT_MODEL, PACKAGE_CHECKPOINTS / "lyapunov-mixture")
+#: the model that the ``model`` method uses for a non-polynomial system when none is named and it exists
+#: (trained on the non-polynomial backward generator, docs/training.md); otherwise ``SHIPPED_MODELS`` propose
+NONPOLY_MODEL = PACKAGE_CHECKPOINTS / "lyapunov-nonpoly"
 
 Objective = Literal["auto", "seq2seq", "masked"]
 

@@ -41,7 +41,7 @@ from seq2math.tasks.base import make_task
 from seq2math.tokens.representation import make_vocab
 from seq2math.tokens.vocab import Vocab
 from seq2math.training import checkpoint as ckpt
-from seq2math.training.config import RunConfig, parse_duration
+from seq2math.training.config import PACKAGE_CHECKPOINTS, RunConfig, parse_duration
 from seq2math.training.early_stopping import EarlyStopping
 from seq2math.training.loss import LossModule, resolve_objective
 from seq2math.training.run_data import training_batches, training_source, validation_set
@@ -118,7 +118,10 @@ class Trainer:
         (self.out / ckpt.METRICS_FILE).unlink(missing_ok=True)
 
     def _initialise(self, run: Path) -> None:
-        """A warm start: the weights of another run (best, else latest); optimizer and steps start anew."""
+        """A warm start: the weights of another run (best, else latest); optimizer and steps start anew. A name
+        that is no directory here may be a shipped checkpoint (``train.init=lyapunov-tiny``)."""
+        if not run.exists() and (PACKAGE_CHECKPOINTS / run).is_dir():
+            run = PACKAGE_CHECKPOINTS / run
         if not (run / ckpt.VOCAB_FILE).exists():
             raise FileNotFoundError(f"train.init={run}: no {ckpt.VOCAB_FILE} there (a run or exported model directory)")
         if Vocab.load(run / ckpt.VOCAB_FILE).itos != self.vocab.itos:

@@ -78,6 +78,9 @@ class Method(ABC):
     #: True when ``prepare`` runs a network in the calling process: the report runs such methods
     #: after the others, so that no worker is forked from a process that has run torch
     batched: ClassVar[bool] = False
+    #: True for the SOS methods: on a non-polynomial system the solve loop does not start them (a
+    #: method that decodes would decode for nothing) and records why they do not apply
+    polynomial_only: ClassVar[bool] = False
 
     def __init__(self, options: MethodOptions | None = None):
         self.options = options or MethodOptions()

@@ -180,8 +180,11 @@ def integer_directions(coefficients: np.ndarray, max_multiplier: int = MAX_MULTI
 
 def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None,
                   time_limit: float | None = None, backend: str = "clarabel", memory_limit: int | None = None,
-                  sparsity: str = "dense") -> tuple[Attempt, np.ndarray | None, list]:
+                  sparsity: str = "dense", built: tuple[SOSProgram, list] | None = None
+                  ) -> tuple[Attempt, np.ndarray | None, list]:
     """One findlyap SOS solve (``build_program``): (log entry, V's float coefficients or None, V monomials).
+
+    ``built`` is ``build_program``'s answer for these arguments when the caller has it already (the screen).
 
     The coefficients are returned only when the solver answered and the best margin is not
     negative; they are the solver's floats, a proposal to round, never a proof. With a
@@ -191,11 +194,11 @@ def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
     itself cannot fork it safely (``jobs.workers.can_fork_safely``) and solves here.
     """
     if (time_limit is None and memory_limit is None) or not can_fork_safely():
-        return _solve_program_here(system, degree, check, basis, time_limit, backend, sparsity)
+        return _solve_program_here(system, degree, check, basis, time_limit, backend, sparsity, built)
     start = time.perf_counter()
     seconds = None if time_limit is None else max(0.0, time_limit) * (1 + CHECK_GRACE_SHARE) + CHECK_GRACE
     answer = call_with_hard_limit(lambda: _solve_program_here(system, degree, check, basis, time_limit, backend,
-                                                              sparsity),
+                                                              sparsity, built),
                                   seconds, memory_limit)
     if answer is TIMED_OUT or answer is MEMORY_OUT or isinstance(answer, JobError):
         status, detail = (("timeout", "hard time limit reached") if answer is TIMED_OUT else
@@ -208,10 +211,11 @@ def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
 
 
 def _solve_program_here(system: list[Poly], degree: int, check: str, basis: list | None, time_limit: float | None,
-                        backend: str, sparsity: str = "dense") -> tuple[Attempt, np.ndarray | None, list]:
+                        backend: str, sparsity: str = "dense", built: tuple[SOSProgram, list] | None = None
+                        ) -> tuple[Attempt, np.ndarray | None, list]:
     """``solve_program`` in this process."""
     start = time.perf_counter()
-    program, basis = build_program(system, degree, check, basis, sparsity)
+    program, basis = built or build_program(system, degree, check, basis, sparsity)
     solution = solve_sos(program, time_limit=time_limit, backend=backend)
     seconds = time.perf_counter() - start
     if solution.status is not SolverStatus.SOLVED:
@@ -243,13 +247,15 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
         if remaining is not None and remaining <= 0:
             attempts.append(Attempt(degree, "timeout", 0.0))
             return
+        built = None
         if screen:
             started = time.perf_counter()
-            if not may_be_feasible(system, monomials(n, 2, degree), degree, check, time_limit=remaining):
+            built = build_program(system, degree, check, None, sparsity)
+            if not may_be_feasible(built[0], time_limit=remaining):
                 attempts.append(Attempt(degree, "refuted at sample points", time.perf_counter() - started))
                 continue
         attempt, coefficients, basis = solve_program(system, degree, check, None, remaining, backend, memory_limit,
-                                                     sparsity)
+                                                     sparsity, built)
         attempts.append(attempt)
         if attempt.status == "memory limit":
             return
@@ -260,19 +266,20 @@ def candidates(system: list[Poly], max_degree: int = 6, deadline: float | None =
 
 
 def findlyap(system, max_degree: int = 6, time_limit: float | None = None, check: str = "lyapunov",
-             memory_limit: int | None = None, sparsity: str = "dense") -> FindlyapResult:
+             memory_limit: int | None = None, sparsity: str = "dense", screen: bool = False) -> FindlyapResult:
     """Search V by SOS programming and prove the rounded V exactly; see the module docstring.
 
     ``time_limit`` bounds the whole search (each solve and check is killed at its share);
     ``memory_limit`` (bytes) bounds each solve and check (docs/reliability.md); ``sparsity`` splits the
-    Gram matrices (``build_program``)."""
+    Gram matrices (``build_program``); ``screen`` skips the SDP of a degree refuted at sample points (what the
+    ``sos`` method does; the baseline as published has no screen)."""
     start = time.perf_counter()
     n = len(system)
     system = [in_ring(f, n) for f in system]
     deadline = None if time_limit is None else start + time_limit
     attempts: list[Attempt] = []
     for V, degree in candidates(system, max_degree, deadline, check, attempts, memory_limit=memory_limit,
-                                sparsity=sparsity):
+                                sparsity=sparsity, screen=screen):
         remaining = None if deadline is None else deadline - time.perf_counter()
         if remaining is not None and remaining <= 0:
             attempts[-1].detail += "; time limit reached while proving the rounded V"
@@ -315,6 +322,8 @@ class FindlyapMethod(Method):
 
     name = "findlyap"
 
+    polynomial_only = True
+
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
         system = polynomial_system(search.system)
         if system is None:
@@ -333,6 +342,8 @@ class SosMethod(Method):
     (``screen.may_be_feasible``)."""
 
     name = "sos"
+
+    polynomial_only = True
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
         system = polynomial_system(search.system)

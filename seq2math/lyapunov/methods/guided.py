@@ -42,6 +42,7 @@ from typing import Any, Iterator
 
 from seq2math.lyapunov.methods.base import Search, register_method, seconds_left
 from seq2math.lyapunov.methods.findlyap import (
+    build_program,
     not_polynomial_reason,
     polynomial_system,
     rounded_candidates,
@@ -130,6 +131,7 @@ class GuidedMethod(ModelMethod):
     """
 
     name = "guided"
+    polynomial_only = True
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
         if deadline is not None and time.perf_counter() > deadline:
@@ -166,11 +168,13 @@ class GuidedMethod(ModelMethod):
                 break
             degree = max(sum(m) for m in basis)
             degree += degree % 2
-            if not may_be_feasible(system, basis, degree, check, time_limit=left):   # ms, where an SDP takes s
+            built = build_program(system, degree, check, basis, SPARSITY)
+            if not may_be_feasible(built[0], time_limit=seconds_left(deadline)):   # ms, where an SDP takes s
                 statuses.append("refuted at sample points")
                 continue
-            attempt, coefficients, basis = solve_program(system, degree, check, basis, left,
-                                                          memory_limit=self.options.memory_limit, sparsity=SPARSITY)
+            attempt, coefficients, basis = solve_program(system, degree, check, basis, seconds_left(deadline),
+                                                          memory_limit=self.options.memory_limit, sparsity=SPARSITY,
+                                                          built=built)
             statuses.append(attempt.status)
             if coefficients is not None:
                 yield from rounded_candidates(coefficients, basis, n, exact_directions=True)

@@ -30,7 +30,7 @@ from seq2math.tokens.prefix import (
     poly_tokens,
 )
 from seq2math.tokens.vocab import EQUATION_SEPARATOR
-from seq2math.training.config import DEFAULT_MODEL, SHIPPED_MODELS
+from seq2math.training.config import DEFAULT_MODEL, NONPOLY_MODEL, SHIPPED_MODELS
 
 #: candidates whose degree may exceed this are not proposed (an x0^999 would never verify in time)
 MAX_PROPOSED_DEGREE = 40
@@ -60,6 +60,21 @@ def resolve_model_paths(model: str | Path | None) -> list[Path]:
     if "+" not in text or (Path(text) / "config.json").exists():
         return [resolve_model_path(text)]
     return [resolve_model_path(part) for part in text.split("+") if part]
+
+
+def nonpoly_model_paths(model: str | Path | None, polynomial_paths: list[Path]) -> list[Path]:
+    """The models that propose for a non-polynomial system: ``NONPOLY_MODEL`` when no model is named and it
+    exists (the polynomial models were never shown sin, exp or ln), otherwise ``polynomial_paths``."""
+    if model is None and (NONPOLY_MODEL / "config.json").exists():
+        return [NONPOLY_MODEL]
+    return polynomial_paths
+
+
+def is_polynomial_system(system: list) -> bool:
+    """Whether every equation of ``system`` expands to a polynomial."""
+    from seq2math.lyapunov.check import as_polynomials
+
+    return as_polynomials(system, system[0]) is not None
 
 
 def interleaved(beams: list[list]) -> list:
@@ -230,15 +245,32 @@ class ModelMethod(Method):
     def __init__(self, options: MethodOptions | None = None):
         super().__init__(options)
         self.paths = resolve_model_paths(self.options.model)   # fail early, not at the first system
+        self.nonpoly_paths = nonpoly_model_paths(self.options.model, self.paths)
+
+    def paths_for(self, system: list) -> list[Path]:
+        """The models that propose for ``system``."""
+        return self.paths if is_polynomial_system(system) else self.nonpoly_paths
 
     def prepare(self, systems: list[list], deadline: float | None = None) -> list[list[tuple[list[str], float | None]]]:
-        return ensemble_hypotheses(self.options, self.paths, systems, deadline)
+        """The interleaved beams of each system, the polynomial and the non-polynomial ones each decoded in
+        batches by their own models (a ``polynomial_only`` subclass decodes no non-polynomial system)."""
+        groups: dict[tuple[Path, ...], list[int]] = {}
+        out: list = [[] for _ in systems]
+        for index, system in enumerate(systems):
+            polynomial = is_polynomial_system(system)
+            if polynomial or not self.polynomial_only:
+                groups.setdefault(tuple(self.paths if polynomial else self.nonpoly_paths), []).append(index)
+        for paths, indices in groups.items():
+            beams = ensemble_hypotheses(self.options, list(paths), [systems[i] for i in indices], deadline)
+            for index, beam in zip(indices, beams):
+                out[index] = beam
+        return out
 
     def start(self, system: list, time_limit: float | None, prepared: Any = None) -> Search:
         if prepared is not None:
             return Search(system, prepared)
         if time_limit is not None and time_limit < MODEL_LOAD_SECONDS / 2 and not all(
-                is_loaded(path, self.options.device, self.options.checkpoint) for path in self.paths):
+                is_loaded(path, self.options.device, self.options.checkpoint) for path in self.paths_for(system)):
             # loading torch and the checkpoint cannot be interrupted; a load may borrow from the later
             # methods' shares, but a share under half of it is skipped: the load would eat the whole budget
             return Search(system, [], reason=f"{self.name}: skipped: loading the model takes about "

@@ -28,6 +28,7 @@ from typing import Any
 from seq2math.lyapunov.check import as_polynomials, check_candidate
 from seq2math.lyapunov.conditions import quick_counterexample, sign_conditions
 from seq2math.lyapunov.methods.base import Method, Search, make_method, seconds_left
+from seq2math.lyapunov.methods.findlyap import not_polynomial_reason
 from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.sos import certificates
 from seq2math.sos.sdp import is_solver_panic
@@ -276,20 +277,25 @@ def solve_system(system: list, methods: list[Method], check: str = "lyapunov", t
     (``for_system``: a non-polynomial system tries the ``nonpoly`` method first).
 
     With ``shared`` each method stops at its share of the time (``method_deadline``); without, each may
-    use all the time that is left. On a non-polynomial system only ``nonpoly`` proposes anything (the
-    others say at once why they do not apply), so there it may use all the time."""
-    shared = shared and as_polynomials(system, system[0]) is not None
+    use all the time that is left. On a non-polynomial system the SOS methods (``Method.polynomial_only``)
+    are not started: their attempt says why they do not apply, and the time is shared by the others
+    (``nonpoly`` and ``model``)."""
+    polynomial = as_polynomials(system, system[0]) is not None
     methods = for_system(system, methods)
+    active = [method for method in methods if polynomial or not method.polynomial_only]
     start = time.perf_counter()
     deadline = None if time_limit is None else start + time_limit
     tried: list[Attempt] = []
-    for index, method in enumerate(methods):
+    for method in methods:
+        if method not in active:
+            tried.append(Attempt(method.name, check, reason=not_polynomial_reason(method.name, system)))
+            continue
         method_start = time.perf_counter()
         remaining = seconds_left(deadline)
         if remaining is not None and remaining <= 0:
             tried.append(Attempt(method.name, check, reason="no time left"))
             continue
-        own = method_deadline(methods, index, deadline, shared)
+        own = method_deadline(active, active.index(method), deadline, shared)
         attempt = attempt_method(method, method.start(system, seconds_left(own)), check, own,
                                  require_certificate=require_certificate)
         attempt.seconds = time.perf_counter() - method_start    # the method's start counts too
