@@ -1,5 +1,6 @@
 """Non-polynomial verdicts: honest answers, the substitution prover, the prover chain, the nonpoly method."""
 
+import time
 import types
 
 import pytest
@@ -139,6 +140,27 @@ def test_solve_certifies_the_issue_systems_and_proves_the_pendulum_on_a_region()
     assert "undecided globally; proved on the box |x_i| <= " in outcome.tried[0].reason
     region = outcome.tried[0].summary()["region"]                 # what solve prints: the V and its region
     assert region["region"].startswith("the box |x_i| <= ") and region["proof"] == "interval" and "x0" in region["V"]
+
+
+def test_the_report_loop_stops_at_the_first_candidate_a_prover_proves(tmp_path):
+    """With require_certificate (the report's rule) a non-polynomial V proved by the chain is accepted: a later
+    candidate that fails must not replace it (it used to, so a proved first hypothesis was reported as lost)."""
+    from seq2math.lyapunov.methods.base import Method, Search
+    from seq2math.lyapunov.methods.solve import attempt_method
+
+    class TwoCandidates(Method):
+        name = "two"
+
+        def propose(self, search, check, deadline):
+            yield parse_infix("x0^2 + x1^2")           # proved by substitution + SOS
+            yield parse_infix("x0^2 - x1^2")           # refuted
+
+    system = parse_infix_system(ISSUE)
+    attempt = attempt_method(TwoCandidates(), Search(system), "lyapunov", time.perf_counter() + 60,
+                             tmp_path / "cert", require_certificate=True)
+    assert attempt.found and attempt.candidates == 1 and attempt.certified is True
+    record = attempt.record()
+    assert record["proof"] == "substitution+sos" and record["certified"] is True and record["valid"] is True
 
 
 def test_report_counts_chain_proofs_as_certified_and_numerical_or_region_apart():

@@ -69,7 +69,8 @@ class Proof:
 
     result: CheckResult | None           # check_candidate's answer; None when the solver panicked
     reason: str                          # why it is not accepted, or how it was proved
-    certified: bool | None               # True: certificate re-proved; False: refuted or re-check failed; None: neither
+    certified: bool | None               # True: certificate re-proved, or (non-polynomial V) proved by a prover
+                                         # of the chain; False: refuted or re-check failed; None: neither
     document: dict | None = None         # the certificate (system, V, check, conditions)
     recheck: str | None = None           # what the re-check said
     path: str | None = None              # where the certificate file is
@@ -116,8 +117,12 @@ def prove(system: list, V: Any, check: str, deadline: float | None, certificate_
     if not result.valid:
         return Proof(result, result.reason, None if result.valid is None else False)
     polys = as_polynomials(system, V)
-    if polys is None or result.certificate is None:
-        return Proof(result, result.reason, None)     # non-polynomial: the prover's own re-checked proof
+    if polys is None:
+        # non-polynomial: valid only when a prover of the chain proved it globally, and each prover re-checks
+        # its own certificate before it answers (docs/provers.md): that proof is what is counted
+        return Proof(result, result.reason, True)
+    if result.certificate is None:
+        return Proof(result, result.reason, None)
     document = certificates.certificate_document(polys[0], polys[1], check, result.certificate["conditions"])
     path = None
     if certificate_path is not None:
