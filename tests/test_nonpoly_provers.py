@@ -142,7 +142,7 @@ def test_solve_certifies_the_issue_systems_and_proves_the_pendulum_on_a_region()
     assert region["region"].startswith("the box |x_i| <= ") and region["proof"] == "interval" and "x0" in region["V"]
 
 
-def test_the_report_loop_stops_at_the_first_candidate_a_prover_proves(tmp_path):
+def test_the_report_loop_keeps_the_first_proved_candidate_and_its_barrier_is_implied(tmp_path):
     """With require_certificate (the report's rule) a non-polynomial V proved by the chain is accepted: a later
     candidate that fails must not replace it (it used to, so a proved first hypothesis was reported as lost)."""
     from seq2math.lyapunov.methods.base import Method, Search
@@ -161,6 +161,30 @@ def test_the_report_loop_stops_at_the_first_candidate_a_prover_proves(tmp_path):
     assert attempt.found and attempt.candidates == 1 and attempt.certified is True
     record = attempt.record()
     assert record["proof"] == "substitution+sos" and record["certified"] is True and record["valid"] is True
+    # the report's barrier column: the V proved under the lyapunov check is proposed first and is a barrier
+    # function by what was proved (V >= 0, dV/dt <= 0), without running the chain again
+    search = Search(system, proved={"lyapunov": attempt.V}, proofs={"lyapunov": attempt.proof})
+
+    class ProvedFirst(TwoCandidates):
+        def propose(self, search, check, deadline):
+            yield search.proved["lyapunov"]
+            yield from super().propose(search, check, deadline)
+
+    barrier = attempt_method(ProvedFirst(), search, "barrier", time.perf_counter() + 60, tmp_path / "cert",
+                             require_certificate=True)
+    assert barrier.found and barrier.candidates == 1 and barrier.proof.reason.startswith("implied by the lyapunov")
+    assert barrier.record()["proof"] == "substitution+sos" and barrier.record()["certified"] is True
+    from seq2math.lyapunov.methods.solve import implied_barrier
+
+    assert implied_barrier(search, "lyapunov", attempt.V) is None
+    assert implied_barrier(Search(system, proved={"lyapunov": attempt.V}), "barrier", attempt.V) is None
+    # a polynomial V is not taken on trust: its barrier certificate is built and re-checked as usual
+    textbook = parse_infix_system("x0' = -x0 + x1; x1' = -x0 - x1^3")
+    polynomial = attempt_method(TwoCandidates(), Search(textbook), "lyapunov", time.perf_counter() + 60,
+                                tmp_path / "poly", require_certificate=True)
+    assert polynomial.found and polynomial.proof.document is not None
+    search = Search(textbook, proved={"lyapunov": polynomial.V}, proofs={"lyapunov": polynomial.proof})
+    assert implied_barrier(search, "barrier", polynomial.V) is None
 
 
 def test_report_counts_chain_proofs_as_certified_and_numerical_or_region_apart():

@@ -66,6 +66,7 @@ class Search:
     system: list                                           # the equations (expression trees or polynomials)
     state: Any = None                                      # what the method keeps (model: ranked hypotheses)
     proved: dict[str, Any] = field(default_factory=dict)  # check -> V the solve loop proved for this system
+    proofs: dict[str, Any] = field(default_factory=dict)  # check -> the solve loop's ``Proof`` of that V
     reason: str = ""                                       # why nothing is proposed, when nothing is
     interrupted: bool = False                              # a time or memory limit cut the method's own search
     record: dict[str, Any] = field(default_factory=dict)  # fields of report records (neural: its region result)

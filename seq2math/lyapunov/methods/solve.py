@@ -201,7 +201,8 @@ def attempt_method(method: Method, search: Search, check: str, deadline: float |
         for V in method.propose(search, check, deadline):
             attempt.candidates += 1
             capped = None if deadline is None else min(deadline, time.perf_counter() + CANDIDATE_SECONDS)
-            proof = prove(search.system, V, check, capped, certificate_path, method.options.memory_limit)
+            proof = implied_barrier(search, check, V) or prove(search.system, V, check, capped, certificate_path,
+                                                               method.options.memory_limit)
             if _record_proof(attempt, V, proof, require_certificate):
                 break
             if proof.result is not None and proof.result.limit == "time" and capped != deadline:
@@ -230,6 +231,19 @@ def attempt_method(method: Method, search: Search, check: str, deadline: float |
             attempt.reason, attempt.interrupted = attempt.reason or "time limit reached", True
     attempt.seconds = time.perf_counter() - started
     return attempt
+
+
+def implied_barrier(search: Search, check: str, V: Any) -> Proof | None:
+    """The barrier proof of a non-polynomial V that the loop proved under the lyapunov check for this system:
+    V ≥ 0 and V̇ ≤ 0 everywhere are part of what the prover proved, so proving them again (the prover chain
+    from scratch, seconds) adds nothing. A polynomial V gets its own barrier certificate file instead."""
+    lyapunov = search.proofs.get("lyapunov")
+    if (check != "barrier" or lyapunov is None or lyapunov.certified is not True or lyapunov.document is not None
+            or V is not search.proved.get("lyapunov")):
+        return None
+    result = CheckResult(True, "barrier", f"implied by the lyapunov proof ({lyapunov.result.reason})"[:REASON_CHARS],
+                         lyapunov.result.proof)
+    return Proof(result, result.reason, True)
 
 
 def _record_proof(attempt: Attempt, V: Any, proof: Proof, require_certificate: bool) -> bool:
