@@ -377,3 +377,18 @@ def test_the_committed_mixture_model_certifies_a_bpoly_system_that_the_small_one
     assert not solve(system, methods="model", model=SHIPPED, beam=3, time_limit=60).found
     both = solve(system, methods="model", beam=3, time_limit=60)
     assert both.found and str(both.V) == str(mixture.V)
+
+
+def test_a_non_polynomial_test_line_reaches_the_model_token_for_token():
+    """The non-polynomial generator writes every equation as an expression tree; the model method must feed
+    those tokens, not a canonical re-expansion of the equations that happen to be polynomial."""
+    from seq2math.lyapunov.batch import parse_benchmark_line
+    from seq2math.lyapunov.methods.model import is_polynomial_system, system_source
+
+    data = Path(__file__).parent / "data" / "lyapunov-nonpoly-test200.txt"
+    lines = data.read_text().splitlines()[:40]
+    exact = [system_source(parse_benchmark_line(line)[1]) == line.split("\t")[0].split("|", 1)[-1].split()
+             for line in lines]
+    polynomial = [is_polynomial_system(parse_benchmark_line(line)[1]) for line in lines]
+    assert all(same for same, poly in zip(exact, polynomial) if not poly) and not all(polynomial)
+

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from seq2math.lyapunov.methods.base import Method, MethodOptions, Search, register_method
 from seq2math.symbolic.degree import degree_bound
-from seq2math.symbolic.expr import NotPolynomialError, to_poly, variables
+from seq2math.symbolic.expr import NotPolynomialError, from_poly, to_poly, variables
 from seq2math.symbolic.poly import Poly, in_ring
 from seq2math.tokens.prefix import (
     PrefixParseError,
@@ -128,19 +128,20 @@ def is_loaded(model: str | Path | None = None, device: str = "cpu", which: str =
 
 
 def system_source(system: list) -> list[str]:
-    """Source tokens of a system (expression trees or flint polynomials), canonical when polynomial."""
+    """Source tokens of a system (expression trees or flint polynomials): a polynomial system in the canonical
+    term order of ``poly_tokens`` (what the backward generator writes); a system with a non-polynomial equation
+    with every equation as its expression tree's prefix tokens (what the non-polynomial generator writes, so a
+    test line reaches the model token for token as in its file)."""
 
     n = len(system)
     out = integer_tokens(n)
-    for equation in system:
+    try:
+        equations = [poly_tokens(in_ring(f, n)) if isinstance(f, Poly) else poly_tokens(to_poly(f, n)) for f in system]
+    except NotPolynomialError:
+        equations = [expression_tokens(from_poly(f) if isinstance(f, Poly) else f) for f in system]
+    for tokens in equations:
         out.append(EQUATION_SEPARATOR)
-        if isinstance(equation, Poly):
-            out.extend(poly_tokens(in_ring(equation, n)))
-            continue
-        try:
-            out.extend(poly_tokens(to_poly(equation, n)))
-        except NotPolynomialError:
-            out.extend(expression_tokens(equation))
+        out.extend(tokens)
     return out
 
 
