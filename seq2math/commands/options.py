@@ -37,7 +37,7 @@ from typing import Any
 
 from seq2math.data.shards import Shard, parse_shard
 from seq2math.jobs.workers import default_memory_limit
-from seq2math.training.config import DEFAULT_MODEL, SHIPPED_MODELS, parse_duration
+from seq2math.training.config import DEFAULT_MODEL, NONPOLY_MODEL, SHIPPED_MODELS, parse_duration
 
 #: the release in which the hidden old spellings stop being accepted
 REMOVED_IN = "0.3.0"
@@ -182,7 +182,8 @@ def add_model(parser: argparse.ArgumentParser, *, shipped_default: bool = True, 
     if ensemble:
         shipped = " and ".join(path.name for path in SHIPPED_MODELS)
         fill_default, default = False, (f" (default: the shipped checkpoints {shipped} in seq2math/checkpoints, "
-                                        "their hypotheses in turn; RUN+RUN names several models)")
+                                        f"their hypotheses in turn, and {NONPOLY_MODEL.name} for a non-polynomial "
+                                        "system when it is shipped; RUN+RUN names several models)")
     parser.add_argument("--model", metavar="RUN", default=None,
                         help=f"{what or 'the model'}: run directory of `seq2math train` or a checkpoint of "
                              f"`seq2math export`{default}")
