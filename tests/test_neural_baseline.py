@@ -151,6 +151,25 @@ def test_non_polynomial_system_gets_numerical_region_only():
     assert np.all(evaluate(V, X) > 0) and np.all((gradient * flow).sum(axis=1) < 0)
 
 
+def test_a_field_that_overflows_far_out_neither_poisons_the_learner_nor_the_provers():
+    """exp(2x0^4 + 3x1^6) overflows a float beyond |x| ~ 4: those states are left out of training (NaN weights
+    crashed the exact extraction), and the polynomial V the learner proposes goes to the prover chain as a tree."""
+    import time
+
+    from seq2math.lyapunov.methods import make_method
+    from seq2math.lyapunov.methods.solve import attempt_method
+
+    system = parse_infix_system("x0' = -x0*exp(2*x0^4 + 3*x1^6) + x1; x1' = -x0 - x1*exp(2*x0^4 + 3*x1^6)")
+    result = neural_lyapunov(system, time_limit=10, seed=0, region_radius=50.0, iterations=3)
+    assert result.V_poly is not None or "counterexamples" in result.reason
+    method = make_method("neural")
+    attempt = attempt_method(method, method.start(system, 10), "lyapunov", time.perf_counter() + 20)
+    assert attempt.candidates <= 1 and "raise" not in (attempt.reason or "")
+    # a flint polynomial V on a non-polynomial system: proved by the chain like its tree
+    V = ring(2).gens()[0] ** 2 + ring(2).gens()[1] ** 2
+    assert check_candidate(system, V, "lyapunov", timeout=30).proof in ("substitution+sos", "cvc5")
+
+
 def test_same_seed_same_result_and_other_seed_other_run(linear_result):
     def run(seed):
         return neural_lyapunov(parse_infix_system(UNSTABLE), time_limit=30, seed=seed, iterations=3)

@@ -45,7 +45,7 @@ from seq2math.lyapunov.result import CheckResult, from_settled
 from seq2math.lyapunov.settle import MIN_STAGE_SECONDS, settle
 from seq2math.sos.gradient import gradient_certificate
 from seq2math.sos.sdp import solve_sos
-from seq2math.symbolic.expr import NotPolynomialError, to_poly
+from seq2math.symbolic.expr import NotPolynomialError, from_poly, to_poly
 from seq2math.symbolic.poly import NumericPoly, Poly, in_ring
 from seq2math.symbolic.polytools import exact_value, rationalise
 
@@ -139,7 +139,12 @@ def prover_modules(paths: tuple[str, ...] = NONPOLY_PROVERS) -> list:
 
 def check_nonpolynomial(system, V, check: str, seed: int = 0, deadline: float | None = None,
                         provers: tuple[str, ...] = NONPOLY_PROVERS) -> CheckResult:
-    """Numerical falsification, then each prover in order until one proves or refutes (module docstring)."""
+    """Numerical falsification, then each prover in order until one proves or refutes (module docstring).
+
+    ``system`` and ``V`` may hold flint polynomials (a method's polynomial V for a non-polynomial system):
+    the provers get them as expression trees."""
+    system = [from_poly(f) if isinstance(f, Poly) else f for f in system]
+    V = from_poly(V) if isinstance(V, Poly) else V
     numerical = check_numerically(system, V, check, np.random.default_rng(seed))
     if numerical.valid is False:
         return numerical

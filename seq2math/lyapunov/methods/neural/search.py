@@ -25,6 +25,7 @@ does not cut a round short.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,12 +96,17 @@ def _train(network: SquareNetwork, f, X: Tensor, options: NeuralOptions, margin:
     """Adam on mean relu(cos(∇V, f) + margin): scale free, so small and large states count alike."""
     optimiser = torch.optim.Adam(network.parameters(), lr=options.learning_rate)
     loss_value = float("nan")
+    with torch.no_grad():                  # states where f overflows (exp far out) would make the gradients NaN
+        field = f(X)
+        X = X[torch.isfinite(field).all(dim=1) & torch.isfinite(field.norm(dim=1))]
     for step in range(options.steps):
         _, cosine = decrease_cosine(network, f, X)
         finite = torch.isfinite(cosine)
+        if not finite.any():
+            break
         loss = torch.relu(cosine[finite] + margin).mean()
         loss_value = float(loss.detach())
-        if loss_value == 0.0 or (step % 25 == 0 and time.perf_counter() > deadline):
+        if not math.isfinite(loss_value) or loss_value == 0.0 or (step % 25 == 0 and time.perf_counter() > deadline):
             break
         optimiser.zero_grad()
         loss.backward()
@@ -168,6 +174,9 @@ def _neural_lyapunov(system: list, options: NeuralOptions) -> NeuralResult:
             break
         result.iterations = round_index
         loss = _train(network, f, X, options, margin, deadline)
+        if not all(bool(torch.isfinite(p).all()) for p in network.parameters()):
+            result.reason = "the learner diverged (non-finite weights) on this system"
+            break
         network.quantize_(options.quantization_bits)
         found = falsify(network, f, options.inner_radius, options.radius, options.falsify_samples, generator)
         entry = {"round": round_index, "loss": round(loss, 6), "training_states": len(X)}
@@ -206,8 +215,8 @@ def _settle_candidate(result: NeuralResult, network: SquareNetwork, system: list
     if system is None:
         entry["verifier"] = "numerical (non-polynomial system)"
         result.found_region, result.region_proof, result.found_global = None, "none (numerical)", None
-        result.reason = "no counterexample found numerically on the region (not a proof); no exact verifier " \
-                        "for non-polynomial systems"
+        result.reason = "no counterexample found numerically on the region (not a proof); on a non-polynomial " \
+                        "system `solve` and `report` send V to the prover chain (docs/provers.md)"
         return "stop"
     region_proved = _global_check(result, system, V, options, deadline)
     if region_proved:
