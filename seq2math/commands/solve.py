@@ -16,17 +16,21 @@ from seq2math.commands.options import (
 )
 
 HELP = "find a certified Lyapunov function for a system (methods: model, guided, findlyap, sos, neural)"
-DESCRIPTION = """Find V for a polynomial system and prove it exactly.
+DESCRIPTION = """Find V for a system and prove it exactly.
 
 Each method proposes candidates; every candidate is verified (exact SOS certificate or z3);
 the first valid one is printed in infix and prefix form with the check it passed and the
 method that found it. By default the methods are model -> guided -> sos, each within a share
 of --time-limit (the trained model proposes; guided fits SOS coefficients on its monomials;
 sos searches without it). Every method tried is listed with its time; "not found" is not a
-proof of instability.
+proof of instability. A non-polynomial system (sin, cos, exp, ln, sqrt, ...) gets the nonpoly
+method's simple candidates first, then the model's (the non-polynomial model lyapunov-nonpoly
+when it is shipped), each proved by the prover chain (substitution + SOS, cvc5, or an interval
+proof that names its region); guided and sos say why they do not apply.
 
 examples:
   seq2math solve "x0' = -x0 + x1; x1' = -x0 - x1^3"
+  seq2math solve "x0' = -x0*(2 + sin(x1)); x1' = -x1*exp(x0)"
   seq2math solve "x0' = -x0 + x0*x1; x1' = -x1" --json
   seq2math solve systems.txt --out solved.jsonl --time-limit 30
   seq2math solve "x0' = -2*x0 + x1; x1' = -x0 - x1^3" --methods sos   (SOS search only, no model)
