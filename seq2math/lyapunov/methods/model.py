@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from seq2math.jobs.progress import Progress
 from seq2math.lyapunov.methods.base import Method, MethodOptions, Search, register_method
 from seq2math.symbolic.degree import degree_bound
 from seq2math.symbolic.expr import NotPolynomialError, from_poly, to_poly, variables
@@ -167,12 +168,15 @@ def decode_hypotheses(loaded, sources: list[list[str]], beam: int, batch_size: i
     max_len = min(loaded.config.model.max_len, int(options.get("max_target_tokens", 256)) + 16)
     device = next(loaded.model.parameters()).device
     out: list[list[tuple[list[str], float | None]]] = []
-    with torch.no_grad():
+    # a report decodes its whole test file here first (minutes at beam 50): show it
+    with torch.no_grad(), Progress(len(sources), f"decode (beam {beam})", unit="system",
+                                   disable=len(sources) <= batch_size) as progress:
         for first in range(0, len(sources), batch_size):
             chunk = sources[first: first + batch_size]
             for hypotheses in decode_sources(loaded.model, loaded.vocab, chunk, beam, max_len, device,
                                              deadline=deadline):
                 out.append([(h.tokens, h.score) for h in hypotheses])
+            progress.update(len(chunk))
     return out
 
 
