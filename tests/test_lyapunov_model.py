@@ -330,6 +330,27 @@ SHIPPED = Path(seq2math.__file__).resolve().parent / "checkpoints" / "lyapunov-t
 SHIPPED_MIXTURE = SHIPPED.parent / "lyapunov-mixture"
 
 
+def test_the_committed_nonpoly_checkpoint_solves_a_non_polynomial_test_system():
+    """The first system of tests/data/lyapunov-nonpoly-test200.txt: the simple candidates of ``nonpoly`` are refuted,
+    and the shipped non-polynomial model's greedy V, ln(1 + 2x1^6 + 4x0^4), is proved by the prover chain."""
+    from seq2math.lyapunov.batch import parse_benchmark_line
+    from seq2math.lyapunov.methods import make_method, solve_system
+    from seq2math.lyapunov.methods.model import nonpoly_model_paths
+    from seq2math.symbolic.expr import to_infix
+    from seq2math.training.config import NONPOLY_MODEL
+    from seq2math.training.export import MAX_EXPORT_BYTES
+
+    assert NONPOLY_MODEL == SHIPPED.parent / "lyapunov-nonpoly"
+    assert sum(f.stat().st_size for f in NONPOLY_MODEL.iterdir()) <= MAX_EXPORT_BYTES
+    assert nonpoly_model_paths(None, []) == [NONPOLY_MODEL]
+    line = (Path(__file__).parent / "data" / "lyapunov-nonpoly-test200.txt").read_text().splitlines()[0]
+    _, system, _ = parse_benchmark_line(line)
+    outcome = solve_system(system, [make_method("model", beam=1)], time_limit=60)
+    assert [t.method for t in outcome.tried] == ["nonpoly", "model"] and outcome.tried[0].candidates >= 1
+    assert outcome.found and outcome.method == "model" and outcome.verification.proof == "substitution+sos"
+    assert to_infix(outcome.V).startswith("ln(")
+
+
 def test_the_committed_checkpoint_is_the_default_model():
     from seq2math.lyapunov.methods.model import resolve_model_path, resolve_model_paths
     from seq2math.training.config import SHIPPED_MODELS
