@@ -1,4 +1,4 @@
-"""``seq2math data``: dedup, split without overlap, mix by counts and weights, stats; malformed lines."""
+"""``seq2math data``: dedup, split without overlap, exclude, mix by counts and weights, stats; malformed lines."""
 
 import hashlib
 from pathlib import Path
@@ -64,6 +64,24 @@ def test_split_has_no_source_overlap(generated, tmp_path):
                  "--out-dir", str(again)]) == 0
     assert (again / "test.txt").read_text() == (out_dir / "test.txt").read_text()
     assert main(["data", "split", str(data), "--valid", "300", "--test", "40", "--out-dir", str(again)]) == 2
+
+
+def test_exclude_drops_the_systems_of_the_test_files(generated, tmp_path):
+    _, backward, nonpoly = generated
+    lines = _lines(backward)
+    # a test file holding systems 5 and 9 of the data, the second with another V
+    test = tmp_path / "test.txt"
+    test.write_text(lines[5] + "\n" + lines[9].split("\t")[0] + "\t+ ^ x0 INT+ 2 ^ x1 INT+ 2\n")
+    out = tmp_path / "train.txt"
+    assert main(["data", "exclude", str(backward), "--against", str(test), str(nonpoly), "--out", str(out)]) == 0
+    kept = _lines(out)
+    assert kept == [line for i, line in enumerate(lines) if i not in (5, 9)]
+    banned = {r.source_text for r in read_records(test)[0]}
+    assert not banned & {r.source_text for r in read_records(out)[0]}
+    assert main(["data", "exclude", str(backward), "--against", str(test), "--keep", "7",
+                 "--out", str(out)]) == 0
+    assert _lines(out) == [line for i, line in enumerate(lines[:9]) if i != 5][:7]
+    assert main(["data", "exclude", str(backward), "--against", str(test), "--out", str(backward)]) == 2
 
 
 def test_mix_by_count_and_weight(generated, tmp_path):

@@ -1,4 +1,4 @@
-"""``seq2math data dedup|split|mix|stats|merge``: data-set tools for files of any task.
+"""``seq2math data dedup|split|exclude|mix|stats|merge``: data-set tools for files of any task.
 
 The command parses, calls ``seq2math.data.tools`` / ``seq2math.data.stats`` and prints. Files are
 read by ``seq2math.data.files``: the prefix benchmark format (``COUNT|SOURCE<TAB>TARGET``), plain
@@ -16,7 +16,7 @@ from seq2math.commands.options import add_input_files
 from seq2math.config import ConfigError
 from seq2math.data.files import read_records, write_lines
 from seq2math.data.stats import collect_statistics, format_statistics
-from seq2math.data.tools import deduplicate, mix, parse_mix_spec, split_by_source
+from seq2math.data.tools import deduplicate, exclude_sources, mix, parse_mix_spec, split_by_source
 from seq2math.tasks.base import DataFormatError
 
 HELP = "data-set tools: dedup, split (no overlap), mix (e.g. backward + 300 forward), stats, merge (shards)"
@@ -25,6 +25,7 @@ DESCRIPTION = """Data-set tools for files in the prefix format (COUNT|SRC<TAB>TG
 examples:
   seq2math data dedup bwd.txt --out bwd.dedup.txt
   seq2math data split bwd.dedup.txt --valid 200 --test 200 --seed 0 --out-dir splits/
+  seq2math data exclude fbarr400.txt --against tests/data/lyapunov-*-test200.txt --keep 300 --out fbarr300.txt
   seq2math data mix splits/train.txt fwd.txt:300 --out polymixture.txt --seed 0
   seq2math data stats polymixture.txt
   seq2math data merge bwd.0.txt bwd.1.txt --out bwd.txt     (outputs of --shard 0/2 and 1/2)
@@ -43,6 +44,13 @@ def add_arguments(parser) -> None:
     split.add_argument("--test", type=int, required=True, help="number of distinct sources in test")
     split.add_argument("--seed", type=int, default=0)
     split.add_argument("--out-dir", required=True, help="writes train/valid/test files here")
+    excluder = sub.add_parser("exclude", help="drop the examples whose system (source) occurs in other files, "
+                                               "e.g. the test sets")
+    add_input_files(excluder, dest="input", help="data file")
+    excluder.add_argument("--against", nargs="+", required=True, metavar="FILE",
+                          help="files whose sources must not occur in the output (e.g. test sets)")
+    excluder.add_argument("--keep", type=int, default=None, help="keep at most the first N remaining lines")
+    excluder.add_argument("--out", required=True)
     mixer = sub.add_parser("mix", help="mix files: FILE (all), FILE:N (N lines), FILE:0.3 (weight, needs --count)")
     add_input_files(mixer, dest="inputs", many=True, metavar="FILE[:all|:N|:WEIGHT]",
                     help="data files, each whole (FILE, FILE:all), its first N lines or a weight")
@@ -52,7 +60,7 @@ def add_arguments(parser) -> None:
     mixer.add_argument("--no-shuffle", action="store_true", help="concatenate in the given order")
     stats = sub.add_parser("stats", help="number of variables, degrees, token lengths, terms (histograms)")
     add_input_files(stats, dest="input", help="data file")
-    for tool in (dedup, split, mixer, stats):
+    for tool in (dedup, split, excluder, mixer, stats):
         tool.add_argument("--strict", action="store_true", help="stop at the first malformed line")
     merge = sub.add_parser("merge", help="join the outputs of --shard i/N runs of generate, verify, solve, report "
                                          "into the one-process output")
@@ -64,9 +72,9 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     command = getattr(args, "data_command", None)
     if command is None:
-        raise ConfigError("name a tool: dedup, split, mix, stats or merge (seq2math data --help)")
+        raise ConfigError("name a tool: dedup, split, exclude, mix, stats or merge (seq2math data --help)")
     try:
-        return {"dedup": _run_dedup, "split": _run_split, "mix": _run_mix, "stats": _run_stats,
+        return {"dedup": _run_dedup, "split": _run_split, "exclude": _run_exclude, "mix": _run_mix, "stats": _run_stats,
                 "merge": _run_merge}[command](args)
     except ValueError as err:
         if isinstance(err, DataFormatError):
@@ -105,6 +113,19 @@ def _run_split(args) -> int:
               file=sys.stderr)
     if bad:
         print(f"split: {bad} malformed lines skipped", file=sys.stderr)
+    return 0
+
+
+def _run_exclude(args) -> int:
+    _refuse_overwrite(args.out, args.input, *args.against)
+    records, bad = read_records(args.input, _on_error(args))
+    against = []
+    for path in args.against:
+        against.extend(read_records(path, _on_error(args))[0])
+    lines, dropped = exclude_sources(records, against, args.keep)
+    write_lines(args.out, lines)
+    print(f"exclude: {len(records)} examples, {dropped} with a source in {len(args.against)} excluded file(s); "
+          f"wrote {len(lines)} to {args.out} ({bad} malformed lines skipped)", file=sys.stderr)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Data-set tools for files of any task: dedup, split without overlap, mix (``seq2math data``).
+"""Data-set tools for files of any task: dedup, split without overlap, exclude, mix (``seq2math data``).
 
 They work on the records of ``seq2math.data.files`` (any of its formats, even mixed in one
 file) and copy the lines they keep byte for byte, so a tool never changes an example's
@@ -53,6 +53,23 @@ def split_by_source(records: list[Record], valid: int, test: int, seed: int) -> 
     for record in records:
         splits[part.get(record.source_text, "train")].append(record)
     return splits
+
+
+# ---- exclude -------------------------------------------------------------------------------
+def exclude_sources(records: list[Record], against: list[Record], keep: int | None = None) -> tuple[list[str], int]:
+    """The lines of ``records`` whose source is not the source of any record of ``against``
+    (a test set: training data must not contain its systems), in file order, at most ``keep``
+    of them; returns (lines, number of records dropped because their source is in ``against``)."""
+    if keep is not None and keep < 0:
+        raise ValueError("--keep must be non-negative")
+    banned = {record.source_text for record in against}
+    lines, dropped = [], 0
+    for record in records:
+        if record.source_text in banned:
+            dropped += 1
+        elif keep is None or len(lines) < keep:
+            lines.append(record.text)
+    return lines, dropped
 
 
 # ---- mix -----------------------------------------------------------------------------------
