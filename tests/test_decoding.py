@@ -156,10 +156,26 @@ def test_batched_cached_beams_equal_single_uncached_beams(arch, positions):
 
 def test_late_stopping_never_returns_a_worse_best_hypothesis():
     model, src = random_model("seq2seq", seed=6), sources(7, batch=6)
-    early = beam_search(model, src, beam_size=3, max_len=12, length_penalty=1.5)
+    early = beam_search(model, src, beam_size=3, max_len=12, length_penalty=1.5, early_stopping=True)
     late = beam_search(model, src, beam_size=3, max_len=12, length_penalty=1.5, early_stopping=False)
     for early_hyps, late_hyps in zip(early, late):
         assert late_hyps[0].score >= early_hyps[0].score - 1e-6
+
+
+def test_the_default_stopping_rule_keeps_better_long_hypotheses_that_early_stopping_loses():
+    """Stopping as soon as K hypotheses are finished loses longer ones with better normalised scores;
+    the default rule ("next") never returns a worse best hypothesis and here finds better ones."""
+    better = 0
+    for seed in range(6, 10):
+        model, src = random_model("seq2seq", seed=seed), sources(seed + 1, batch=6)
+        early = beam_search(model, src, beam_size=3, max_len=12, early_stopping=True)
+        default = beam_search(model, src, beam_size=3, max_len=12)
+        exact = beam_search(model, src, beam_size=3, max_len=12, early_stopping=False)
+        for early_hyps, hyps, exact_hyps in zip(early, default, exact):
+            assert hyps[0].score >= early_hyps[0].score - 1e-6
+            assert exact_hyps[0].score >= hyps[0].score - 1e-6
+            better += hyps[0].score > early_hyps[0].score + 1e-6
+    assert better >= 3
 
 
 def test_a_deadline_stops_decoding_with_what_is_finished():
