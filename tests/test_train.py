@@ -390,3 +390,12 @@ def test_two_gloo_ranks_equal_one_process_with_the_combined_batch(tmp_path):
             continue
         assert torch.allclose(ranks[0][name], value, atol=1e-6, rtol=1e-5), name
     assert (tmp_path / "ddp" / "model.safetensors").exists() and not (tmp_path / "single" / "rank1.pt").exists()
+
+
+def test_the_budget_is_said_at_the_start_with_both_limits():
+    from seq2math.training.loop import budget_text
+
+    assert budget_text(12500, "10m") == "stops at step 12,500 or 10m of training, whichever comes first"
+    assert budget_text(None, "30m") == "stops at 30m of training"
+    assert budget_text(300, None) == "stops at step 300"
+    assert "no step or time limit" in budget_text(None, None)

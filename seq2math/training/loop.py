@@ -54,6 +54,15 @@ from seq2math.training.runtime import (
 from seq2math.training.schedule import budget_progress, learning_rate
 
 
+def budget_text(max_steps: int | None, max_time: str | None) -> str:
+    """What ends this session's training, said at its start: a preset's train.max_time still applies when
+    --max-steps is given (whichever comes first), which a user counting steps should not learn at the end."""
+    limits = ([f"step {max_steps:,}"] if max_steps else []) + ([f"{max_time} of training"] if max_time else [])
+    if not limits:
+        return "no step or time limit (stop it with Ctrl-C; it saves a checkpoint)"
+    return "stops at " + " or ".join(limits) + (", whichever comes first" if len(limits) > 1 else "")
+
+
 class Trainer:
     """One training run in directory ``out`` (fresh, or resumed from its last checkpoint)."""
 
@@ -69,6 +78,8 @@ class Trainer:
         limit_cpu_threads(self.runtime.device, t.threads, self.runtime.world_size)
         if self.runtime.device.type == "cpu" and not quiet and self.runtime.is_main:
             print(f"train: {torch.get_num_threads()} CPU thread(s)", file=sys.stderr)
+        if not quiet and self.runtime.is_main:
+            print(f"train: {budget_text(t.max_steps, t.max_time)}", file=sys.stderr)
         self.task = make_task(config.task["name"], {k: v for k, v in config.task.items() if k != "name"})
         self.vocab = make_vocab(self.task.vocabulary(), t.representation, self.task.name)
         self.objective = resolve_objective(config)
