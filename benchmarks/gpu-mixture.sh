@@ -29,11 +29,8 @@ QUICK=${QUICK:-0}
 PYTHON=${PYTHON:-python3}
 CORES=$(nproc)
 mkdir -p "$OUT" data
-if ls .whl/*.whl >/dev/null 2>&1; then
-  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/seq2math-site .whl/*.whl
-  export PYTHONPATH="/tmp/seq2math-site${PYTHONPATH:+:$PYTHONPATH}"
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+source benchmarks/gpu-site.sh          # carried wheels (.whl/), then this repository, on PYTHONPATH
+export PYTHONUNBUFFERED=1
 seq2math() { "$PYTHON" -m seq2math.cli "$@"; }
 note() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 if [ "$QUICK" = 1 ]; then

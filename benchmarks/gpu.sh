@@ -16,12 +16,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-$(mktemp -d -t seq2math-gpu-XXXX)}
 QUICK=${QUICK:-0}
 PYTHON=${PYTHON:-python}
-# the GPU image lacks python-flint and clarabel: carry the wheels of benchmarks/gpu-wheels.sh (.whl/)
-if ls .whl/*.whl >/dev/null 2>&1; then
-  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/seq2math-site .whl/*.whl
-  export PYTHONPATH="/tmp/seq2math-site${PYTHONPATH:+:$PYTHONPATH}"
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+source benchmarks/gpu-site.sh          # carried wheels (.whl/), then this repository, on PYTHONPATH
 mkdir -p "$OUT/data" "$OUT/runs"
 CORES=$(nproc)
 if [ "$QUICK" = 1 ]; then

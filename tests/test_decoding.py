@@ -176,6 +176,8 @@ def test_the_default_stopping_rule_keeps_better_long_hypotheses_that_early_stopp
             assert exact_hyps[0].score >= hyps[0].score - 1e-6
             better += hyps[0].score > early_hyps[0].score + 1e-6
     assert better >= 3
+    with pytest.raises(ValueError, match="early_stopping"):
+        beam_search(model, src, beam_size=3, max_len=12, early_stopping="heuristic")
 
 
 def test_a_deadline_stops_decoding_with_what_is_finished():

@@ -74,8 +74,8 @@ def run(args) -> int:
     if command is None:
         raise ConfigError("name a tool: dedup, split, exclude, mix, stats or merge (seq2math data --help)")
     try:
-        return {"dedup": _run_dedup, "split": _run_split, "exclude": _run_exclude, "mix": _run_mix, "stats": _run_stats,
-                "merge": _run_merge}[command](args)
+        return {"dedup": _run_dedup, "split": _run_split, "exclude": _run_exclude, "mix": _run_mix,
+                "stats": _run_stats, "merge": _run_merge}[command](args)
     except ValueError as err:
         if isinstance(err, DataFormatError):
             raise

@@ -16,9 +16,10 @@ The task is 3×3 matrix transposition (P1000): its target has a fixed length, so
 model can answer it, and the tiny settings learn it within minutes on a CPU, so that the budget
 separates the architectures (docs/experiments.md: 5 minutes each gave 100, 100, 0 and 42% at 5%).
 3×3 addition, the first choice, did not learn in 10 minutes. ``task.name=add`` or
-``task.name=eigenvalues`` (with any ``task.*`` override) runs the same grid on another fixed-length task. Reported: accuracy at 5% and 1%, parameters, training
-throughput (source + target tokens per second, validation pauses included), and the training
-time at which greedy validation first reached 90% verified at 5%.
+``task.name=eigenvalues`` (with any ``task.*`` override) runs the same grid on another fixed-length
+task. Reported: accuracy at 5% and 1%, parameters, training throughput (source + target tokens
+per second, validation pauses included), and the training time at which greedy validation first
+reached 90% verified at 5%.
 """
 
 from __future__ import annotations

@@ -139,13 +139,14 @@ class _FinishedPool:
         return self.items[-1].score
 
 
-def _best_reachable(best_live_sum: float, length: int, max_len: int, length_penalty: float) -> float:
-    """Upper bound of the score a live beam (log-prob sum so far, ``length`` tokens) can reach.
+def _best_reachable(best_live_sum: float, length: int, horizon: int, length_penalty: float) -> float:
+    """Upper bound of the score a live beam (log-prob sum so far, ``length`` tokens) can reach by ending
+    within ``horizon`` tokens (``max_len``: the exact bound; ``length + 1``: the "next" rule).
 
     Log-probabilities are <= 0, so the sum can only fall; the divisor len ** length_penalty
     helps most at the longest length if the penalty is positive, at the next length otherwise.
     """
-    final_len = max_len if length_penalty > 0 else length + 1
+    final_len = horizon if length_penalty > 0 else length + 1
     return best_live_sum / final_len ** length_penalty
 
 
@@ -162,9 +163,10 @@ def beam_search(model: nn.Module, src: Tensor, beam_size: int, max_len: int, len
     - ``True``: at once. At beam 50 the pool fills with short hypotheses before a longer one with
       a better length-normalised score ends: the non-polynomial model's right V of 60 tokens
       (score −0.016, first at beam 5 and 10) was lost at beam 20 and 50 to 45-token ones (−0.060);
-    - ``"next"`` (the default, None, for K > 1; K = 1 stops at once, as greedy decoding): when the best live beam, were it to end at the next step, would not beat
-      the worst finished one (its normalised score can still rise if later tokens are likelier than
-      its average so far: a heuristic, about 20–30% more steps than ``True`` at beam 50);
+    - ``"next"`` (the default, None, for K > 1; K = 1 stops at once, as greedy decoding): when the
+      best live beam, were it to end at the next step, would not beat the worst finished one (its
+      normalised score can still rise if later tokens are likelier than its average so far: a
+      heuristic, about 20–30% more steps than ``True`` at beam 50);
     - ``False``: when no live beam can beat the worst finished one even at ``max_len`` (exact, slow).
 
     At ``max_len`` the live beams join the pool as unfinished hypotheses. Past ``deadline``
@@ -177,6 +179,8 @@ def beam_search(model: nn.Module, src: Tensor, beam_size: int, max_len: int, len
     n_best = beam_size if n_best is None else n_best
     if early_stopping is None:
         early_stopping = "next" if beam_size > 1 else True
+    if early_stopping not in (True, False, "next"):
+        raise ValueError(f"early_stopping must be True, False, 'next' or None, got {early_stopping!r}")
     if not 1 <= n_best <= beam_size:
         raise ValueError(f"n_best must be between 1 and beam_size={beam_size}, got {n_best}")
     batch, width, device = src.size(0), beam_size, src.device
@@ -247,9 +251,8 @@ def _input_done(pool: _FinishedPool, best_live_sum: float, length: int, max_len:
         return False
     if early_stopping is True or best_live_sum == float("-inf"):
         return True
-    if early_stopping == "next":           # the best live beam, were it to end at the next step
-        return pool.worst_score() >= best_live_sum / (length + 1) ** length_penalty
-    return pool.worst_score() >= _best_reachable(best_live_sum, length, max_len, length_penalty)
+    horizon = length + 1 if early_stopping == "next" else max_len
+    return pool.worst_score() >= _best_reachable(best_live_sum, length, horizon, length_penalty)
 
 
 def _add_unfinished(pools: list[_FinishedPool], active: list[int], done: list[bool], history: Tensor,
