@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU measurement of docs/performance.md in one run of a few minutes (issue 14):
 #   1. bench train: ours against torch.nn.Transformer, random tokens and real Lyapunov batches
-#      (bf16 autocast when `bench train` has --precision; fp32 otherwise, said in the output);
+#      (bf16 autocast when `bench train` has --precision; fp32 otherwise, said in the output),
+#      and torch.compile on and off (`--compile`);
 #   2. beam search speed: bench model (KV cache against none, SDPA against eager attention);
 #   3. a short PolyMixture training run in bf16: BPoly backward systems (generated in --shard parts,
 #      joined with `data merge`) + forward fbarr systems, `--config lyapunov-paper`, --time-limit.
@@ -57,6 +58,10 @@ seq2math bench train --device "$DEVICE" --repeats "$REPEATS" "${BENCH_TRAIN[@]}"
   | tee "$OUT/bench-train.txt"
 seq2math bench train --device "$DEVICE" --repeats "$REPEATS" --lyapunov "${BENCH_TRAIN[@]}" "${PRECISION[@]}" \
   | tee "$OUT/bench-train-lyapunov.txt"
+if [ "$QUICK" != 1 ]; then   # torch.compile on and off (compiling takes a minute or two; tested on the CPU by pytest)
+  seq2math bench train --device "$DEVICE" --repeats "$REPEATS" --compile "${BENCH_TRAIN[@]}" "${PRECISION[@]}" \
+    | tee "$OUT/bench-train-compile.txt"
+fi
 note "bench train: $(( $(clock) - start )) s"
 
 # 2. beam search (KV cache) and attention speed

@@ -137,3 +137,21 @@ def test_bench_train_rejects_bad_sizes(capsys):
     assert "--d-model 30 is not divisible by --heads 4" in capsys.readouterr().err
     assert main(["bench", "train", "--steps", "0"]) == 2
     assert "--steps must be >= 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_train_compile_times_a_compiled_copy_of_each_model_and_prints_compiled_over_eager(capsys):
+    out = run_bench(capsys, "--src-len", "7", "--tgt-len", "5", "--vocab", "30", "--compile")
+    check_report(out, groups=1)                     # the eager pair, as without --compile
+    assert len(re.findall(r"^compiled (ours|nn\.Transformer), compiled .* s \(not timed\)$", out, re.M)) == 2, out
+    rates = dict(re.findall(r"^  (ours|nn\.Transformer|ours, compiled|nn\.Transformer, compiled)\s+([\d.]+) tokens/s",
+                            out, re.M))
+    assert len(rates) == 4 and all(float(rate) > 0 for rate in rates.values()), out
+    compiled = float(re.search(r"ratio ours/nn\.Transformer compiled: ([\d.]+)", out).group(1))
+    assert compiled == pytest.approx(float(rates["ours, compiled"]) / float(rates["nn.Transformer, compiled"]),
+                                     rel=2e-3, abs=6e-4)
+    ratios = dict(re.findall(r"ratio compiled/eager \((ours|nn\.Transformer)\): ([\d.]+)", out))
+    assert set(ratios) == {"ours", "nn.Transformer"}, out
+    for name, ratio in ratios.items():
+        assert float(ratio) == pytest.approx(float(rates[name + ", compiled"]) / float(rates[name]),
+                                             rel=2e-3, abs=6e-4)

@@ -31,6 +31,11 @@ model from the same seed, its own Adam state), all sides in turn in every repeat
 ratios bf16/fp32 of each model, measured in the same run; each side's fraction of peak is against
 the matmul peak of its own precision.
 
+``--compile`` also times a ``torch.compile`` copy of each model (same seed, its own Adam state),
+in turn with the eager ones, and adds the ratio compiled/eager of each model. Each compiled side
+first runs one step on every batch it is timed on, so compilation (and the recompilation with
+dynamic sizes that the first new shape triggers) is not timed; its wall time is printed.
+
 ``--lyapunov``: real batches instead of random tokens. ``--count`` systems are generated with the
 Lyapunov task's defaults (backward generation, ``seq2math.data.generation``); each turn is one
 pass over all of them, once in fixed batches of ``--batch`` examples (``train.batch_size``) and
@@ -78,6 +83,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--precision", choices=["fp32", "bf16", "both"], default="fp32",
                         help="fp32, or bf16 autocast for both sides (the peak is then a bf16 matmul), or both: each model "
                              "in fp32 and in bf16, with their ratio (default fp32)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time a torch.compile copy of each model; prints compiled/eager (compiling takes minutes)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -128,7 +135,8 @@ def stack_parameters(model) -> tuple[int, int]:
     return encoder, decoder
 
 
-def training_step(model, vocab_size: int, pad_id: int, precision: str = "fp32") -> Callable[[dict], None]:
+def training_step(model, vocab_size: int, pad_id: int, precision: str = "fp32",
+                  compile: bool = False) -> Callable[[dict], None]:
     import contextlib
 
     import torch
@@ -136,10 +144,11 @@ def training_step(model, vocab_size: int, pad_id: int, precision: str = "fp32") 
 
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     device_type = next(model.parameters()).device.type
+    forward = torch.compile(model) if compile else model
 
     def step(batch: dict) -> None:
         with (torch.autocast(device_type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()):
-            logits = model(batch["src"], batch["tgt_in"])  # (B, T, V)
+            logits = forward(batch["src"], batch["tgt_in"])  # (B, T, V)
             loss = F.cross_entropy(logits.reshape(-1, vocab_size).float(), batch["tgt_out"].reshape(-1),
                                    ignore_index=pad_id)
         optimizer.zero_grad(set_to_none=True)
@@ -198,8 +207,13 @@ def matmul_rate(size: int, device, synchronize, precision: str = "fp32") -> floa
 def measure(sides: list[Side], args, device, synchronize) -> tuple[dict[tuple[str, str, str], float],
                                                                     dict[str, float]]:
     """Median tokens/s of each side and median matmul FLOP/s of each precision, the sides interleaved per repeat."""
-    for side in sides:
-        side.step(side.batches[0])  # warm-up: allocator, kernels, Adam state
+    for side in sides:  # warm-up: allocator, kernels, Adam state; a compiled side compiles every shape now
+        started = time.perf_counter()
+        for batch in side.batches if side.model.endswith(COMPILED) else side.batches[:1]:
+            side.step(batch)
+        if side.model.endswith(COMPILED):
+            print(f"compiled {side.model} ({side.group or 'random tokens'}, {side.precision}) in "
+                  f"{time.perf_counter() - started:.1f} s (not timed)", flush=True)
     rates: dict[tuple[str, str, str], list[float]] = {side.key: [] for side in sides}
     peaks: dict[str, list[float]] = {precision: [] for precision in precisions(args)}
     for _ in range(args.repeats):
@@ -217,6 +231,12 @@ def precisions(args) -> list[str]:
 
 
 MODELS = ("ours", "nn.Transformer")
+COMPILED = ", compiled"
+
+
+def variants(args) -> tuple[str, ...]:
+    """The timed models: ours and nn.Transformer, and with ``--compile`` a compiled copy of each."""
+    return MODELS + tuple(name + COMPILED for name in MODELS) if args.compile else MODELS
 
 
 def run(args) -> int:
@@ -239,10 +259,11 @@ def run(args) -> int:
 
     def build(name: str):
         torch.manual_seed(args.seed)
-        model = build_model(config, vocab_size, PAD_ID) if name == "ours" else TorchSeq2Seq(config, vocab_size, PAD_ID)
+        model = build_model(config, vocab_size, PAD_ID) if name.startswith("ours") \
+            else TorchSeq2Seq(config, vocab_size, PAD_ID)
         return model.to(device).train()
 
-    models = {(name, precision): build(name) for precision in precisions(args) for name in MODELS}
+    models = {(name, precision): build(name) for precision in precisions(args) for name in variants(args)}
     counts = {name: (count_parameters(models[name, precisions(args)[0]]),
                      *stack_parameters(models[name, precisions(args)[0]])) for name in MODELS}
     print(f"model: d_model={config.d_model} heads={config.n_heads} layers={config.enc_layers}+{config.dec_layers} "
@@ -265,7 +286,7 @@ def run(args) -> int:
     for group, batches in groups.items():
         tokens, flops, positions = count_batches(batches, counts["ours"][1:], PAD_ID)
         for (name, precision), model in models.items():
-            step = training_step(model, vocab_size, PAD_ID, precision)
+            step = training_step(model, vocab_size, PAD_ID, precision, compile=name.endswith(COMPILED))
             sides.append(Side(name, group, precision, step, batches, tokens, flops, positions))
     rates, peaks = measure(sides, args, device, synchronize)
     report(sides, rates, peaks, args, data)
@@ -289,13 +310,18 @@ def report(sides: list[Side], rates: dict[tuple[str, str, str], float], peaks: d
         for precision, peak in peaks.items():
             if both:
                 print(f" in {precision}:")
-            for name in MODELS:
+            for name in variants(args):
                 rate = rates[name, group, precision]
                 achieved = rate * first.flops / first.tokens
-                print(f"  {name:15s} {rate:10.1f} tokens/s  {achieved / 1e9:7.2f} GFLOP/s  "
+                print(f"  {name:25s} {rate:10.1f} tokens/s  {achieved / 1e9:7.2f} GFLOP/s  "
                       f"{achieved / peak:6.1%} of peak")
-            ours, theirs = (rates[name, group, precision] for name in MODELS)
-            print(f"  ratio ours/nn.Transformer: {ours / theirs:.3f}")
+            for suffix in ("", COMPILED) if args.compile else ("",):
+                ours, theirs = (rates[name + suffix, group, precision] for name in MODELS)
+                print(f"  ratio ours/nn.Transformer{suffix.replace(',', '', 1)}: {ours / theirs:.3f}")
+            if args.compile:
+                for name in MODELS:
+                    ratio = rates[name + COMPILED, group, precision] / rates[name, group, precision]
+                    print(f"  ratio compiled/eager ({name}): {ratio:.3f}")
         if both:
             for name in MODELS:
                 ratio = rates[name, group, "bf16"] / rates[name, group, "fp32"]

@@ -68,6 +68,8 @@ class TrainConfig:
     mask_prob: float = 0.15
     workers: int = 0                          # data-loader processes
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compile: bool = False                     # torch.compile the training step (model + loss); decoding
+                                              # stays eager. Measured in docs/performance.md
     device: str = "auto"
     threads: int = 0                          # CPU threads; 0 = the cores not already busy (bitwise-exact
                                               # resumes need the same count: set it)

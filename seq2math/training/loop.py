@@ -111,6 +111,14 @@ class Trainer:
                                                    find_unused_parameters=self.objective == "masked")
             if not resume:  # distinct dropout masks per rank
                 torch.manual_seed(t.seed + 7919 * self.runtime.rank)
+        if t.compile:
+            # shapes change at every step with token budgets: the first new shape recompiles with
+            # dynamic sizes, later ones reuse that graph. Weights, checkpoints and decoding use
+            # self.model, which stays the eager module.
+            self.wrapped = torch.compile(self.wrapped)
+            if not quiet and self.runtime.is_main:
+                print("train: torch.compile: the first steps compile the graph (a minute or more on a CPU)",
+                      file=sys.stderr)
         source = training_source(config, self.task, self.vocab, announce=not quiet and self.runtime.is_main)
         self.batches = training_batches(config, source, self.vocab, self.objective, self.runtime.rank,
                                         self.runtime.world_size)
