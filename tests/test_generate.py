@@ -232,6 +232,23 @@ def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
     assert len(one.read_text().splitlines()) == 150
 
 
+def test_chunks_of_any_size_join_to_the_same_bytes_and_workers_get_about_sixteen_each():
+    from seq2math.data.generation import chunk_size, iter_lines
+    from seq2math.tasks.base import make_task
+
+    task = make_task("transpose", {"dim": 2})
+    single = list(iter_lines(task, 2100, seed=3, workers=1))
+    assert {lines for lines, _ in single[:-1]} == {64}
+    expected = b"".join(text for _, text in single)
+    assert expected.count(b"\n") == 2100
+    for chunk in (None, 7, 1000):
+        parts = list(iter_lines(task, 2100, seed=3, start=0, workers=2, chunk=chunk))
+        assert b"".join(text for _, text in parts) == expected
+        assert sum(lines for lines, _ in parts) == 2100
+    assert chunk_size(100, 2) == 64 and chunk_size(32_000, 2) == 1000 and chunk_size(10**7, 2) == 1024
+    assert chunk_size(10**7, 1) == 64
+
+
 def test_resume_after_truncation_gives_the_identical_file(tmp_path, capsys):
     full = generate(tmp_path, "inverse", "--dim", "3", "--count", "90", "--seed", "2")
     partial = tmp_path / "partial.txt"
