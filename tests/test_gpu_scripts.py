@@ -33,3 +33,22 @@ def test_gpu_mixture_script_trains_and_exports_a_loadable_checkpoint(tmp_path):
     assert config["config"]["model"]["d_model"] == 32 and config["export"]["step"] > 0      # the QUICK model, trained
     hypotheses = model.beam("x0' = -x0; x1' = -x1", size=2)
     assert len(hypotheses) <= 2 and [h.rank for h in hypotheses] == list(range(1, len(hypotheses) + 1))
+
+
+def test_support_coverage_counts_a_beam_that_holds_v_and_one_that_misses_a_monomial(monkeypatch, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("support_coverage", ROOT / "benchmarks" / "support_coverage.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    test_file = ROOT / "tests" / "data" / "lyapunov-bpoly-test200.txt"
+    right = test_file.read_text().splitlines()[1].split("\t")[1].split()       # line 2's V, prefix tokens
+    beams = {"right": [(right, -0.1)], "short": [(["^", "x0", "INT+", "2"], -0.1)]}
+    monkeypatch.setattr(script, "load_model", lambda name: name)
+    monkeypatch.setattr(script, "decode_hypotheses", lambda model, sources, beam: [beams[model]])
+    assert script.main([str(test_file), "2", "1", "short"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "covered: single 0, top union 0, union of all 0 of 2"
+    assert script.main([str(test_file), "2", "1", "short", "right"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("2: ") and "single yes, top union yes, union of all yes" in lines[1], lines
+    assert "missing" in lines[0] and lines[-1].startswith("covered: single 1, top union 1, union of all ")
