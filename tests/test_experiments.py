@@ -70,6 +70,30 @@ def test_a_finished_grid_refuses_to_start_again_and_resumes(tmp_path, capsys):
     assert saved["resumed"][0]["step"] == 2                               # continued from its checkpoint
 
 
+def test_an_interrupted_grid_keeps_the_table_of_its_finished_configurations(tmp_path, monkeypatch):
+    from seq2math.experiments import runner
+
+    finish = runner.run_configuration
+
+    def interrupted_after_the_first(experiment, configuration, options):
+        if configuration.name == "train-factored":
+            raise KeyboardInterrupt
+        return finish(experiment, configuration, options)
+
+    monkeypatch.setattr(runner, "run_configuration", interrupted_after_the_first)
+    out = tmp_path / "representation"
+    assert main(["experiment", "representation", "--out", str(out), "--quick", "--quiet"]) != 0
+    record = json.loads((out / "results.json").read_text())
+    assert (record["finished"], record["configurations"]) == (1, 2)
+    assert [r["name"] for r in record["results"]] == ["train-expanded"]
+    assert "**Partial: 1 of 2 configurations finished**" in (out / "results.md").read_text()
+    monkeypatch.setattr(runner, "run_configuration", finish)
+    assert _run("representation", out, "--resume") == 0
+    record = json.loads((out / "results.json").read_text())
+    assert (record["finished"], record["configurations"]) == (2, 2)
+    assert "Partial" not in (out / "results.md").read_text()
+
+
 def test_the_lecture_identity_is_checked_exactly():
     identity = lecture_identity()
     # 2(x^2+1)(x-3)(x-5)(x-7) expands with +142x: the lecture's -142x is a typo

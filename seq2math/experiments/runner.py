@@ -33,6 +33,7 @@ from seq2math.evaluation.metrics import summarize
 from seq2math.experiments.base import TEST_SEED, ConfigResult, Configuration, Experiment
 from seq2math.experiments.masked import check_masked
 from seq2math.experiments.plots import plot_experiment
+from seq2math.jobs.files import write_atomically
 from seq2math.model import GENERATIVE_ARCHITECTURES, count_parameters
 from seq2math.tasks.base import make_task
 from seq2math.training import checkpoint as ckpt
@@ -91,28 +92,42 @@ def run_grid(experiment: Experiment, options: GridOptions) -> dict[str, Any]:
                               "choose another --out")
     configurations = experiment.configurations(options.quick)
     started = time.time()
-    results = []
+    results: list[ConfigResult] = []
     for number, configuration in enumerate(configurations, 1):
         _say(options, f"experiment {experiment.name}: configuration {number}/{len(configurations)}: "
                       f"{configuration.name}")
         results.append(run_configuration(experiment, configuration, options))
+        if number < len(configurations):     # a long grid shows what it has so far, and an interrupted one keeps it
+            write_report(experiment, options, results, len(configurations), started)
+    record = write_report(experiment, options, results, len(configurations), started)
+    _say(options, f"experiment {experiment.name}: wrote {out}/results.md, results.json and "
+                  f"{len(record['plots'])} plot(s)")
+    return record
+
+
+def write_report(experiment: Experiment, options: GridOptions, results: list[ConfigResult], total: int,
+                 started: float) -> dict[str, Any]:
+    """results.json, results.md and the plots of the configurations finished so far (``total`` in the grid)."""
+    out = options.out
     record = {"experiment": experiment.name, "title": experiment.title, "command": options.command,
               "budget": options.budget.describe(), "test_count": options.test_count, "test_seed": TEST_SEED,
               "seconds": round(time.time() - started, 1),
               "train_seconds": round(sum(r.train_seconds for r in results), 1),
+              "finished": len(results), "configurations": total,
               "results": [dataclasses.asdict(r) for r in results]}
     out.mkdir(parents=True, exist_ok=True)
     plots = plot_experiment(results, out)
     record["plots"] = [p.name for p in plots]
-    record_path.write_text(json.dumps(record, indent=2) + "\n")
-    header = (f"# {experiment.title}\n\nCommand: `{options.command}`  \nBudget per configuration: "
+    write_atomically(out / "results.json", json.dumps(record, indent=2) + "\n")
+    partial = "" if len(results) == total else (
+        f"**Partial: {len(results)} of {total} configurations finished**; the grid continues with "
+        f"`--resume`.\n\n")
+    header = (f"# {experiment.title}\n\n{partial}Command: `{options.command}`  \nBudget per configuration: "
               f"{options.budget.describe()}; {options.test_count} test examples per test set "
               f"(seed {TEST_SEED}); training time of the grid {record['train_seconds']:.0f} s, wall time of "
               f"this session {record['seconds']:.0f} s.\n\n")
     figures = "".join(f"\n![{p.stem}]({p.name})\n" for p in plots)
-    (out / "results.md").write_text(header + experiment.report(results) + "\n" + figures)
-    _say(options, f"experiment {experiment.name}: wrote {out}/results.md, results.json and "
-                  f"{len(plots)} plot(s)")
+    write_atomically(out / "results.md", header + experiment.report(results) + "\n" + figures)
     return record
 
 
