@@ -41,6 +41,8 @@ def test_every_experiment_runs_end_to_end_in_quick_mode(name, tmp_path):
             assert report["count"] == QUICK_TEST_COUNT
             assert 0.0 <= report["top1"][report["primary_metric"]] <= 1.0
         assert (out / "runs" / result["name"] / "result.json").exists()
+        last = result["final_validation"]
+        assert last["step"] == QUICK_STEPS and last["loss"] > 0 and 0 <= last["token_accuracy"] <= 1
     table = (out / "results.md").read_text()
     assert all(value in table for r in record["results"] for value in r["labels"].values())
     assert (out / "accuracy.png").stat().st_size > 1000

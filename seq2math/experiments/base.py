@@ -69,6 +69,8 @@ class ConfigResult:
     validations_verified: bool         # False: validation cannot decode (encoder-only), time_to_90 unknown
     tests: dict[str, dict[str, Any]]   # test set -> summarize() report (+ per-experiment extras)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the last validation of the run: step, loss, token_accuracy (a table of zeros still shows how far each got)
+    final_validation: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConfigResult:

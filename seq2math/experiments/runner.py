@@ -139,7 +139,10 @@ def run_configuration(experiment: Experiment, configuration: Configuration, opti
         if not options.resume:
             raise FileExistsError(f"{run_dir} already holds a finished configuration; pass --resume")
         _say(options, f"  finished before: {result_path}")
-        return ConfigResult.from_json(json.loads(result_path.read_text()))
+        result = ConfigResult.from_json(json.loads(result_path.read_text()))
+        if not result.final_validation:               # a result written before the field existed
+            result.final_validation = last_validation(ckpt.read_metrics(run_dir))
+        return result
     arguments = [*configuration.train_args, *options.budget.train_args(), *options.extra_overrides]
     command = "seq2math train " + " ".join(shlex.quote(a) for a in [*arguments, "--out", str(run_dir)])
     if (run_dir / ckpt.STATE_FILE).exists():
@@ -212,7 +215,15 @@ def test_configuration(experiment: Experiment, configuration: Configuration, run
         examples_per_second=round(examples_per_second, 1),
         tokens_per_second=round(examples_per_second * example_tokens, 1),
         time_to_90=reached, validations_verified=generative, tests=reports,
-        extra=experiment.analyse(configuration, run, records))
+        extra=experiment.analyse(configuration, run, records), final_validation=last_validation(metrics))
+
+
+def last_validation(metrics: list[dict[str, Any]]) -> dict[str, float]:
+    """Step, loss and token accuracy of the last validation record of a run ({} when it has none)."""
+    valid = [r for r in metrics if r.get("kind") == "valid"]
+    if not valid:
+        return {}
+    return {key: valid[-1][key] for key in ("step", "loss", "token_accuracy") if valid[-1].get(key) is not None}
 
 
 def _mean_tokens(run: Any) -> float:
