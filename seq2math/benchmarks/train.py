@@ -208,10 +208,10 @@ def measure(sides: list[Side], args, device, synchronize) -> tuple[dict[tuple[st
                                                                     dict[str, float]]:
     """Median tokens/s of each side and median matmul FLOP/s of each precision, the sides interleaved per repeat."""
     for side in sides:  # warm-up: allocator, kernels, Adam state; a compiled side compiles every shape now
-        started = time.perf_counter()
-        for batch in side.batches if side.model.endswith(COMPILED) else side.batches[:1]:
+        compiled, started = side.model.endswith(COMPILED), time.perf_counter()
+        for batch in side.batches if compiled else side.batches[:1]:
             side.step(batch)
-        if side.model.endswith(COMPILED):
+        if compiled:
             print(f"compiled {side.model} ({side.group or 'random tokens'}, {side.precision}) in "
                   f"{time.perf_counter() - started:.1f} s (not timed)", flush=True)
     rates: dict[tuple[str, str, str], list[float]] = {side.key: [] for side in sides}

@@ -15,14 +15,12 @@ from torch import Tensor, nn
 
 def check_positions(positions: Tensor, max_len: int) -> None:
     """Clear error instead of an index error deep inside an embedding lookup."""
-    if torch.compiler.is_compiling():
-        # reading a value breaks the graph; compiled code runs whole sequences (0..T-1): check T
-        if positions.size(-1) > max_len:
-            raise ValueError(f"sequence of {positions.size(-1)} positions but the model has max_len={max_len} "
-                             "positions (raise model.max_len or shorten the input)")
+    if not positions.numel():
         return
-    if positions.numel() and int(positions.max()) >= max_len:
-        raise ValueError(f"sequence needs position {int(positions.max())} but the model has "
+    # reading a value breaks a compiled graph; compiled code runs whole sequences (0..T-1): its last is T-1
+    last = positions.size(-1) - 1 if torch.compiler.is_compiling() else int(positions.max())
+    if last >= max_len:
+        raise ValueError(f"sequence needs position {last} but the model has "
                          f"max_len={max_len} positions (raise model.max_len or shorten the input)")
 
 
