@@ -6,7 +6,10 @@ the systems whose V support (its monomials of degree >= 2) lies inside
 - a single completed support of a hypothesis (``guided.completed_basis``: the support plus the pure
   even powers), of any of the models;
 - the completed union of the top ``UNION_SIZE`` supports of one model (the first basis guided tries);
-- the completed union of every support of every model's beam.
+- the completed union of every support of every model's beam;
+- a single support, and the union of the top three, after ``guided.gram_closure`` (the products of
+  every two monomials whose squares the support holds), which ``guided`` does not try
+  (docs/results.md, session 12). The mean and largest basis sizes are printed with the counts.
 
 usage: python benchmarks/support_coverage.py FILE N K MODEL [MODEL ...]
   python benchmarks/support_coverage.py tests/data/lyapunov-bpoly-test200.txt 25 50 \\
@@ -21,7 +24,7 @@ import sys
 from pathlib import Path
 
 from seq2math.lyapunov.batch import parse_benchmark_line
-from seq2math.lyapunov.methods.guided import UNION_SIZE, completed_basis, hypothesis_supports
+from seq2math.lyapunov.methods.guided import UNION_SIZE, completed_basis, gram_closure, hypothesis_supports
 from seq2math.lyapunov.methods.model import decode_hypotheses, load_model, read_hypotheses, system_source
 from seq2math.symbolic.expr import to_poly
 
@@ -33,7 +36,8 @@ def main(argv: list[str]) -> int:
     path, count, beam, models = argv[0], int(argv[1]), int(argv[2]), argv[3:]
     loaded = [load_model(model) for model in models]
     lines = Path(path).read_text(encoding="utf-8").splitlines()[:count]
-    totals = {"single": 0, "top union": 0, "union of all": 0}
+    totals = {"single": 0, "top union": 0, "union of all": 0, "single closed": 0, "top union closed": 0}
+    sizes: dict[str, list[int]] = {"single": [], "single closed": [], "top union": [], "top union closed": []}
     for number, text in enumerate(lines, 1):
         _, system, V = parse_benchmark_line(text, path, number)
         n = len(system)
@@ -50,13 +54,26 @@ def main(argv: list[str]) -> int:
         union = complete(frozenset().union(*every)) if every else frozenset()
         covered = {"single": any(target <= complete(s) for s in every),
                    "top union": any(target <= complete(frozenset().union(*s[:UNION_SIZE])) for s in per_model if s),
-                   "union of all": target <= union}
+                   "union of all": target <= union,
+                   "single closed": any(target <= complete(gram_closure(s)) for s in every),
+                   "top union closed": any(target <= complete(gram_closure(frozenset().union(*s[:UNION_SIZE])))
+                                           for s in per_model if s)}
+        for s in every:
+            sizes["single"].append(len(complete(s)))
+            sizes["single closed"].append(len(complete(gram_closure(s))))
+        for s in per_model:
+            if s:
+                top = frozenset().union(*s[:UNION_SIZE])
+                sizes["top union"].append(len(complete(top)))
+                sizes["top union closed"].append(len(complete(gram_closure(top))))
         for key, value in covered.items():
             totals[key] += value
         missing = sorted(target - union)
         print(f"{number}: n={n}, V {len(target)} monomials, union {len(union)}, "
               + ", ".join(f"{key} {'yes' if value else 'no'}" for key, value in covered.items())
               + (f", missing {len(missing)}: {missing[:6]}" if missing else ""), flush=True)
+    print("mean basis size: " + ", ".join(f"{key} {sum(v) / max(len(v), 1):.1f} (max {max(v, default=0)})"
+                                           for key, v in sizes.items()))
     print("covered: " + ", ".join(f"{key} {value}" for key, value in totals.items()) + f" of {len(lines)}")
     return 0
 

@@ -47,8 +47,33 @@ def test_support_coverage_counts_a_beam_that_holds_v_and_one_that_misses_a_monom
     monkeypatch.setattr(script, "load_model", lambda name: name)
     monkeypatch.setattr(script, "decode_hypotheses", lambda model, sources, beam: [beams[model]])
     assert script.main([str(test_file), "2", "1", "short"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "covered: single 0, top union 0, union of all 0 of 2"
+    assert capsys.readouterr().out.splitlines()[-1] == ("covered: single 0, top union 0, union of all 0, "
+                                                         "single closed 0, top union closed 0 of 2")
     assert script.main([str(test_file), "2", "1", "short", "right"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("2: ") and "single yes, top union yes, union of all yes" in lines[1], lines
     assert "missing" in lines[0] and lines[-1].startswith("covered: single 1, top union 1, union of all ")
+
+
+def test_support_coverage_counts_a_support_that_only_its_gram_closure_covers(monkeypatch, capsys, tmp_path):
+    import importlib.util
+
+    from seq2math.symbolic.expr import from_poly
+    from seq2math.symbolic.poly import ring
+    from seq2math.tokens.prefix import expression_tokens
+
+    spec = importlib.util.spec_from_file_location("support_coverage", ROOT / "benchmarks" / "support_coverage.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    line = (ROOT / "tests" / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[8]
+    test_file = tmp_path / "line9.txt"
+    test_file.write_text(line + "\n")        # V = 6x1^12 - 10x0x1^6 + 6x0^2
+    x0, x1 = ring(2).gens()
+    squares = expression_tokens(from_poly(6 * x1**12 + 6 * x0**2))       # the cross term x0x1^6 dropped
+    monkeypatch.setattr(script, "load_model", lambda name: name)
+    monkeypatch.setattr(script, "decode_hypotheses", lambda model, sources, beam: [[(squares, -0.1)]])
+    assert script.main([str(test_file), "1", "1", "squares"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "single no, top union no, union of all no, single closed yes, top union closed yes" in lines[0], lines
+    assert "missing 1: [(1, 6)]" in lines[0]
+    assert lines[-1] == "covered: single 0, top union 0, union of all 0, single closed 1, top union closed 1 of 1"

@@ -18,7 +18,7 @@ from seq2math.api import solve
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods import make_method, solve_system
 from seq2math.lyapunov.methods.findlyap import Attempt, build_program, solve_program
-from seq2math.lyapunov.methods.guided import completed_basis, guided_bases, hypothesis_supports
+from seq2math.lyapunov.methods.guided import completed_basis, gram_closure, guided_bases, hypothesis_supports
 from seq2math.lyapunov.methods.model import read_hypotheses
 from seq2math.lyapunov.methods.screen import may_be_feasible
 from seq2math.lyapunov.report import ReportOptions, parse_methods, run_report
@@ -66,6 +66,17 @@ def test_supports_are_completed_with_pure_even_powers_and_the_union_comes_first(
     bases = guided_bases(supports, 2)
     assert bases[0] == completed_basis(supports[0] | supports[1], 2)             # the union first
     assert bases[1:] == [completed_basis(supports[1], 2)]       # the first support completed is the union: skipped
+
+def test_the_gram_closure_puts_back_the_cross_terms_of_squares():
+    # (x0 + x1²)² = x0² + 2x0x1² + x1⁴ written without its cross term, and a gᵀPg part x0⁴ + x1⁶ without x0²x1³
+    assert gram_closure(frozenset({(2, 0), (0, 4)})) == {(2, 0), (0, 4), (1, 2)}
+    assert gram_closure(frozenset({(4, 0), (0, 6)})) == {(4, 0), (0, 6), (2, 3)}
+    # only squares have halves: odd monomials add nothing
+    odd = frozenset({(1, 1), (3, 1), (2, 0)})
+    assert gram_closure(odd) == odd
+    closed = gram_closure(frozenset({(2, 0, 0), (0, 2, 0), (0, 0, 4)}))
+    assert closed == {(2, 0, 0), (0, 2, 0), (0, 0, 4), (1, 1, 0), (1, 0, 2), (0, 1, 2)}
+    assert gram_closure(closed) == closed               # its new monomials are no squares
 
 
 def test_a_near_miss_is_repaired_and_proved_exactly(lyapunov_run, stub_beam, textbook):
