@@ -52,20 +52,13 @@ def main(argv: list[str]) -> int:
             per_model.append(hypothesis_supports(read_hypotheses(decoded, n), n))
         every = [support for supports in per_model for support in supports]
         union = complete(frozenset().union(*every)) if every else frozenset()
-        covered = {"single": any(target <= complete(s) for s in every),
-                   "top union": any(target <= complete(frozenset().union(*s[:UNION_SIZE])) for s in per_model if s),
-                   "union of all": target <= union,
-                   "single closed": any(target <= complete(gram_closure(s)) for s in every),
-                   "top union closed": any(target <= complete(gram_closure(frozenset().union(*s[:UNION_SIZE])))
-                                           for s in per_model if s)}
-        for s in every:
-            sizes["single"].append(len(complete(s)))
-            sizes["single closed"].append(len(complete(gram_closure(s))))
-        for s in per_model:
-            if s:
-                top = frozenset().union(*s[:UNION_SIZE])
-                sizes["top union"].append(len(complete(top)))
-                sizes["top union closed"].append(len(complete(gram_closure(top))))
+        tops = [frozenset().union(*supports[:UNION_SIZE]) for supports in per_model if supports]
+        bases = {"single": [complete(s) for s in every], "top union": [complete(t) for t in tops],
+                 "union of all": [union], "single closed": [complete(gram_closure(s)) for s in every],
+                 "top union closed": [complete(gram_closure(t)) for t in tops]}
+        covered = {key: any(target <= basis for basis in bases[key]) for key in totals}
+        for key, found in sizes.items():
+            found.extend(len(basis) for basis in bases[key])
         for key, value in covered.items():
             totals[key] += value
         missing = sorted(target - union)

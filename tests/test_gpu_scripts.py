@@ -35,12 +35,18 @@ def test_gpu_mixture_script_trains_and_exports_a_loadable_checkpoint(tmp_path):
     assert len(hypotheses) <= 2 and [h.rank for h in hypotheses] == list(range(1, len(hypotheses) + 1))
 
 
-def test_support_coverage_counts_a_beam_that_holds_v_and_one_that_misses_a_monomial(monkeypatch, capsys):
+def support_coverage_script():
+    """benchmarks/support_coverage.py as a module (benchmarks/ is no package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("support_coverage", ROOT / "benchmarks" / "support_coverage.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_support_coverage_counts_a_beam_that_holds_v_and_one_that_misses_a_monomial(monkeypatch, capsys):
+    script = support_coverage_script()
     test_file = ROOT / "tests" / "data" / "lyapunov-bpoly-test200.txt"
     right = test_file.read_text().splitlines()[1].split("\t")[1].split()       # line 2's V, prefix tokens
     beams = {"right": [(right, -0.1)], "short": [(["^", "x0", "INT+", "2"], -0.1)]}
@@ -56,15 +62,11 @@ def test_support_coverage_counts_a_beam_that_holds_v_and_one_that_misses_a_monom
 
 
 def test_support_coverage_counts_a_support_that_only_its_gram_closure_covers(monkeypatch, capsys, tmp_path):
-    import importlib.util
-
     from seq2math.symbolic.expr import from_poly
     from seq2math.symbolic.poly import ring
     from seq2math.tokens.prefix import expression_tokens
 
-    spec = importlib.util.spec_from_file_location("support_coverage", ROOT / "benchmarks" / "support_coverage.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = support_coverage_script()
     line = (ROOT / "tests" / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[8]
     test_file = tmp_path / "line9.txt"
     test_file.write_text(line + "\n")        # V = 6x1^12 - 10x0x1^6 + 6x0^2

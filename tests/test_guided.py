@@ -67,6 +67,7 @@ def test_supports_are_completed_with_pure_even_powers_and_the_union_comes_first(
     assert bases[0] == completed_basis(supports[0] | supports[1], 2)             # the union first
     assert bases[1:] == [completed_basis(supports[1], 2)]       # the first support completed is the union: skipped
 
+
 def test_the_gram_closure_puts_back_the_cross_terms_of_squares():
     # (x0 + x1²)² = x0² + 2x0x1² + x1⁴ written without its cross term, and a gᵀPg part x0⁴ + x1⁶ without x0²x1³
     assert gram_closure(frozenset({(2, 0), (0, 4)})) == {(2, 0), (0, 4), (1, 2)}

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from seq2math.experiments.base import ConfigResult  # noqa: E402
-from seq2math.training.checkpoint import read_metrics  # noqa: E402
+from seq2math.training.checkpoint import read_metrics, validations  # noqa: E402
 
 
 def plot_accuracy(results: list[ConfigResult], out: Path) -> Path:
@@ -48,7 +48,7 @@ def plot_experiment(results: list[ConfigResult], out: Path) -> list[Path]:
     for result in results:
         metrics = out / "runs" / result.name / "metrics.jsonl"
         if metrics.exists():
-            runs[result.name] = [r for r in read_metrics(metrics) if r.get("kind") == "valid"]
+            runs[result.name] = validations(read_metrics(metrics))
     if any(runs.values()):
         paths.append(plot_curves(runs, out / "curves.png"))
     return paths

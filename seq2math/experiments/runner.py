@@ -141,7 +141,7 @@ def run_configuration(experiment: Experiment, configuration: Configuration, opti
         _say(options, f"  finished before: {result_path}")
         result = ConfigResult.from_json(json.loads(result_path.read_text()))
         if not result.final_validation:               # a result written before the field existed
-            result.final_validation = last_validation(ckpt.read_metrics(run_dir))
+            result.final_validation = last_validation(ckpt.validations(ckpt.read_metrics(run_dir)))
         return result
     arguments = [*configuration.train_args, *options.budget.train_args(), *options.extra_overrides]
     command = "seq2math train " + " ".join(shlex.quote(a) for a in [*arguments, "--out", str(run_dir)])
@@ -202,11 +202,10 @@ def test_configuration(experiment: Experiment, configuration: Configuration, run
         reports[test.name].pop("failures", None)
         _say(options, f"  test {test.name}: {100 * reports[test.name]['top1'][task.primary_metric]:.1f}% at "
                       f"{task.primary_metric}")
-    metrics = ckpt.read_metrics(run_dir)
     state = ckpt.load_train_state(run_dir)
     steps, seconds = int(state["step"]), max(float(state["elapsed"]), 1e-9)
     example_tokens = _mean_tokens(run)
-    valid = [r for r in metrics if r.get("kind") == "valid"]
+    valid = ckpt.validations(ckpt.read_metrics(run_dir))
     reached = next((r["time"] for r in valid if (r.get("verified") or 0) >= 0.9), None)
     examples_per_second = steps * run.config.train.batch_size / seconds
     return ConfigResult(
@@ -215,12 +214,11 @@ def test_configuration(experiment: Experiment, configuration: Configuration, run
         examples_per_second=round(examples_per_second, 1),
         tokens_per_second=round(examples_per_second * example_tokens, 1),
         time_to_90=reached, validations_verified=generative, tests=reports,
-        extra=experiment.analyse(configuration, run, records), final_validation=last_validation(metrics))
+        extra=experiment.analyse(configuration, run, records), final_validation=last_validation(valid))
 
 
-def last_validation(metrics: list[dict[str, Any]]) -> dict[str, float]:
-    """Step, loss and token accuracy of the last validation record of a run ({} when it has none)."""
-    valid = [r for r in metrics if r.get("kind") == "valid"]
+def last_validation(valid: list[dict[str, Any]]) -> dict[str, float]:
+    """Step, loss and token accuracy of the last of a run's validation records ({} when it has none)."""
     if not valid:
         return {}
     return {key: valid[-1][key] for key in ("step", "loss", "token_accuracy") if valid[-1].get(key) is not None}

@@ -251,6 +251,11 @@ def read_metrics(directory_or_file: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+def validations(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The validation records among a run's metrics (``read_metrics``), in order."""
+    return [r for r in records if r.get("kind") == "valid"]
+
+
 @dataclass
 class LoadedRun:
     """What evaluation and prediction need from a run directory."""

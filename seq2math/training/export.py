@@ -62,7 +62,7 @@ def _last_validation(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / ckpt.METRICS_FILE
     if not path.exists():
         return None
-    records = [r for r in ckpt.read_metrics(path) if r.get("kind") == "valid"]
+    records = ckpt.validations(ckpt.read_metrics(path))
     return records[-1] if records else None
 
 
