@@ -79,3 +79,24 @@ def test_support_coverage_counts_a_support_that_only_its_gram_closure_covers(mon
     assert "single no, top union no, union of all no, single closed yes, top union closed yes" in lines[0], lines
     assert "missing 1: [(1, 6)]" in lines[0]
     assert lines[-1] == "covered: single 0, top union 0, union of all 0, single closed 1, top union closed 1 of 1"
+
+
+def test_oracle_bases_proves_a_bpoly_v_from_its_own_support_and_nothing_for_an_unstable_system(capsys, tmp_path):
+    import importlib.util
+
+    from seq2math.tokens.infix import parse_infix, parse_infix_system
+    from seq2math.tokens.prefix import format_benchmark_line
+
+    spec = importlib.util.spec_from_file_location("oracle_bases", ROOT / "benchmarks" / "oracle_bases.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    bpoly = (ROOT / "tests" / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[1]   # V of degree 8
+    unstable = format_benchmark_line(parse_infix_system("x0' = x0; x1' = -x1"), parse_infix("x0^2 + x1^2"))
+    test_file = tmp_path / "two.txt"
+    test_file.write_text(bpoly + "\n" + unstable + "\n")
+    assert script.main([str(test_file), "2", "30"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("1: n=2, support/signs 15 ") and "proved" in lines[0].split(";")[0], lines
+    assert lines[1].startswith("2: n=2, ") and "proved" not in lines[1], lines       # no V exists: nothing proved
+    assert lines[2].startswith("support/signs: proved 1 of 2; "), lines
+    assert lines[3].startswith("support/terms: proved 1 of 2; "), lines

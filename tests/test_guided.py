@@ -108,7 +108,7 @@ def test_guided_never_gets_a_rejected_V_certified(lyapunov_run, stub_beam, textb
     stub_beam(NEAR_MISS)
 
     def liar(system, degree, check, basis, time_limit=None, backend="clarabel", memory_limit=None, sparsity="dense",
-             built=None):
+             built=None, loose_tolerance=None):
         coefficients = np.array([{(2, 0): 1.0, (0, 2): -1.0}.get(m, 0.0) for m in basis])
         return Attempt(degree, "feasible", 0.0), coefficients, basis
 

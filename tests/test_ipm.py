@@ -86,3 +86,18 @@ def test_a_wrong_candidate_is_not_proved_through_the_ipm(monkeypatch):
     monkeypatch.setattr(check_module, "SOLVER", "ipm")
     system, V = as_polynomials(parse_infix_system("x0' = x0 - x1^3; x1' = -x1"), parse_infix("x0^2 + x1^2"))
     assert check_candidate(system, V, "lyapunov").valid is not True
+
+
+def test_a_looser_tolerance_accepts_the_best_iterate_and_only_when_asked(monkeypatch):
+    """Cut short after 4 iterations, the IPM's best iterate is a failure at the default accuracy and an
+    "almost solved" answer at a looser one (what ``guided`` asks for: its answers are only proposals)."""
+    from seq2math.sos import ipm
+
+    program = _program(*PAIRS[0])
+    monkeypatch.setattr(ipm, "MAX_ITERATIONS", 4)
+    strict = solve_sos(program, backend="ipm")
+    # the IPM gives up (error about 4e-3 after 4 iterations) and Clarabel answers instead
+    assert strict.solver == "clarabel" and strict.detail.startswith("ipm: no convergence"), strict.detail
+    loose = solve_sos(program, backend="ipm", loose_tolerance=1.0)
+    assert loose.status is SolverStatus.SOLVED and loose.solver == "ipm (almost solved)", loose.detail
+    assert len(loose.margins) == len(program.conditions)

@@ -83,12 +83,14 @@ def test_a_killed_check_is_undecided_never_valid(scenarios):
     # killed at its deadline, or dead before it: Clarabel asks for ~67 GB here, which aborts the child on a
     # machine that cannot map it (no memory limit is set in this scenario)
     assert reason == "undecided: time limit (0.5 s)" or reason.startswith("undecided: the check's process died"), reason
-    assert seconds < 0.5 + 1.0                  # the deadline, the grace and the fork
+    assert seconds < 0.5 + 2.0                  # the deadline, the grace and the fork, on a loaded machine
 
 
 def test_solve_on_a_large_system_keeps_its_time_limit_and_is_undecided(scenarios):
     seconds, found, certified, reasons = scenarios["solve"]
-    assert seconds < 3.0, seconds               # --time-limit 2, start-up of the child included
+    # --time-limit 2, start-up of the child included; the bound is loose because a loaded CI machine stretches
+    # wall time (3.68 s seen with other tests running), while without the limit this solve runs for minutes
+    assert seconds < 5.0, seconds
     assert found is False and certified == [None, None, None]
     # the model's 0.5 s share is shorter than loading it: model and guided are skipped, saying so, and
     # sos gets the time

@@ -301,6 +301,10 @@ def test_roots_human_form_and_errors():
     task = make_task("roots", {"representation": "factored"})
     source = task.from_human("2*(x^2+1)*(x-3)*(3*x+2)")
     assert task.to_human(source) == "6*x^4 - 14*x^3 - 6*x^2 - 14*x - 12"
+    # the generator's order of factors, whatever the order typed: linear ones by increasing root, then the rest
+    assert source == task.from_human("(x-3)*(x^2+1)*2*(3*x+2)")
+    assert source[2:] == ["V2", "INT+", "3", "INT+", "2", "V2", "INT+", "1", "INT-", "3",
+                          "V3", "INT+", "1", "INT+", "0", "INT+", "1"]
     assert task.verify(source, ["V2", "-", "667", "E-3", "+", "300", "E-2"]).scores["0.5%"]
     assert not task.verify(source, ["V2", "-", "667", "E-3", "+", "300", "E-1"]).scores["5%"]
     with pytest.raises(ValueError, match="integer coefficients"):

@@ -186,8 +186,13 @@ def _unsvec(q: np.ndarray, pairs, size: int) -> np.ndarray:
     return Q
 
 
-def solve_sos(program: SOSProgram, time_limit: float | None = None, backend: str = "clarabel") -> SOSSolution:
+def solve_sos(program: SOSProgram, time_limit: float | None = None, backend: str = "clarabel",
+              loose_tolerance: float | None = None) -> SOSSolution:
     """Maximise the Gram margins subject to the SOS conditions; see the module docstring.
+
+    ``loose_tolerance`` (the "ipm" and "auto" backends): accept our IPM's best iterate as "almost solved"
+    at this accuracy when it stalls near a degenerate optimum (default ``ipm.LOOSE_TOLERANCE``). Only a
+    caller whose answer is a *proposal*, rounded and then checked exactly, should loosen it (``guided``).
 
     With ``program.sparsity == "terms"`` the sparse program is solved first; when it is infeasible or
     its smallest margin is not positive, the lossless "signs" program is solved in the time left."""
@@ -195,19 +200,20 @@ def solve_sos(program: SOSProgram, time_limit: float | None = None, backend: str
         raise ValueError(f"unknown sparsity {program.sparsity!r}; expected one of {', '.join(SPARSITY_LEVELS)}")
     start = time.perf_counter()
     if program.sparsity != "terms":
-        return _solve_level(program, program.sparsity, time_limit, backend)
-    first = _solve_level(program, "terms", time_limit, backend)
+        return _solve_level(program, program.sparsity, time_limit, backend, loose_tolerance)
+    first = _solve_level(program, "terms", time_limit, backend, loose_tolerance)
     if first.status is SolverStatus.SOLVED and min(first.margins, default=1.0) > 0:
         return first
     left = None if time_limit is None else time_limit - (time.perf_counter() - start)
     if left is not None and left <= 0:
         return first
-    solution = _solve_level(program, "signs", left, backend)
+    solution = _solve_level(program, "signs", left, backend, loose_tolerance)
     solution.seconds = time.perf_counter() - start
     return solution
 
 
-def _solve_level(program: SOSProgram, sparsity: str, time_limit: float | None, backend: str) -> SOSSolution:
+def _solve_level(program: SOSProgram, sparsity: str, time_limit: float | None, backend: str,
+                 loose_tolerance: float | None = None) -> SOSSolution:
     """``solve_sos`` with the Gram blocks of one sparsity level."""
     start = time.perf_counter()
     blocks = []
@@ -220,7 +226,7 @@ def _solve_level(program: SOSProgram, sparsity: str, time_limit: float | None, b
         largest = max((len(part) for block in blocks for part in block.parts), default=0)
         backend = "ipm" if largest >= IPM_MIN_BLOCK else "clarabel"
     if backend == "ipm":
-        solution = _solve_ipm(program, blocks, time_limit)
+        solution = _solve_ipm(program, blocks, time_limit, loose_tolerance)
         if solution.status is SolverStatus.FAILED and not solution.detail.endswith("MaxTime"):
             left = None if time_limit is None else time_limit - (time.perf_counter() - start)
             fallback = _solve_clarabel(program, blocks, left) if left is None or left > 0 else solution
@@ -310,13 +316,14 @@ def _solve_clarabel(program: SOSProgram, blocks: list[_Block], time_limit: float
     return _unpack(x, program, blocks, offsets, "clarabel" + ("" if status == "Solved" else " (almost solved)"))
 
 
-def _solve_ipm(program: SOSProgram, blocks: list[_Block], time_limit: float | None) -> SOSSolution:
+def _solve_ipm(program: SOSProgram, blocks: list[_Block], time_limit: float | None,
+               loose_tolerance: float | None = None) -> SOSSolution:
     """The program through ``seq2math.sos.ipm`` (the Schur-complement interior-point method)."""
     from seq2math.sos import ipm
 
     cone, layout = ipm.program_from_blocks(program, blocks)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
-    result = ipm.solve_cone(cone, deadline)
+    result = ipm.solve_cone(cone, deadline, ipm.LOOSE_TOLERANCE if loose_tolerance is None else loose_tolerance)
     if result.status == "time limit":
         return _no_answer(SolverStatus.FAILED, "ipm", detail="status MaxTime")
     if result.status == "failed":

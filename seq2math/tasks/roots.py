@@ -206,6 +206,10 @@ class Roots(Task):
         expanded = [int(c) for c in poly.all_coeffs()]
         content, factor_list = sympy.factor_list(poly)
         factors = [[int(c) for c in f.all_coeffs()] for f, multiplicity in factor_list for _ in range(multiplicity)]
+        # the generator's order: linear factors by increasing root, then the others (sympy lists them in its own
+        # order, so 2(x^2+1)(x-3)(x-5)(x-7) would otherwise reach a model as (x-7)(x-5)(x-3)(x^2+1))
+        linear = sorted((f for f in factors if len(f) == 2), key=lambda f: Fraction(-f[1], f[0]))
+        factors = linear + [f for f in factors if len(f) != 2]
         return self._encode_source(int(content), factors, expanded)
 
     def to_human(self, tokens: list[str]) -> str:

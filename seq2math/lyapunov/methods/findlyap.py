@@ -180,11 +180,13 @@ def integer_directions(coefficients: np.ndarray, max_multiplier: int = MAX_MULTI
 
 def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basis: list | None = None,
                   time_limit: float | None = None, backend: str = "clarabel", memory_limit: int | None = None,
-                  sparsity: str = "dense", built: tuple[SOSProgram, list] | None = None
-                  ) -> tuple[Attempt, np.ndarray | None, list]:
+                  sparsity: str = "dense", built: tuple[SOSProgram, list] | None = None,
+                  loose_tolerance: float | None = None) -> tuple[Attempt, np.ndarray | None, list]:
     """One findlyap SOS solve (``build_program``): (log entry, V's float coefficients or None, V monomials).
 
     ``built`` is ``build_program``'s answer for these arguments when the caller has it already (the screen).
+    ``loose_tolerance`` accepts an IPM answer at that accuracy (``seq2math.sos.sdp.solve_sos``), and a best
+    margin down to minus that as "boundary" (coefficients proposed): for callers that only propose (guided).
 
     The coefficients are returned only when the solver answered and the best margin is not
     negative; they are the solver's floats, a proposal to round, never a proof. With a
@@ -194,11 +196,12 @@ def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
     itself cannot fork it safely (``jobs.workers.can_fork_safely``) and solves here.
     """
     if (time_limit is None and memory_limit is None) or not can_fork_safely():
-        return _solve_program_here(system, degree, check, basis, time_limit, backend, sparsity, built)
+        return _solve_program_here(system, degree, check, basis, time_limit, backend, sparsity, built,
+                                   loose_tolerance)
     start = time.perf_counter()
     seconds = None if time_limit is None else max(0.0, time_limit) * (1 + CHECK_GRACE_SHARE) + CHECK_GRACE
     answer = call_with_hard_limit(lambda: _solve_program_here(system, degree, check, basis, time_limit, backend,
-                                                              sparsity, built),
+                                                              sparsity, built, loose_tolerance),
                                   seconds, memory_limit)
     if answer is TIMED_OUT or answer is MEMORY_OUT or isinstance(answer, JobError):
         status, detail = (("timeout", "hard time limit reached") if answer is TIMED_OUT else
@@ -211,18 +214,20 @@ def solve_program(system: list[Poly], degree: int, check: str = "lyapunov", basi
 
 
 def _solve_program_here(system: list[Poly], degree: int, check: str, basis: list | None, time_limit: float | None,
-                        backend: str, sparsity: str = "dense", built: tuple[SOSProgram, list] | None = None
-                        ) -> tuple[Attempt, np.ndarray | None, list]:
+                        backend: str, sparsity: str = "dense", built: tuple[SOSProgram, list] | None = None,
+                        loose_tolerance: float | None = None) -> tuple[Attempt, np.ndarray | None, list]:
     """``solve_program`` in this process."""
     start = time.perf_counter()
     program, basis = built or build_program(system, degree, check, basis, sparsity)
-    solution = solve_sos(program, time_limit=time_limit, backend=backend)
+    solution = solve_sos(program, time_limit=time_limit, backend=backend, loose_tolerance=loose_tolerance)
     seconds = time.perf_counter() - start
     if solution.status is not SolverStatus.SOLVED:
         status = "infeasible" if solution.status is SolverStatus.INFEASIBLE else (
             "timeout" if "MaxTime" in solution.detail else "solver failure")
         return Attempt(degree, status, seconds, solution.detail), None, basis
-    if min(solution.margins) < -BOUNDARY_TOLERANCE:
+    # an answer accepted at a looser accuracy cannot tell a margin of -loose_tolerance from 0
+    boundary = BOUNDARY_TOLERANCE if loose_tolerance is None else max(BOUNDARY_TOLERANCE, loose_tolerance)
+    if min(solution.margins) < -boundary:
         return Attempt(degree, "infeasible", seconds, f"best margin {min(solution.margins):.2e} < 0"), None, basis
     if min(solution.margins) < -MARGIN_TOLERANCE:            # a singular Gram matrix at the optimum: propose V
         return (Attempt(degree, "boundary", seconds, f"best margin {min(solution.margins):.2e}, about 0"),

@@ -1,0 +1,106 @@
+"""When the generator's V lies in a basis, does guided's SOS program find a certified V in time?
+
+``benchmarks/support_coverage.py`` counts the systems whose V lies in a basis the model proposes;
+this script asks the next question without the model: for the first N systems of a test file it
+builds, from the generator's own V (the file's target),
+
+- ``support``: the completed support of V (``guided.completed_basis``), the smallest basis guided
+  could be given;
+- ``closure``: the completed Gram closure of that support (``guided.gram_closure``), the size of
+  basis a hypothesis that writes V's squares gives after the closure;
+
+and solves the findlyap SOS program of guided (``findlyap.build_program``/``solve_program``, the
+lyapunov check) on each basis with each Gram sparsity level (``seq2math/sos/sparsity.py``: "signs",
+the lossless blocks guided uses, and "terms", one TSSOS step that falls back to "signs" when it
+finds no margin), within TIME seconds per solve. Every rounded V (``rounded_candidates``) goes to
+the exact checker (``check.check_candidate``); a cell counts a system only when one of them is
+proved. One line per system, then per cell: certified, solver statuses, median and largest time.
+
+``--backend`` picks the SDP solver (``seq2math.sos.sdp.solve_sos``: clarabel, what guided used up to
+session 12; auto, our IPM for Gram blocks of 40 rows or more) and ``--loose`` the accuracy at which
+the IPM's best iterate is accepted as a proposal when it stalls (docs/results.md, session 13);
+``--cells`` limits the cells (e.g. support/signs).
+
+usage: python benchmarks/oracle_bases.py FILE N TIME [--backend B] [--loose TOL] [--cells C,...]
+  python benchmarks/oracle_bases.py tests/data/lyapunov-bpoly-test200.txt 25 10
+  python benchmarks/oracle_bases.py tests/data/lyapunov-bpoly-test200.txt 25 10 --backend auto --loose 1e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from seq2math.lyapunov.batch import parse_benchmark_line
+from seq2math.lyapunov.check import check_candidate
+from seq2math.lyapunov.methods.findlyap import build_program, polynomial_system, rounded_candidates, solve_program
+from seq2math.lyapunov.methods.guided import completed_basis, gram_closure
+from seq2math.symbolic.expr import to_poly
+
+LEVELS = ("signs", "terms")
+
+
+def oracle_bases(V, n: int) -> dict[str, list[tuple[int, ...]]]:
+    """The two bases built from the generator's V: its completed support and its completed Gram closure."""
+    support = frozenset(tuple(int(e) for e in m) for m in to_poly(V, n).monoms() if sum(m) >= 2)
+    return {"support": completed_basis(support, n), "closure": completed_basis(gram_closure(support), n)}
+
+
+def certify(system, basis, sparsity: str, time_limit: float, backend: str = "clarabel",
+            loose_tolerance: float | None = None) -> tuple[str, float, bool]:
+    """(solver status, seconds, proved) of guided's SOS program on ``basis`` with ``sparsity``."""
+    start = time.perf_counter()
+    degree = max(sum(m) for m in basis)
+    degree += degree % 2
+    attempt, coefficients, basis = solve_program(system, degree, "lyapunov", basis, time_limit, backend,
+                                                 sparsity=sparsity, loose_tolerance=loose_tolerance)
+    proved = False
+    if coefficients is not None:
+        for candidate in rounded_candidates(coefficients, basis, len(system), exact_directions=True):
+            left = time_limit - (time.perf_counter() - start)
+            if left <= 0:
+                break
+            if check_candidate(system, candidate, "lyapunov", timeout=left).valid:
+                proved = True
+                break
+    return attempt.status, time.perf_counter() - start, proved
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="oracle_bases.py", usage=__doc__.split("usage: ")[1].split("\n")[0][7:])
+    parser.add_argument("file")
+    parser.add_argument("count", type=int)
+    parser.add_argument("time_limit", type=float)
+    parser.add_argument("--backend", default="clarabel", choices=("clarabel", "auto", "ipm"))
+    parser.add_argument("--loose", type=float, default=None)
+    parser.add_argument("--cells", default=None)
+    args = parser.parse_args(argv)
+    path, time_limit = args.file, args.time_limit
+    lines = Path(path).read_text(encoding="utf-8").splitlines()[:args.count]
+    cells = {(basis, level): {"proved": 0, "seconds": [], "statuses": []}
+             for basis in ("support", "closure") for level in LEVELS
+             if args.cells is None or f"{basis}/{level}" in args.cells.split(",")}
+    for number, text in enumerate(lines, 1):
+        _, system, V = parse_benchmark_line(text, path, number)
+        polys = polynomial_system(system)
+        bases = oracle_bases(V, len(polys))
+        parts = []
+        for (name, level), cell in cells.items():
+            status, seconds, proved = certify(polys, bases[name], level, time_limit, args.backend, args.loose)
+            cell["proved"] += proved
+            cell["seconds"].append(seconds)
+            cell["statuses"].append(status)
+            parts.append(f"{name}/{level} {len(bases[name])} {status} {seconds:.1f}s {'proved' if proved else '-'}")
+        print(f"{number}: n={len(polys)}, " + "; ".join(parts), flush=True)
+    for (name, level), cell in cells.items():
+        statuses = ", ".join(f"{s} x{cell['statuses'].count(s)}" for s in dict.fromkeys(cell["statuses"]))
+        print(f"{name}/{level}: proved {cell['proved']} of {len(lines)}; {statuses}; "
+              f"median {statistics.median(cell['seconds']):.1f} s, max {max(cell['seconds']):.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
