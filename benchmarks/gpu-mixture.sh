@@ -17,7 +17,7 @@
 #     --methods model,model:seq2math/checkpoints/lyapunov-tiny+DIR/mixture-gpu --limit 50 --beam 50 --time-limit 10
 #
 # usage, from anywhere:   bash benchmarks/gpu-mixture.sh
-#   OUT=DIR (default: a new temporary directory)   DEVICE=cuda   TRAIN_TIME=7m   WORKERS=(cores - 2)
+#   OUT=DIR (default: a new temporary directory)   DEVICE=cuda   TRAIN_TIME=7m   WORKERS=(cores - 2)   LOG_EVERY=50 (QUICK: 1)
 #   BATCH_TOKENS=32768   LR=5e-4   INIT=lyapunov-mixture (a shipped name or a checkpoint directory)
 #   QUICK=1: a small model for 20 s on the CPU, a check of this script (tests/test_gpu_scripts.py)
 # Prepare the wheels on the CPU machine first (pip downloads them for the GPU image's Python 3.12):
@@ -35,12 +35,14 @@ seq2math() { "$PYTHON" -m seq2math.cli "$@"; }
 note() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 if [ "$QUICK" = 1 ]; then
   DEVICE=${DEVICE:-cpu}; TRAIN_TIME=${TRAIN_TIME:-20s}; WORKERS=${WORKERS:-1}; BATCH_TOKENS=${BATCH_TOKENS:-2048}
+  LOG_EVERY=${LOG_EVERY:-1}      # a loaded CI machine may make only a few steps in its seconds
   TINY=300; SIZE=(model.d_model=32 model.n_heads=2 model.enc_layers=1 model.dec_layers=1 model.d_ff=64 \
                   task.max_variables=3 task.max_half_degree=2 task.max_source_tokens=256)
   INIT=${INIT:-}
 else
   DEVICE=${DEVICE:-cuda}; TRAIN_TIME=${TRAIN_TIME:-7m}; WORKERS=${WORKERS:-$(( CORES > 3 ? CORES - 2 : 1 ))}
   BATCH_TOKENS=${BATCH_TOKENS:-32768}; TINY=40000; SIZE=(); INIT=${INIT-lyapunov-mixture}
+  LOG_EVERY=${LOG_EVERY:-50}
 fi
 LR=${LR:-5e-4}
 FBARR=data/fbarr-train300.txt
@@ -70,7 +72,7 @@ start=$(date +%s)
 seq2math train --config lyapunov-mixture --out "$OUT/run" --device "$DEVICE" --time-limit "$TRAIN_TIME" --quiet \
   "${INIT_ARG[@]}" "train.mix_data=$MIX" "$PRECISION" train.workers="$WORKERS" train.batch_tokens="$BATCH_TOKENS" \
   train.lr="$LR" train.warmup=300 train.cooldown=0.2 train.verify_count=0 train.valid_count=200 \
-  train.eval_every=1000 train.log_every=50 train.tensorboard=false "${SIZE[@]}"
+  train.eval_every=1000 train.log_every="$LOG_EVERY" train.tensorboard=false "${SIZE[@]}"
 note "training ($TRAIN_TIME): $(( $(date +%s) - start )) s"
 cp "$OUT/run/metrics.jsonl" "$OUT/metrics.jsonl"
 grep '"kind": "train"' "$OUT/metrics.jsonl" | tail -1 | tee -a "$OUT/summary.txt" || true
