@@ -106,10 +106,15 @@ def distinct_supports(hypotheses: list[Poly]) -> list[Poly]:
     return out
 
 
+def even_degree(monomials) -> int:
+    """The largest total degree of ``monomials``, rounded up to even (the degree of V's SOS program)."""
+    top = max(sum(m) for m in monomials)
+    return top + top % 2
+
+
 def completed_basis(support: frozenset[Monomial], nvars: int) -> list[Monomial]:
-    """``support`` plus every xᵢ^2k with 2k ≤ D (D: the support's degree rounded up to even), sorted."""
-    top = max(sum(m) for m in support)
-    top += top % 2
+    """``support`` plus every xᵢ^2k with 2k ≤ D (D: ``even_degree`` of the support), sorted."""
+    top = even_degree(support)
     pure = {tuple(power if j == i else 0 for j in range(nvars)) for i in range(nvars) for power in range(2, top + 1, 2)}
     return sorted(set(support) | pure)
 
@@ -189,8 +194,7 @@ class GuidedMethod(ModelMethod):
             if left is not None and left <= 0:
                 statuses.append("timeout")
                 break
-            degree = max(sum(m) for m in basis)
-            degree += degree % 2
+            degree = even_degree(basis)
             built = build_program(system, degree, check, basis, SPARSITY)
             if not may_be_feasible(built[0], time_limit=seconds_left(deadline)):   # ms, where an SDP takes s
                 statuses.append("refuted at sample points")
