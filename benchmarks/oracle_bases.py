@@ -16,14 +16,16 @@ finds no margin), within TIME seconds per solve. Every rounded V (``rounded_cand
 the exact checker (``check.check_candidate``); a cell counts a system only when one of them is
 proved. One line per system, then per cell: certified, solver statuses, median and largest time.
 
-``--backend`` picks the SDP solver (``seq2math.sos.sdp.solve_sos``: clarabel, what guided used up to
-session 12; auto, our IPM for Gram blocks of 40 rows or more) and ``--loose`` the accuracy at which
-the IPM's best iterate is accepted as a proposal when it stalls (docs/results.md, session 13);
-``--cells`` limits the cells (e.g. support/signs).
+``--backend`` picks the SDP solvers (``seq2math.sos.sdp.solve_sos``: clarabel, what guided used up to
+session 12; auto, our IPM for Gram blocks of 40 rows or more; a comma list runs each in turn on every
+system, and the summary gives each one's median time as a ratio to the first's) and ``--loose`` the
+accuracy at which the IPM's best iterate is accepted as a proposal when it stalls (docs/results.md,
+session 13); ``--cells`` limits the cells (e.g. support/signs).
 
-usage: python benchmarks/oracle_bases.py FILE N TIME [--backend B] [--loose TOL] [--cells C,...]
+usage: python benchmarks/oracle_bases.py FILE N TIME [--backend B,...] [--loose TOL] [--cells C,...]
   python benchmarks/oracle_bases.py tests/data/lyapunov-bpoly-test200.txt 25 10
-  python benchmarks/oracle_bases.py tests/data/lyapunov-bpoly-test200.txt 25 10 --backend auto --loose 1e-3
+  python benchmarks/oracle_bases.py tests/data/lyapunov-bpoly-test200.txt 25 10 --backend clarabel,auto --loose 1e-3 \\
+      --cells support/signs
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ from pathlib import Path
 
 from seq2math.lyapunov.batch import parse_benchmark_line
 from seq2math.lyapunov.check import check_candidate
-from seq2math.lyapunov.methods.findlyap import build_program, polynomial_system, rounded_candidates, solve_program
-from seq2math.lyapunov.methods.guided import completed_basis, gram_closure
+from seq2math.lyapunov.methods.findlyap import polynomial_system, rounded_candidates, solve_program
+from seq2math.lyapunov.methods.guided import completed_basis, even_degree, gram_closure
 from seq2math.symbolic.expr import to_poly
 
 LEVELS = ("signs", "terms")
@@ -53,9 +55,7 @@ def certify(system, basis, sparsity: str, time_limit: float, backend: str = "cla
             loose_tolerance: float | None = None) -> tuple[str, float, bool]:
     """(solver status, seconds, proved) of guided's SOS program on ``basis`` with ``sparsity``."""
     start = time.perf_counter()
-    degree = max(sum(m) for m in basis)
-    degree += degree % 2
-    attempt, coefficients, basis = solve_program(system, degree, "lyapunov", basis, time_limit, backend,
+    attempt, coefficients, basis = solve_program(system, even_degree(basis), "lyapunov", basis, time_limit, backend,
                                                  sparsity=sparsity, loose_tolerance=loose_tolerance)
     proved = False
     if coefficients is not None:
@@ -74,32 +74,46 @@ def main(argv: list[str]) -> int:
     parser.add_argument("file")
     parser.add_argument("count", type=int)
     parser.add_argument("time_limit", type=float)
-    parser.add_argument("--backend", default="clarabel", choices=("clarabel", "auto", "ipm"))
+    parser.add_argument("--backend", default="clarabel", help="clarabel, auto or ipm, or a comma list of them")
     parser.add_argument("--loose", type=float, default=None)
     parser.add_argument("--cells", default=None)
     args = parser.parse_args(argv)
-    path, time_limit = args.file, args.time_limit
+    path, time_limit, backends = args.file, args.time_limit, args.backend.split(",")
+    unknown = sorted(set(backends) - {"clarabel", "auto", "ipm"})
+    if unknown:
+        parser.error(f"--backend: unknown solver {unknown[0]!r}; choose clarabel, auto or ipm")
     lines = Path(path).read_text(encoding="utf-8").splitlines()[:args.count]
-    cells = {(basis, level): {"proved": 0, "seconds": [], "statuses": []}
-             for basis in ("support", "closure") for level in LEVELS
+    cells = {(basis, level, backend): {"proved": 0, "seconds": [], "statuses": []}
+             for basis in ("support", "closure") for level in LEVELS for backend in backends
              if args.cells is None or f"{basis}/{level}" in args.cells.split(",")}
     for number, text in enumerate(lines, 1):
         _, system, V = parse_benchmark_line(text, path, number)
         polys = polynomial_system(system)
         bases = oracle_bases(V, len(polys))
         parts = []
-        for (name, level), cell in cells.items():
-            status, seconds, proved = certify(polys, bases[name], level, time_limit, args.backend, args.loose)
+        for (name, level, backend), cell in cells.items():
+            status, seconds, proved = certify(polys, bases[name], level, time_limit, backend, args.loose)
             cell["proved"] += proved
             cell["seconds"].append(seconds)
             cell["statuses"].append(status)
-            parts.append(f"{name}/{level} {len(bases[name])} {status} {seconds:.1f}s {'proved' if proved else '-'}")
+            parts.append(f"{label(name, level, backend, backends)} {len(bases[name])} {status} {seconds:.1f}s "
+                         f"{'proved' if proved else '-'}")
         print(f"{number}: n={len(polys)}, " + "; ".join(parts), flush=True)
-    for (name, level), cell in cells.items():
+    for (name, level, backend), cell in cells.items():
         statuses = ", ".join(f"{s} x{cell['statuses'].count(s)}" for s in dict.fromkeys(cell["statuses"]))
-        print(f"{name}/{level}: proved {cell['proved']} of {len(lines)}; {statuses}; "
-              f"median {statistics.median(cell['seconds']):.1f} s, max {max(cell['seconds']):.1f} s")
+        median = statistics.median(cell["seconds"])
+        ratio = ""
+        if backend != backends[0]:
+            baseline = statistics.median(cells[name, level, backends[0]]["seconds"])
+            ratio = f" ({median / baseline:.2f}x the median of {backends[0]})"
+        print(f"{label(name, level, backend, backends)}: proved {cell['proved']} of {len(lines)}; {statuses}; "
+              f"median {median:.1f} s{ratio}, max {max(cell['seconds']):.1f} s")
     return 0
+
+
+def label(name: str, level: str, backend: str, backends: list[str]) -> str:
+    """basis/sparsity, and /solver when several solvers run."""
+    return f"{name}/{level}" + (f"/{backend}" if len(backends) > 1 else "")
 
 
 if __name__ == "__main__":

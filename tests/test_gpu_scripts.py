@@ -35,18 +35,18 @@ def test_gpu_mixture_script_trains_and_exports_a_loadable_checkpoint(tmp_path):
     assert len(hypotheses) <= 2 and [h.rank for h in hypotheses] == list(range(1, len(hypotheses) + 1))
 
 
-def support_coverage_script():
-    """benchmarks/support_coverage.py as a module (benchmarks/ is no package)."""
+def benchmark_script(name: str):
+    """benchmarks/NAME.py as a module (benchmarks/ is no package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("support_coverage", ROOT / "benchmarks" / "support_coverage.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     return script
 
 
 def test_support_coverage_counts_a_beam_that_holds_v_and_one_that_misses_a_monomial(monkeypatch, capsys):
-    script = support_coverage_script()
+    script = benchmark_script("support_coverage")
     test_file = ROOT / "tests" / "data" / "lyapunov-bpoly-test200.txt"
     right = test_file.read_text().splitlines()[1].split("\t")[1].split()       # line 2's V, prefix tokens
     beams = {"right": [(right, -0.1)], "short": [(["^", "x0", "INT+", "2"], -0.1)]}
@@ -66,7 +66,7 @@ def test_support_coverage_counts_a_support_that_only_its_gram_closure_covers(mon
     from seq2math.symbolic.poly import ring
     from seq2math.tokens.prefix import expression_tokens
 
-    script = support_coverage_script()
+    script = benchmark_script("support_coverage")
     line = (ROOT / "tests" / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[8]
     test_file = tmp_path / "line9.txt"
     test_file.write_text(line + "\n")        # V = 6x1^12 - 10x0x1^6 + 6x0^2
@@ -82,14 +82,10 @@ def test_support_coverage_counts_a_support_that_only_its_gram_closure_covers(mon
 
 
 def test_oracle_bases_proves_a_bpoly_v_from_its_own_support_and_nothing_for_an_unstable_system(capsys, tmp_path):
-    import importlib.util
-
     from seq2math.tokens.infix import parse_infix, parse_infix_system
     from seq2math.tokens.prefix import format_benchmark_line
 
-    spec = importlib.util.spec_from_file_location("oracle_bases", ROOT / "benchmarks" / "oracle_bases.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = benchmark_script("oracle_bases")
     bpoly = (ROOT / "tests" / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[1]   # V of degree 8
     unstable = format_benchmark_line(parse_infix_system("x0' = x0; x1' = -x1"), parse_infix("x0^2 + x1^2"))
     test_file = tmp_path / "two.txt"
@@ -100,3 +96,10 @@ def test_oracle_bases_proves_a_bpoly_v_from_its_own_support_and_nothing_for_an_u
     assert lines[1].startswith("2: n=2, ") and "proved" not in lines[1], lines       # no V exists: nothing proved
     assert lines[2].startswith("support/signs: proved 1 of 2; "), lines
     assert lines[3].startswith("support/terms: proved 1 of 2; "), lines
+    # two solvers on every system, the second's median time as a ratio to the first's
+    assert script.main([str(test_file), "2", "30", "--backend", "clarabel,auto", "--loose", "1e-3",
+                        "--cells", "support/signs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "support/signs/clarabel 15 " in lines[0] and "; support/signs/auto 15 " in lines[0], lines
+    assert lines[2].startswith("support/signs/clarabel: proved 1 of 2; ") and "x the median" not in lines[2]
+    assert lines[3].startswith("support/signs/auto: proved 1 of 2; ") and "x the median of clarabel)" in lines[3]
