@@ -64,8 +64,9 @@ SPARSITY = "signs"
 #: the SOS solver of its programs: our IPM for Gram blocks of 40 rows or more, Clarabel below
 #: (``seq2math.sos.sdp.solve_sos``), its answer taken at this accuracy when it stalls near the degenerate
 #: optimum of a backward system (margin 0). On the generator's own supports of the first 25 bpoly test
-#: systems this proves 12 within 10 s, as Clarabel to full accuracy does, in a median 2.8 s instead of
-#: 5.4 s (``benchmarks/oracle_bases.py``, docs/results.md, session 13); the time saved goes to the next basis
+#: systems this proves 12 within 10 s against Clarabel's 11 at full accuracy, in 0.50x its median time
+#: (3.3 s against 6.6 s, both in one run of ``benchmarks/oracle_bases.py --backend clarabel,auto``;
+#: docs/baselines.md); the time saved goes to the next basis
 BACKEND = "auto"
 PROPOSAL_TOLERANCE = 1e-3
 
