@@ -12,9 +12,10 @@ builds, from the generator's own V (the file's target),
 and solves the findlyap SOS program of guided (``findlyap.build_program``/``solve_program``, the
 lyapunov check) on each basis with each Gram sparsity level (``seq2math/sos/sparsity.py``: "signs",
 the lossless blocks guided uses, and "terms", one TSSOS step that falls back to "signs" when it
-finds no margin), within TIME seconds per solve. Every rounded V (``rounded_candidates``) goes to
-the exact checker (``check.check_candidate``); a cell counts a system only when one of them is
-proved. One line per system, then per cell: certified, solver statuses, median and largest time.
+finds no margin), within TIME seconds per solve. Every V of the gradient-form fit from the solver's
+numbers (``guided.sdp_fitted_candidates``), then every rounded V (``rounded_candidates``), in
+guided's order, goes to the exact checker (``check.check_candidate``); a cell counts a system only
+when one of them is proved, and says how many the fit proved. One line per system, then per cell: certified, solver statuses, median and largest time.
 
 ``--backend`` picks the SDP solvers (``seq2math.sos.sdp.solve_sos``: clarabel, what guided used up to
 session 12; auto, our IPM for Gram blocks of 40 rows or more; a comma list runs each in turn on every
@@ -39,7 +40,7 @@ from pathlib import Path
 from seq2math.lyapunov.batch import parse_benchmark_line
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods.findlyap import polynomial_system, rounded_candidates, solve_program
-from seq2math.lyapunov.methods.guided import completed_basis, even_degree, gram_closure
+from seq2math.lyapunov.methods.guided import completed_basis, even_degree, gram_closure, sdp_fitted_candidates
 from seq2math.symbolic.expr import to_poly
 
 LEVELS = ("signs", "terms")
@@ -52,19 +53,25 @@ def oracle_bases(V, n: int) -> dict[str, list[tuple[int, ...]]]:
 
 
 def certify(system, basis, sparsity: str, time_limit: float, backend: str = "clarabel",
-            loose_tolerance: float | None = None) -> tuple[str, float, bool]:
-    """(solver status, seconds, proved) of guided's SOS program on ``basis`` with ``sparsity``."""
+            loose_tolerance: float | None = None) -> tuple[str, float, str]:
+    """(solver status, seconds, how a V was proved or "") of guided's SOS program on ``basis`` with ``sparsity``:
+    the gradient-form fit from its numbers first (``guided.sdp_fitted_candidates``), then their roundings."""
     start = time.perf_counter()
     attempt, coefficients, basis = solve_program(system, even_degree(basis), "lyapunov", basis, time_limit, backend,
                                                  sparsity=sparsity, loose_tolerance=loose_tolerance)
-    proved = False
+    proved = ""
     if coefficients is not None:
-        for candidate in rounded_candidates(coefficients, basis, len(system), exact_directions=True):
-            left = time_limit - (time.perf_counter() - start)
-            if left <= 0:
-                break
-            if check_candidate(system, candidate, "lyapunov", timeout=left).valid:
-                proved = True
+        ways = (("proved by the fit", lambda: sdp_fitted_candidates(system, basis, coefficients, start + time_limit)),
+                ("proved", lambda: rounded_candidates(coefficients, basis, len(system), exact_directions=True)))
+        for way, candidates in ways:
+            for candidate in candidates():
+                left = time_limit - (time.perf_counter() - start)
+                if left <= 0:
+                    break
+                if check_candidate(system, candidate, "lyapunov", timeout=left).valid:
+                    proved = way
+                    break
+            if proved:
                 break
     return attempt.status, time.perf_counter() - start, proved
 
@@ -83,7 +90,7 @@ def main(argv: list[str]) -> int:
     if unknown:
         parser.error(f"--backend: unknown solver {unknown[0]!r}; choose clarabel, auto or ipm")
     lines = Path(path).read_text(encoding="utf-8").splitlines()[:args.count]
-    cells = {(basis, level, backend): {"proved": 0, "seconds": [], "statuses": []}
+    cells = {(basis, level, backend): {"proved": 0, "fitted": 0, "seconds": [], "statuses": []}
              for basis in ("support", "closure") for level in LEVELS for backend in backends
              if args.cells is None or f"{basis}/{level}" in args.cells.split(",")}
     for number, text in enumerate(lines, 1):
@@ -93,11 +100,12 @@ def main(argv: list[str]) -> int:
         parts = []
         for (name, level, backend), cell in cells.items():
             status, seconds, proved = certify(polys, bases[name], level, time_limit, backend, args.loose)
-            cell["proved"] += proved
+            cell["proved"] += bool(proved)
+            cell["fitted"] += proved == "proved by the fit"
             cell["seconds"].append(seconds)
             cell["statuses"].append(status)
             parts.append(f"{label(name, level, backend, backends)} {len(bases[name])} {status} {seconds:.1f}s "
-                         f"{'proved' if proved else '-'}")
+                         f"{proved or '-'}")
         print(f"{number}: n={len(polys)}, " + "; ".join(parts), flush=True)
     for (name, level, backend), cell in cells.items():
         statuses = ", ".join(f"{s} x{cell['statuses'].count(s)}" for s in dict.fromkeys(cell["statuses"]))
@@ -106,8 +114,8 @@ def main(argv: list[str]) -> int:
         if backend != backends[0]:
             baseline = statistics.median(cells[name, level, backends[0]]["seconds"])
             ratio = f" ({median / baseline:.2f}x the median of {backends[0]})"
-        print(f"{label(name, level, backend, backends)}: proved {cell['proved']} of {len(lines)}; {statuses}; "
-              f"median {median:.1f} s{ratio}, max {max(cell['seconds']):.1f} s")
+        print(f"{label(name, level, backend, backends)}: proved {cell['proved']} of {len(lines)} "
+              f"({cell['fitted']} by the fit); {statuses}; median {median:.1f} s{ratio}, max {max(cell['seconds']):.1f} s")
     return 0
 
 

@@ -94,12 +94,12 @@ def test_oracle_bases_proves_a_bpoly_v_from_its_own_support_and_nothing_for_an_u
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("1: n=2, support/signs 15 ") and "proved" in lines[0].split(";")[0], lines
     assert lines[1].startswith("2: n=2, ") and "proved" not in lines[1], lines       # no V exists: nothing proved
-    assert lines[2].startswith("support/signs: proved 1 of 2; "), lines
-    assert lines[3].startswith("support/terms: proved 1 of 2; "), lines
+    assert lines[2].startswith("support/signs: proved 1 of 2 ("), lines
+    assert lines[3].startswith("support/terms: proved 1 of 2 ("), lines
     # two solvers on every system, the second's median time as a ratio to the first's
     assert script.main([str(test_file), "2", "30", "--backend", "clarabel,auto", "--loose", "1e-3",
                         "--cells", "support/signs"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "support/signs/clarabel 15 " in lines[0] and "; support/signs/auto 15 " in lines[0], lines
-    assert lines[2].startswith("support/signs/clarabel: proved 1 of 2; ") and "x the median" not in lines[2]
-    assert lines[3].startswith("support/signs/auto: proved 1 of 2; ") and "x the median of clarabel)" in lines[3]
+    assert lines[2].startswith("support/signs/clarabel: proved 1 of 2 (") and "x the median" not in lines[2]
+    assert lines[3].startswith("support/signs/auto: proved 1 of 2 (") and "x the median of clarabel)" in lines[3]

@@ -35,3 +35,18 @@ def test_a_support_that_cannot_work_gives_nothing():
     """Without x1 in V, ∂₁V = 0 and ẋ1 has terms that no G·∇V can make: nothing is proposed."""
     assert repaired_candidates(SYSTEM, X0**6 + 3 * X0**2) == []
 
+
+
+def test_numbers_near_v_on_a_completed_basis_are_fitted_to_the_exact_v():
+    """guided fits f = −G∇V from an SOS program's numbers (``guided.sdp_fitted_candidates``): from V's
+    coefficients moved by ±5% on guided's completed basis, with 0.01 on the pure powers V lacks, the fit
+    drops those powers and gives V itself, which the exact checker proves."""
+    from seq2math.lyapunov.methods.guided import completed_basis, sdp_fitted_candidates
+
+    terms = {tuple(int(e) for e in m): float(c) for m, c in zip(V.monoms(), V.coeffs())}
+    basis = completed_basis(frozenset(terms), 2)
+    assert len(basis) > len(terms)                               # x1², x0⁴, x1⁶ are V's completion
+    numbers = [terms.get(m, 0.01) * (1 + 0.05 * (-1) ** i) for i, m in enumerate(basis)]
+    candidates = sdp_fitted_candidates(SYSTEM, basis, numbers, None)
+    assert any(_same_up_to_scale(c, V) for c in candidates), candidates
+    assert check_candidate(SYSTEM, next(c for c in candidates if _same_up_to_scale(c, V)), "lyapunov").valid is True

@@ -16,10 +16,12 @@ of degree ≥ 2 of its readable polynomial hypotheses) and lets the findlyap SOS
 3. a basis goes to the SDP only if the LP of its conditions at sample points is feasible
    (``screen.may_be_feasible``, a necessary condition that takes milliseconds; on our bpoly
    test set it refutes 177 of the 395 bases of the first 25 systems);
-4. a feasible program's coefficients are rounded the way ``findlyap``/``sos`` round them
-   (``rounded_candidates``: small integers first) and every rounded V is proposed to the solve
-   loop, which checks it exactly, builds its certificate and re-checks it. This method proves
-   nothing itself.
+4. a feasible program's numbers first start the gradient-form fit of the repair below
+   (``sdp_fitted_candidates``: at most two candidates, in milliseconds for two variables): a
+   backward system's program often ends on the boundary of its feasible set, where rounding misses
+   the exact V that the fit lands on. Then they are rounded the way ``findlyap``/``sos`` round them
+   (``rounded_candidates``: small integers first). Every V is proposed to the solve loop, which
+   checks it exactly, builds its certificate and re-checks it. This method proves nothing itself.
 
 The decoded beam is the one ``model`` uses (``model.ranked_hypotheses`` decodes a system once
 per process), so ``--methods model,guided`` decodes once. Each SOS solve gets the time left
@@ -40,6 +42,8 @@ from __future__ import annotations
 import time
 from typing import Any, Iterator
 
+import numpy as np
+
 from seq2math.lyapunov.methods.base import Search, register_method, seconds_left
 from seq2math.lyapunov.methods.findlyap import (
     build_program,
@@ -49,7 +53,7 @@ from seq2math.lyapunov.methods.findlyap import (
     solve_program,
 )
 from seq2math.lyapunov.methods.model import ModelMethod, Proposal, read_hypotheses
-from seq2math.lyapunov.methods.repair import repaired_candidates
+from seq2math.lyapunov.methods.repair import fitted_candidates, repaired_candidates
 from seq2math.lyapunov.methods.screen import may_be_feasible
 from seq2math.symbolic.expr import NotPolynomialError, to_poly
 from seq2math.symbolic.poly import Poly
@@ -150,6 +154,18 @@ def guided_bases(supports: list[frozenset[Monomial]], nvars: int, union_size: in
     return bases
 
 
+def sdp_fitted_candidates(system: list[Poly], basis: list[Monomial], coefficients, deadline: float | None
+                          ) -> list[Poly]:
+    """The gradient-form fit (``repair.fitted_candidates``) started from an SOS program's numerical V.
+
+    Where the program's optimum lies on the boundary of its feasible set (a backward system's −V̇ has a
+    singular Gram matrix), rounding the solver's numbers rarely gives an exact certificate; the fit of
+    f = −G∇V from them lands on the exact V when the numbers are near it."""
+    keep = [i for i, m in enumerate(basis) if sum(m) >= 2]
+    return fitted_candidates(system, [tuple(basis[i]) for i in keep], np.asarray(coefficients, dtype=float)[keep],
+                             deadline)
+
+
 @register_method
 class GuidedMethod(ModelMethod):
     """The findlyap SOS program on the monomials of the model's hypotheses; see the module docstring.
@@ -206,6 +222,7 @@ class GuidedMethod(ModelMethod):
                                                           loose_tolerance=PROPOSAL_TOLERANCE)
             statuses.append(attempt.status)
             if coefficients is not None:
+                yield from sdp_fitted_candidates(system, basis, coefficients, deadline)
                 yield from rounded_candidates(coefficients, basis, n, exact_directions=True)
         search.reason = (f"guided: {repaired} repaired hypotheses and {len(statuses)} of {len(bases)} bases tried, "
                          f"none gave a proved V "

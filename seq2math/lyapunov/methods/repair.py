@@ -46,11 +46,18 @@ SCALES = (1, 2, 3, 4, 5, 6, 8, 10, 12)
 def repaired_candidates(system: list[Poly], hypothesis: Poly, deadline: float | None = None) -> list[Poly]:
     """Polynomials with the hypothesis's monomials whose coefficients fit f = −G∇V exactly, or [] (also when
     ``deadline``, a ``time.perf_counter()`` value, passes during the fit)."""
+    terms = [(tuple(int(v) for v in m), float(c)) for m, c in zip(hypothesis.monoms(), hypothesis.coeffs())
+             if sum(m) >= 2]
+    return fitted_candidates(system, [m for m, _ in terms], np.array([c for _, c in terms]), deadline)
+
+
+def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start: np.ndarray,
+                      deadline: float | None = None) -> list[Poly]:
+    """``repaired_candidates`` from the coefficients ``start`` of V on ``support`` (monomials of degree ≥ 2),
+    e.g. an SOS program's numerical solution, whose rounding alone missed the exact V."""
     n = len(system)
-    support = [tuple(int(v) for v in m) for m in hypothesis.monoms() if sum(m) >= 2]
-    if not support:
+    if not support or not np.any(start):
         return []
-    start = np.array([float(c) for m, c in zip(hypothesis.monoms(), hypothesis.coeffs()) if sum(m) >= 2])
     f_degree = max((p.total_degree() for p in system if not p.is_zero()), default=0)
     gradient_degrees = [max((sum(m) - 1 for m in support if m[k]), default=0) for k in range(n)]
     multipliers = [list(map(tuple, full_basis(n, min(MAX_MULTIPLIER_DEGREE, max(0, f_degree - d))).tolist()))
