@@ -15,7 +15,8 @@ the lossless blocks guided uses, and "terms", one TSSOS step that falls back to 
 finds no margin), within TIME seconds per solve. Every V of the gradient-form fit from the solver's
 numbers (``guided.sdp_fitted_candidates``), then every rounded V (``rounded_candidates``), in
 guided's order, goes to the exact checker (``check.check_candidate``); a cell counts a system only
-when one of them is proved, and says how many the fit proved. One line per system, then per cell: certified, solver statuses, median and largest time.
+when one of them is proved, and says how many the fit proved. One line per system, then per cell:
+certified, solver statuses, median and largest time.
 
 ``--backend`` picks the SDP solvers (``seq2math.sos.sdp.solve_sos``: clarabel, what guided used up to
 session 12; auto, our IPM for Gram blocks of 40 rows or more; a comma list runs each in turn on every

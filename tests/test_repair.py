@@ -36,7 +36,6 @@ def test_a_support_that_cannot_work_gives_nothing():
     assert repaired_candidates(SYSTEM, X0**6 + 3 * X0**2) == []
 
 
-
 def test_numbers_near_v_on_a_completed_basis_are_fitted_to_the_exact_v():
     """guided fits f = −G∇V from an SOS program's numbers (``guided.sdp_fitted_candidates``): from V's
     coefficients moved by ±5% on guided's completed basis, with 0.01 on the pure powers V lacks, the fit

@@ -160,10 +160,9 @@ def sdp_fitted_candidates(system: list[Poly], basis: list[Monomial], coefficient
 
     Where the program's optimum lies on the boundary of its feasible set (a backward system's −V̇ has a
     singular Gram matrix), rounding the solver's numbers rarely gives an exact certificate; the fit of
-    f = −G∇V from them lands on the exact V when the numbers are near it."""
-    keep = [i for i, m in enumerate(basis) if sum(m) >= 2]
-    return fitted_candidates(system, [tuple(basis[i]) for i in keep], np.asarray(coefficients, dtype=float)[keep],
-                             deadline)
+    f = −G∇V from them lands on the exact V when the numbers are near it. A program's basis has only
+    monomials of degree ≥ 2 (``findlyap.build_program`` refuses others), the support the fit takes."""
+    return fitted_candidates(system, [tuple(m) for m in basis], np.asarray(coefficients, dtype=float), deadline)
 
 
 @register_method
