@@ -226,3 +226,27 @@ def test_plot_commands_write_pngs(run_dir, tmp_path, capsys):
         drawn = pixels < 250                                               # anything not (near) white
         assert 0.005 < drawn.mean() < 0.9, (name, drawn.mean())           # something drawn, not a flat fill
         assert len(np.unique(pixels)) > 10                                 # lines, text and shades
+
+
+def test_evaluate_fills_the_masked_answers_of_an_encoder_only_run(tiny_run_config, tmp_path, capsys):
+    """An encoder-only run trained on masked answers is evaluated by filling them, then checked."""
+    from seq2math.cli import main
+    from seq2math.evaluation.masked import fill_masks
+    from seq2math.training.checkpoint import read_metrics
+    from seq2math.training.loop import train
+
+    run = tmp_path / "encoder"
+    train(tiny_run_config(model={"arch": "encoder", "positions": "rotary"}, objective="masked-target", max_steps=6,
+                          eval_every=3), run, quiet=True)
+    assert main(["evaluate", str(run), "--count", "6", "--beam", "2", "--quiet"]) == 2        # no beam to widen
+    assert "has no beam" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--count", "6", "--seed", "3", "--quiet"]) == 0
+    report = json.loads((run / "eval.json").read_text())
+    loaded = load_run(run, which="best")
+    tests = [generate_example(loaded.task, 3, i) for i in range(6)]
+    filled = fill_masks(loaded.model, loaded.vocab, [s for s, _ in tests], len(tests[0][1]))
+    errors = [transposition_errors(loaded.task, s, answer) for (s, _), answer in zip(tests, filled)]
+    assert report["count"] == 6 and report["beam"] == 1 and report["filled"] is True
+    assert report["top1"] == {m: sum(e <= tol for e in errors) / 6 for m, tol in TOLERANCES.items()}
+    valid = [r for r in read_metrics(run) if r["kind"] == "valid"]      # validation fills and verifies too
+    assert [r["step"] for r in valid] == [3, 6] and all(0 <= r["verified"] <= 1 for r in valid)

@@ -12,7 +12,7 @@ import torch
 
 from seq2math.cli import main
 from seq2math.experiments.base import QUICK_STEPS, QUICK_TEST_COUNT
-from seq2math.experiments.masked import check_masked, target_length
+from seq2math.evaluation.masked import check_masked, target_length
 from seq2math.experiments.registry import experiment_names, get_experiment
 from seq2math.experiments.representation import lecture_identity, separated
 from seq2math.experiments.runner import Budget

@@ -16,7 +16,9 @@ from seq2math.data.batching import (
     GeneratedSource,
     StepBatches,
     collate_masked,
+    collate_masked_target,
     collate_seq2seq,
+    pad_batch,
     validation_examples,
 )
 from seq2math.data.generation import generate_example
@@ -25,6 +27,7 @@ from seq2math.tasks.base import make_task
 from seq2math.tokens.vocab import Vocab
 from seq2math.training.config import RunConfig, TrainConfig, parse_duration
 from seq2math.training.loop import Trainer, train
+from seq2math.training.loss import resolve_objective
 from seq2math.training.schedule import budget_progress, cooldown_factor, learning_rate
 
 TASK = {"name": "transpose", "dim": 2, "encoding": "P10"}
@@ -164,6 +167,31 @@ def test_masked_batches_label_exactly_the_chosen_tokens():
     assert torch.equal(batch["src"][~chosen], packed[~chosen])  # unchosen tokens stay
     assert chosen.sum(dim=1).min() >= 1 and not chosen[1, 4:].any()  # padding is never chosen
 
+
+
+def test_masked_target_batches_mask_only_answers_at_every_rate():
+    vocab = Vocab([str(i) for i in range(20)])
+    pairs = [([6, 7, 8, 9], [10, 11, 12]), ([12], [13])] * 40
+    batch = collate_masked_target(pairs, vocab, generator=torch.Generator().manual_seed(0))
+    packed = pad_batch([[*s, 4, *t, 2] for s, t in pairs], 0)
+    chosen = batch["labels"] != 0
+    answer = torch.zeros_like(chosen)
+    answer[0::2, 5:8] = True
+    answer[1::2, 2:3] = True
+    assert torch.equal(batch["labels"][chosen], packed[chosen])
+    assert (batch["src"][chosen] == vocab.mask_id).all() and torch.equal(batch["src"][~chosen], packed[~chosen])
+    assert not (chosen & ~answer).any() and chosen.sum(dim=1).min() >= 1   # the answer only, never empty
+    assert {int(n) for n in chosen[0::2].sum(dim=1)} == {1, 2, 3}        # rows differ in how much is masked
+    with pytest.raises(ValueError, match="row 0 has none"):
+        collate_masked_target([([6], [])], vocab, generator=torch.Generator())
+
+
+def test_masked_target_objective_needs_an_encoder():
+    config = parse("--task", "add", "--dim", "2", "--preset", "tiny", "train.objective=masked-target")
+    with pytest.raises(ValueError, match="needs model.arch=encoder"):
+        resolve_objective(config)
+    config.model.arch = "encoder"
+    assert resolve_objective(config) == "masked-target"
 
 # ---- configuration from the command line ---------------------------------------------------
 def parse(*argv):

@@ -101,6 +101,27 @@ def load_examples(task, args) -> tuple[list, dict]:
     return examples, {"generated": args.count, "seed": args.seed}
 
 
+def evaluate_masked(loaded, examples: list, identity: dict, batch_size: int) -> dict:
+    """The report of an encoder-only model: each masked answer filled (``evaluation.masked``),
+    then verified like a decoded one."""
+    import time
+
+    from seq2math.evaluation.metrics import summarize
+    from seq2math.evaluation.masked import check_masked, target_length
+
+    try:
+        target_length(examples)
+    except ValueError as error:
+        raise ConfigError(f"{identity['run']}: {error}") from None
+    started = time.time()
+    records = check_masked(loaded.model, loaded.task, loaded.vocab, examples, batch_size)
+    report = summarize(loaded.task, records, beam=1)
+    seconds = time.time() - started
+    report.update(seconds=seconds, seconds_per_example=seconds / max(len(examples), 1), beam=1, filled=True,
+                  **identity)
+    return report
+
+
 def run(args) -> int:
     from seq2math.evaluation.evaluate import EvalOptions, evaluate_examples
     from seq2math.evaluation.metrics import format_table, report_to_json
@@ -114,9 +135,10 @@ def run(args) -> int:
     device = resolve_device(args.device)
     limit_cpu_threads(device)
     loaded = load_run(args.model, device, which=args.checkpoint)
-    if loaded.config.model.arch not in GENERATIVE_ARCHITECTURES:
-        raise ConfigError(f"{args.model} holds an {loaded.config.model.arch}-only model, which does not "
-                          "generate outputs; evaluate needs seq2seq, decoder or rnn")
+    masked = loaded.config.model.arch not in GENERATIVE_ARCHITECTURES
+    if masked and args.beam != 1:
+        raise ConfigError(f"{args.model} holds an encoder-only model, which fills a masked answer instead of "
+                          f"decoding one: it has no beam (got --beam {args.beam}; use --beam 1)")
     examples, origin = load_examples(loaded.task, args)
     for number, (source, _target) in enumerate(examples, 1):
         unknown = [t for t in source if t not in loaded.vocab]
@@ -129,6 +151,12 @@ def run(args) -> int:
     options = EvalOptions(beam=args.beam, batch_size=args.batch_size, workers=args.workers, max_len=args.max_len,
                           length_penalty=args.length_penalty, identity=identity)
     partial = out.with_name(out.stem + ".examples.jsonl")
+    if masked:
+        report = evaluate_masked(loaded, examples, identity, args.batch_size)
+        report_to_json(report, out)
+        print(format_table(report))
+        print(f"wrote {out}", file=sys.stderr)
+        return 0
     report = evaluate_examples(loaded.model, loaded.task, loaded.vocab, examples, options, device,
                                partial_path=partial, progress=not args.quiet)
     report_to_json(report, out)

@@ -182,13 +182,49 @@ def collate_masked(pairs: list[tuple[list[int], list[int]]], vocab: Vocab, mask_
     return {"src": inputs, "labels": labels}
 
 
+def collate_masked_target(pairs: list[tuple[list[int], list[int]]], vocab: Vocab,
+                          generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Masked-target objective on ``source <sep> target <eos>``: the objective of filling a masked
+    answer step by step (``seq2math.evaluation.masked``), as in MaskGIT (Chang et al. 2022).
+
+    Each row draws a rate r uniformly in (0, 1] and masks each target token with probability r
+    (at least one), always as <mask>: the model learns every stage of the fill, from the empty
+    answer to the last open token. Source, <sep> and <eos> are never masked; ``labels`` hold the
+    original ids at masked positions and <pad> (ignored) elsewhere.
+    """
+    packed = pad_batch([[*s, vocab.sep_id, *t, vocab.eos_id] for s, t in pairs], vocab.pad_id)
+    target = torch.zeros_like(packed, dtype=torch.bool)
+    for row, (source, answer) in enumerate(pairs):
+        if not answer:
+            raise ValueError(f"the masked-target objective needs a target; row {row} has none")
+        target[row, len(source) + 1: len(source) + 1 + len(answer)] = True
+    rate = 1.0 - torch.rand(len(pairs), 1, generator=generator)                     # (B, 1) in (0, 1]
+    chosen = (torch.rand(packed.shape, generator=generator) < rate) & target
+    first_pick = torch.multinomial(target.float(), 1, generator=generator)          # (B, 1)
+    chosen.scatter_(1, first_pick, True)
+    labels = torch.where(chosen, packed, torch.full_like(packed, vocab.pad_id))
+    return {"src": packed.masked_fill(chosen, vocab.mask_id), "labels": labels}
+
+
+#: objectives of encoder-only models (no decoder): they predict the tokens under <mask>
+MASKED_OBJECTIVES = ("masked", "masked-target")
+
+
+def collate_masked_objective(pairs: list[tuple[list[int], list[int]]], vocab: Vocab, objective: str,
+                             mask_prob: float, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The batch of one of ``MASKED_OBJECTIVES``, its masks drawn from ``generator``."""
+    if objective == "masked-target":
+        return collate_masked_target(pairs, vocab, generator)
+    return collate_masked(pairs, vocab, mask_prob, generator)
+
+
 def collate_step(pairs: list[tuple[list[int], list[int]]], vocab: Vocab, objective: str, mask_prob: float,
                  seed: int, step: int, rank: int) -> dict[str, torch.Tensor]:
     """The batch of one step: teacher forcing, or masked tokens drawn with ``[seed, step, rank]``."""
-    if objective == "masked":
+    if objective in MASKED_OBJECTIVES:
         mask_seed = np.random.SeedSequence([int(seed), step, rank]).generate_state(1)[0]
         generator = torch.Generator().manual_seed(int(mask_seed))
-        return collate_masked(pairs, vocab, mask_prob, generator)
+        return collate_masked_objective(pairs, vocab, objective, mask_prob, generator)
     return collate_seq2seq(pairs, vocab)
 
 

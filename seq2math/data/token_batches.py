@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from seq2math.data.batching import Example, ExampleSource, FileSource, collate_step, encode_example
+from seq2math.data.batching import MASKED_OBJECTIVES, Example, ExampleSource, FileSource, collate_step, encode_example
 from seq2math.data.buckets import (
     EPOCH_ORDER,
     LAYOUTS,
@@ -45,8 +45,9 @@ class TokenBudgetBatches(torch.utils.data.Dataset):
             raise ValueError(f"rank {rank} outside world size {world_size}")
         if layout not in LAYOUTS:
             raise ValueError(f"unknown batch layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
-        if (objective == "masked") != (layout == "masked"):
-            raise ValueError(f"objective {objective!r} needs the {'masked' if objective == 'masked' else 'seq2seq'}"
+        masked = objective in MASKED_OBJECTIVES
+        if masked != (layout == "masked"):
+            raise ValueError(f"objective {objective!r} needs the {'masked' if masked else 'seq2seq'}"
                              f" or packed layout, got {layout!r}")
         if pool_steps < 1:
             raise ValueError(f"pool_steps must be positive, got {pool_steps}")

@@ -7,6 +7,7 @@ metrics.py   verdicts -> per-example records -> summary report (top-1, any-of-K,
              invalid, per size), the printed table and eval.json
 evaluate.py  the one decode -> verify -> metrics loop (check_examples) and its two drivers:
              evaluate_examples (``seq2math evaluate``, resumable) and validate (training)
+masked.py    the answers of an encoder-only model: a masked target of fixed length, filled and verified
 plots.py     training curves, accuracy tables and attention maps (matplotlib)
 
 What each verdict proves: docs/verification.md. Usage::

@@ -23,8 +23,9 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from seq2math.data.batching import Example, collate_masked, collate_seq2seq, encode_example
+from seq2math.data.batching import MASKED_OBJECTIVES, Example, collate_masked_objective, collate_seq2seq, encode_example
 from seq2math.evaluation.decode import decode_sources, model_max_len, output_limit
+from seq2math.evaluation.masked import check_masked
 from seq2math.evaluation.metrics import example_record, summarize
 from seq2math.evaluation.pool import Verifier
 from seq2math.jobs.files import write_atomically
@@ -154,8 +155,8 @@ def teacher_forcing_metrics(loss_module: torch.nn.Module, vocab: Vocab, examples
     generator = torch.Generator().manual_seed(seed)
     for chunk in iterate_batches(examples, batch_size):
         pairs = [encode_example(vocab, s, t) for s, t in chunk]
-        batch = collate_masked(pairs, vocab, 0.15, generator) if objective == "masked" \
-            else collate_seq2seq(pairs, vocab)
+        batch = collate_masked_objective(pairs, vocab, objective, 0.15, generator) \
+            if objective in MASKED_OBJECTIVES else collate_seq2seq(pairs, vocab)
         batch = {k: v.to(device) for k, v in batch.items()}
         with autocast() if autocast else contextlib.nullcontext():
             loss, batch_correct, batch_tokens = loss_module(batch)
@@ -169,17 +170,23 @@ def validate(model: torch.nn.Module, loss_module: torch.nn.Module, task: Task, v
              examples: list[Example], batch_size: int, device: torch.device, objective: str,
              verify_count: int, autocast: Callable | None = None, seed: int = 0) -> dict[str, Any]:
     """Validation loss and token accuracy under teacher forcing; for generative models also the
-    share of ``verify_count`` examples whose greedy decoding verifies at each metric."""
+    share of ``verify_count`` examples whose greedy decoding verifies at each metric, and for an
+    encoder-only model trained on masked answers (``masked-target``) the share whose filled answer
+    verifies (``evaluation.masked``; answers of one fixed length only)."""
 
     was_training = model.training
     model.eval()
     result: dict[str, Any] = {**teacher_forcing_metrics(loss_module, vocab, examples, batch_size, device,
                                                         objective, autocast, seed), "verified": None}
-    if objective != "masked" and verify_count > 0:
-        subset = examples[:verify_count]
+    subset, records = examples[:verify_count], None
+    if objective not in MASKED_OBJECTIVES and subset:
         options = EvalOptions(beam=1, batch_size=batch_size)
-        checked = check_examples(model, task, vocab, subset, options, decoding_cap(model, subset, options), device)
-        summary = summarize(task, checked.records, beam=1)
+        records = check_examples(model, task, vocab, subset, options, decoding_cap(model, subset, options),
+                                 device).records
+    elif objective == "masked-target" and subset and len({len(t) for _, t in subset}) == 1:
+        records = check_masked(model, task, vocab, subset, batch_size, device)
+    if records is not None:
+        summary = summarize(task, records, beam=1)
         result["verified"] = summary["top1"][task.primary_metric]
         result["verified_by_metric"] = summary["top1"]
         result["invalid"] = summary["invalid_top1"]

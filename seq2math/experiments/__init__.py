@@ -5,7 +5,6 @@ representation.py  roots from the expanded vs the factored form, tested on both;
 architectures.py   seq2seq, decoder-only, RNN with attention, encoder-only on one task and budget
 linalg.py          the nine linear-algebra tasks at 3×3 and 5×5 against the published figures
 registry.py        imports the three experiments (registering them); get_experiment(name)
-masked.py          encoder-only answers: fill a masked target of fixed length, verify it
 plots.py           accuracy bars and validation curves of a grid
 runner.py          train each configuration under one budget (resumable), test it, write the report
 

@@ -66,7 +66,8 @@ class ConfigResult:
     examples_per_second: float
     tokens_per_second: float           # source + target tokens of the training examples per second
     time_to_90: float | None           # first validation with >= 90% verified (primary metric); None: never
-    validations_verified: bool         # False: validation cannot decode (encoder-only), time_to_90 unknown
+    validations_verified: bool         # False: validation verified no answer (an encoder-only run on BERT's
+                                       # masked tokens), so time_to_90 is unknown
     tests: dict[str, dict[str, Any]]   # test set -> summarize() report (+ per-experiment extras)
     extra: dict[str, Any] = field(default_factory=dict)
     #: the last validation of the run: step, loss, token_accuracy (a table of zeros still shows how far each got)

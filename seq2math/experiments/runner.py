@@ -12,7 +12,7 @@ run directory) and its results ``OUT/runs/NAME/result.json``. With ``resume``:
 Training is the project's loop (``seq2math.training.loop.train``) on the ``RunConfig`` that
 ``seq2math train ARGS`` would build; testing decodes greedily and checks every answer with the
 task's verifier (``seq2math.evaluation``); encoder-only models fill a masked target
-(``seq2math.experiments.masked``). The report is ``OUT/results.md``, ``OUT/results.json`` and
+(``seq2math.evaluation.masked``). The report is ``OUT/results.md``, ``OUT/results.json`` and
 the plots ``OUT/*.png``.
 """
 
@@ -31,7 +31,7 @@ from seq2math.data.generation import generate_example
 from seq2math.evaluation.evaluate import EvalOptions, check_examples, decoding_cap
 from seq2math.evaluation.metrics import summarize
 from seq2math.experiments.base import TEST_SEED, ConfigResult, Configuration, Experiment
-from seq2math.experiments.masked import check_masked
+from seq2math.evaluation.masked import check_masked
 from seq2math.experiments.plots import plot_experiment
 from seq2math.jobs.files import write_atomically
 from seq2math.model import GENERATIVE_ARCHITECTURES, count_parameters
@@ -213,7 +213,7 @@ def test_configuration(experiment: Experiment, configuration: Configuration, run
         parameters=count_parameters(run.model), steps=steps, train_seconds=round(seconds, 1),
         examples_per_second=round(examples_per_second, 1),
         tokens_per_second=round(examples_per_second * example_tokens, 1),
-        time_to_90=reached, validations_verified=generative, tests=reports,
+        time_to_90=reached, validations_verified=any(r.get("verified") is not None for r in valid), tests=reports,
         extra=experiment.analyse(configuration, run, records), final_validation=last_validation(valid))
 
 

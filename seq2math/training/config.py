@@ -26,7 +26,7 @@ SHIPPED_MODELS = (DEFAULT_MODEL, PACKAGE_CHECKPOINTS / "lyapunov-mixture")
 #: (trained on the non-polynomial backward generator, docs/training.md); otherwise ``SHIPPED_MODELS`` propose
 NONPOLY_MODEL = PACKAGE_CHECKPOINTS / "lyapunov-nonpoly"
 
-Objective = Literal["auto", "seq2seq", "masked"]
+Objective = Literal["auto", "seq2seq", "masked", "masked-target"]
 
 
 @dataclass
@@ -64,7 +64,8 @@ class TrainConfig:
     log_every: int = 50
     early_stop_metric: Literal["verified", "loss", "token_accuracy"] = "verified"
     patience: int = 0                         # validations without improvement; 0 = never stop early
-    objective: Objective = "auto"
+    objective: Objective = "auto"             # auto: masked for encoder-only, else seq2seq; masked-target:
+                                              # encoder-only, only the answer masked (data.batching)
     mask_prob: float = 0.15
     workers: int = 0                          # data-loader processes
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"

@@ -2,7 +2,8 @@
 
 Objectives (chosen by the architecture unless ``train.objective`` says otherwise): ``seq2seq``
 teacher forcing, or ``masked`` tokens for encoder-only models, which have no decoder and so are
-scored by masked-token loss and accuracy, not by verified decoding (see ``seq2math.training.loss``).
+scored by masked-token loss and accuracy (``masked-target``: only the answer masked, so that
+validation can also fill and verify it; see ``seq2math.training.loss``).
 The data of a run (training stream, validation set): ``seq2math.training.run_data``.
 
 Learning rate: ``schedule`` (warm-up, then inverse square root, cosine or constant), times
@@ -33,7 +34,7 @@ from typing import Any
 import torch
 
 from seq2math.config import command_line, save_config
-from seq2math.data.batching import padding_counts, step_loader
+from seq2math.data.batching import MASKED_OBJECTIVES, padding_counts, step_loader
 from seq2math.evaluation.evaluate import validate
 from seq2math.jobs.files import write_atomically
 from seq2math.jobs.progress import Progress
@@ -108,7 +109,7 @@ class Trainer:
             device_ids = [self.runtime.device.index] if self.runtime.device.type == "cuda" else None
             # the encoder-only regression head is idle under the masked-token objective
             self.wrapped = DistributedDataParallel(self.loss_module, device_ids=device_ids,
-                                                   find_unused_parameters=self.objective == "masked")
+                                                   find_unused_parameters=self.objective in MASKED_OBJECTIVES)
             if not resume:  # distinct dropout masks per rank
                 torch.manual_seed(t.seed + 7919 * self.runtime.rank)
         if t.compile:

@@ -6,6 +6,8 @@
   the target part.
 - ``masked`` (encoder-only): BERT's masked-token pre-training on ``x <sep> y <eos>``
   (see ``seq2math.data.batching.collate_masked``); only the masked positions carry labels.
+- ``masked-target`` (encoder-only): only tokens of ``y`` are masked, each row at its own rate
+  (``collate_masked_target``): the objective of filling an answer of fixed length.
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from seq2math.data.batching import MASKED_OBJECTIVES
 from seq2math.training.config import RunConfig
 
 
 def resolve_objective(config: RunConfig) -> str:
     """``train.objective``, or the architecture's own when it is "auto" (masked for encoder-only)."""
-    if config.train.objective != "auto":
-        return config.train.objective
+    objective = config.train.objective
+    if objective in MASKED_OBJECTIVES and config.model.arch != "encoder":
+        raise ValueError(f"train.objective={objective} predicts masked tokens, which needs model.arch=encoder "
+                         f"(got {config.model.arch!r})")
+    if objective != "auto":
+        return objective
     return "masked" if config.model.arch == "encoder" else "seq2seq"
 
 
@@ -32,7 +39,7 @@ class LossModule(torch.nn.Module):
         self.model, self.objective, self.pad_id = model, objective, pad_id
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if self.objective == "masked":
+        if self.objective in MASKED_OBJECTIVES:
             logits, targets = self.model.mlm_logits(batch["src"]), batch["labels"]  # [B, S, V], [B, S]
         else:
             logits, targets = self.model(batch["src"], batch["tgt_in"]), batch["tgt_out"]  # [B, T, V], [B, T]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 
 from seq2math.data.batching import (
+    MASKED_OBJECTIVES,
     Example,
     FileSource,
     GeneratedSource,
@@ -87,7 +88,7 @@ def training_source(config: RunConfig, task: Task, vocab: Vocab, announce: bool 
 
 def batch_layout(config: RunConfig, objective: str) -> Layout:
     """How the model lays out an example, for the token count of a batch (``seq2math.data.buckets``)."""
-    if objective == "masked":
+    if objective in MASKED_OBJECTIVES:
         return "masked"
     return "packed" if config.model.arch == "decoder" else "seq2seq"
 

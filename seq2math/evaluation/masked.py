@@ -60,14 +60,14 @@ def fill_masks(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]], l
 
 
 def check_masked(model: torch.nn.Module, task: Task, vocab: Vocab, examples: list[Example],
-                 batch_size: int = 64) -> list[dict[str, Any]]:
+                 batch_size: int = 64, device: torch.device | str = "cpu") -> list[dict[str, Any]]:
     """Per-example records (``metrics.example_record``) of the filled targets, checked by ``task``."""
     length = target_length(examples)
     records = []
     for first in range(0, len(examples), batch_size):
         chunk = examples[first: first + batch_size]
         tick = time.time()
-        answers = fill_masks(model, vocab, [s for s, _ in chunk], length)
+        answers = fill_masks(model, vocab, [s for s, _ in chunk], length, device)
         seconds = (time.time() - tick) / len(chunk)
         for offset, ((source, target), answer) in enumerate(zip(chunk, answers)):
             verdict = safe_verify(task, source, answer)
