@@ -101,7 +101,7 @@ def load_examples(task, args) -> tuple[list, dict]:
     return examples, {"generated": args.count, "seed": args.seed}
 
 
-def evaluate_masked(loaded, examples: list, identity: dict, batch_size: int) -> dict:
+def evaluate_masked(loaded, examples: list, identity: dict, batch_size: int, device) -> dict:
     """The report of an encoder-only model: each masked answer filled (``evaluation.masked``),
     then verified like a decoded one."""
     import time
@@ -114,7 +114,7 @@ def evaluate_masked(loaded, examples: list, identity: dict, batch_size: int) -> 
     except ValueError as error:
         raise ConfigError(f"{identity['run']}: {error}") from None
     started = time.time()
-    records = check_masked(loaded.model, loaded.task, loaded.vocab, examples, batch_size)
+    records = check_masked(loaded.model, loaded.task, loaded.vocab, examples, batch_size, device)
     report = summarize(loaded.task, records, beam=1)
     seconds = time.time() - started
     report.update(seconds=seconds, seconds_per_example=seconds / max(len(examples), 1), beam=1, filled=True,
@@ -152,7 +152,7 @@ def run(args) -> int:
                           length_penalty=args.length_penalty, identity=identity)
     partial = out.with_name(out.stem + ".examples.jsonl")
     if masked:
-        report = evaluate_masked(loaded, examples, identity, args.batch_size)
+        report = evaluate_masked(loaded, examples, identity, args.batch_size, device)
         report_to_json(report, out)
         print(format_table(report))
         print(f"wrote {out}", file=sys.stderr)
