@@ -60,21 +60,18 @@ def certify(system, basis, sparsity: str, time_limit: float, backend: str = "cla
     start = time.perf_counter()
     attempt, coefficients, basis = solve_program(system, even_degree(basis), "lyapunov", basis, time_limit, backend,
                                                  sparsity=sparsity, loose_tolerance=loose_tolerance)
-    proved = ""
-    if coefficients is not None:
-        ways = (("proved by the fit", lambda: sdp_fitted_candidates(system, basis, coefficients, start + time_limit)),
-                ("proved", lambda: rounded_candidates(coefficients, basis, len(system), exact_directions=True)))
-        for way, candidates in ways:
-            for candidate in candidates():
-                left = time_limit - (time.perf_counter() - start)
-                if left <= 0:
-                    break
-                if check_candidate(system, candidate, "lyapunov", timeout=left).valid:
-                    proved = way
-                    break
-            if proved:
-                break
-    return attempt.status, time.perf_counter() - start, proved
+    if coefficients is None:
+        return attempt.status, time.perf_counter() - start, ""
+    fitted = sdp_fitted_candidates(system, basis, coefficients, start + time_limit)
+    for way, candidates in (("proved by the fit", fitted),
+                            ("proved", rounded_candidates(coefficients, basis, len(system), exact_directions=True))):
+        for candidate in candidates:
+            left = time_limit - (time.perf_counter() - start)
+            if left <= 0:
+                return attempt.status, time.perf_counter() - start, ""
+            if check_candidate(system, candidate, "lyapunov", timeout=left).valid:
+                return attempt.status, time.perf_counter() - start, way
+    return attempt.status, time.perf_counter() - start, ""
 
 
 def main(argv: list[str]) -> int:
