@@ -148,15 +148,15 @@ def run(args) -> int:
     out = Path(args.out) if args.out else default_report_path(args.model)
     identity = {"run": str(Path(args.model).resolve()), "weights": loaded.weights.name, "step": loaded.step,
                 **origin}
-    options = EvalOptions(beam=args.beam, batch_size=args.batch_size, workers=args.workers, max_len=args.max_len,
-                          length_penalty=args.length_penalty, identity=identity)
-    partial = out.with_name(out.stem + ".examples.jsonl")
     if masked:
         report = evaluate_masked(loaded, examples, identity, args.batch_size, device)
         report_to_json(report, out)
         print(format_table(report))
         print(f"wrote {out}", file=sys.stderr)
         return 0
+    options = EvalOptions(beam=args.beam, batch_size=args.batch_size, workers=args.workers, max_len=args.max_len,
+                          length_penalty=args.length_penalty, identity=identity)
+    partial = out.with_name(out.stem + ".examples.jsonl")
     report = evaluate_examples(loaded.model, loaded.task, loaded.vocab, examples, options, device,
                                partial_path=partial, progress=not args.quiet)
     report_to_json(report, out)

@@ -158,6 +158,11 @@ def collate_seq2seq(pairs: list[tuple[list[int], list[int]]], vocab: Vocab) -> d
     return {"src": src, "tgt_in": tgt_in, "tgt_out": tgt_out}
 
 
+def pack_masked(pairs: list[tuple[list[int], list[int]]], vocab: Vocab) -> torch.Tensor:
+    """``source <sep> target <eos>`` rows, padded: the layout of the masked objectives."""
+    return pad_batch([[*s, vocab.sep_id, *t, vocab.eos_id] for s, t in pairs], vocab.pad_id)
+
+
 def collate_masked(pairs: list[tuple[list[int], list[int]]], vocab: Vocab, mask_prob: float,
                    generator: torch.Generator) -> dict[str, torch.Tensor]:
     """Masked-token objective (BERT, Devlin et al. 2019) on ``source <sep> target <eos>``.
@@ -167,7 +172,7 @@ def collate_masked(pairs: list[tuple[list[int], list[int]]], vocab: Vocab, mask_
     original id at chosen positions and <pad> (ignored) elsewhere. At least one token per
     row is chosen so that every row contributes to the loss.
     """
-    packed = pad_batch([[*s, vocab.sep_id, *t, vocab.eos_id] for s, t in pairs], vocab.pad_id)
+    packed = pack_masked(pairs, vocab)
     real = packed != vocab.pad_id
     chosen = (torch.rand(packed.shape, generator=generator) < mask_prob) & real
     first_pick = torch.multinomial(real.float(), 1, generator=generator)  # [B, 1]
@@ -192,7 +197,7 @@ def collate_masked_target(pairs: list[tuple[list[int], list[int]]], vocab: Vocab
     answer to the last open token. Source, <sep> and <eos> are never masked; ``labels`` hold the
     original ids at masked positions and <pad> (ignored) elsewhere.
     """
-    packed = pad_batch([[*s, vocab.sep_id, *t, vocab.eos_id] for s, t in pairs], vocab.pad_id)
+    packed = pack_masked(pairs, vocab)
     target = torch.zeros_like(packed, dtype=torch.bool)
     for row, (source, answer) in enumerate(pairs):
         if not answer:

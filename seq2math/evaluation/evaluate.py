@@ -25,7 +25,7 @@ import torch
 
 from seq2math.data.batching import MASKED_OBJECTIVES, Example, collate_masked_objective, collate_seq2seq, encode_example
 from seq2math.evaluation.decode import decode_sources, model_max_len, output_limit
-from seq2math.evaluation.masked import check_masked
+from seq2math.evaluation.masked import check_masked, one_length
 from seq2math.evaluation.metrics import example_record, summarize
 from seq2math.evaluation.pool import Verifier
 from seq2math.jobs.files import write_atomically
@@ -183,7 +183,7 @@ def validate(model: torch.nn.Module, loss_module: torch.nn.Module, task: Task, v
         options = EvalOptions(beam=1, batch_size=batch_size)
         records = check_examples(model, task, vocab, subset, options, decoding_cap(model, subset, options),
                                  device).records
-    elif objective == "masked-target" and subset and len({len(t) for _, t in subset}) == 1:
+    elif objective == "masked-target" and subset and one_length(subset):
         records = check_masked(model, task, vocab, subset, batch_size, device)
     if records is not None:
         summary = summarize(task, records, beam=1)

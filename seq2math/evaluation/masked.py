@@ -25,13 +25,17 @@ from seq2math.tasks.base import Task
 from seq2math.tokens.vocab import FIRST_TOKEN_ID, Vocab
 
 
+def one_length(examples: list[Example]) -> bool:
+    """Whether every target of ``examples`` has the same length (what a masked answer needs)."""
+    return len({len(t) for _, t in examples}) == 1
+
+
 def target_length(examples: list[Example]) -> int:
     """The one target length of ``examples``; raises ``ValueError`` when targets differ in length."""
-    lengths = sorted({len(t) for _, t in examples})
-    if len(lengths) != 1:
+    if not one_length(examples):
         raise ValueError(f"an encoder-only model answers a target of fixed length; these targets have "
-                         f"lengths {lengths[:5]}")
-    return lengths[0]
+                         f"lengths {sorted({len(t) for _, t in examples})[:5]}")
+    return len(examples[0][1])
 
 
 @torch.no_grad()
