@@ -12,7 +12,9 @@ builds, from the generator's own V (the file's target),
 and solves the findlyap SOS program of guided (``findlyap.build_program``/``solve_program``, the
 lyapunov check) on each basis with each Gram sparsity level (``seq2math/sos/sparsity.py``: "signs",
 the lossless blocks guided uses, and "terms", one TSSOS step that falls back to "signs" when it
-finds no margin), within TIME seconds per solve. Every V of the gradient-form fit from the solver's
+finds no margin), within TIME seconds per solve; the level "random" solves no SDP: it runs the
+gradient-form fit from random numbers (``guided.random_start_fits``) until a V is proved or TIME passes
+(only when ``--cells`` names it, e.g. support/random). Every V of the gradient-form fit from the solver's
 numbers (``guided.sdp_fitted_candidates``), then every rounded V (``rounded_candidates``), in
 guided's order, goes to the exact checker (``check.check_candidate``); a cell counts a system only
 when one of them is proved, and says how many the fit proved. One line per system, then per cell:
@@ -41,10 +43,16 @@ from pathlib import Path
 from seq2math.lyapunov.batch import parse_benchmark_line
 from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods.findlyap import polynomial_system, rounded_candidates, solve_program
-from seq2math.lyapunov.methods.guided import completed_basis, even_degree, gram_closure, sdp_fitted_candidates
+from seq2math.lyapunov.methods.guided import (
+    completed_basis,
+    even_degree,
+    gram_closure,
+    random_start_fits,
+    sdp_fitted_candidates,
+)
 from seq2math.symbolic.expr import to_poly
 
-LEVELS = ("signs", "terms")
+LEVELS = ("signs", "terms", "random")
 
 
 def oracle_bases(V, n: int) -> dict[str, list[tuple[int, ...]]]:
@@ -58,6 +66,8 @@ def certify(system, basis, sparsity: str, time_limit: float, backend: str = "cla
     """(solver status, seconds, how a V was proved or "") of guided's SOS program on ``basis`` with ``sparsity``:
     the gradient-form fit from its numbers first (``guided.sdp_fitted_candidates``), then their roundings."""
     start = time.perf_counter()
+    if sparsity == "random":
+        return "fits", *fits_from_random_numbers(system, basis, start + time_limit)
     attempt, coefficients, basis = solve_program(system, even_degree(basis), "lyapunov", basis, time_limit, backend,
                                                  sparsity=sparsity, loose_tolerance=loose_tolerance)
     if coefficients is None:
@@ -72,6 +82,17 @@ def certify(system, basis, sparsity: str, time_limit: float, backend: str = "cla
             if check_candidate(system, candidate, "lyapunov", timeout=left).valid:
                 return attempt.status, time.perf_counter() - start, way
     return attempt.status, time.perf_counter() - start, ""
+
+
+def fits_from_random_numbers(system, basis, deadline: float) -> tuple[float, str]:
+    """(seconds, "proved by the fit" or "") of the gradient-form fits from random numbers on ``basis``
+    (``guided.random_start_fits``, no SDP), one after the other until one is proved or ``deadline`` passes."""
+    start = time.perf_counter()
+    for candidate in random_start_fits(system, [basis], deadline, rounds=10**6):
+        left = deadline - time.perf_counter()
+        if left > 0 and check_candidate(system, candidate, "lyapunov", timeout=left).valid:
+            return time.perf_counter() - start, "proved by the fit"
+    return time.perf_counter() - start, ""
 
 
 def main(argv: list[str]) -> int:
@@ -90,7 +111,7 @@ def main(argv: list[str]) -> int:
     lines = Path(path).read_text(encoding="utf-8").splitlines()[:args.count]
     cells = {(basis, level, backend): {"proved": 0, "fitted": 0, "seconds": [], "statuses": []}
              for basis in ("support", "closure") for level in LEVELS for backend in backends
-             if args.cells is None or f"{basis}/{level}" in args.cells.split(",")}
+             if (level != "random" if args.cells is None else f"{basis}/{level}" in args.cells.split(","))}
     for number, text in enumerate(lines, 1):
         _, system, V = parse_benchmark_line(text, path, number)
         polys = polynomial_system(system)

@@ -103,3 +103,9 @@ def test_oracle_bases_proves_a_bpoly_v_from_its_own_support_and_nothing_for_an_u
     assert "support/signs/clarabel 15 " in lines[0] and "; support/signs/auto 15 " in lines[0], lines
     assert lines[2].startswith("support/signs/clarabel: proved 1 of 2 (") and "x the median" not in lines[2]
     assert lines[3].startswith("support/signs/auto: proved 1 of 2 (") and "x the median of clarabel)" in lines[3]
+    # the fits from random numbers, no SDP: V's own support gives it back, the unstable system nothing
+    assert script.main([str(test_file), "2", "5", "--cells", "support/random"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("1: n=2, support/random 15 fits ") and lines[0].endswith("proved by the fit"), lines
+    assert lines[1].startswith("2: n=2, support/random ") and lines[1].endswith(" -"), lines
+    assert lines[2].startswith("support/random: proved 1 of 2 (1 by the fit); fits x2"), lines

@@ -49,3 +49,18 @@ def test_numbers_near_v_on_a_completed_basis_are_fitted_to_the_exact_v():
     candidates = sdp_fitted_candidates(SYSTEM, basis, numbers, None)
     assert any(_same_up_to_scale(c, V) for c in candidates), candidates
     assert check_candidate(SYSTEM, next(c for c in candidates if _same_up_to_scale(c, V)), "lyapunov").valid is True
+
+
+def test_random_starts_on_a_completed_basis_find_v_without_its_numbers():
+    """guided's fits from random coefficients (``guided.random_start_fits``): only the completed support of V
+    is given, with a hypothesis's x0⁸ and the pure powers up to degree 8 that V lacks; within twenty rounds a fit
+    lands on V, which the checker proves. f has degree 7 and G = [[(1 + x1)², −x0], [x0, 4]] degree 2: a
+    multiplier degree taken from the basis's highest gradient (∂x0⁸ → 7) would leave G constant, so the fit
+    takes it from the lowest."""
+    from seq2math.lyapunov.methods.guided import completed_basis, random_start_fits
+
+    basis = completed_basis(frozenset(tuple(int(e) for e in m) for m in V.monoms()) | {(8, 0)}, 2)
+    assert (0, 8) in basis and (2, 0) in basis
+    candidates = list(random_start_fits(SYSTEM, [basis], None, rounds=20))
+    assert any(_same_up_to_scale(c, V) for c in candidates), candidates
+    assert check_candidate(SYSTEM, next(c for c in candidates if _same_up_to_scale(c, V)), "lyapunov").valid is True

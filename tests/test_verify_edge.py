@@ -2,6 +2,7 @@
 the typed outcomes of the conditions (how each becomes the words of a CheckResult, never a false valid)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -53,8 +54,15 @@ def test_solver_panic_is_a_failed_solve(monkeypatch):
     import clarabel
 
     monkeypatch.setattr(clarabel, "DefaultSolver", Exploding)
+    monkeypatch.setenv("RUST_BACKTRACE", "1")  # as some machines set it: a handled panic prints no backtrace
+    monkeypatch.delenv("SEQ2MATH_RUST_BACKTRACE", raising=False)
     assert sdp.run_clarabel(sp.csc_matrix((1, 1)), np.zeros(1), sp.csc_matrix((0, 1)), np.zeros(0), [],
                             clarabel.DefaultSettings()) is None
+    assert os.environ["RUST_BACKTRACE"] == "0"
+    monkeypatch.setenv("SEQ2MATH_RUST_BACKTRACE", "full")  # asked for: it is kept
+    sdp.run_clarabel(sp.csc_matrix((1, 1)), np.zeros(1), sp.csc_matrix((0, 1)), np.zeros(0), [],
+                     clarabel.DefaultSettings())
+    assert os.environ["RUST_BACKTRACE"] == "full"
 
 
 def test_other_errors_are_not_swallowed(monkeypatch):

@@ -17,6 +17,7 @@ Gram blocks; ``backend="auto"`` (the check's) picks it for blocks of IPM_MIN_BLO
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -340,9 +341,14 @@ def run_clarabel(P, q, A, b, cones, settings):
     Python as pyo3's PanicException, which derives from BaseException: ``except Exception`` does
     not stop it and it would end the whole process (a generation or evaluation run). It is a
     numerical failure of this one solve, so the caller treats it like any failed solve.
+
+    Rust prints the panic's message before Python sees it, and with ``RUST_BACKTRACE=1`` in the
+    environment a 60-line backtrace too, for a failure that is handled: the backtrace goes to
+    ``SEQ2MATH_RUST_BACKTRACE`` (unset: none), read by Rust at the process's first panic.
     """
     import clarabel
 
+    os.environ["RUST_BACKTRACE"] = os.environ.get("SEQ2MATH_RUST_BACKTRACE", "0")
     try:
         return clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
     except BaseException as err:  # noqa: B902 - only the solver's panic is swallowed

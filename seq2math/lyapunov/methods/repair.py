@@ -7,7 +7,10 @@ docs/generation.md; docs/verification.md, "the gradient form"), the right number
     f_i = −Σ_k G_ik ∂_k V(c)        for every equation i,
 
 which is *bilinear*: linear in G for fixed coefficients c of V, linear in c for fixed G, with
-G_ik of degree ≤ min(4, deg f − deg ∂ₖV). Starting from the hypothesis's own coefficients (the
+G_ik of degree ≤ min(4, deg f − d_k), d_k the *lowest* degree of ∂ₖ over the support's monomials: a
+support may hold monomials that V lacks (a hypothesis's extra terms, guided's completion up to x_i^D),
+and the highest degree would leave G too few degrees for the V inside it (docs/baselines.md,
+session 16). Starting from the hypothesis's own coefficients (the
 warm start that an interior-point SOS solver cannot take) and the least-squares G for them, a
 Levenberg–Marquardt fit moves (c, G) together: the G blocks share the matrix WᵀW (W: the
 columns x^m·∂ₖV(c)), so they are eliminated from the normal equations, leaving one K × K
@@ -33,10 +36,11 @@ import scipy.sparse as sp
 from seq2math.sos.newton import full_basis
 from seq2math.symbolic.poly import Poly, ring
 
-#: alternations per hypothesis, and the relative residual below which the fit is exact
-ITERATIONS = 10
+#: Levenberg–Marquardt steps per fit (from random coefficients, 30 steps end exact about twice as often as 10:
+#: docs/baselines.md, session 16), and the relative residual below which the fit is exact
+ITERATIONS = 30
 EXACT_RESIDUAL = 1e-9
-#: G_ik has degree at most this (and deg f − deg ∂ₖV): the backward generator's damping h² and rotation
+#: G_ik has degree at most this (and deg f − d_k): the backward generator's damping h² and rotation
 #: coefficients have degree ≤ 4 (docs/generation.md)
 MAX_MULTIPLIER_DEGREE = 4
 #: denominators tried when scaling the repaired coefficients to simple numbers
@@ -59,7 +63,7 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
     if not support or not np.any(start):
         return []
     f_degree = max((p.total_degree() for p in system if not p.is_zero()), default=0)
-    gradient_degrees = [max((sum(m) - 1 for m in support if m[k]), default=0) for k in range(n)]
+    gradient_degrees = [min((sum(m) - 1 for m in support if m[k]), default=0) for k in range(n)]
     multipliers = [list(map(tuple, full_basis(n, min(MAX_MULTIPLIER_DEGREE, max(0, f_degree - d))).tolist()))
                    for d in gradient_degrees]
     offsets = np.cumsum([0] + [len(m) for m in multipliers])
@@ -79,7 +83,7 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
         for key in terms:
             index.setdefault(key, len(index))
     rows, alphas, cols, vals = map(np.asarray, (rows, alphas, cols, vals))
-    M, K = len(index), int(offsets[-1])
+    M, K, S = len(index), int(offsets[-1]), len(support)
     F = np.zeros((M, n))
     for i, terms in enumerate(F_terms):
         for key, value in terms.items():
@@ -88,8 +92,9 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
     if norm_f == 0 or len(rows) == 0:
         return []
     c = start / np.linalg.norm(start)
-    W = _assemble((M, K), rows, cols, vals * c[alphas])
-    G, *_ = np.linalg.lstsq(W, -F, rcond=None)                 # the best G for the hypothesis's own numbers
+    W = _assemble((M, K), rows, cols, vals * c[alphas])        # sparse: a few terms per column
+    WtW = (W.T @ W).toarray()                                  # the best G for the starting numbers (ridge 1e-10)
+    G = -sla.solve(WtW + 1e-10 * (np.max(np.diag(WtW)) + 1e-300) * np.eye(K), W.T @ F, assume_a="pos")
     damping = 1e-3
     cost = _cost(F, W, G)
     for _ in range(ITERATIONS):                                # Levenberg–Marquardt on (c, G) together
@@ -98,11 +103,11 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
         if deadline is not None and time.perf_counter() > deadline:
             return []
         E = F + W @ G                                          # (M, n): the residual of each equation
-        B = [_assemble((M, len(support)), rows, alphas, vals * G[cols, i]) for i in range(n)]
+        B = [_assemble((M, S), rows, alphas, vals * G[cols, i]) for i in range(n)]
         # normal equations of (Δc, ΔG) with the G blocks eliminated (they share WᵀW): a K × K and an |S| × |S| solve
-        WtW, WtE = W.T @ W, W.T @ E
-        BtW = [b.T @ W for b in B]
-        cc = sum(b.T @ b for b in B)
+        WtW, WtE = (W.T @ W).toarray(), W.T @ E
+        BtW = [(b.T @ W).toarray() for b in B]
+        cc = sum((b.T @ b).toarray() for b in B)
         gc = sum(b.T @ E[:, i] for i, b in enumerate(B))
         while damping < 1e8:
             H = WtW + damping * np.diag(np.diag(WtW) + 1e-12)
@@ -111,8 +116,10 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
             except np.linalg.LinAlgError:
                 damping *= 10
                 continue
-            HB = [sla.cho_solve(factor, BtW[i].T) for i in range(n)]     # H⁻¹ Wᵀ B_i
-            HE = sla.cho_solve(factor, WtE)                              # H⁻¹ Wᵀ E_i, one column per equation
+            # H⁻¹ Wᵀ B_i for every i and H⁻¹ Wᵀ E (one column per equation), in one solve
+            solved = sla.cho_solve(factor, np.hstack([BtW[i].T for i in range(n)] + [WtE]))
+            HB = [solved[:, i * S:(i + 1) * S] for i in range(n)]
+            HE = solved[:, n * S:]
             reduced = cc + damping * np.diag(np.diag(cc) + 1e-12) - sum(BtW[i] @ HB[i] for i in range(n))
             rhs = -gc + sum(BtW[i] @ HE[:, i] for i in range(n))
             try:
@@ -137,21 +144,22 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
     return _simple_polynomials(c, support, n)
 
 
-def _assemble(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> np.ndarray:
-    return sp.coo_matrix((values, (rows, cols)), shape=shape).toarray()   # duplicates are summed
+def _assemble(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> sp.csr_matrix:
+    return sp.csr_matrix((values, (rows, cols)), shape=shape)           # duplicates are summed
 
 
-def _cost(F: np.ndarray, W: np.ndarray, G: np.ndarray) -> float:
+def _cost(F: np.ndarray, W: sp.csr_matrix, G: np.ndarray) -> float:
     return float(np.sum((F + W @ G) ** 2))
 
 
 def _simple_polynomials(c: np.ndarray, support: list[tuple[int, ...]], n: int) -> list[Poly]:
     """c scaled so that its smallest entry is k/d for small k, d, when that makes every entry a simple rational."""
     R = ring(n)
-    pure = [a for a, m in enumerate(support) if sum(1 for e in m if e) == 1 and all(e % 2 == 0 for e in m)]
-    if pure and np.mean(np.sign(c[pure])) < 0:
-        c = -c                                                  # V, not −V: the pure even powers are positive
     nonzero = np.abs(c) > 1e-9 * np.max(np.abs(c))
+    pure = [a for a, m in enumerate(support)
+            if nonzero[a] and sum(1 for e in m if e) == 1 and all(e % 2 == 0 for e in m)]
+    if pure and np.mean(np.sign(c[pure])) < 0:
+        c = -c                  # V, not −V: its pure even powers are positive (those the fit set to 0 do not vote)
     smallest = float(np.min(np.abs(c[nonzero])))
     found, seen = [], set()
     for numerator in SCALES:
