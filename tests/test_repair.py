@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from seq2math.lyapunov.check import check_candidate
@@ -64,3 +65,14 @@ def test_random_starts_on_a_completed_basis_find_v_without_its_numbers():
     candidates = list(random_start_fits(SYSTEM, [basis], None, rounds=20))
     assert any(_same_up_to_scale(c, V) for c in candidates), candidates
     assert check_candidate(SYSTEM, next(c for c in candidates if _same_up_to_scale(c, V)), "lyapunov").valid is True
+
+
+def test_a_trace_of_a_monomial_v_lacks_is_read_as_zero():
+    """An exact fit on a larger support may keep 10⁻⁵ of a monomial V lacks; scaled to 1, it would turn V's
+    own coefficients into large numbers. The rounding reads it as 0 first and gives V."""
+    from seq2math.lyapunov.methods.repair import _simple_polynomials
+
+    support = [(0, 2), (0, 6), (1, 3), (2, 0)]                   # 19x1⁶ + 24x0x1³ + 9x0², and x1²
+    c = np.array([1e-5, 19.0, 24.0, 9.0]) / 31.0
+    X = ring(2).gens()
+    assert _same_up_to_scale(_simple_polynomials(c, support, 2)[0], 19 * X[1]**6 + 24 * X[0] * X[1]**3 + 9 * X[0]**2)

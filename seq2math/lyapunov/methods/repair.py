@@ -45,6 +45,8 @@ EXACT_RESIDUAL = 1e-9
 MAX_MULTIPLIER_DEGREE = 4
 #: denominators tried when scaling the repaired coefficients to simple numbers
 SCALES = (1, 2, 3, 4, 5, 6, 8, 10, 12)
+#: a fitted coefficient below this share of the largest is first read as 0 (``_simple_polynomials``)
+NEGLIGIBLE = 1e-4
 
 
 def repaired_candidates(system: list[Poly], hypothesis: Poly, deadline: float | None = None) -> list[Poly]:
@@ -153,26 +155,32 @@ def _cost(F: np.ndarray, W: sp.csr_matrix, G: np.ndarray) -> float:
 
 
 def _simple_polynomials(c: np.ndarray, support: list[tuple[int, ...]], n: int) -> list[Poly]:
-    """c scaled so that its smallest entry is k/d for small k, d, when that makes every entry a simple rational."""
-    R = ring(n)
-    nonzero = np.abs(c) > 1e-9 * np.max(np.abs(c))
-    pure = [a for a, m in enumerate(support)
-            if nonzero[a] and sum(1 for e in m if e) == 1 and all(e % 2 == 0 for e in m)]
-    if pure and np.mean(np.sign(c[pure])) < 0:
-        c = -c                  # V, not −V: its pure even powers are positive (those the fit set to 0 do not vote)
-    smallest = float(np.min(np.abs(c[nonzero])))
-    found, seen = [], set()
-    for numerator in SCALES:
-        scaled = c / smallest * numerator
-        values = [Fraction(float(v)).limit_denominator(max(SCALES)) for v in scaled]
-        if max(abs(float(v) - s) for v, s in zip(values, scaled)) > 1e-6 * max(1.0, float(np.max(np.abs(scaled)))):
-            continue
-        terms = {m: v for m, v in zip(support, values) if v != 0}
-        key = tuple(sorted(terms.items()))
-        if terms and key not in seen:
-            seen.add(key)
-            found.append(R.from_dict({m: flint.fmpq(v.numerator, v.denominator) for m, v in terms.items()}))
-        if len(found) >= 2:
-            break
-    return found
+    """c scaled so that its smallest entry is k/d for small k, d, when that makes every entry a simple rational.
 
+    Entries below ``NEGLIGIBLE`` of the largest are first read as 0: an exact fit on a support larger than V's
+    can keep a trace of a monomial V lacks (bpoly system 11: x1² at 10⁻⁵ of the largest coefficient), which,
+    scaled to 1, would make every other entry a large number that passes as "simple". Then, in case such an
+    entry was V's own, with only the entries below 10⁻⁹ read as 0."""
+    R = ring(n)
+    found, seen = [], set()
+    for threshold in (NEGLIGIBLE, 1e-9):
+        nonzero = np.abs(c) > threshold * np.max(np.abs(c))
+        d = np.where(nonzero, c, 0.0)
+        pure = [a for a, m in enumerate(support)
+                if nonzero[a] and sum(1 for e in m if e) == 1 and all(e % 2 == 0 for e in m)]
+        if pure and np.mean(np.sign(d[pure])) < 0:
+            d = -d              # V, not −V: its pure even powers are positive (those the fit set to 0 do not vote)
+        smallest = float(np.min(np.abs(d[nonzero])))
+        for numerator in SCALES:
+            scaled = d / smallest * numerator
+            values = [Fraction(float(v)).limit_denominator(max(SCALES)) for v in scaled]
+            if max(abs(float(v) - s) for v, s in zip(values, scaled)) > 1e-6 * max(1.0, float(np.max(np.abs(scaled)))):
+                continue
+            terms = {m: v for m, v in zip(support, values) if v != 0}
+            key = tuple(sorted(terms.items()))
+            if terms and key not in seen:
+                seen.add(key)
+                found.append(R.from_dict({m: flint.fmpq(v.numerator, v.denominator) for m, v in terms.items()}))
+            if len(found) >= 2:
+                return found
+    return found
