@@ -76,3 +76,21 @@ def test_a_trace_of_a_monomial_v_lacks_is_read_as_zero():
     c = np.array([1e-5, 19.0, 24.0, 9.0]) / 31.0
     X = ring(2).gens()
     assert _same_up_to_scale(_simple_polynomials(c, support, 2)[0], 19 * X[1]**6 + 24 * X[0] * X[1]**3 + 9 * X[0]**2)
+
+
+def test_a_separable_v_is_pinned_by_the_antisymmetric_fit():
+    """V = V₀(x0) + V₁(x1): every a·V₀ + b·V₁ fits f = −G∇V for some G, and only the generator's ratio is a
+    Lyapunov function. With G = diagonal + antisymmetric, the generator's shape, the fit gives V back."""
+    from seq2math.lyapunov.methods.repair import antisymmetric_fitted_candidates
+
+    x0, x1 = ring(2).gens()
+    V_sep = 3 * x0**2 + x1**4
+    d0, d1 = V_sep.derivative(0), V_sep.derivative(1)
+    system = [-(x1**2 + 1) * d0 + (2 + x0) * d1, -(2 + x0) * d0 - 4 * d1]     # D = diag(x1² + 1, 4), A01 = −(2 + x0)
+    wrong_ratio = 3 * x0**2 + 2 * x1**4
+    assert check_candidate(system, wrong_ratio, "lyapunov").valid is False   # a fit need not be a V
+    support = [(0, 4), (2, 0)]
+    rng = np.random.default_rng(3)
+    found = [c for _ in range(5) for c in antisymmetric_fitted_candidates(system, support, rng.standard_normal(2))]
+    assert any(_same_up_to_scale(c, V_sep) for c in found), found
+    assert check_candidate(system, next(c for c in found if _same_up_to_scale(c, V_sep)), "lyapunov").valid is True

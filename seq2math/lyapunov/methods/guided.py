@@ -38,8 +38,9 @@ for 21 of the first 40 systems (0.2 s each); the exact V itself, 40 of 40.
 
 The fit does not need the hypothesis's numbers, only a support that holds V: in the next quarter of
 the time, ``random_start_fits`` starts it from random numbers on each basis of ``fit_bases`` (the
-bases above, with each support's Gram closure, whose SDPs would not finish in time), three passes.
-On the first 25 systems of our bpoly test set this took ``model,guided`` from 15 to 17 proved
+bases above, with each support's Gram closure, whose SDPs would not finish in time), three passes,
+each with the unrestricted fit and, for two variables, the one whose G has the generator's shape.
+On the first 25 systems of our bpoly test set this took ``model,guided`` from 15 to 18 proved
 (docs/baselines.md, session 16).
 """
 
@@ -60,7 +61,12 @@ from seq2math.lyapunov.methods.findlyap import (
     solve_program,
 )
 from seq2math.lyapunov.methods.model import ModelMethod, Proposal, read_hypotheses
-from seq2math.lyapunov.methods.repair import fitted_candidates, repaired_candidates
+from seq2math.lyapunov.methods.repair import (
+    ANTISYMMETRIC_MAX_VARIABLES,
+    antisymmetric_fitted_candidates,
+    fitted_candidates,
+    repaired_candidates,
+)
 from seq2math.lyapunov.methods.screen import may_be_feasible
 from seq2math.symbolic.expr import NotPolynomialError, to_poly
 from seq2math.symbolic.poly import Poly
@@ -196,14 +202,19 @@ def random_start_fits(system: list[Poly], bases: list[list[Monomial]], deadline:
     two-variable systems among the first 25 of our bpoly test set, 34 of 85 fits from standard normal
     coefficients end exact, and every system but one gets an exact fit within five
     (docs/baselines.md, session 16). So a basis that holds V but whose hypotheses' numbers and
-    SOS program (a degenerate optimum, a timeout) both miss it is still proved. The generator is
-    seeded by the system, so a run is reproducible. A fit stops at ``deadline``."""
+    SOS program (a degenerate optimum, a timeout) both miss it is still proved. Each round passes over the
+    bases with the unrestricted fit (milliseconds), then, for two variables, with the fit whose G has the
+    generator's shape (diagonal plus antisymmetric: ``repair.antisymmetric_fitted_candidates``), which pins
+    a separable V. The generator is seeded by the system, so a run is reproducible. A fit stops at
+    ``deadline``."""
     rng = np.random.default_rng(zlib.crc32(" ; ".join(map(str, system)).encode()))
+    fits = [fitted_candidates] + ([antisymmetric_fitted_candidates] if len(system) <= ANTISYMMETRIC_MAX_VARIABLES else [])
     for _ in range(rounds):
-        for basis in bases:
-            if deadline is not None and time.perf_counter() > deadline:
-                return
-            yield from fitted_candidates(system, basis, rng.standard_normal(len(basis)), deadline)
+        for fit in fits:
+            for basis in bases:
+                if deadline is not None and time.perf_counter() > deadline:
+                    return
+                yield from fit(system, basis, rng.standard_normal(len(basis)), deadline)
 
 
 @register_method

@@ -32,6 +32,7 @@ import flint
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+from scipy.optimize import least_squares
 
 from seq2math.sos.newton import full_basis
 from seq2math.symbolic.poly import Poly, ring
@@ -47,6 +48,11 @@ MAX_MULTIPLIER_DEGREE = 4
 SCALES = (1, 2, 3, 4, 5, 6, 8, 10, 12)
 #: a fitted coefficient below this share of the largest is first read as 0 (``_simple_polynomials``)
 NEGLIGIBLE = 1e-4
+#: the fit with a diagonal-plus-antisymmetric G (``antisymmetric_fitted_candidates``): up to this many
+#: variables (two: 0.05–0.5 s per fit; three: about 4 s, where the unrestricted fit takes 0.3), and at most
+#: this many residual evaluations
+ANTISYMMETRIC_MAX_VARIABLES = 2
+ANTISYMMETRIC_STEPS = 200
 
 
 def repaired_candidates(system: list[Poly], hypothesis: Poly, deadline: float | None = None) -> list[Poly]:
@@ -64,35 +70,11 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
     n = len(system)
     if not support or not np.any(start):
         return []
-    f_degree = max((p.total_degree() for p in system if not p.is_zero()), default=0)
-    gradient_degrees = [min((sum(m) - 1 for m in support if m[k]), default=0) for k in range(n)]
-    multipliers = [list(map(tuple, full_basis(n, min(MAX_MULTIPLIER_DEGREE, max(0, f_degree - d))).tolist()))
-                   for d in gradient_degrees]
-    offsets = np.cumsum([0] + [len(m) for m in multipliers])
-    # T: the monomial x^(m + α − e_k) with coefficient α_k, for each (α, k, m): the polynomial ∂_k(x^α)·x^m
-    rows, alphas, cols, vals, index = [], [], [], [], {}
-    for a, alpha in enumerate(support):
-        for k in range(n):
-            if alpha[k] == 0:
-                continue
-            base = tuple(alpha[j] - (j == k) for j in range(n))
-            for t, m in enumerate(multipliers[k]):
-                key = tuple(b + e for b, e in zip(base, m))
-                rows.append(index.setdefault(key, len(index))), alphas.append(a)
-                cols.append(offsets[k] + t), vals.append(float(alpha[k]))
-    F_terms = [dict(zip((tuple(int(v) for v in e) for e in p.monoms()), (float(c) for c in p.coeffs()))) for p in system]
-    for terms in F_terms:
-        for key in terms:
-            index.setdefault(key, len(index))
-    rows, alphas, cols, vals = map(np.asarray, (rows, alphas, cols, vals))
-    M, K, S = len(index), int(offsets[-1]), len(support)
-    F = np.zeros((M, n))
-    for i, terms in enumerate(F_terms):
-        for key, value in terms.items():
-            F[index[key], i] = value
-    norm_f = np.linalg.norm(F)
-    if norm_f == 0 or len(rows) == 0:
+    problem = _fit_problem(system, support)
+    if problem is None:
         return []
+    rows, alphas, cols, vals, F, K = problem
+    M, S, norm_f = F.shape[0], len(support), np.linalg.norm(F)
     c = start / np.linalg.norm(start)
     W = _assemble((M, K), rows, cols, vals * c[alphas])        # sparse: a few terms per column
     WtW = (W.T @ W).toarray()                                  # the best G for the starting numbers (ridge 1e-10)
@@ -144,6 +126,104 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
     if cost >= (EXACT_RESIDUAL * norm_f) ** 2:
         return []
     return _simple_polynomials(c, support, n)
+
+
+def _fit_problem(system: list[Poly], support: list[tuple[int, ...]], common: bool = False):
+    """The data of the fit f = −G∇V on ``support``, or None when f is 0 or no monomial has a gradient:
+    (rows, alphas, cols, vals, F, K) such that W(c) = ``_assemble((M, K), rows, cols, vals * c[alphas])``
+    has the columns x^m·∂ₖV(c) for each gradient k and multiplier monomial m of G_ik (K of them), and
+    F (M × n) holds f's coefficients on the same M monomials. With ``common``, every k gets the same
+    multipliers, those of the lowest gradient degree (the antisymmetric fit pairs G_ij with G_ji)."""
+    n = len(system)
+    f_degree = max((p.total_degree() for p in system if not p.is_zero()), default=0)
+    gradient_degrees = [min((sum(m) - 1 for m in support if m[k]), default=0) for k in range(n)]
+    if common:
+        gradient_degrees = [min(gradient_degrees)] * n
+    multipliers = [list(map(tuple, full_basis(n, min(MAX_MULTIPLIER_DEGREE, max(0, f_degree - d))).tolist()))
+                   for d in gradient_degrees]
+    offsets = np.cumsum([0] + [len(m) for m in multipliers])
+    # T: the monomial x^(m + α − e_k) with coefficient α_k, for each (α, k, m): the polynomial ∂_k(x^α)·x^m
+    rows, alphas, cols, vals, index = [], [], [], [], {}
+    for a, alpha in enumerate(support):
+        for k in range(n):
+            if alpha[k] == 0:
+                continue
+            base = tuple(alpha[j] - (j == k) for j in range(n))
+            for t, m in enumerate(multipliers[k]):
+                key = tuple(b + e for b, e in zip(base, m))
+                rows.append(index.setdefault(key, len(index))), alphas.append(a)
+                cols.append(offsets[k] + t), vals.append(float(alpha[k]))
+    F_terms = [dict(zip((tuple(int(v) for v in e) for e in p.monoms()), (float(c) for c in p.coeffs()))) for p in system]
+    for terms in F_terms:
+        for key in terms:
+            index.setdefault(key, len(index))
+    F = np.zeros((len(index), n))
+    for i, terms in enumerate(F_terms):
+        for key, value in terms.items():
+            F[index[key], i] = value
+    if not np.any(F) or not rows:
+        return None
+    rows, alphas, cols, vals = map(np.asarray, (rows, alphas, cols, vals))
+    return rows, alphas, cols, vals, F, int(offsets[-1])
+
+
+def antisymmetric_fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start: np.ndarray,
+                                    deadline: float | None = None) -> list[Poly]:
+    """``fitted_candidates`` with G restricted to the backward generator's shape: a diagonal (the dampings h_k²)
+    plus an antisymmetric part (each rotation puts c at (i, j) and −c at (j, i); docs/generation.md).
+
+    Where V is separable (V₀(x0) + V₁(x1)), every a·V₀ + b·V₁ fits f = −G∇V with an unrestricted G, and
+    the fit lands on an arbitrary ratio; G_ij = −G_ji pins the generator's. The G blocks of the equations are
+    coupled, so (c, G) is one joint Levenberg–Marquardt problem (MINPACK through scipy, the exact Jacobian of
+    the bilinear residual): for at most ``ANTISYMMETRIC_MAX_VARIABLES`` variables."""
+    n = len(system)
+    if n > ANTISYMMETRIC_MAX_VARIABLES or not support or not np.any(start) or (
+            deadline is not None and time.perf_counter() > deadline):
+        return []
+    problem = _fit_problem(system, support, common=True)
+    if problem is None:
+        return []
+    rows, alphas, cols, vals, F, K = problem
+    M, S, T = F.shape[0], len(support), K // n
+    norm_f = np.linalg.norm(F)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    # E[i] (K × P): G[:, i] = E[i] @ g, with g = (D_0, …, D_{n−1}, A_01, A_02, …), T coefficients each
+    P = (n + len(pairs)) * T
+    E = [np.zeros((K, P)) for _ in range(n)]
+    for i in range(n):
+        E[i][i * T:(i + 1) * T, i * T:(i + 1) * T] = np.eye(T)
+    for p, (i, j) in enumerate(pairs):
+        block = slice((n + p) * T, (n + p + 1) * T)
+        E[i][j * T:(j + 1) * T, block] = np.eye(T)           # G_ij = A_ij multiplies ∂_jV in equation i
+        E[j][i * T:(i + 1) * T, block] = -np.eye(T)          # G_ji = −A_ij multiplies ∂_iV in equation j
+
+    def residual(x):
+        W = _assemble((M, K), rows, cols, vals * x[:S][alphas])
+        R = F + np.column_stack([W @ (E[i] @ x[S:]) for i in range(n)])
+        return np.concatenate([R.T.ravel() / norm_f, [x[:S] @ x[:S] - 1.0]])
+
+    def jacobian(x):
+        W = _assemble((M, K), rows, cols, vals * x[:S][alphas])
+        J = np.zeros((n * M + 1, S + P))
+        for i in range(n):
+            G_i = E[i] @ x[S:]
+            J[i * M:(i + 1) * M, :S] = _assemble((M, S), rows, alphas, vals * G_i[cols]).toarray() / norm_f
+            J[i * M:(i + 1) * M, S:] = (W @ E[i]) / norm_f
+        J[-1, :S] = 2 * x[:S]
+        return J
+
+    c = start / np.linalg.norm(start)
+    W = _assemble((M, K), rows, cols, vals * c[alphas])
+    A = np.vstack([(W @ E[i]) for i in range(n)])           # the best g for the starting numbers
+    g, *_ = np.linalg.lstsq(A, -F.T.ravel(), rcond=None)
+    x0 = np.concatenate([c, g])
+    method = "lm" if n * M + 1 >= len(x0) else "trf"         # MINPACK wants no more unknowns than residuals
+    answer = least_squares(residual, x0, jac=jacobian, method=method, max_nfev=ANTISYMMETRIC_STEPS)
+    if deadline is not None and time.perf_counter() > deadline:
+        return []
+    if np.linalg.norm(answer.fun[:-1]) >= EXACT_RESIDUAL or abs(answer.fun[-1]) > 1e-6:
+        return []
+    return _simple_polynomials(answer.x[:S], support, n)
 
 
 def _assemble(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> sp.csr_matrix:
