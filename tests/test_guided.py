@@ -80,6 +80,34 @@ def test_the_gram_closure_puts_back_the_cross_terms_of_squares():
     assert gram_closure(closed) == closed               # its new monomials are no squares
 
 
+def test_the_fits_try_the_union_of_every_support_and_its_closure_first(monkeypatch):
+    # x0 x1 and x0^3 x1 spread over a beam: no single completed support holds both, the union of all of them does
+    supports = [frozenset({(4, 0), (1, 1)}), frozenset({(0, 4)}), frozenset({(2, 0)}), frozenset({(3, 1)})]
+    unions = guided.union_bases(supports, 2)
+    assert unions[0] == completed_basis(supports[0] | supports[1] | supports[2], 2)       # the top three's union
+    assert (3, 1) not in unions[0] and {(1, 1), (3, 1)} <= set(unions[1])         # every support's union
+    assert set(unions[1]) < set(unions[2]) and (2, 2) in unions[2]     # its Gram closure adds x0^2 x1^2
+    assert not any({(1, 1), (3, 1)} <= set(completed_basis(s, 2)) for s in supports)
+    bases = guided.fit_bases(supports, 2)
+    assert bases[:3] == unions and len(bases) == len(set(map(tuple, bases)))             # then the rest, no repeats
+    monkeypatch.setattr(guided, "CLOSURE_OF_ALL_MAX", len(unions[2]) - 1)                # a closure too large: left out
+    assert guided.union_bases(supports, 2) == unions[:2]
+
+
+def test_random_starts_repeat_by_system_and_differ_by_salt(monkeypatch):
+    seen = []
+    monkeypatch.setattr(guided, "fitted_candidates", lambda system, basis, start, deadline: seen.append(tuple(start)) or [])
+    monkeypatch.setattr(guided, "antisymmetric_fitted_candidates", lambda *args: [])
+    runs = []
+    for salt in (0, 0, 1):
+        seen.clear()
+        list(guided.random_start_fits(NEEDS_CROSS_TERM, [[(2, 0), (1, 1), (0, 2)]], None, rounds=2, salt=salt))
+        runs.append(list(seen))
+    assert len(runs[0]) == 2 and runs[0][0] != runs[0][1]       # one start per round, each new
+    assert runs[0] == runs[1]                                   # reproducible
+    assert runs[2][0] != runs[0][0]                             # another salt, other numbers
+
+
 def test_a_near_miss_is_repaired_and_proved_exactly(lyapunov_run, stub_beam, textbook):
     calls = stub_beam(NEAR_MISS)
     assert check_candidate(textbook.system, NEAR_MISS, "lyapunov").valid is False   # the hypothesis itself fails
@@ -113,6 +141,9 @@ def test_guided_never_gets_a_rejected_V_certified(lyapunov_run, stub_beam, textb
         return Attempt(degree, "feasible", 0.0), coefficients, basis
 
     monkeypatch.setattr(guided, "solve_program", liar)
+    # only the liar's answers reach the loop: the fits (which find x0^2 + x1^2 on the near miss's bases) are off
+    monkeypatch.setattr(guided, "repaired_candidates", lambda *args: [])
+    monkeypatch.setattr(guided, "random_start_fits", lambda *args, **kwargs: iter(()))
     for check in ("lyapunov", "barrier"):
         outcome = solve_system(textbook.system, [make_method("guided", model=str(lyapunov_run), beam=1)], check,
                                time_limit=20)

@@ -28,7 +28,8 @@ per process), so ``--methods model,guided`` decodes once. Each SOS solve gets th
 before the deadline of the solve loop, and no new one starts after it.
 
 Before the SOS programs, the best hypothesis of each distinct set of monomials, in beam order
-and within a quarter of the time left, gets its coefficients *repaired*
+and within a quarter of the time left (three eighths where the first basis has degree 8 or more),
+gets its coefficients *repaired*
 (``repair.py``): starting from the hypothesis's own numbers, a Levenberg–Marquardt fit of
 f = −G(x)∇V(x) with V on the hypothesis's monomials and a polynomial matrix G. That is the
 warm start the SOS programs cannot take (Clarabel takes no initial point); an exact fit, scaled
@@ -36,18 +37,21 @@ to simple numbers, is proposed like every other candidate. On our BPoly-like tes
 the generator's V with every coefficient moved by −1, 0 or +1 at random back into the right V
 for 21 of the first 40 systems (0.2 s each); the exact V itself, 40 of 40.
 
-The fit does not need the hypothesis's numbers, only a support that holds V: in the next quarter of
-the time, ``random_start_fits`` starts it from random numbers on each basis of ``fit_bases`` (the
-bases above, with each support's Gram closure, whose SDPs would not finish in time), three passes,
-each with the unrestricted fit and, for two variables, the one whose G has the generator's shape.
-On the first 25 systems of our bpoly test set this took ``model,guided`` from 15 to 18 proved
-(docs/baselines.md, session 16).
+The fit does not need the hypothesis's numbers, only a support that holds V: until half the time
+(three quarters where the first basis has degree 8 or more: there the SDPs rarely finish and add
+nothing), ``random_start_fits`` starts it from random numbers, first on ``union_bases`` alone (the
+union of every support of the beam and its Gram closure, which hold V where no single support does),
+then on each basis of ``fit_bases`` (the bases above, with each support's Gram closure, whose SDPs
+would not finish in time), each basis with the unrestricted fit and, for two variables, the one
+whose G has the generator's shape. On the first 25 systems of our bpoly test set this took
+``model,guided`` from 15 to 18 proved (docs/baselines.md, session 16), then to 19–20 (session 18).
 """
 
 from __future__ import annotations
 
 import time
 import zlib
+from itertools import chain
 from typing import Any, Iterator
 
 import numpy as np
@@ -73,11 +77,22 @@ from seq2math.symbolic.poly import Poly
 
 #: the first basis tried is the union of the supports of this many top hypotheses
 UNION_SIZE = 3
-#: the coefficient repair may use this share of the time left; the SOS programs get the rest
+#: the coefficient repair (the fits) may use this share of the time left, the SOS programs get the rest; LARGE_REPAIR_SHARE
+#: where the first basis has degree LARGE_DEGREE or more. On the first 25 systems of our bpoly test set (10 s) the fits
+#: alone prove 19 of 25, with 0.75 of the time 20 and with 0.5 18; on fsostools, whose V have degree 4–6 and whose
+#: SDPs finish, 0.75 loses one of 20 that 0.5 proves (45 of the first 50 bpoly V have degree 8 or more, no
+#: fsostools, fbarr or flyap V does; docs/baselines.md, session 18)
 REPAIR_SHARE = 0.5
+LARGE_REPAIR_SHARE = 0.75
+LARGE_DEGREE = 8
 #: rounds of fits from random coefficients over every basis (``random_start_fits``), after the fits from the
 #: hypotheses' own numbers and within the repair's share of the time
 RANDOM_ROUNDS = 3
+#: the Gram closure of the union of every support is a fit basis up to this many monomials (a fit on one of
+#: 69–89 monomials takes 0.3–0.4 s with three variables, on 145 about 8 s with four: docs/baselines.md, session 18)
+CLOSURE_OF_ALL_MAX = 100
+#: rounds of fits from random numbers over ``union_bases`` alone, within the first half of those fits' time
+UNION_ROUNDS = 10
 #: Gram blocks of its programs (``seq2math.sos.sparsity``): lossless sign-symmetry blocks. A model's support
 #: is sparse, so V (and often −V̇) keeps sign symmetries that the full findlyap basis does not
 SPARSITY = "signs"
@@ -161,23 +176,45 @@ def guided_bases(supports: list[frozenset[Monomial]], nvars: int, union_size: in
     within 10 s and certified nothing more (docs/results.md, session 12)."""
     if not supports:
         return []
-    union = frozenset().union(*supports[:union_size])
     bases: list[list[Monomial]] = []
-    for support in [union, *supports]:
+    for support in [frozenset().union(*supports[:union_size]), *supports]:
         basis = completed_basis(support, nvars)
         if basis not in bases:
             bases.append(basis)
     return bases
 
 
+def union_bases(supports: list[frozenset[Monomial]], nvars: int) -> list[list[Monomial]]:
+    """The completed unions that the fits from random numbers try first and most often: the union of the top
+    ``UNION_SIZE`` supports (``guided_bases``'s first basis), the union of every support of the beam, and that
+    union's Gram closure when it has at most ``CLOSURE_OF_ALL_MAX`` monomials.
+
+    A beam spreads V's monomials over its hypotheses, so the union of every support holds V where no single
+    support does, and a fit on the larger basis still lands on V from random numbers. On the first 25
+    systems of our bpoly test set (the committed models' beams, 5 s of fits per basis, no SDP) the union of
+    every support proves 16 and its closure 14, 18 together, against 4 for the top three's union
+    (docs/baselines.md, session 18)."""
+    if not supports:
+        return []
+    every = frozenset().union(*supports)
+    unions = [frozenset().union(*supports[:UNION_SIZE]), every]
+    closed_every = completed_basis(gram_closure(every), nvars)
+    bases: list[list[Monomial]] = []
+    for basis in [completed_basis(union, nvars) for union in unions] + (
+            [closed_every] if len(closed_every) <= CLOSURE_OF_ALL_MAX else []):
+        if basis not in bases:
+            bases.append(basis)
+    return bases
+
+
 def fit_bases(supports: list[frozenset[Monomial]], nvars: int) -> list[list[Monomial]]:
-    """The bases of the fits from random numbers: ``guided_bases`` with each support's completed Gram closure after
-    it. A fit costs milliseconds on a basis whose SDP would not finish, so the closures that
+    """The bases of the fits from random numbers: ``union_bases``, then each support and its completed Gram
+    closure. A fit costs milliseconds on a basis whose SDP would not finish, so the closures that
     ``guided_bases`` leaves out are tried here (on the first 25 systems of our bpoly test set, one closure holds
     the generator's V for 18 systems, one support for 15; docs/baselines.md, session 16)."""
-    bases: list[list[Monomial]] = []
-    for basis in guided_bases(supports, nvars)[:1] + [completed_basis(closed, nvars) for support in supports
-                                                      for closed in (support, gram_closure(support))]:
+    bases = union_bases(supports, nvars)
+    for basis in (completed_basis(closed, nvars) for support in supports
+                  for closed in (support, gram_closure(support))):
         if basis not in bases:
             bases.append(basis)
     return bases
@@ -195,7 +232,7 @@ def sdp_fitted_candidates(system: list[Poly], basis: list[Monomial], coefficient
 
 
 def random_start_fits(system: list[Poly], bases: list[list[Monomial]], deadline: float | None,
-                      rounds: int = RANDOM_ROUNDS) -> Iterator[Poly]:
+                      rounds: int = RANDOM_ROUNDS, salt: int = 0) -> Iterator[Poly]:
     """The gradient-form fit on each basis from random coefficients: ``rounds`` passes over ``bases``.
 
     The fit needs the support, not the numbers: on the completed supports of the generator's V, for the
@@ -203,15 +240,18 @@ def random_start_fits(system: list[Poly], bases: list[list[Monomial]], deadline:
     coefficients end exact, and every system but one gets an exact fit within five
     (docs/baselines.md, session 16). So a basis that holds V but whose hypotheses' numbers and
     SOS program (a degenerate optimum, a timeout) both miss it is still proved. Each round passes over the
-    bases with the unrestricted fit (milliseconds), then, for two variables, with the fit whose G has the
-    generator's shape (diagonal plus antisymmetric: ``repair.antisymmetric_fitted_candidates``), which pins
-    a separable V. The generator is seeded by the system, so a run is reproducible. A fit stops at
-    ``deadline``."""
-    rng = np.random.default_rng(zlib.crc32(" ; ".join(map(str, system)).encode()))
+    bases, and on each basis runs the unrestricted fit (milliseconds to 0.2 s), then, for two variables, the
+    fit whose G has the generator's shape (diagonal plus antisymmetric:
+    ``repair.antisymmetric_fitted_candidates``), which pins a separable V; basis by basis rather than fit by
+    fit, so that the first bases get both fits before the time runs out (system 14 of our bpoly test set is
+    proved by the second fit on its third basis, after a whole pass of the first fit took 2.7 s: docs/baselines.md,
+    session 18). The generator is seeded by the system and ``salt`` (two calls on the same bases with different
+    salts start from different numbers), so a run is reproducible. A fit stops at ``deadline``."""
+    rng = np.random.default_rng([zlib.crc32(" ; ".join(map(str, system)).encode()), salt])
     fits = [fitted_candidates] + ([antisymmetric_fitted_candidates] if len(system) <= ANTISYMMETRIC_MAX_VARIABLES else [])
     for _ in range(rounds):
-        for fit in fits:
-            for basis in bases:
+        for basis in bases:
+            for fit in fits:
                 if deadline is not None and time.perf_counter() > deadline:
                     return
                 yield from fit(system, basis, rng.standard_normal(len(basis)), deadline)
@@ -245,20 +285,27 @@ class GuidedMethod(ModelMethod):
         n = len(system)
         proposals = read_hypotheses(search.state, n)
         repaired = 0
-        repair_until = None if deadline is None else time.perf_counter() + REPAIR_SHARE * seconds_left(deadline)
+        supports = hypothesis_supports(proposals, n)
+        bases = guided_bases(supports, n)
+        # the fits' share of the time: larger where the first basis is of degree LARGE_DEGREE or more, whose SDPs
+        # rarely finish in time while the fits land (BPoly-sized); on small bases the SDPs keep half the time
+        share = LARGE_REPAIR_SHARE if bases and even_degree(bases[0]) >= LARGE_DEGREE else REPAIR_SHARE
+        repair_until = None if deadline is None else time.perf_counter() + share * seconds_left(deadline)
         # the fits from the hypotheses' numbers get the first half of the repair's time, those from random ones the rest
-        numbers_until = None if deadline is None else time.perf_counter() + REPAIR_SHARE * seconds_left(deadline) / 2
+        numbers_until = None if deadline is None else time.perf_counter() + share * seconds_left(deadline) / 2
         for V in distinct_supports(polynomial_hypotheses(proposals, n)):
             if numbers_until is not None and time.perf_counter() > numbers_until:
                 break
             for candidate in repaired_candidates(system, V, numbers_until):
                 repaired += 1
                 yield candidate
-        bases = guided_bases(hypothesis_supports(proposals, n), n)
         if not bases:
             search.reason = "guided: no readable polynomial hypothesis in the beam"
             return
-        for candidate in random_start_fits(system, fit_bases(hypothesis_supports(proposals, n), n), repair_until):
+        # the unions alone for the first half of the random fits' time, then a few rounds over every fit basis
+        unions_until = None if repair_until is None else (time.perf_counter() + repair_until) / 2
+        for candidate in chain(random_start_fits(system, union_bases(supports, n), unions_until, rounds=UNION_ROUNDS),
+                               random_start_fits(system, fit_bases(supports, n), repair_until, salt=1)):
             repaired += 1
             yield candidate
         statuses = []

@@ -89,7 +89,9 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
         E = F + W @ G                                          # (M, n): the residual of each equation
         B = [_assemble((M, S), rows, alphas, vals * G[cols, i]) for i in range(n)]
         # normal equations of (Δc, ΔG) with the G blocks eliminated (they share WᵀW): a K × K and an |S| × |S| solve
-        WtW, WtE = (W.T @ W).toarray(), W.T @ E
+        if WtW is None:                                        # W moved with the last accepted step
+            WtW = (W.T @ W).toarray()
+        WtE = W.T @ E
         BtW = [(b.T @ W).toarray() for b in B]
         cc = sum((b.T @ b).toarray() for b in B)
         gc = sum(b.T @ E[:, i] for i, b in enumerate(B))
@@ -117,7 +119,7 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
             new_cost = _cost(F, W_new, G_new)
             if new_cost < cost:
                 scale = np.linalg.norm(c_new)
-                c, G, W, cost = c_new / scale, G_new * scale, W_new / scale, new_cost
+                c, G, W, cost, WtW = c_new / scale, G_new * scale, W_new / scale, new_cost, None
                 damping = max(damping / 10, 1e-12)
                 break
             damping *= 10
