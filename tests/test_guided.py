@@ -88,8 +88,9 @@ def test_the_fits_try_the_union_of_every_support_and_its_closure_first(monkeypat
     assert (3, 1) not in unions[0] and {(1, 1), (3, 1)} <= set(unions[1])         # every support's union
     assert set(unions[1]) < set(unions[2]) and (2, 2) in unions[2]     # its Gram closure adds x0^2 x1^2
     assert not any({(1, 1), (3, 1)} <= set(completed_basis(s, 2)) for s in supports)
+    assert len(unions) == 4 and set(unions[2]) < set(unions[3]) and (1, 2) in unions[3]   # the completed union's closure
     bases = guided.fit_bases(supports, 2)
-    assert bases[:3] == unions and len(bases) == len(set(map(tuple, bases)))             # then the rest, no repeats
+    assert bases[:4] == unions and len(bases) == len(set(map(tuple, bases)))             # then the rest, no repeats
     monkeypatch.setattr(guided, "CLOSURE_OF_ALL_MAX", len(unions[2]) - 1)                # a closure too large: left out
     assert guided.union_bases(supports, 2) == unions[:2]
 
