@@ -184,17 +184,19 @@ def guided_bases(supports: list[frozenset[Monomial]], nvars: int, union_size: in
     return bases
 
 
-def union_bases(supports: list[frozenset[Monomial]], nvars: int) -> list[list[Monomial]]:
+def union_bases(supports: list[frozenset[Monomial]], nvars: int, large: bool = True) -> list[list[Monomial]]:
     """The completed unions that the fits from random numbers try first and most often: the union of the top
     ``UNION_SIZE`` supports (``guided_bases``'s first basis), the union of every support of the beam, that
     union's Gram closure, and the Gram closure of the completed union (its pure powers xᵢ^2k pair with the
-    other squares), each closure when it has at most ``CLOSURE_OF_ALL_MAX`` monomials.
+    other squares; only when ``large``: the first basis has degree ``LARGE_DEGREE`` or more), each closure when
+    it has at most ``CLOSURE_OF_ALL_MAX`` monomials.
 
     A beam spreads V's monomials over its hypotheses, so the union of every support holds V where no single
     support does, and a fit on the larger basis still lands on V from random numbers. On the first 25
     systems of our bpoly test set (the committed models' beams, 5 s of fits per basis, no SDP) the union of
     every support proves 16 and its closure 14, 18 together, against 4 for the top three's union; the
-    closure of the completed union adds system 3 (docs/baselines.md, session 18)."""
+    closure of the completed union adds system 3. On small forward systems its fits land on wrong V whose
+    checks take the SDPs' time (fsostools system 6 was lost with it; docs/baselines.md, session 18)."""
     if not supports:
         return []
     every = frozenset().union(*supports)
@@ -204,19 +206,19 @@ def union_bases(supports: list[frozenset[Monomial]], nvars: int) -> list[list[Mo
         if basis not in bases:
             bases.append(basis)
     # the closure of the union, then of the completed union (whose pure powers xᵢ^2k pair with the rest)
-    for closed in (gram_closure(every), gram_closure(frozenset(completed_every))):
+    for closed in [gram_closure(every)] + ([gram_closure(frozenset(completed_every))] if large else []):
         basis = completed_basis(closed, nvars)
         if len(basis) <= CLOSURE_OF_ALL_MAX and basis not in bases:
             bases.append(basis)
     return bases
 
 
-def fit_bases(supports: list[frozenset[Monomial]], nvars: int) -> list[list[Monomial]]:
+def fit_bases(supports: list[frozenset[Monomial]], nvars: int, large: bool = True) -> list[list[Monomial]]:
     """The bases of the fits from random numbers: ``union_bases``, then each support and its completed Gram
     closure. A fit costs milliseconds on a basis whose SDP would not finish, so the closures that
     ``guided_bases`` leaves out are tried here (on the first 25 systems of our bpoly test set, one closure holds
     the generator's V for 18 systems, one support for 15; docs/baselines.md, session 16)."""
-    bases = union_bases(supports, nvars)
+    bases = union_bases(supports, nvars, large)
     for basis in (completed_basis(closed, nvars) for support in supports
                   for closed in (support, gram_closure(support))):
         if basis not in bases:
@@ -293,7 +295,8 @@ class GuidedMethod(ModelMethod):
         bases = guided_bases(supports, n)
         # the fits' share of the time: larger where the first basis is of degree LARGE_DEGREE or more, whose SDPs
         # rarely finish in time while the fits land (BPoly-sized); on small bases the SDPs keep half the time
-        share = LARGE_REPAIR_SHARE if bases and even_degree(bases[0]) >= LARGE_DEGREE else REPAIR_SHARE
+        large = bool(bases) and even_degree(bases[0]) >= LARGE_DEGREE
+        share = LARGE_REPAIR_SHARE if large else REPAIR_SHARE
         repair_until = None if deadline is None else time.perf_counter() + share * seconds_left(deadline)
         # the fits from the hypotheses' numbers get the first half of the repair's time, those from random ones the rest
         numbers_until = None if deadline is None else time.perf_counter() + share * seconds_left(deadline) / 2
@@ -308,8 +311,9 @@ class GuidedMethod(ModelMethod):
             return
         # the unions alone for the first half of the random fits' time, then a few rounds over every fit basis
         unions_until = None if repair_until is None else (time.perf_counter() + repair_until) / 2
-        for candidate in chain(random_start_fits(system, union_bases(supports, n), unions_until, rounds=UNION_ROUNDS),
-                               random_start_fits(system, fit_bases(supports, n), repair_until, salt=1)):
+        for candidate in chain(random_start_fits(system, union_bases(supports, n, large), unions_until,
+                                                 rounds=UNION_ROUNDS),
+                               random_start_fits(system, fit_bases(supports, n, large), repair_until, salt=1)):
             repaired += 1
             yield candidate
         statuses = []
