@@ -18,7 +18,7 @@
 #
 # usage, from anywhere:   bash benchmarks/gpu-mixture.sh
 #   OUT=DIR (default: a new temporary directory)   DEVICE=cuda   TRAIN_TIME=7m   WORKERS=(cores - 2)   LOG_EVERY=50 (QUICK: 1)
-#   BATCH_TOKENS=32768   LR=5e-4   INIT=lyapunov-mixture (a shipped name or a checkpoint directory)
+#   BATCH_TOKENS=32768   LR=2e-4   INIT=lyapunov-mixture (a shipped name or a checkpoint directory)
 #   QUICK=1: a small model for 20 s on the CPU, a check of this script (tests/test_gpu_scripts.py)
 # Prepare the wheels on the CPU machine first (pip downloads them for the GPU image's Python 3.12):
 #   bash benchmarks/gpu-wheels.sh        # writes .whl/ (ignored by git); carry .whl and data
@@ -44,7 +44,7 @@ else
   BATCH_TOKENS=${BATCH_TOKENS:-32768}; TINY=40000; SIZE=(); INIT=${INIT-lyapunov-mixture}
   LOG_EVERY=${LOG_EVERY:-50}
 fi
-LR=${LR:-5e-4}
+LR=${LR:-2e-4}
 FBARR=data/fbarr-train300.txt
 note "seq2math lyapunov-mixture on $DEVICE, $(date -u +%Y-%m-%dT%H:%MZ), quick=$QUICK, $CORES cores, out $OUT"
 "$PYTHON" -c "import sys, torch, flint; gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no cuda'

@@ -109,3 +109,14 @@ def test_oracle_bases_proves_a_bpoly_v_from_its_own_support_and_nothing_for_an_u
     assert lines[0].startswith("1: n=2, support/random 15 fits ") and lines[0].endswith("proved by the fit"), lines
     assert lines[1].startswith("2: n=2, support/random ") and lines[1].endswith(" -"), lines
     assert lines[2].startswith("support/random: proved 1 of 2 (1 by the fit); fits x2"), lines
+
+
+def test_gpu_profile_times_the_loader_and_both_attention_settings():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu-profile.py"), "--quick", "--device", "cpu",
+                           "--workers", "1", "--steps", "2", "--turns", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("loader: 32 batches from 1 processes")        # one pool of POOL_STEPS batches
+    assert [line.split(":")[0] for line in lines[1:]] == ["steps, cudnn attention allowed",
+                                                          "steps, cudnn attention left out"]
+    assert all(float(line.split(": ")[1].split(" steps/s")[0]) > 0 for line in lines[1:])

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from seq2math.symbolic.expr import to_poly
+from seq2math.tasks.base import make_task
+from seq2math.tokens import monomial
 from seq2math.tokens.monomial import RepresentationError, decode_monomial, encode_monomial
 from seq2math.tokens.prefix import PrefixParseError, parse_full_expression, parse_system
 from seq2math.tokens.representation import codec_for, load_vocab, make_vocab
@@ -63,6 +66,57 @@ def test_non_polynomials_and_malformed_sequences_are_refused_by_name():
                      ("<SPECIAL_3> INT+ 1 ^1 ^0", "in a system of 1")]:
         with pytest.raises(RepresentationError, match=why):
             decode_monomial(bad.split())
+
+
+def _general(tokens: list[str]) -> list[str]:
+    """encode_monomial without its fast path: parse the tree, expand it with flint."""
+    saved = monomial._fast_encode
+    monomial._fast_encode = lambda _: None
+    try:
+        return encode_monomial(tokens)
+    finally:
+        monomial._fast_encode = saved
+
+
+@pytest.mark.parametrize("text", [
+    "+ * INT- 1 x0 x1", "INT+ 0", "INT- 7", "x3", "+ x0 x0", "+ x1 + INT+ 2 x0", "+ x0 * INT- 1 x0",
+    "* / INT- 3 INT+ 6 * x0 ^ x1 INT+ 4", "* x1 * INT+ 2 * x0 x1", "^ x0 INT+ 0", "+ / INT+ 1 INT+ 2 INT+ 1 5 0",
+    "+ * INT+ 1 0 0 ^ x0 INT+ 2 ^ x2 INT+ 2",
+])
+def test_the_fast_path_reads_written_polynomials_as_the_general_path_does(text):
+    tokens = text.split()
+    assert monomial._fast_encode(tokens) is not None           # the form poly_tokens writes, or close to it
+    assert monomial._fast_encode(tokens) == _general(tokens)
+    system = ["INT+", "4"] + [t for e in [tokens, ["x2"], ["INT+", "0"], ["x3"]] for t in ["<SPECIAL_3>", *e]]
+    assert monomial._fast_encode(system) is not None and monomial._fast_encode(system) == _general(system)
+
+
+@pytest.mark.parametrize("text", [
+    "- x0 x1", "+ + x0 x1 x1", "* + x0 x1 x0", "^ x0 INT- 1", "INT- 0", "/ INT+ 1 INT+ 0", "sin x0", "x0 x1",
+    "+ x0", "^ + x0 x1 INT+ 2", "/ x0 INT+ 2", "INT+ 2 <SPECIAL_3> x0 <SPECIAL_3> x2", "INT+ 1 <SPECIAL_3> x0 x0",
+])
+def test_anything_else_takes_the_general_path_with_its_answer_or_error(text):
+    tokens = text.split()
+    assert monomial._fast_encode(tokens) is None
+    try:
+        expected = _general(tokens)
+    except (RepresentationError, PrefixParseError) as err:
+        with pytest.raises(type(err)):
+            encode_monomial(tokens)
+    else:
+        assert encode_monomial(tokens) == expected
+
+
+def test_the_fast_path_agrees_on_a_generated_stream():
+    # the BPoly-like stream that training encodes (two thirds of a loader's time before the fast path)
+    task = make_task("lyapunov", {"mode": "backward", "max_variables": 5, "max_half_degree": 6,
+                                  "max_lyapunov_degree": 12, "max_system_degree": 15, "coefficient_draw": "paper"})
+    rng = np.random.default_rng(5)
+    examples = [e for e in (task.generate(rng) for _ in range(300)) if e is not None]
+    assert len(examples) > 20
+    for source, target in examples:
+        for tokens in (source, target):
+            assert monomial._fast_encode(tokens) is not None and monomial._fast_encode(tokens) == _general(tokens)
 
 
 def test_a_vocabulary_with_the_codec_maps_files_tokens_in_and_out_and_remembers_it(tmp_path):

@@ -280,6 +280,20 @@ def test_bf16_precision_trains_on_cpu_and_fp16_asks_for_a_gpu(tmp_path):
     assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
 
 
+def test_a_cuda_device_must_exist_and_leaves_cudnn_attention_out(monkeypatch):
+    from seq2math.training import runtime
+
+    assert runtime.resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="sees no CUDA device.*train.device=auto"):
+        runtime.resolve_device("cuda")            # a GPU run's config resumed on a CPU
+    switched = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cuda, "enable_cudnn_sdp", switched.append, raising=False)
+    assert runtime.resolve_device("cuda:1") == torch.device("cuda", 1) and switched == [False]
+    assert runtime.resolve_device("auto") == torch.device("cuda") and switched == [False, False]
+
+
 @pytest.mark.slow
 def test_compiled_training_steps_equal_eager_ones_and_checkpoints_keep_their_keys(tmp_path):
     # dropout 0: compiled kernels draw their dropout masks from another generator

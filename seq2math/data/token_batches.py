@@ -61,10 +61,6 @@ class TokenBudgetBatches(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return 2**62 // self.steps_per_item  # unbounded: the sampler decides which pools are drawn
 
-    def widths(self, example: Example) -> tuple[int, int]:
-        """(source block, target block) of an example in this dataset's layout, in the tokens the model sees."""
-        return block_widths(self.vocab.model_length(example[0]), self.vocab.model_length(example[1]), self.layout)
-
     # ---- file data: the whole file is one pool ---------------------------------------------
     def _plan_file(self, source_lengths: np.ndarray, target_lengths: np.ndarray) -> None:
         """Widths of every example from the token counts alone (a file is not parsed again)."""
@@ -99,19 +95,23 @@ class TokenBudgetBatches(torch.utils.data.Dataset):
         return self._epoch_batches
 
     # ---- generated data: one pool per group of steps ------------------------------------------
-    def _pool(self, group: int) -> list[list[Example]]:
+    def _pool(self, group: int) -> list[list[tuple[Example, tuple[list[int], list[int]]]]]:
+        """The batches of pool ``group``: each example with its token ids, encoded once (under a
+        representation the encoding parses and expands every polynomial: two thirds of a loader
+        worker's time when it was done once to measure and again to collate; docs/training.md)."""
         start = pool_start(group, self.rank, self.world_size, self.steps_per_item, self.batch_tokens)
         filler, drawn = PoolFiller(self.steps_per_item, self.batch_tokens), []
         while True:
             for _ in range(self.steps_per_item):  # a few draws between checks: at most this many are wasted
                 position = start + len(drawn)
                 example = self.source.example(position)
-                source_width, target_width = self.widths(example)
+                ids = encode_example(self.vocab, *example)
+                source_width, target_width = block_widths(len(ids[0]), len(ids[1]), self.layout)
                 check_fits(source_width, target_width, self.batch_tokens,
                            f"training stream position {position} ({len(example[0])} source and "
                            f"{len(example[1])} target tokens)")
                 filler.add(source_width, target_width)
-                drawn.append(example)
+                drawn.append((example, ids))
             if filler.full():
                 break
         batches = filler.batches()
@@ -125,17 +125,20 @@ class TokenBudgetBatches(torch.utils.data.Dataset):
             epoch, index = divmod(step * self.world_size + self.rank, len(self._starts))
             return [self.source.examples[i] for i in self._batches_of_epoch(epoch)[index].tolist()]
         group, offset = divmod(step, self.steps_per_item)
-        return self._pool(group)[offset]
+        return [example for example, _ in self._pool(group)[offset]]
 
     def group_examples(self, group: int) -> list[list[Example]]:
         """The examples of the batches of steps ``group × pool_steps ...`` on this rank."""
         if isinstance(self.source, FileSource):
             first = group * self.steps_per_item
             return [self.step_examples(step) for step in range(first, first + self.steps_per_item)]
-        return self._pool(group)
+        return [[example for example, _ in batch] for batch in self._pool(group)]
 
     def __getitem__(self, group: int) -> list[dict[str, torch.Tensor]]:
         first = group * self.steps_per_item
-        return [collate_step([encode_example(self.vocab, *e) for e in examples], self.vocab, self.objective,
-                             self.mask_prob, self.seed, first + k, self.rank)
-                for k, examples in enumerate(self.group_examples(group))]
+        if isinstance(self.source, FileSource):
+            encoded = [[encode_example(self.vocab, *e) for e in examples] for examples in self.group_examples(group)]
+        else:
+            encoded = [[ids for _, ids in batch] for batch in self._pool(group)]
+        return [collate_step(pairs, self.vocab, self.objective, self.mask_prob, self.seed, first + k, self.rank)
+                for k, pairs in enumerate(encoded)]

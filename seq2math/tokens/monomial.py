@@ -58,7 +58,12 @@ def _coefficient(c: Fraction) -> list[str]:
 
 def poly_monomials(p: P.Poly, n: int) -> list[str]:
     """The terms of ``p`` (in ``n`` variables); the zero polynomial is the one term 0·x⁰."""
-    items = P.terms(p) or [((0,) * n, Fraction(0))]
+    return _term_tokens(P.terms(p), n)
+
+
+def _term_tokens(items: list[tuple[tuple[int, ...], Fraction]], n: int) -> list[str]:
+    """Monomial tokens of nonzero terms in deglex order, highest first (``poly_monomials``)."""
+    items = items or [((0,) * n, Fraction(0))]
     out: list[str] = []
     for monom, c in items:
         if max(monom, default=0) > MAX_EXPONENT:
@@ -76,8 +81,111 @@ def _polynomial(expression, n: int, what: str) -> P.Poly:
                                   f"takes polynomial systems only") from None
 
 
+# the fast path: a polynomial as ``poly_tokens`` writes it (the generators', the files'), read term by
+# term without building a tree or multiplying polynomials; anything else goes the general way
+_SIGNS = {"INT+": 1, "INT-": -1}
+_DIGITS = {str(d): d for d in range(1000)}
+_VARIABLES = {f"x{i}": i for i in range(P.MAX_VARIABLES)}
+_MAX_FAST_DIGITS = 20           # longer integers take the general path and its limits
+
+
+def _fast_integer(tokens: list[str], i: int) -> tuple[int, int] | None:
+    sign = _SIGNS.get(tokens[i]) if i < len(tokens) else None
+    if sign is None:
+        return None
+    value, j = 0, i + 1
+    while j < len(tokens) and tokens[j] in _DIGITS and j - i <= _MAX_FAST_DIGITS:
+        value, j = value * 1000 + _DIGITS[tokens[j]], j + 1
+    if j == i + 1 or (sign < 0 and value == 0) or (j < len(tokens) and tokens[j] in _DIGITS):
+        return None
+    return sign * value, j
+
+
+def _fast_factor(tokens: list[str], i: int, n: int, exponents: list[int]) -> tuple[int | Fraction, int] | None:
+    """One factor of a term at ``tokens[i]``: a coefficient (returned) or xᵢ, ``^ xᵢ INT+ k`` (added to
+    ``exponents``; 1 returned), and the index after it; None where it is neither."""
+    token = tokens[i] if i < len(tokens) else None
+    if token in _SIGNS:
+        return _fast_integer(tokens, i)
+    if token == "/":
+        numerator = _fast_integer(tokens, i + 1)
+        denominator = None if numerator is None else _fast_integer(tokens, numerator[1])
+        if denominator is None or denominator[0] == 0:
+            return None
+        return Fraction(numerator[0], denominator[0]), denominator[1]
+    if token == "^":
+        variable = _VARIABLES.get(tokens[i + 1]) if i + 1 < len(tokens) else None
+        power = _fast_integer(tokens, i + 2)
+        if variable is None or variable >= n or power is None or power[0] < 0:
+            return None
+        exponents[variable] += power[0]
+        return 1, power[1]
+    variable = _VARIABLES.get(token)
+    if variable is None or variable >= n:
+        return None
+    exponents[variable] += 1
+    return 1, i + 1
+
+
+def _fast_terms(tokens: list[str], i: int, n: int) -> tuple[list[tuple[tuple[int, ...], Fraction]], int] | None:
+    """The terms of the expanded polynomial at ``tokens[i]`` (a right-nested sum "+ t0 + t1 t2" of terms,
+    each a right-nested product "* f0 * f1 f2" of factors, ``_fast_factor``), combined, in deglex order,
+    and the index after it; None where the tokens are not of that form."""
+    collected: dict[tuple[int, ...], int | Fraction] = {}
+    while True:
+        more = i < len(tokens) and tokens[i] == "+"
+        i += more
+        coefficient: int | Fraction = 1
+        exponents = [0] * n
+        while True:
+            chained = i < len(tokens) and tokens[i] == "*"
+            i += chained
+            read = _fast_factor(tokens, i, n, exponents)
+            if read is None:
+                return None
+            coefficient, i = coefficient * read[0], read[1]
+            if not chained:
+                break
+        key = tuple(exponents)
+        collected[key] = collected.get(key, 0) + coefficient
+        if not more:
+            break
+    items = sorted(((m, Fraction(c)) for m, c in collected.items() if c != 0),
+                   key=lambda item: (-sum(item[0]), tuple(-e for e in item[0])))
+    return items, i
+
+
+def _fast_encode(tokens: list[str]) -> list[str] | None:
+    """``encode_monomial`` of tokens that ``poly_tokens``/``system_tokens`` could have written; None otherwise."""
+    if tokens and tokens[0] == "INT+" and len(tokens) > 2 and tokens[2] == EQUATION_SEPARATOR:
+        n = _DIGITS.get(tokens[1])
+        if not n or n > P.MAX_VARIABLES:
+            return None
+        out: list[str] = []
+        i = 2
+        for _ in range(n):
+            if i >= len(tokens) or tokens[i] != EQUATION_SEPARATOR:
+                return None
+            read = _fast_terms(tokens, i + 1, n)
+            if read is None:
+                return None
+            items, i = read
+            out.append(EQUATION_SEPARATOR)
+            out.extend(_term_tokens(items, n))
+        return out if i == len(tokens) else None
+    found = [_VARIABLES[t] for t in tokens if t in _VARIABLES]
+    n = 1 + max(found, default=0)
+    read = _fast_terms(tokens, 0, n)
+    if read is None or read[1] != len(tokens):
+        return None
+    return _term_tokens(read[0], n)
+
+
 def encode_monomial(tokens: list[str]) -> list[str]:
     """Prefix tokens of a system (``INT+ n <SPECIAL_3> …``) or of one expression -> monomial tokens."""
+    fast = _fast_encode(tokens)
+    if fast is not None:
+        return fast
     try:
         if EQUATION_SEPARATOR in tokens:
             system = parse_system(tokens)

@@ -17,14 +17,36 @@ from seq2math.jobs.workers import torch_threads_pinned
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then CPU."""
+    """``auto``: CUDA, then Apple MPS, then CPU. A CUDA device must exist (a run trained on a GPU
+    keeps ``train.device=cuda`` in its config: resumed on a CPU it needs ``train.device=auto``), and
+    gets ``shape_free_attention``."""
     if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        device = torch.device(name)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: this PyTorch ({torch.__version__}) sees no CUDA device; use cpu or "
+                             f"auto (to resume a run trained on a GPU here: train.device=auto)")
+        shape_free_attention()
+    return device
+
+
+def shape_free_attention() -> None:
+    """Leave cuDNN out of ``F.scaled_dot_product_attention`` (flash, memory-efficient and math remain).
+
+    cuDNN's attention builds an execution plan for every new tensor shape, hundreds of milliseconds of
+    CPU each, and token-budget batches (and beam search) bring a new shape at nearly every step. On the
+    lent H200 the mixture model's training ran 3–4 steps per second with its main process at 100% CPU,
+    whatever the loader's speed (docs/training.md, session 19): the pattern of that cost, which the next
+    GPU session measures (``benchmarks/gpu-profile.py``)."""
+    enable = getattr(torch.backends.cuda, "enable_cudnn_sdp", None)
+    if enable is not None:
+        enable(False)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

@@ -52,7 +52,7 @@ from __future__ import annotations
 import time
 import zlib
 from itertools import chain
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -176,12 +176,8 @@ def guided_bases(supports: list[frozenset[Monomial]], nvars: int, union_size: in
     within 10 s and certified nothing more (docs/results.md, session 12)."""
     if not supports:
         return []
-    bases: list[list[Monomial]] = []
-    for support in [frozenset().union(*supports[:union_size]), *supports]:
-        basis = completed_basis(support, nvars)
-        if basis not in bases:
-            bases.append(basis)
-    return bases
+    return distinct(completed_basis(support, nvars)
+                    for support in [frozenset().union(*supports[:union_size]), *supports])
 
 
 def union_bases(supports: list[frozenset[Monomial]], nvars: int, large: bool = True) -> list[list[Monomial]]:
@@ -201,29 +197,32 @@ def union_bases(supports: list[frozenset[Monomial]], nvars: int, large: bool = T
         return []
     every = frozenset().union(*supports)
     completed_every = completed_basis(every, nvars)
-    bases: list[list[Monomial]] = []
-    for basis in [completed_basis(frozenset().union(*supports[:UNION_SIZE]), nvars), completed_every]:
-        if basis not in bases:
-            bases.append(basis)
     # the closure of the union, then of the completed union (whose pure powers xᵢ^2k pair with the rest)
-    for closed in [gram_closure(every)] + ([gram_closure(frozenset(completed_every))] if large else []):
-        basis = completed_basis(closed, nvars)
-        if len(basis) <= CLOSURE_OF_ALL_MAX and basis not in bases:
-            bases.append(basis)
-    return bases
+    closures = [completed_basis(closed, nvars) for closed in
+                [gram_closure(every)] + ([gram_closure(frozenset(completed_every))] if large else [])]
+    return distinct([completed_basis(frozenset().union(*supports[:UNION_SIZE]), nvars), completed_every,
+                     *(basis for basis in closures if len(basis) <= CLOSURE_OF_ALL_MAX)])
 
 
-def fit_bases(supports: list[frozenset[Monomial]], nvars: int, large: bool = True) -> list[list[Monomial]]:
-    """The bases of the fits from random numbers: ``union_bases``, then each support and its completed Gram
-    closure. A fit costs milliseconds on a basis whose SDP would not finish, so the closures that
+def fit_bases(unions: list[list[Monomial]], supports: list[frozenset[Monomial]], nvars: int
+              ) -> list[list[Monomial]]:
+    """The bases of the fits from random numbers: ``unions`` (``union_bases``), then each support and its
+    completed Gram closure. A fit costs milliseconds on a basis whose SDP would not finish, so the closures that
     ``guided_bases`` leaves out are tried here (on the first 25 systems of our bpoly test set, one closure holds
     the generator's V for 18 systems, one support for 15; docs/baselines.md, session 16)."""
-    bases = union_bases(supports, nvars, large)
-    for basis in (completed_basis(closed, nvars) for support in supports
-                  for closed in (support, gram_closure(support))):
-        if basis not in bases:
-            bases.append(basis)
-    return bases
+    return distinct([*unions, *(completed_basis(closed, nvars) for support in supports
+                                for closed in (support, gram_closure(support)))])
+
+
+def distinct(bases: Iterable[list[Monomial]]) -> list[list[Monomial]]:
+    """``bases`` in their order, each once."""
+    seen: set[tuple[Monomial, ...]] = set()
+    out = []
+    for basis in bases:
+        if tuple(basis) not in seen:
+            seen.add(tuple(basis))
+            out.append(basis)
+    return out
 
 
 def sdp_fitted_candidates(system: list[Poly], basis: list[Monomial], coefficients, deadline: float | None
@@ -311,9 +310,9 @@ class GuidedMethod(ModelMethod):
             return
         # the unions alone for the first half of the random fits' time, then a few rounds over every fit basis
         unions_until = None if repair_until is None else (time.perf_counter() + repair_until) / 2
-        for candidate in chain(random_start_fits(system, union_bases(supports, n, large), unions_until,
-                                                 rounds=UNION_ROUNDS),
-                               random_start_fits(system, fit_bases(supports, n, large), repair_until, salt=1)):
+        unions = union_bases(supports, n, large)
+        for candidate in chain(random_start_fits(system, unions, unions_until, rounds=UNION_ROUNDS),
+                               random_start_fits(system, fit_bases(unions, supports, n), repair_until, salt=1)):
             repaired += 1
             yield candidate
         statuses = []

@@ -108,8 +108,9 @@ def load_model(model: str | Path | None = None, device: str = "cpu", which: str 
     path = resolve_model_path(model)
     key = (str(path.resolve()), str(device), which)
     if key not in _LOADED:
-        from seq2math.training.runtime import limit_cpu_threads
+        from seq2math.training.runtime import limit_cpu_threads, resolve_device
 
+        resolve_device(str(device))     # a CUDA device must exist, and decodes without cuDNN's attention
         # as in train/evaluate: no more threads than idle cores (spinning threads); a short look
         limit_cpu_threads(device, window=0.05)
         loaded = load_run(path, device, which=which)
