@@ -27,6 +27,7 @@ class CheckOptions:
     seed: int = 0                    # seeds the numerical falsification: same seed, same answer
     hard_limit: bool = True          # with a deadline, run the check in a child process killed at the deadline
     memory_limit: int | None = None  # bytes the check may allocate (RLIMIT_AS in the child); None: no limit
+    falsified: bool = False          # the caller already ran ``falsify_exactly`` with this seed and found nothing
 
     def __post_init__(self):
         if self.check not in CHECKS:

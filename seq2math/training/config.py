@@ -19,8 +19,8 @@ PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 #: the model that ``--model`` (predict, evaluate, plot) and ``load_model`` use when none is named
 DEFAULT_MODEL = PACKAGE_CHECKPOINTS / "lyapunov-tiny"
 #: the models that the ``model`` and ``guided`` methods of ``solve``, ``report`` and the API use when none is
-#: named, those of them that exist, their beams interleaved (docs/training.md): the small-system model, then the
-#: mixture model trained on the paper's distributions
+#: named, those of them that exist, in this order (``model`` proposes each one's whole beam in turn, ``guided`` takes them
+#: by rank; docs/api.md): the small-system model, then the mixture model trained on the paper's distributions
 SHIPPED_MODELS = (DEFAULT_MODEL, PACKAGE_CHECKPOINTS / "lyapunov-mixture")
 #: the model that the ``model`` method uses for a non-polynomial system when none is named and it exists
 #: (trained on the non-polynomial backward generator, docs/training.md); otherwise ``SHIPPED_MODELS`` propose

@@ -64,7 +64,7 @@ from seq2math.lyapunov.methods.findlyap import (
     rounded_candidates,
     solve_program,
 )
-from seq2math.lyapunov.methods.model import ModelMethod, Proposal, read_hypotheses
+from seq2math.lyapunov.methods.model import ModelMethod, Proposal, interleaved, read_hypotheses
 from seq2math.lyapunov.methods.repair import (
     ANTISYMMETRIC_MAX_VARIABLES,
     antisymmetric_fitted_candidates,
@@ -283,12 +283,13 @@ class GuidedMethod(ModelMethod):
         if system is None:
             search.reason = not_polynomial_reason(self.name, search.system)
             return
-        if not search.state:                     # the model was skipped, or decoded nothing in time
+        hypotheses = interleaved(list(search.state or []))     # every model's beam, taken in turn by rank
+        if not hypotheses:                       # the model was skipped, or decoded nothing in time
             search.reason = search.reason or f"{self.name}: no hypothesis finished within the time limit"
             search.interrupted = True
             return
         n = len(system)
-        proposals = read_hypotheses(search.state, n)
+        proposals = read_hypotheses(hypotheses, n)
         repaired = 0
         supports = hypothesis_supports(proposals, n)
         bases = guided_bases(supports, n)

@@ -52,7 +52,7 @@ def resolve_model_path(model: str | Path | None) -> Path:
 
 def resolve_model_paths(model: str | Path | None) -> list[Path]:
     """The models a ``model`` option names: one run directory or export; several joined by ``+``
-    (``runs/small+runs/large``, their beams interleaved); None: the shipped checkpoints of
+    (``runs/small+runs/large``, proposing in that order); None: the shipped checkpoints of
     ``SHIPPED_MODELS`` that exist (at least one must)."""
     if model is None:
         shipped = [path for path in SHIPPED_MODELS if (path / "config.json").exists()]
@@ -90,15 +90,34 @@ def interleaved(beams: list[list]) -> list:
 
 
 def ensemble_hypotheses(options: MethodOptions, paths: list[Path], systems: list[list],
-                        deadline: float | None = None) -> list[list[tuple[list[str], float | None]]]:
-    """The beams of ``paths`` (``ranked_hypotheses`` each, in order) interleaved per system; a model not
-    started before ``deadline`` contributes nothing."""
+                        deadline: float | None = None) -> list[list[list[tuple[list[str], float | None]]]]:
+    """Per system, the beam of each of ``paths`` (``ranked_hypotheses``, decoded in batches), in order; a
+    model not started before ``deadline`` contributes nothing. ``interleaved`` merges them (``guided``)."""
     per_model = []
     for path in paths:
         if per_model and deadline is not None and time.perf_counter() > deadline:
             break
         per_model.append(ranked_hypotheses(options, path, systems, deadline))
-    return [interleaved(list(beams)) for beams in zip(*per_model)]
+    return [list(beams) for beams in zip(*per_model)]
+
+
+class LazyBeams:
+    """The beams of ``paths`` for one system, each decoded when first asked for, in order (``ranked_hypotheses``:
+    once per process), none started after ``deadline``: the ``model`` method proposes the first model's whole
+    beam before the next model is loaded and decoded. The shipped small model proves the textbook system
+    with its 11th hypothesis, and the mixture model is then never loaded (docs/api.md)."""
+
+    def __init__(self, options: MethodOptions, paths: list[Path], system: list, deadline: float | None):
+        self.options, self.paths, self.system, self.deadline = options, paths, system, deadline
+        self.decoded: list[list[tuple[list[str], float | None]]] = []
+
+    def __iter__(self) -> Iterator[list[tuple[list[str], float | None]]]:
+        for index, path in enumerate(self.paths):
+            if index == len(self.decoded):
+                if index and self.deadline is not None and time.perf_counter() > self.deadline:
+                    return
+                self.decoded.append(ranked_hypotheses(self.options, path, [self.system], self.deadline)[0])
+            yield self.decoded[index]
 
 
 def load_model(model: str | Path | None = None, device: str = "cpu", which: str = "best"):
@@ -242,7 +261,8 @@ class ModelMethod(Method):
     workers); ``start`` decodes one system when nothing was prepared. Under the barrier check the
     V proved under the lyapunov check, when there is one, is tried first (a Lyapunov function is
     a barrier function too). Several models (``resolve_model_paths``: the shipped ones by default)
-    propose in turn, one hypothesis of each at every rank (``interleaved``).
+    propose in order, each its whole beam (``LazyBeams``: a model is loaded and decoded only when the ones
+    before it have nothing left to propose; ``guided`` takes every model's hypotheses by rank, ``interleaved``).
     """
 
     name = "model"
@@ -257,8 +277,9 @@ class ModelMethod(Method):
         """The models that propose for ``system``."""
         return self.paths if is_polynomial_system(system) else self.nonpoly_paths
 
-    def prepare(self, systems: list[list], deadline: float | None = None) -> list[list[tuple[list[str], float | None]]]:
-        """The interleaved beams of each system, the polynomial and the non-polynomial ones each decoded in
+    def prepare(self, systems: list[list], deadline: float | None = None
+                ) -> list[list[list[tuple[list[str], float | None]]]]:
+        """The beams of each system, one per model, the polynomial and the non-polynomial systems each decoded in
         batches by their own models (a ``polynomial_only`` subclass decodes no non-polynomial system)."""
         groups: dict[tuple[Path, ...], list[int]] = {}
         out: list = [[] for _ in systems]
@@ -283,22 +304,29 @@ class ModelMethod(Method):
                           f"{MODEL_LOAD_SECONDS:g} s, more than the {time_limit:.2g} s this method has "
                           f"(raise --time-limit)", interrupted=True)
         deadline = None if time_limit is None else time.perf_counter() + time_limit
-        return Search(system, self.prepare([system], deadline)[0])
+        if not self.polynomial_only or is_polynomial_system(system):
+            return Search(system, LazyBeams(self.options, self.paths_for(system), system, deadline))
+        return Search(system, [])
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
         if deadline is not None and time.perf_counter() > deadline:
             return                               # decoding used up the time (the loop checks the rest)
-        if not search.state:                     # skipped, or no hypothesis finished before the deadline
+        if check == "barrier" and "lyapunov" in search.proved:
+            yield search.proved["lyapunov"]
+        # model by model, each beam best first: the next model is decoded only when this one's hypotheses are spent
+        proposals: list[Proposal] = []
+        seen: set[tuple[str, ...]] = set()
+        for beam in search.state or []:
+            for proposal in read_hypotheses(beam, len(search.system)):
+                proposals.append(proposal)
+                if proposal.V is not None and tuple(proposal.tokens) not in seen:
+                    seen.add(tuple(proposal.tokens))
+                    yield proposal.V
+        if not proposals:                        # skipped, or no hypothesis finished before the deadline
             search.reason = search.reason or f"{self.name}: no hypothesis finished within the time limit"
             search.interrupted = True
             return
-        if check == "barrier" and "lyapunov" in search.proved:
-            yield search.proved["lyapunov"]
-        proposals = read_hypotheses(search.state, len(search.system))
         search.reason = unusable_reason(proposals, len(system_source(search.system)))
-        for proposal in proposals:
-            if proposal.V is not None:
-                yield proposal.V
 
 
 def unusable_reason(proposals: list[Proposal], source_length: int) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seq2math.lyapunov.check import as_polynomials, check_candidate
+from seq2math.lyapunov.check import as_polynomials, check_candidate, falsify_exactly
 from seq2math.lyapunov.conditions import quick_counterexample, sign_conditions
 from seq2math.lyapunov.methods.base import Method, Search, make_method, seconds_left
 from seq2math.lyapunov.methods.findlyap import not_polynomial_reason
@@ -99,17 +99,21 @@ def prove(system: list, V: Any, check: str, deadline: float | None, certificate_
     With a deadline the check runs in a child process killed at it (``check_candidate``'s hard
     limit); ``memory_limit`` (bytes) caps that child's allocations (docs/reliability.md)."""
     polys = as_polynomials(system, V)
+    falsified = False
     if polys is not None and check in CHECKS:           # a wrong beam hypothesis is refuted without a fork
         conditions = sign_conditions(polys[0], polys[1], check, asymptotic=False)
-        witness = quick_counterexample(conditions, len(polys[0]))
+        # the fixed points first (microseconds), then the check's own numerical search (milliseconds, where
+        # the fork costs 40-75 ms: the textbook system's wrong hypotheses fail near 0, off the fixed points)
+        witness = quick_counterexample(conditions, len(polys[0])) or falsify_exactly(conditions, len(polys[0]))
         if witness is not None:
             result = CheckResult(False, check, "counterexample: " + witness["statement"], "exact counterexample",
                                  witness)
             return Proof(result, result.reason, False)
+        falsified = True
     left = seconds_left(deadline)
     try:
         result = check_candidate(system, V, check, timeout=None if left is None else max(MIN_CHECK_SECONDS, left),
-                                 certificate=True, memory_limit=memory_limit)
+                                 certificate=True, memory_limit=memory_limit, falsified=falsified)
     except BaseException as err:  # one candidate's solver panic must not end the search
         if not is_solver_panic(err):
             raise
