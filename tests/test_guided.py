@@ -96,6 +96,26 @@ def test_the_fits_try_the_union_of_every_support_and_its_closure_first(monkeypat
     assert guided.union_bases(supports, 2) == unions[:2]
 
 
+def test_the_system_bases_hold_the_gradient_terms_of_a_backward_system(monkeypatch):
+    # V = x0^2 + x0^2 x1^2 + x1^4, f = -G grad V (G = diag(1, 2)) + (∂1V, -∂0V), which leaves V alone: fᵢ carries ∂ᵢV
+    V = X0**2 + X0**2 * X1**2 + X1**4
+    d0, d1 = 2 * X0 + 2 * X0 * X1**2, 2 * X0**2 * X1 + 4 * X1**3
+    system = [-d0 + d1, -2 * d1 - d0]
+    bases = guided.system_bases(system)
+    assert len(bases) == 1                                   # here every k gives no monomial that ∂ᵢ alone does not
+    assert {(2, 0), (2, 2), (0, 4)} <= set(bases[0]) and (1, 1) in bases[0]      # V's monomials, and x0 x1 (from x0)
+    assert bases[0] == completed_basis(frozenset(bases[0]), 2)                    # completed with the pure powers
+    mixed = guided.system_bases([system[0] + X1**2, system[1]])                   # x1^2 in f0: x0 x1^2 only with k = 0
+    assert len(mixed) == 2 and (1, 2) in mixed[0] and (0, 3) not in mixed[0] and (0, 3) in mixed[1]
+    unions = [[(2, 0), (0, 2)]]
+    assert guided.fit_bases(unions, [], 2, system)[:2] == [unions[0], bases[0]]   # after the unions, before supports
+    monkeypatch.setattr(guided, "CLOSURE_OF_ALL_MAX", len(bases[0]) - 1)          # a basis too large: left out
+    assert guided.system_bases(system) == []
+    monkeypatch.undo()
+    fits = guided.random_start_fits(system, bases[:1], time.perf_counter() + 30, rounds=20)
+    assert any(check_candidate(system, V, "lyapunov", timeout=10).valid for V in fits)   # from random numbers
+
+
 def test_random_starts_repeat_by_system_and_differ_by_salt(monkeypatch):
     seen = []
     monkeypatch.setattr(guided, "fitted_candidates", lambda system, basis, start, deadline: seen.append(tuple(start)) or [])

@@ -93,6 +93,8 @@ RANDOM_ROUNDS = 3
 CLOSURE_OF_ALL_MAX = 100
 #: rounds of fits from random numbers over ``union_bases`` alone, within the first half of those fits' time
 UNION_ROUNDS = 10
+#: the fits also try the bases read off the system (``system_bases``); False: the beam's alone (measurements)
+SYSTEM_BASES = True
 #: Gram blocks of its programs (``seq2math.sos.sparsity``): lossless sign-symmetry blocks. A model's support
 #: is sparse, so V (and often −V̇) keeps sign symmetries that the full findlyap basis does not
 SPARSITY = "signs"
@@ -204,14 +206,35 @@ def union_bases(supports: list[frozenset[Monomial]], nvars: int, large: bool = T
                      *(basis for basis in closures if len(basis) <= CLOSURE_OF_ALL_MAX)])
 
 
-def fit_bases(unions: list[list[Monomial]], supports: list[frozenset[Monomial]], nvars: int
-              ) -> list[list[Monomial]]:
-    """The bases of the fits from random numbers: ``unions`` (``union_bases``), then each support and its
-    completed Gram closure. A fit costs milliseconds on a basis whose SDP would not finish, so the closures that
-    ``guided_bases`` leaves out are tried here (on the first 25 systems of our bpoly test set, one closure holds
-    the generator's V for 18 systems, one support for 15; docs/baselines.md, session 16)."""
-    return distinct([*unions, *(completed_basis(closed, nvars) for support in supports
-                                for closed in (support, gram_closure(support)))])
+def fit_bases(unions: list[list[Monomial]], supports: list[frozenset[Monomial]], nvars: int,
+              system: list[Poly] | None = None) -> list[list[Monomial]]:
+    """The bases of the fits from random numbers: ``unions`` (``union_bases``), then the system's own
+    (``system_bases``), then each support and its completed Gram closure. A fit costs milliseconds on a basis
+    whose SDP would not finish, so the closures that ``guided_bases`` leaves out are tried here (on the first
+    25 systems of our bpoly test set, one closure holds the generator's V for 18 systems, one support for 15;
+    docs/baselines.md, session 16)."""
+    own = system_bases(system) if system is not None and SYSTEM_BASES else []
+    return distinct([*unions, *own, *(completed_basis(closed, nvars) for support in supports
+                                      for closed in (support, gram_closure(support)))])
+
+
+def system_bases(system: list[Poly]) -> list[list[Monomial]]:
+    """Bases read off the system itself, completed, each of at most ``CLOSURE_OF_ALL_MAX`` monomials: the
+    monomials x^(a + eᵢ) for every term x^a of fᵢ, then x^(a + eₖ) for every k.
+
+    A backward system is f = −G∇V plus terms that do not change V: where G is diagonal, fᵢ carries ∂ᵢV's
+    monomials (times G's), so integrating each term of fᵢ in xᵢ gives a set that holds V's monomials; a G
+    with off-diagonal entries mixes the gradients, hence every k. On our bpoly test set this holds V for
+    systems that no basis of the beam holds: 14, 17 and 36 of the first 50 (fits on it proved them in 0.4–6 s;
+    docs/baselines.md, session 19). The model still proposes the rest: these bases cover 2-variable systems
+    within the size limit, and the fits on 4-variable bases of 70–90 monomials take 5 s each."""
+    n = len(system)
+    terms = [[tuple(int(e) for e in m) for m in f.monoms()] for f in system]
+    integrated = [{tuple(e + (j == i) for j, e in enumerate(a)) for i, fi in enumerate(terms) for a in fi},
+                  {tuple(e + (j == k) for j, e in enumerate(a)) for fi in terms for a in fi for k in range(n)}]
+    bases = [completed_basis(frozenset(m for m in monomials if sum(m) >= 2), n)
+             for monomials in integrated if any(sum(m) >= 2 for m in monomials)]
+    return distinct(basis for basis in bases if len(basis) <= CLOSURE_OF_ALL_MAX)
 
 
 def distinct(bases: Iterable[list[Monomial]]) -> list[list[Monomial]]:
@@ -313,7 +336,8 @@ class GuidedMethod(ModelMethod):
         unions_until = None if repair_until is None else (time.perf_counter() + repair_until) / 2
         unions = union_bases(supports, n, large)
         for candidate in chain(random_start_fits(system, unions, unions_until, rounds=UNION_ROUNDS),
-                               random_start_fits(system, fit_bases(unions, supports, n), repair_until, salt=1)):
+                               random_start_fits(system, fit_bases(unions, supports, n, system), repair_until,
+                                                 salt=1)):
             repaired += 1
             yield candidate
         statuses = []
