@@ -89,6 +89,38 @@ def test_rational_range_recovers_a_rational_face_from_a_noisy_gram_matrix():
     assert stacked.rank() == 2                                                  # the same column space, exactly
 
 
+def test_kernel_range_reads_a_simple_kernel_through_errors_the_range_cannot_take():
+    # a face whose kernel is x3 + x2^3/2 (bpoly system 19's (x3 − 2x2³)² block), the Gram matrix off by 1e-4
+    rng = np.random.default_rng(5)
+    k = np.array([1.0, 0.5, 0.0, 0.0, 0.0, 0.0])
+    A = rng.standard_normal((6, 6))
+    projector = np.eye(6) - np.outer(k, k) / (k @ k)
+    gram = projector @ (A @ A.T + np.eye(6)) @ projector
+    noisy = gram + 1e-4 * (lambda E: E + E.T)(rng.standard_normal((6, 6)))
+    assert F.rational_range(noisy, 5) is None                                   # the range's entries carry the error
+    B = F.kernel_range(noisy, 5)
+    assert B is not None and len(B) == 6 and len(B[0]) == 5
+    exact = flint.fmpq_mat(B)
+    assert exact.rank() == 5
+    assert all(v == 0 for v in (flint.fmpq_mat([[Q(1), Q(1, 2), Q(0), Q(0), Q(0), Q(0)]]) * exact).entries())
+    assert F.kernel_range(noisy, 6) is None                                     # no kernel: no face
+
+
+def test_a_degenerate_bpoly_v_is_proved_through_its_kernel():
+    # bpoly system 19 of our test set: V ⊇ (x3 − 2x2³)², undecided at 60 s before kernel_range, now milliseconds
+    from pathlib import Path
+
+    from seq2math.lyapunov.batch import parse_benchmark_line
+    path = Path(__file__).parent / "data" / "lyapunov-bpoly-test200.txt"
+    _, system, V = parse_benchmark_line(path.read_text().splitlines()[18], str(path), 19)
+    result = check_candidate(system, V, "lyapunov", timeout=60, certificate=True)
+    assert result.valid is True and result.proof == "sos-exact", result.reason
+    parts = {part["name"]: part for part in result.certificate["conditions"]}
+    assert parts["positive"].get("reduction") == "facial"
+    basis, gram = X.gram_from_json(parts["positive"])
+    assert X.verify_gram(X.poly_from_json(parts["positive"]["polynomial"]), basis, gram)[0]
+
+
 def test_exact_in_face_matches_the_polynomial_exactly_or_declines():
     x0, x1 = ring(2).gens()
     basis = np.array([[1, 0], [0, 1], [2, 0], [1, 1], [0, 2]])

@@ -109,7 +109,11 @@ def test_the_system_bases_hold_the_gradient_terms_of_a_backward_system(monkeypat
     assert len(mixed) == 2 and (1, 2) in mixed[0] and (0, 3) not in mixed[0] and (0, 3) in mixed[1]
     unions = [[(2, 0), (0, 2)]]
     assert guided.fit_bases(unions, [], 2, system)[:2] == [unions[0], bases[0]]   # after the unions, before supports
-    monkeypatch.setattr(guided, "CLOSURE_OF_ALL_MAX", len(bases[0]) - 1)          # a basis too large: left out
+    beam = frozenset({(3, 3), (2, 0)})                                            # x0^3 x1^3: no gradient term has it
+    joined = guided.system_bases(system, beam)
+    assert joined[:1] == bases and joined[1] == completed_basis(frozenset(bases[0]) | beam, 2)
+    assert guided.system_bases(system, frozenset({(2, 0)})) == bases              # the beam adds nothing: no new basis
+    monkeypatch.setattr(guided, "SYSTEM_BASES_MAX", len(bases[0]) - 1)            # a basis too large: left out
     assert guided.system_bases(system) == []
     monkeypatch.undo()
     fits = guided.random_start_fits(system, bases[:1], time.perf_counter() + 30, rounds=20)

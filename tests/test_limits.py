@@ -161,3 +161,26 @@ def test_children_forked_after_torch_ran_its_thread_pool_still_run_torch():
     line = next(line for line in _python(AFTER_TORCH).splitlines() if line.startswith("RESULT "))
     out = json.loads(line[len("RESULT "):])
     assert out == {"pooled": [256.0, 512.0], "single": 768.0, "parent_threads": 2}
+
+
+ONE_BLAS_THREAD = textwrap.dedent("""
+    import json, numpy, torch
+    from threadpoolctl import threadpool_info
+    from seq2math.jobs.workers import TIMED_OUT, one_blas_thread, run_jobs
+    def blas_threads(_=None):
+        return sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+    torch.set_num_threads(2)
+    before = blas_threads()
+    one_blas_thread()
+    after = blas_threads()
+    pooled = [r if r is not TIMED_OUT else "timeout" for _, r in run_jobs(blas_threads, [0], workers=1, timeout=20)]
+    print("RESULT " + json.dumps({"before": before, "after": after, "child": pooled[0],
+                                  "torch": torch.get_num_threads()}))
+""")
+
+
+def test_the_search_holds_blas_at_one_thread_and_leaves_torch_alone():
+    line = next(line for line in _python(ONE_BLAS_THREAD).splitlines() if line.startswith("RESULT "))
+    out = json.loads(line[len("RESULT "):])
+    assert out["before"] and out["after"] == [1] and out["child"] == [1]     # numpy's (and scipy's) OpenBLAS
+    assert out["torch"] == 2                                                 # torch's OpenMP threads untouched

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 TIMED_OUT = object()
 _THREAD_POOL_STARTED = False
 _TORCH_PINNED = False
+_BLAS_LIMITED = False
 #: what ``call_with_hard_limit`` returns when the child ran out of its memory limit
 MEMORY_OUT = object()
 
@@ -58,6 +59,23 @@ def after_fork() -> None:
         _TORCH_PINNED = True
 
 
+def one_blas_thread() -> None:
+    """Hold the BLAS of numpy and scipy (OpenBLAS) at one thread in this process (once; children forked
+    later keep it). Torch's own threads (OpenMP) are left alone.
+
+    The Lyapunov search's linear algebra is many small products and factorisations (the gradient-form fits
+    of ``guided``: 280 × 280 Cholesky factors, 110-column products; the IPM's Gram blocks), where a second
+    BLAS thread only waits for the first: on this 2-core CPU one fit took 0.76 s with one thread and 1.55 s
+    with two on an idle machine, and 5.6 s with two beside a training run, which held the other core
+    (docs/performance.md). Every search process is one process per core anyway (``--workers``)."""
+    global _BLAS_LIMITED
+    if _BLAS_LIMITED:
+        return
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1, user_api="blas")
+    _BLAS_LIMITED = True
+
+
 def torch_threads_pinned() -> bool:
     """Whether this process is a child forked after torch ran, held at one thread by ``after_fork``."""
     return _TORCH_PINNED
@@ -65,6 +83,7 @@ def torch_threads_pinned() -> bool:
 
 def _worker_loop(connection, function: Callable[[Any], Any]) -> None:
     after_fork()
+    one_blas_thread()
     while True:
         try:
             item = connection.recv()

@@ -39,9 +39,9 @@ for 21 of the first 40 systems (0.2 s each); the exact V itself, 40 of 40.
 
 The fit does not need the hypothesis's numbers, only a support that holds V: until half the time
 (three quarters where the first basis has degree 8 or more: there the SDPs rarely finish and add
-nothing), ``random_start_fits`` starts it from random numbers, first on ``union_bases`` alone (the
-union of every support of the beam and its Gram closure, which hold V where no single support does),
-then on each basis of ``fit_bases`` (the bases above, with each support's Gram closure, whose SDPs
+nothing), ``random_start_fits`` starts it from random numbers, first on ``union_bases`` (the
+union of every support of the beam and its Gram closure, which hold V where no single support does) and
+the bases read off the system (``system_bases``), then on each basis of ``fit_bases`` (the bases above, with each support's Gram closure, whose SDPs
 would not finish in time), each basis with the unrestricted fit and, for two variables, the one
 whose G has the generator's shape. On the first 25 systems of our bpoly test set this took
 ``model,guided`` from 15 to 18 proved (docs/baselines.md, session 16), then to 19–20 (session 18).
@@ -95,6 +95,9 @@ CLOSURE_OF_ALL_MAX = 100
 UNION_ROUNDS = 10
 #: the fits also try the bases read off the system (``system_bases``); False: the beam's alone (measurements)
 SYSTEM_BASES = True
+#: a basis read off the system is tried up to this many monomials: with one BLAS thread a fit on 110 monomials of
+#: four variables takes about 0.7 s (system 19 of our bpoly test set, whose V such a basis holds; session 20)
+SYSTEM_BASES_MAX = 120
 #: Gram blocks of its programs (``seq2math.sos.sparsity``): lossless sign-symmetry blocks. A model's support
 #: is sparse, so V (and often −V̇) keeps sign symmetries that the full findlyap basis does not
 SPARSITY = "signs"
@@ -213,28 +216,32 @@ def fit_bases(unions: list[list[Monomial]], supports: list[frozenset[Monomial]],
     whose SDP would not finish, so the closures that ``guided_bases`` leaves out are tried here (on the first
     25 systems of our bpoly test set, one closure holds the generator's V for 18 systems, one support for 15;
     docs/baselines.md, session 16)."""
-    own = system_bases(system) if system is not None and SYSTEM_BASES else []
+    own = system_bases(system, frozenset().union(*supports)) if system is not None and SYSTEM_BASES else []
     return distinct([*unions, *own, *(completed_basis(closed, nvars) for support in supports
                                       for closed in (support, gram_closure(support)))])
 
 
-def system_bases(system: list[Poly]) -> list[list[Monomial]]:
-    """Bases read off the system itself, completed, each of at most ``CLOSURE_OF_ALL_MAX`` monomials: the
-    monomials x^(a + eᵢ) for every term x^a of fᵢ, then x^(a + eₖ) for every k.
+def system_bases(system: list[Poly], beam: frozenset[Monomial] = frozenset()) -> list[list[Monomial]]:
+    """Bases read off the system itself, completed, each of at most ``SYSTEM_BASES_MAX`` monomials: the
+    monomials x^(a + eᵢ) for every term x^a of fᵢ, then x^(a + eₖ) for every k; then each of the two with
+    ``beam`` (the union of the beam's supports) added, where that adds a monomial.
 
     A backward system is f = −G∇V plus terms that do not change V: where G is diagonal, fᵢ carries ∂ᵢV's
     monomials (times G's), so integrating each term of fᵢ in xᵢ gives a set that holds V's monomials; a G
     with off-diagonal entries mixes the gradients, hence every k. On our bpoly test set this holds V for
     systems that no basis of the beam holds: 14, 17 and 36 of the first 50 (fits on it proved them in 0.4–6 s;
-    docs/baselines.md, session 19). The model still proposes the rest: these bases cover 2-variable systems
-    within the size limit, and the fits on 4-variable bases of 70–90 monomials take 5 s each."""
+    docs/baselines.md, session 19). Where G cancels a monomial of ∂ᵢV, the beam often has it: system 8's V lies
+    in the every-k set joined with the beam's union (107 monomials) and in neither alone (session 20). The model
+    still proposes the rest: on the first 50 systems of our bpoly test set these bases hold V for 35, the
+    beam's (the committed models at beam 50) for 43, the two together for 47."""
     n = len(system)
     terms = [[tuple(int(e) for e in m) for m in f.monoms()] for f in system]
     integrated = [{tuple(e + (j == i) for j, e in enumerate(a)) for i, fi in enumerate(terms) for a in fi},
                   {tuple(e + (j == k) for j, e in enumerate(a)) for fi in terms for a in fi for k in range(n)}]
-    bases = [completed_basis(frozenset(m for m in monomials if sum(m) >= 2), n)
-             for monomials in integrated if any(sum(m) >= 2 for m in monomials)]
-    return distinct(basis for basis in bases if len(basis) <= CLOSURE_OF_ALL_MAX)
+    integrated = [{m for m in monomials if sum(m) >= 2} for monomials in integrated]
+    joined = [monomials | beam for monomials in integrated if beam - monomials]
+    bases = [completed_basis(frozenset(monomials), n) for monomials in integrated + joined if monomials]
+    return distinct(basis for basis in bases if len(basis) <= SYSTEM_BASES_MAX)
 
 
 def distinct(bases: Iterable[list[Monomial]]) -> list[list[Monomial]]:
@@ -332,10 +339,13 @@ class GuidedMethod(ModelMethod):
         if not bases:
             search.reason = "guided: no readable polynomial hypothesis in the beam"
             return
-        # the unions alone for the first half of the random fits' time, then a few rounds over every fit basis
+        # the unions and the system's own bases for the first half of the random fits' time (behind the unions, the
+        # system basis of bpoly system 19, four variables, got one fit in 60 s; session 20), then a few rounds over
+        # every fit basis
         unions_until = None if repair_until is None else (time.perf_counter() + repair_until) / 2
         unions = union_bases(supports, n, large)
-        for candidate in chain(random_start_fits(system, unions, unions_until, rounds=UNION_ROUNDS),
+        first = distinct([*unions, *(system_bases(system, frozenset().union(*supports)) if SYSTEM_BASES else [])])
+        for candidate in chain(random_start_fits(system, first, unions_until, rounds=UNION_ROUNDS),
                                random_start_fits(system, fit_bases(unions, supports, n, system), repair_until,
                                                  salt=1)):
             repaired += 1

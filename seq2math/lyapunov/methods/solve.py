@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seq2math.jobs.workers import one_blas_thread
 from seq2math.lyapunov.check import as_polynomials, check_candidate, falsify_exactly
 from seq2math.lyapunov.conditions import quick_counterexample, sign_conditions
 from seq2math.lyapunov.methods.base import Method, Search, make_method, seconds_left
@@ -303,6 +304,7 @@ def solve_system(system: list, methods: list[Method], check: str = "lyapunov", t
     use all the time that is left. On a non-polynomial system the SOS methods (``Method.polynomial_only``)
     are not started: their attempt says why they do not apply, and the time is shared by the others
     (``nonpoly`` and ``model``)."""
+    one_blas_thread()                  # small matrices: a second BLAS thread makes the fits 2-7x slower
     polynomial = as_polynomials(system, system[0]) is not None
     methods = for_system(system, methods)
     active = [method for method in methods if polynomial or not method.polynomial_only]
