@@ -108,7 +108,9 @@ def test_the_system_bases_hold_the_gradient_terms_of_a_backward_system(monkeypat
     mixed = guided.system_bases([system[0] + X1**2, system[1]])                   # x1^2 in f0: x0 x1^2 only with k = 0
     assert len(mixed) == 2 and (1, 2) in mixed[0] and (0, 3) not in mixed[0] and (0, 3) in mixed[1]
     unions = [[(2, 0), (0, 2)]]
-    assert guided.fit_bases(unions, [], 2, system)[:2] == [unions[0], bases[0]]   # after the unions, before supports
+    support = frozenset({(1, 1)})
+    fits = guided.fit_bases([unions[0], bases[0]], [support], 2)
+    assert fits[:2] == [unions[0], bases[0]] and completed_basis(support, 2) in fits[2:]   # the first ones, then supports
     beam = frozenset({(3, 3), (2, 0)})                                            # x0^3 x1^3: no gradient term has it
     joined = guided.system_bases(system, beam)
     assert joined[:1] == bases and joined[1] == completed_basis(frozenset(bases[0]) | beam, 2)

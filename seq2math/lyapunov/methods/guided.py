@@ -209,16 +209,14 @@ def union_bases(supports: list[frozenset[Monomial]], nvars: int, large: bool = T
                      *(basis for basis in closures if len(basis) <= CLOSURE_OF_ALL_MAX)])
 
 
-def fit_bases(unions: list[list[Monomial]], supports: list[frozenset[Monomial]], nvars: int,
-              system: list[Poly] | None = None) -> list[list[Monomial]]:
-    """The bases of the fits from random numbers: ``unions`` (``union_bases``), then the system's own
-    (``system_bases``), then each support and its completed Gram closure. A fit costs milliseconds on a basis
-    whose SDP would not finish, so the closures that ``guided_bases`` leaves out are tried here (on the first
-    25 systems of our bpoly test set, one closure holds the generator's V for 18 systems, one support for 15;
-    docs/baselines.md, session 16)."""
-    own = system_bases(system, frozenset().union(*supports)) if system is not None and SYSTEM_BASES else []
-    return distinct([*unions, *own, *(completed_basis(closed, nvars) for support in supports
-                                      for closed in (support, gram_closure(support)))])
+def fit_bases(first: list[list[Monomial]], supports: list[frozenset[Monomial]], nvars: int) -> list[list[Monomial]]:
+    """The bases of the fits from random numbers: ``first`` (the bases of the first rounds: ``union_bases``,
+    then the system's own, ``system_bases``), then each support and its completed Gram closure. A fit costs
+    milliseconds on a basis whose SDP would not finish, so the closures that ``guided_bases`` leaves out are
+    tried here (on the first 25 systems of our bpoly test set, one closure holds the generator's V for 18
+    systems, one support for 15; docs/baselines.md, session 16)."""
+    return distinct([*first, *(completed_basis(closed, nvars) for support in supports
+                               for closed in (support, gram_closure(support)))])
 
 
 def system_bases(system: list[Poly], beam: frozenset[Monomial] = frozenset()) -> list[list[Monomial]]:
@@ -343,11 +341,10 @@ class GuidedMethod(ModelMethod):
         # system basis of bpoly system 19, four variables, got one fit in 60 s; session 20), then a few rounds over
         # every fit basis
         unions_until = None if repair_until is None else (time.perf_counter() + repair_until) / 2
-        unions = union_bases(supports, n, large)
-        first = distinct([*unions, *(system_bases(system, frozenset().union(*supports)) if SYSTEM_BASES else [])])
+        own = system_bases(system, frozenset().union(*supports)) if SYSTEM_BASES else []
+        first = distinct([*union_bases(supports, n, large), *own])
         for candidate in chain(random_start_fits(system, first, unions_until, rounds=UNION_ROUNDS),
-                               random_start_fits(system, fit_bases(unions, supports, n, system), repair_until,
-                                                 salt=1)):
+                               random_start_fits(system, fit_bases(first, supports, n), repair_until, salt=1)):
             repaired += 1
             yield candidate
         statuses = []
