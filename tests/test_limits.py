@@ -184,3 +184,14 @@ def test_the_search_holds_blas_at_one_thread_and_leaves_torch_alone():
     out = json.loads(line[len("RESULT "):])
     assert out["before"] and out["after"] == [1] and out["child"] == [1]     # numpy's (and scipy's) OpenBLAS
     assert out["torch"] == 2                                                 # torch's OpenMP threads untouched
+
+
+def test_bench_blas_times_the_fits_both_ways_and_prints_the_ratio(capsys):
+    from seq2math.cli import main
+
+    assert main(["bench", "blas", "--variables", "2", "--starts", "1", "--degree", "4"]) == 0
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if line.split()[:1] == ["2"])
+    default, one, ratio = map(float, row[2:5])
+    assert default > 0 and one > 0 and abs(ratio - default / one) < 0.02 * ratio + 0.01
+    assert "median ratio default / one thread" in out

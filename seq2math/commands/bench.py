@@ -16,6 +16,7 @@ BENCHMARKS = {
     "sos": "seq2math.benchmarks.sos",
     "memory": "seq2math.benchmarks.memory",
     "workers": "seq2math.benchmarks.workers",
+    "blas": "seq2math.benchmarks.blas",
 }
 
 
