@@ -139,7 +139,7 @@ def make_methods(methods: str | Sequence[str | Method], options: MethodOptions |
 
 
 def default_methods(options: MethodOptions) -> tuple[list[Method], list[str]]:
-    """The methods of ``DEFAULT_METHODS`` (model, guided, sos) that can run, and why the others cannot
+    """The methods of ``DEFAULT_METHODS`` (quadratic, model, guided, sos) that can run, and why the others cannot
     (``model`` and ``guided`` need a trained model: the shipped checkpoint or ``model=``)."""
     methods, skipped = [], []
     for name in DEFAULT_METHODS:
@@ -159,9 +159,10 @@ def solve(system: Any, methods: str | Sequence[str | Method] | None = None, chec
 
     ``methods`` are tried in order, each within its share of ``time_limit`` seconds
     (``seq2math.lyapunov.methods.solve.SHARES``; time a method leaves unused passes on). The
-    default, None, is ``model → guided → sos``: the trained model proposes, ``guided`` fits SOS
+    default, None, is ``quadratic → model → guided → sos``: ``quadratic`` settles a quadratic V of a small
+    system first (at most a second, without torch), the trained model proposes, ``guided`` fits SOS
     coefficients on its monomials, ``sos`` searches without it (without a trained model, only
-    ``sos`` runs and ``tried`` says why). ``model``/``beam`` configure the model
+    ``quadratic`` and ``sos`` run and ``tried`` says why). ``model``/``beam`` configure the model
     method (default: the shipped checkpoint), ``max_degree`` the sos and findlyap searches,
     ``seed`` the neural one. With ``require_certificate`` only a V whose exact certificate was
     re-proved counts (non-polynomial systems are then never solved). ``memory_limit`` (bytes)
@@ -169,7 +170,7 @@ def solve(system: Any, methods: str | Sequence[str | Method] | None = None, chec
 
         >>> solution = solve("x0' = -x0 + x1; x1' = -x0 - x1^3", time_limit=30)
         >>> solution.found, solution.proof, solution.method, [a.method for a in solution.tried]
-        (True, 'sos-exact', 'model', ['model'])
+        (True, 'sos-exact', 'quadratic', ['quadratic'])
 
     "not found" is no proof of instability: ``tried`` says what each method did.
     """

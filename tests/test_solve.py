@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 from seq2math.cli import main
@@ -84,9 +86,15 @@ def test_solve_file_writes_per_line_results(tmp_path):
     assert main(["solve", "--file", str(data), "--methods", "nonsense"]) == 2
 
 
-def test_the_default_is_model_then_guided_then_sos_with_each_method_timed(capsys):
-    """With a beam of 2 the model's hypotheses fail on the textbook system; guided repairs them."""
-    assert main(["solve", "x0' = -x0 + x1; x1' = -x0 - x1^3", "--beam", "2", "--time-limit", "60"]) == 0
+def test_the_default_is_quadratic_then_model_then_guided_then_sos_with_each_method_timed(capsys):
+    """The default settles the textbook system's quadratic V at once; without ``quadratic``, with a beam of 2,
+    the model's hypotheses fail and guided repairs them."""
+    assert main(["solve", "x0' = -x0 + x1; x1' = -x0 - x1^3"]) == 0
+    out = capsys.readouterr().out
+    assert "found by method quadratic" in out and "V = x0^2 + x1^2" in out
+    assert [line.strip().split(":")[0] for line in out.splitlines() if line.startswith("  ")] == ["quadratic"]
+    assert main(["solve", "x0' = -x0 + x1; x1' = -x0 - x1^3", "--methods", "model,guided,sos", "--beam", "2",
+                 "--time-limit", "60"]) == 0
     out = capsys.readouterr().out
     lines = [line.strip() for line in out.splitlines() if line.startswith("  ")]
     assert [line.split(":")[0] for line in lines] == ["model", "guided"][: len(lines)] and len(lines) >= 1
@@ -189,3 +197,30 @@ def test_a_slow_candidate_does_not_take_the_whole_share(monkeypatch):
     calls.clear()
     attempt = loop.attempt_method(_Fixed(["slow", "good"]), Search([]), "lyapunov", time.perf_counter() + 20)
     assert attempt.V == "good" and [v for v, _ in calls] == ["slow", "good"]   # found before any second pass
+
+
+def test_the_default_settles_a_quadratic_v_first_without_importing_torch():
+    """``quadratic`` leads the default: the textbook system's V = x0^2 + x1^2 comes from it, certified, and the
+    process never imports torch (what makes a fresh process answer in about a second, docs/api.md)."""
+    code = ("import sys; from seq2math.api import solve; "
+            "s = solve(\"x0' = -x0 + x1; x1' = -x0 - x1^3\", require_certificate=True); "
+            "print(s.found, s.method, s.proof, 'torch' in sys.modules, str(s.V), sep='|')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "True|quadratic|sos-exact|False|x0^2 + x1^2"
+
+
+def test_quadratic_passes_on_what_it_cannot_prove_and_what_is_too_large():
+    # dV/dt of any quadratic V has the quartic cross terms 60 x0 x1 (x1^2 - x0^2) that -8(x0^4 + x1^4) cannot
+    # dominate; V = x0^4 + x1^4 works (f = -grad V + a rotation), and sos finds it after quadratic gave up
+    system = parse_infix_system("x0' = -4*x0^3 + 30*x1^3; x1' = -4*x1^3 - 30*x0^3")
+    outcome = solve_system(system, [make_method("quadratic"), make_method("sos", max_degree=4)], "lyapunov",
+                           time_limit=30)
+    assert outcome.found and outcome.method == "sos" and outcome.V == X0**4 + X1**4
+    assert outcome.tried[0].method == "quadratic" and outcome.tried[0].candidates == 0
+    assert outcome.tried[0].reason.startswith("quadratic: degree 2")
+    # three variables of degree 7: a Gram basis of 35 monomials, over QUADRATIC_MAX_BASIS; no SDP is built
+    large = parse_infix_system("x0' = -x0^7 + x1; x1' = -x0 - x1; x2' = -x2")
+    started = time.perf_counter()
+    outcome = solve_system(large, [make_method("quadratic")], "lyapunov", time_limit=30)
+    assert not outcome.found and "not tried" in outcome.tried[0].reason and "35 monomials" in outcome.tried[0].reason
+    assert time.perf_counter() - started < 5

@@ -15,14 +15,15 @@ from seq2math.commands.options import (
     resolve_memory_limit,
 )
 
-HELP = "find a certified Lyapunov function for a system (methods: model, guided, findlyap, sos, neural)"
+HELP = "find a certified Lyapunov function for a system (methods: quadratic, model, guided, findlyap, sos, neural)"
 DESCRIPTION = """Find V for a system and prove it exactly.
 
 Each method proposes candidates; every candidate is verified (exact SOS certificate or z3);
 the first valid one is printed in infix and prefix form with the check it passed and the
-method that found it. By default the methods are model -> guided -> sos, each within a share
-of --time-limit (the trained model proposes; guided fits SOS coefficients on its monomials;
-sos searches without it). Every method tried is listed with its time; "not found" is not a
+method that found it. By default the methods are quadratic -> model -> guided -> sos, each
+within a share of --time-limit (quadratic settles a quadratic V of a small system in at most a
+second, without loading a model; the trained model proposes; guided fits SOS coefficients on
+its monomials; sos searches without it). Every method tried is listed with its time; "not found" is not a
 proof of instability. A non-polynomial system (sin, cos, exp, ln, sqrt, ...) gets the nonpoly
 method's simple candidates first, then the model's (the non-polynomial model lyapunov-nonpoly
 when it is shipped), each proved by the prover chain (substitution + SOS, cvc5, or an interval

@@ -4,9 +4,9 @@ A method is one small registered class (``seq2math.lyapunov.methods.model``, ``f
 ``neural.method``), in the manner of the task registry (``seq2math.tasks.base``)::
 
     @register_method
-    class Quadratic(Method):
+    class SumOfSquares(Method):
         "Proposes V = x0^2 + ... + x(n-1)^2 (a toy method)."
-        name = "quadratic"
+        name = "sum-of-squares"
 
         def propose(self, search, check, deadline):
             yield sum(x**2 for x in ring(len(search.system)).gens())

@@ -11,18 +11,22 @@ A found V is never reported from the solver alone: its coefficients are rounded 
 integers first, then finer rationals) and every rounded V goes through
 ``check_candidate`` — "found" means an exact proof of the rounded V.
 
-Two registered methods use this search (``seq2math.lyapunov.methods.base``):
+Three registered methods use this search (``seq2math.lyapunov.methods.base``):
 
 - ``findlyap``: the baseline as published, a black box that returns one V (the first rounded V
   that ``findlyap`` proved); the solve loop proves it again with a certificate;
-- ``sos``: every rounded V, simplest first, proposed to the solve loop, which proves them.
+- ``sos``: every rounded V, simplest first, proposed to the solve loop, which proves them;
+- ``quadratic``: ``sos`` at degree 2 only, on small programs, within ``QUADRATIC_SECONDS``: the first
+  method of ``solve``'s default, which settles a quadratic V in tenths of a second without importing
+  torch or loading a model (docs/api.md).
 
-Both propose nothing for a non-polynomial system.
+All propose nothing for a non-polynomial system.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -36,7 +40,7 @@ from seq2math.lyapunov.methods.screen import may_be_feasible
 from seq2math.lyapunov.result import CheckResult
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic.expr import NotPolynomialError, to_infix, to_poly
-from seq2math.symbolic.poly import Poly, in_ring, lie_derivative, ring
+from seq2math.symbolic.poly import Poly, in_ring, lie_derivative, ring, total_degree
 
 MARGIN_TOLERANCE = 1e-7
 #: a solve whose best margin lies in [−BOUNDARY_TOLERANCE, −MARGIN_TOLERANCE) still proposes its V (status
@@ -52,6 +56,12 @@ SIMPLE_SCALES = 5
 MAX_MULTIPLIER = 64
 DIRECTION_REFERENCES = 3
 DIRECTION_TOLERANCE = 1e-5
+#: ``quadratic`` runs only when the Gram basis of -dV/dt for a quadratic V has at most this many monomials
+#: (2 variables up to degree 7 in f, 3 up to degree 5, 4 up to degree 3, 5 linear); larger programs are left to the
+#: methods after it, whose time they would take
+QUADRATIC_MAX_BASIS = 20
+#: and it stops after this many seconds, whatever its share of the time limit
+QUADRATIC_SECONDS = 1.0
 
 
 @dataclass
@@ -363,6 +373,45 @@ class SosMethod(Method):
         _note_limits(search, attempts)
         if not search.reason and attempts:
             search.reason = "sos: " + ", ".join(f"degree {a.degree} {a.status}" for a in attempts)
+
+
+def quadratic_basis_size(system: list[Poly]) -> int:
+    """Monomials in the Gram basis of -dV/dt when V is quadratic: degree ≤ ⌈(deg f + 1)/2⌉ in n variables."""
+    n = len(system)
+    half = (max(max(total_degree(f) for f in system), 1) + 2) // 2
+    return math.comb(n + half, n)
+
+
+@register_method
+class QuadraticMethod(Method):
+    """The SOS search at degree 2 only (V a quadratic form), on small programs and for at most
+    ``QUADRATIC_SECONDS``: ``solve`` tries it first, since it settles a quadratic V without importing torch."""
+
+    name = "quadratic"
+
+    polynomial_only = True
+
+    def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
+        system = polynomial_system(search.system)
+        if system is None:
+            search.reason = not_polynomial_reason(self.name, search.system)
+            return
+        system = [in_ring(f, len(system)) for f in system]
+        size = quadratic_basis_size(system)
+        if size > QUADRATIC_MAX_BASIS:
+            search.reason = (f"quadratic: not tried: for a quadratic V, -dV/dt needs a Gram basis of {size} monomials "
+                             f"(more than {QUADRATIC_MAX_BASIS}); left to the methods after it")
+            search.interrupted = True                      # nothing was ruled out: undecided, not "not found"
+            return
+        cap = time.perf_counter() + QUADRATIC_SECONDS
+        deadline = cap if deadline is None else min(deadline, cap)
+        attempts: list[Attempt] = []
+        for V, _ in candidates(system, 2, deadline, check, attempts, memory_limit=self.options.memory_limit,
+                               screen=True):
+            yield V
+        _note_limits(search, attempts)
+        if not search.reason and attempts:
+            search.reason = "quadratic: " + ", ".join(f"degree {a.degree} {a.status}" for a in attempts)
 
 
 def _note_limits(search: Search, attempts: list[Attempt]) -> None:

@@ -37,11 +37,12 @@ from seq2math.symbolic.expr import as_expr, from_poly, to_infix
 from seq2math.symbolic.poly import Poly
 from seq2math.tokens.prefix import expression_tokens
 
-#: the methods of ``seq2math solve`` and ``seq2math.solve`` when none are named: the model proposes, ``guided``
-#: fits SOS coefficients on the model's monomials, ``sos`` searches without the model
-DEFAULT_METHODS = ("model", "guided", "sos")
+#: the methods of ``seq2math solve`` and ``seq2math.solve`` when none are named: ``quadratic`` settles a quadratic
+#: V of a small system first (at most a second, no torch), the model proposes, ``guided`` fits SOS coefficients on
+#: the model's monomials, ``sos`` searches without the model
+DEFAULT_METHODS = ("quadratic", "model", "guided", "sos")
 #: share of the time limit each method may use (``method_deadline``); a method not listed weighs DEFAULT_SHARE
-SHARES = {"model": 0.25, "guided": 0.35, "sos": 0.4}
+SHARES = {"quadratic": 0.05, "model": 0.25, "guided": 0.35, "sos": 0.4}
 DEFAULT_SHARE = 0.3
 #: a candidate checked at or past the deadline still gets this many seconds (it was proposed in time)
 MIN_CHECK_SECONDS = 0.5
