@@ -365,14 +365,18 @@ class SosMethod(Method):
         if system is None:
             search.reason = not_polynomial_reason(self.name, search.system)
             return
+        yield from self._search(system, self.options.max_degree, search, check, deadline)
+
+    def _search(self, system: list[Poly], max_degree: int, search: Search, check: str, deadline: float | None
+                ) -> Iterator[Poly]:
         attempts: list[Attempt] = []
         search.reason, search.interrupted = "", False
-        for V, _ in candidates(system, self.options.max_degree, deadline, check, attempts,
+        for V, _ in candidates(system, max_degree, deadline, check, attempts,
                                memory_limit=self.options.memory_limit, screen=True):
             yield V
         _note_limits(search, attempts)
         if not search.reason and attempts:
-            search.reason = "sos: " + ", ".join(f"degree {a.degree} {a.status}" for a in attempts)
+            search.reason = f"{self.name}: " + ", ".join(f"degree {a.degree} {a.status}" for a in attempts)
 
 
 def quadratic_basis_size(system: list[Poly]) -> int:
@@ -383,35 +387,25 @@ def quadratic_basis_size(system: list[Poly]) -> int:
 
 
 @register_method
-class QuadraticMethod(Method):
+class QuadraticMethod(SosMethod):
     """The SOS search at degree 2 only (V a quadratic form), on small programs and for at most
     ``QUADRATIC_SECONDS``: ``solve`` tries it first, since it settles a quadratic V without importing torch."""
 
     name = "quadratic"
-
-    polynomial_only = True
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Poly]:
         system = polynomial_system(search.system)
         if system is None:
             search.reason = not_polynomial_reason(self.name, search.system)
             return
-        system = [in_ring(f, len(system)) for f in system]
-        size = quadratic_basis_size(system)
+        size = quadratic_basis_size([in_ring(f, len(system)) for f in system])
         if size > QUADRATIC_MAX_BASIS:
             search.reason = (f"quadratic: not tried: for a quadratic V, -dV/dt needs a Gram basis of {size} monomials "
                              f"(more than {QUADRATIC_MAX_BASIS}); left to the methods after it")
             search.interrupted = True                      # nothing was ruled out: undecided, not "not found"
             return
         cap = time.perf_counter() + QUADRATIC_SECONDS
-        deadline = cap if deadline is None else min(deadline, cap)
-        attempts: list[Attempt] = []
-        for V, _ in candidates(system, 2, deadline, check, attempts, memory_limit=self.options.memory_limit,
-                               screen=True):
-            yield V
-        _note_limits(search, attempts)
-        if not search.reason and attempts:
-            search.reason = "quadratic: " + ", ".join(f"degree {a.degree} {a.status}" for a in attempts)
+        yield from self._search(system, 2, search, check, cap if deadline is None else min(deadline, cap))
 
 
 def _note_limits(search: Search, attempts: list[Attempt]) -> None:
