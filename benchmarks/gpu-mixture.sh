@@ -20,7 +20,10 @@
 # usage, from anywhere:   bash benchmarks/gpu-mixture.sh
 #   OUT=DIR (default: a new temporary directory)   DEVICE=cuda   TRAIN_TIME=7m   WORKERS=(cores - 2)   LOG_EVERY=50 (QUICK: 1)
 #   BATCH_TOKENS=65536   LR=2e-4   COOLDOWN=0.3   INIT=lyapunov-mixture (a shipped name or a checkpoint directory)
-#   EXTRA="train.seed=1 ...": further overrides of the training run, appended last
+#   SEED=(the call's start, in seconds since 1970): train.seed, the BPoly stream's seed, written to summary.txt; a
+#     new one per call, so that a call continuing an earlier one does not see its batches again (session 21);
+#     the validation stream stays seed 1 (train.valid_seed), the set every earlier run was measured on
+#   EXTRA="train.valid_count=400 ...": further overrides of the training run, appended last
 #   TINY_FILE=data/tiny-train40k.f.txt: a carried, already filtered small-system file instead of generating one
 #   QUICK=1: a small model for 20 s on the CPU, a check of this script (tests/test_gpu_scripts.py)
 # Prepare the wheels on the CPU machine first (pip downloads them for the GPU image's Python 3.12):
@@ -49,10 +52,11 @@ else
 fi
 LR=${LR:-2e-4}
 COOLDOWN=${COOLDOWN:-0.3}
+SEED=${SEED:-$(date +%s)}
 TINY_FILE=${TINY_FILE:-}
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 FBARR=data/fbarr-train300.txt
-note "seq2math lyapunov-mixture on $DEVICE, $(date -u +%Y-%m-%dT%H:%MZ), quick=$QUICK, $CORES cores, out $OUT"
+note "seq2math lyapunov-mixture on $DEVICE, $(date -u +%Y-%m-%dT%H:%MZ), quick=$QUICK, $CORES cores, seed $SEED, out $OUT"
 "$PYTHON" -c "import sys, torch, flint; gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no cuda'
 print('python', sys.version.split()[0], 'torch', torch.__version__, 'flint', flint.__version__, gpu)" | tee -a "$OUT/summary.txt"
 git rev-parse HEAD 2>/dev/null | tee -a "$OUT/summary.txt" || true
@@ -81,7 +85,7 @@ PRECISION=train.precision=bf16
 start=$(date +%s)
 seq2math train --config lyapunov-mixture --out "$OUT/run" --device "$DEVICE" --time-limit "$TRAIN_TIME" --quiet \
   "${INIT_ARG[@]}" "train.mix_data=$MIX" "$PRECISION" train.workers="$WORKERS" train.batch_tokens="$BATCH_TOKENS" \
-  train.lr="$LR" train.schedule=constant train.warmup=300 train.cooldown="$COOLDOWN" train.verify_count=0 train.valid_count=200 \
+  train.seed="$SEED" train.valid_seed=1 train.lr="$LR" train.schedule=constant train.warmup=300 train.cooldown="$COOLDOWN" train.verify_count=0 train.valid_count=200 \
   train.eval_every=1000 train.log_every="$LOG_EVERY" train.tensorboard=false "${SIZE[@]}" "${EXTRA_ARGS[@]}"
 note "training ($TRAIN_TIME): $(( $(date +%s) - start )) s"
 cp "$OUT/run/metrics.jsonl" "$OUT/metrics.jsonl"
