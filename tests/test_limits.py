@@ -187,6 +187,26 @@ def test_the_search_holds_blas_at_one_thread_and_leaves_torch_alone():
     assert out["torch"] == 2                                                 # torch's OpenMP threads untouched
 
 
+SOLVE_LIFTS_ITS_BLAS_LIMIT = textwrap.dedent("""
+    import json, numpy
+    from threadpoolctl import threadpool_info
+    from seq2math.lyapunov.methods import make_method, solve_system
+    from seq2math.tokens.infix import parse_infix_system
+    def blas_threads():
+        return sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+    before = blas_threads()
+    outcome = solve_system(parse_infix_system("x0' = -x0 + x1; x1' = -x0 - x1^3"), [make_method("sos", max_degree=2)])
+    print("RESULT " + json.dumps({"before": before, "found": outcome.found, "after": blas_threads()}))
+""")
+
+
+def test_solve_holds_blas_at_one_thread_only_while_it_runs():
+    """``seq2math.solve`` in a researcher's own process leaves that process's BLAS threads as it found them."""
+    line = next(line for line in _python(SOLVE_LIFTS_ITS_BLAS_LIMIT).splitlines() if line.startswith("RESULT "))
+    out = json.loads(line[len("RESULT "):])
+    assert out["found"] and out["before"] and out["after"] == out["before"]
+
+
 def test_bench_blas_times_the_fits_both_ways_and_prints_the_ratio(capsys):
     from seq2math.cli import main
 

@@ -23,7 +23,6 @@ from typing import Any, Callable, Iterable, Iterator
 TIMED_OUT = object()
 _THREAD_POOL_STARTED = False
 _TORCH_PINNED = False
-_BLAS_LIMITED = False
 #: what ``call_with_hard_limit`` returns when the child ran out of its memory limit
 MEMORY_OUT = object()
 
@@ -59,21 +58,19 @@ def after_fork() -> None:
         _TORCH_PINNED = True
 
 
-def one_blas_thread() -> None:
-    """Hold the BLAS of numpy and scipy (OpenBLAS) at one thread in this process (once; children forked
-    later keep it). Torch's own threads (OpenMP) are left alone.
+def one_blas_thread():
+    """Hold the BLAS of numpy and scipy (OpenBLAS) at one thread in this process; children forked later keep
+    it. Torch's own threads (OpenMP) are left alone. The limit holds from the call on; used as a context manager
+    (``with one_blas_thread(): ...``, what ``solve_system`` does in the caller's process) it is lifted again on
+    exit, so a program that calls ``seq2math.solve`` keeps its own BLAS threads. About 1.5 ms a call.
 
     The Lyapunov search's linear algebra is many small products and factorisations (the gradient-form fits
     of ``guided``: 280 × 280 Cholesky factors, 110-column products; the IPM's Gram blocks), where a second
     BLAS thread only waits for the first: on this 2-core CPU one fit took 0.76 s with one thread and 1.55 s
     with two on an idle machine, and 5.6 s with two beside a training run, which held the other core
     (docs/performance.md). Every search process is one process per core anyway (``--workers``)."""
-    global _BLAS_LIMITED
-    if _BLAS_LIMITED:
-        return
     from threadpoolctl import threadpool_limits
-    threadpool_limits(1, user_api="blas")
-    _BLAS_LIMITED = True
+    return threadpool_limits(1, user_api="blas")
 
 
 def torch_threads_pinned() -> bool:

@@ -398,7 +398,7 @@ class QuadraticMethod(SosMethod):
         if system is None:
             search.reason = not_polynomial_reason(self.name, search.system)
             return
-        size = quadratic_basis_size([in_ring(f, len(system)) for f in system])
+        size = quadratic_basis_size(system)
         if size > QUADRATIC_MAX_BASIS:
             search.reason = (f"quadratic: not tried: for a quadratic V, -dV/dt needs a Gram basis of {size} monomials "
                              f"(more than {QUADRATIC_MAX_BASIS}); left to the methods after it")

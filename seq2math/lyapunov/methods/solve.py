@@ -305,29 +305,29 @@ def solve_system(system: list, methods: list[Method], check: str = "lyapunov", t
     use all the time that is left. On a non-polynomial system the SOS methods (``Method.polynomial_only``)
     are not started: their attempt says why they do not apply, and the time is shared by the others
     (``nonpoly`` and ``model``)."""
-    one_blas_thread()                  # small matrices: a second BLAS thread makes the fits 2-7x slower
-    polynomial = as_polynomials(system, system[0]) is not None
-    methods = for_system(system, methods)
-    active = [method for method in methods if polynomial or not method.polynomial_only]
-    start = time.perf_counter()
-    deadline = None if time_limit is None else start + time_limit
-    tried: list[Attempt] = []
-    for method in methods:
-        if method not in active:
-            tried.append(Attempt(method.name, check, reason=not_polynomial_reason(method.name, system)))
-            continue
-        method_start = time.perf_counter()
-        remaining = seconds_left(deadline)
-        if remaining is not None and remaining <= 0:
-            tried.append(Attempt(method.name, check, reason="no time left"))
-            continue
-        own = method_deadline(active, active.index(method), deadline, shared)
-        attempt = attempt_method(method, method.start(system, seconds_left(own)), check, own,
-                                 require_certificate=require_certificate)
-        attempt.seconds = time.perf_counter() - method_start    # the method's start counts too
-        tried.append(attempt)
-        if attempt.found:
-            proof = attempt.proof
-            return SolveOutcome(True, attempt.V, method.name, proof.result, proof.document, tried,
-                                time.perf_counter() - start)
-    return SolveOutcome(False, tried=tried, seconds=time.perf_counter() - start)
+    with one_blas_thread():            # small matrices: a second BLAS thread makes the fits 2-7x slower
+        polynomial = as_polynomials(system, system[0]) is not None
+        methods = for_system(system, methods)
+        active = [method for method in methods if polynomial or not method.polynomial_only]
+        start = time.perf_counter()
+        deadline = None if time_limit is None else start + time_limit
+        tried: list[Attempt] = []
+        for method in methods:
+            if method not in active:
+                tried.append(Attempt(method.name, check, reason=not_polynomial_reason(method.name, system)))
+                continue
+            method_start = time.perf_counter()
+            remaining = seconds_left(deadline)
+            if remaining is not None and remaining <= 0:
+                tried.append(Attempt(method.name, check, reason="no time left"))
+                continue
+            own = method_deadline(active, active.index(method), deadline, shared)
+            attempt = attempt_method(method, method.start(system, seconds_left(own)), check, own,
+                                     require_certificate=require_certificate)
+            attempt.seconds = time.perf_counter() - method_start    # the method's start counts too
+            tried.append(attempt)
+            if attempt.found:
+                proof = attempt.proof
+                return SolveOutcome(True, attempt.V, method.name, proof.result, proof.document, tried,
+                                    time.perf_counter() - start)
+        return SolveOutcome(False, tried=tried, seconds=time.perf_counter() - start)
