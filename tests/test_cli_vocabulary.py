@@ -24,6 +24,7 @@ TIMED = {
     "bench sos": [],
     "experiment": ["representation", "--out", "runs/x"],
     "bench workers": [],
+    "bench solve": [],
 }
 #: (command, old flag) for every hidden time-limit alias
 OLD_TIME_FLAGS = [("verify", "--timeout"), ("baseline findlyap", "--timeout"), ("train", "--max-time")]

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import os
 import signal
+import time
 
 import pytest
 import torch
@@ -358,6 +359,30 @@ def test_sigint_finishes_the_step_saves_and_resume_continues_exactly(tmp_path, m
     train(tiny_config(max_steps=8, cooldown=0.75), tmp_path / "parted", resume=True, quiet=True)
     a, b = parameters(straight), parameters(tmp_path / "parted")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sigterm_to_the_whole_process_group_spares_the_loader_workers_and_saves(tmp_path):
+    # a session that ends (or Ctrl-C in a terminal) signals every process of the group: the loader workers
+    # ignore it, so the training process finishes its step and saves; they used to die first, and torch raised
+    # "DataLoader worker ... is killed by signal" mid-step, where nothing could be saved (session 22)
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "seq2math", "train", "--preset", "tiny", "--task", "transpose", "--out", str(out),
+               "--max-steps", "100000", "train.workers=1", "train.threads=1", "train.log_every=1",
+               "train.eval_every=100000", "train.tensorboard=false"]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    metrics, began = out / "metrics.jsonl", time.time()
+    while time.time() - began < 120 and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 5):
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGTERM)                 # the whole group, workers included
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output[-2000:]
+    assert "(SIGTERM" in output
+    step = torch.load(out / "train_state.pt", weights_only=True)["step"]
+    assert step >= 5 and f"stopped at step {step} (SIGTERM" in output
 
 
 def test_an_error_mid_run_leaves_a_resumable_checkpoint(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@ the typed outcomes of the conditions (how each becomes the words of a CheckResul
 
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -149,6 +150,31 @@ def test_a_failed_solve_leaves_every_condition_open_never_valid():
         result = from_settled("lyapunov", settled)
         assert result.valid is None
         assert result.reason == "undecided: positive: solver: status MaxTime; decrease: solver: status MaxTime"
+
+
+def test_z3_gets_only_a_short_budget_on_a_definite_condition_it_cannot_prove(monkeypatch):
+    # z3's "unsat" on V > 0 would not show properness, so on the definite condition it can only refute: it gets
+    # DEFINITE_Z3_SECONDS there, and the decrease condition (which z3 can prove) keeps the time left
+    import seq2math.lyapunov.settle as settle_module
+
+    asked = []
+
+    def fake_find_point(polynomial, strict, nonzero, timeout):
+        asked.append((nonzero, timeout))
+        return ProverAnswer("unknown")
+
+    monkeypatch.setattr(settle_module, "find_point", fake_find_point)
+    x0, x1 = ring(2).gens()
+    system, V = [-x0 + x1, -x0 - x1**3], x0**2 + x1**2
+    conditions = sign_conditions(system, V, "lyapunov", asymptotic=False)
+    _, eps_index = build_program(conditions, 2)
+    failed = SOSSolution("failed", "clarabel", [], np.zeros(0), [], [], 0.0, "status MaxTime")
+    options = CheckOptions(proof="exact", deadline=time.perf_counter() + 60, hard_limit=False)
+    settled = settle(conditions, eps_index, failed, options)
+    assert [c.outcome for c in settled] == [Outcome.OPEN, Outcome.OPEN]
+    (definite, short), (plain, long) = asked
+    assert definite and short == settle_module.DEFINITE_Z3_SECONDS
+    assert not plain and long > 50
 
 
 def test_prover_answers_and_options_are_typed_and_checked():

@@ -17,6 +17,7 @@ BENCHMARKS = {
     "memory": "seq2math.benchmarks.memory",
     "workers": "seq2math.benchmarks.workers",
     "blas": "seq2math.benchmarks.blas",
+    "solve": "seq2math.benchmarks.solve",
 }
 
 

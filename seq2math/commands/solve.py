@@ -47,8 +47,9 @@ def add_arguments(parser) -> None:
     add_resolver(parser, _file_or_system)
     parser.add_argument("--infix", action="store_true", help="with FILE: lines are infix systems")
     parser.add_argument("--methods", default=None, help="comma-separated methods, tried in order, each within a "
-                        "share of --time-limit (default: model,guided,sos: the trained model proposes, guided = SOS "
-                        "on the model's monomials, sos = SOS search without the model)")
+                        "share of --time-limit (default: quadratic,model,guided,sos: quadratic = a degree-2 SOS "
+                        "search on small systems, without loading a model; the trained model proposes; guided = SOS "
+                        "on the model's monomials; sos = SOS search without the model)")
     add_model(parser, what="model method", ensemble=True)
     parser.add_argument("--beam", type=int, default=50, help="model method: hypotheses decoded per system (default 50)")
     parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov", help="check to pass")

@@ -18,6 +18,7 @@ A resumed run therefore sees exactly the batches the uninterrupted run would hav
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,10 +284,22 @@ def step_loader(dataset: torch.utils.data.Dataset, first_step: int, workers: int
     # advance the global RNG that drives dropout (it would break exact resumption)
     loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=workers,
                                          prefetch_factor=4 if workers else None,
+                                         worker_init_fn=ignore_stop_signals if workers else None,
                                          generator=torch.Generator().manual_seed(0))
     if per_item == 1:
         return iter(loader)
     return _flatten(iter(loader), skip)
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """A loader worker ignores SIGINT and SIGTERM: they are the training process's to handle (finish the step,
+    save, stop; ``training.runtime.StopSignals``), and it shuts its workers down as it exits. A signal sent to
+    the whole process group (a terminal's Ctrl-C, a session that ends) used to kill the workers as well, and
+    torch then raised "DataLoader worker ... is killed by signal" in the middle of a step, where nothing can be
+    saved: the steps since the last checkpoint were lost (session 22)."""
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _flatten(items: Iterator[list[dict[str, torch.Tensor]]], skip: int) -> Iterator[dict[str, torch.Tensor]]:

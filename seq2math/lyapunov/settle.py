@@ -3,7 +3,7 @@
 Each condition is settled by the first stage that can, cheapest first (docs/verification.md):
 
 1. rounding the solver's Gram matrix to an exact one (it has a margin: milliseconds);
-2. facial reduction (``sos/facial.py``: no Gram matrix has a margin, e.g. a degenerate
+2. facial reduction (``sos/facial.py``, ``sos/facial_lp.py``: no Gram matrix has a margin, e.g. a degenerate
    quadratic part of V, or −V̇ a sum of a few squares), in this process;
 3. z3, which decides the sign condition exactly; with a deadline and ``hard_limit`` it runs in
    a forked child killed at the deadline (z3 does not always honour its own timeout). When the
@@ -25,7 +25,7 @@ from seq2math.lyapunov.conditions import Condition, exact_polynomial, violation
 from seq2math.lyapunov.options import CheckOptions
 from seq2math.lyapunov.outcomes import ASYMPTOTIC, Outcome, SettledCondition, left_open, proved, refuted
 from seq2math.sos import exact as X
-from seq2math.sos.facial import facial_part
+from seq2math.sos.facial_lp import facial_part
 from seq2math.sos.prover import Verdict, find_point
 from seq2math.sos.sdp import SolverStatus, SOSSolution
 
@@ -39,6 +39,11 @@ HARD_LIMIT_GRACE = 0.25
 MIN_STAGE_SECONDS = 0.05
 #: z3's own time limit per condition when the call has no deadline
 Z3_SECONDS = 5.0
+#: z3 on a definite condition (V's positivity under the lyapunov check) can only refute it, never prove it
+#: (``_prove_with_z3``), and the numerical search has already looked for such points: it gets at most this many
+#: seconds there, so that a V whose positivity has no exact certificate does not hold a check for its whole time
+#: limit (bpoly system 129 of our test set: 11 s per model candidate, session 22)
+DEFINITE_Z3_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,8 @@ def _settle_with_z3(cond: Condition, attempt: _Attempt, options: CheckOptions) -
     why = attempt.why
     remaining = None if options.deadline is None else options.deadline - time.perf_counter()
     if options.use_z3 and cond.name != ASYMPTOTIC and (remaining is None or remaining > MIN_STAGE_SECONDS):
-        verdict, witness = _prove_with_z3(cond, Z3_SECONDS if remaining is None else remaining)
+        seconds = Z3_SECONDS if remaining is None else remaining
+        verdict, witness = _prove_with_z3(cond, min(seconds, DEFINITE_Z3_SECONDS) if cond.definite else seconds)
         if witness is not None:
             return refuted(cond.name, witness)
         if verdict is Verdict.PROVED:

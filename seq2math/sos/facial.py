@@ -24,6 +24,10 @@ exists. We
    the others kept at their rounded values: a minimal-norm correction Aᵀ(AAᵀ)⁻¹(…) gives
    entries of thousands of digits), prove R ⪰ 0 by exact LDLᵀ, and return Q = B R Bᵀ.
 
+When the solver's Gram matrices show no clean gap, ``facial_lp.py`` finds the face by linear
+programs (partial facial reduction with diagonally dominant certificates) and hands it back to
+``face_certificate``; ``facial_lp.facial_part`` is the entry point of the check, both stages in turn.
+
 Step 1 is a guess, and nothing rests on it: the result goes through ``verify_gram`` (the
 identity zᵀQz = p and Q ⪰ 0 in exact rationals), the same check that certificate files get.
 A wrong guess only means no certificate from this route.
@@ -54,8 +58,6 @@ MAX_CANDIDATES = 3
 MAX_FACE_ENTRIES = 2 * 10 ** 7
 #: time for facial reduction per condition, at least (it is a sequence of guesses; z3 gets the rest)
 FACE_SECONDS = 1.0
-
-
 def pair_classes(basis: np.ndarray) -> tuple[np.ndarray, list[Exps]]:
     """(class (s, s) int array, exponent of each class): Q[a, b] feeds the coefficient of x^(m_a+m_b)."""
     sums = basis[:, None, :] + basis[None, :, :]                       # (s, s, n)
@@ -145,7 +147,7 @@ def candidate_ranks(gram: np.ndarray) -> list[int]:
     return ranks[:MAX_CANDIDATES]
 
 
-def _simple_rational(value: float, tolerance: float, max_denominator: int) -> Fraction | None:
+def simple_rational(value: float, tolerance: float, max_denominator: int) -> Fraction | None:
     """The rational with the smallest denominator found within ``tolerance`` (continued fractions)."""
     for limit in (1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 60, 100, 1000, 10000):
         if limit > max_denominator:
@@ -173,7 +175,7 @@ def rational_range(gram: np.ndarray, rank: int, tolerance: float = 1e-6, max_den
         row = []
         for c in range(rank):
             f = (Fraction(int(a == pivots[c])) if a in pivots
-                 else _simple_rational(float(B[a, c]), tolerance, max_denominator))
+                 else simple_rational(float(B[a, c]), tolerance, max_denominator))
             if f is None:          # no small-denominator rational: not a face of an integer problem
                 return None
             row.append(QQ(f.numerator, f.denominator))
@@ -210,7 +212,7 @@ def kernel_range(gram: np.ndarray, rank: int, tolerance: float = 1e-3, max_denom
         B[a][column] = QQ(1)
         for c, pivot in enumerate(pivots):
             value = float(C[a, c])
-            f = Fraction(0) if abs(value) < tolerance else _simple_rational(value, tolerance, max_denominator)
+            f = Fraction(0) if abs(value) < tolerance else simple_rational(value, tolerance, max_denominator)
             if f is None:
                 return None
             B[pivot][column] = QQ(-f.numerator, f.denominator)
@@ -286,7 +288,8 @@ def exact_in_face(p: dict[Exps, QQ], basis: np.ndarray, B: list[list[QQ]], R_num
 
 
 def face_certificate(p: dict[Exps, QQ], basis: np.ndarray, hints: list[np.ndarray],
-                     deadline: float | None = None, max_solves: int = 8, low_rank_first: bool = False
+                     deadline: float | None = None, max_solves: int = 8, low_rank_first: bool = False,
+                     face: np.ndarray | None = None, fallbacks: tuple[str, ...] = ("center", "trace")
                      ) -> list[list[QQ]] | None:
     """An exact Gram matrix of p (monomial basis ``basis``) through a face read off a hint, or None.
 
@@ -296,44 +299,47 @@ def face_certificate(p: dict[Exps, QQ], basis: np.ndarray, hints: list[np.ndarra
     minimal face) and a minimum-trace solve (low rank: a clean gap when p is a sum of a
     few squares; ``low_rank_first`` runs it before the hints, for conditions such as −V̇
     that are expected to be such sums). A face whose solve still has no margin yields its
-    own Gram matrix as a new hint, so faces are reduced repeatedly.
+    own Gram matrix as a new hint, so faces are reduced repeatedly. ``face`` (s, r), when known to hold every
+    Gram matrix (``dd_face_certificate``), is where those two solves run instead of the whole cone, in the
+    order of ``fallbacks``.
     """
     p = {k: v for k, v in p.items() if v != 0}
     p_float = {k: float(v) for k, v in p.items()}
     tried: set[tuple] = set()
     pending = list(hints)
-    fallbacks = ["center", "trace"]
+    fallbacks = list(fallbacks)
+    face = np.eye(len(basis)) if face is None else face
     solves = 0
-    if low_rank_first:
+    if low_rank_first and "trace" in fallbacks:
         fallbacks.remove("trace")
         pending.insert(0, None)
-    while solves < max_solves and not _expired(deadline):
+    while solves < max_solves and not expired(deadline):
         if pending and pending[0] is None:                           # the low-rank solve, first
             pending.pop(0)
-            solved = solve_in_face(p_float, basis, np.eye(len(basis)), "trace", _left(deadline))
+            solved = solve_in_face(p_float, basis, face, "trace", time_left(deadline))
             solves += 1
             if solved is not None:
-                pending.insert(0, solved[0])
+                pending.insert(0, face @ solved[0] @ face.T)
             continue
         if not pending:
             if not fallbacks:
                 return None
-            solved = solve_in_face(p_float, basis, np.eye(len(basis)), fallbacks.pop(0), _left(deadline))
+            solved = solve_in_face(p_float, basis, face, fallbacks.pop(0), time_left(deadline))
             solves += 1
             if solved is not None:
-                pending.append(solved[0])
+                pending.append(face @ solved[0] @ face.T)
             continue
         gram = pending.pop(0)
         for B in face_guesses(gram, tried):
-            if solves >= max_solves or _expired(deadline):
+            if solves >= max_solves or expired(deadline):
                 return None
             B_float = np.array([[float(v) for v in row] for row in B])
-            solved = solve_in_face(p_float, basis, B_float, "margin", _left(deadline))
+            solved = solve_in_face(p_float, basis, B_float, "margin", time_left(deadline))
             solves += 1
             if solved is None:
                 continue
             R, margin = solved
-            if margin > 1e-7 * max(1.0, float(np.max(np.abs(R)))):
+            if has_margin(R, margin):
                 certificate = exact_in_face(p, basis, B, R, margin)
                 if certificate is not None:
                     return certificate
@@ -359,56 +365,14 @@ def face_guesses(gram: np.ndarray, tried: set[tuple]):
             yield B
 
 
-def _expired(deadline: float | None) -> bool:
+def has_margin(R: np.ndarray, margin: float) -> bool:
+    """A face solve's margin is large enough to round R to an exact positive semidefinite matrix."""
+    return margin > 1e-7 * max(1.0, float(np.max(np.abs(R))))
+
+
+def expired(deadline: float | None) -> bool:
     return deadline is not None and time.perf_counter() > deadline
 
 
-def _left(deadline: float | None) -> float | None:
+def time_left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.05, deadline - time.perf_counter())
-
-
-def fixed_epsilon(params: dict[int, tuple[int, int]], values: np.ndarray) -> dict[int, tuple[int, flint.fmpq]]:
-    """Variable -> (exponent 2k, ε): one pure power per variable, the one the solver weighted most.
-
-    ε is the power of two in (w/4, w/2] for the solver's weight w: half-way towards 0 keeps
-    V − ε·xᵢ^(2k) inside the set of SOS polynomials (convex, and V itself is in it), and a
-    single term per variable keeps ε off the powers that V does not dominate (such as xᵢ²
-    when V's quadratic part is degenerate), which no margin could absorb.
-    """
-    best: dict[int, int] = {}
-    for k, (i, _) in params.items():
-        if i not in best or values[k] > values[best[i]]:
-            best[i] = k
-    chosen = {}
-    for i, k in best.items():
-        if not values[k] > 0:
-            return {}
-        chosen[i] = (params[k][1], flint.fmpq(2) ** int(np.floor(np.log2(values[k] / 2))))
-    return chosen
-
-
-def facial_part(j: int, cond, params: dict[int, tuple[int, int]], solution, deadline: float | None) -> dict | None:
-    """The certificate part of condition ``j`` of a solved SOS program through facial reduction, or None.
-
-    ``cond`` has ``name``, ``polynomial`` (exact) and ``definite`` (ε terms to subtract: the
-    solver's ε weights ``params`` are replaced by ``fixed_epsilon``); the budget is a few
-    solves of the original program's size.
-    """
-    target = dict(zip(map(tuple, cond.polynomial.monoms()), cond.polynomial.coeffs()))
-    epsilons = {}
-    if cond.definite:
-        chosen = fixed_epsilon(params, solution.params)
-        if not chosen:
-            return None
-        for i, (e, eps) in chosen.items():
-            key = tuple(e if v == i else 0 for v in range(len(next(iter(target)))))
-            target[key] = target.get(key, flint.fmpq(0)) - eps
-            epsilons[f"x{i}^{e}"] = str(eps)
-    target = {tuple(int(v) for v in k): c for k, c in target.items() if c != 0}
-    budget = time.perf_counter() + max(FACE_SECONDS, 2.5 * solution.seconds)   # a few solves of this size
-    gram = face_certificate(target, solution.bases[j], [solution.grams[j]],
-                            budget if deadline is None else min(deadline, budget), low_rank_first=not cond.definite)
-    if gram is None:
-        return None
-    return {"name": cond.name, "method": "sos-exact", "polynomial": X.poly_to_json(target),
-            "epsilon": epsilons, "reduction": "facial"} | X.gram_to_json(solution.bases[j], gram)
