@@ -96,8 +96,10 @@ UNION_ROUNDS = 10
 #: the fits also try the bases read off the system (``system_bases``); False: the beam's alone (measurements)
 SYSTEM_BASES = True
 #: a basis read off the system is tried up to this many monomials: with one BLAS thread a fit on 110 monomials of
-#: four variables takes about 0.7 s (system 19 of our bpoly test set, whose V such a basis holds; session 20)
-SYSTEM_BASES_MAX = 120
+#: four variables takes about 0.7 s (system 19 of our bpoly test set, whose V such a basis holds; session 20). The
+#: every-k basis of a three-variable BPoly system often has 120–180 and holds V where no basis of the beam does
+#: (114 and 167 of that set): 180 took solve's default from 190 to 192 of the 200 (session 22)
+SYSTEM_BASES_MAX = 180
 #: Gram blocks of its programs (``seq2math.sos.sparsity``): lossless sign-symmetry blocks. A model's support
 #: is sparse, so V (and often −V̇) keeps sign symmetries that the full findlyap basis does not
 SPARSITY = "signs"
