@@ -309,8 +309,11 @@ def test_bad_inputs_give_clear_errors():
         model(torch.full_like(src, 99), tgt_in)
     with pytest.raises(ValueError, match="shape"):
         model(src[0], tgt_in)
-    with pytest.raises(ValueError, match="max_len=64"):
-        model(torch.full((1, 70), 7), tgt_in[:1])
+    model(torch.full((1, 70), 7), tgt_in[:1])          # sinusoidal positions: twice max_len in evaluation
+    with pytest.raises(ValueError, match="max_len=64 positions, read up to 128 in evaluation"):
+        model(torch.full((1, 130), 7), tgt_in[:1])
+    with pytest.raises(ValueError, match="max_len=64 positions "):
+        model.train()(torch.full((1, 70), 7), tgt_in[:1])
     with pytest.raises(ValueError, match="rows"):
         model(src, tgt_in[:2])
 

@@ -66,6 +66,7 @@ def test_round3_mantissa_range_and_error_bound(x):
 def test_paper_examples():
     assert ENCODINGS["P10"].encode(3.14159) == ["+", "3", "1", "4", "E-2"]
     assert ENCODINGS["P10"].encode(-0.5) == ["-", "5", "0", "0", "E-3"]
+    assert ENCODINGS["P10P"].encode(3.14159) == ["+", "3a", "1b", "4c", "E-2"]
     assert ENCODINGS["P1000"].encode(3.14159) == ["+", "314", "E-2"]
     assert ENCODINGS["B1999"].encode(-0.5) == ["N-500", "E-3"]
     assert ENCODINGS["FP15"].encode(3.14159) == ["N314e7"]
@@ -76,7 +77,7 @@ def test_paper_examples():
 
 
 @pytest.mark.parametrize("name, spelling", [
-    ("P10", ["+", "0", "0", "0", "E0"]), ("P1000", ["+", "0", "E0"]), ("B1999", ["N0", "E0"]),
+    ("P10", ["+", "0", "0", "0", "E0"]), ("P10P", ["+", "0a", "0b", "0c", "E0"]), ("P1000", ["+", "0", "E0"]), ("B1999", ["N0", "E0"]),
     ("FP15", ["N0e0"]), ("INT", ["INT+", "0"])])
 def test_zero_has_its_own_spelling(name, spelling):
     encoding = ENCODINGS[name]
@@ -86,7 +87,7 @@ def test_zero_has_its_own_spelling(name, spelling):
 
 # ---- round trips ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["P10", "P1000", "B1999"])
+@pytest.mark.parametrize("name", ["P10", "P10P", "P1000", "B1999"])
 @given(x=st.one_of(finite, st.sampled_from([0.0, -0.0, 1e-98, -1e-98, 9.99e100, -5e-99, 1e-300, 1.0])))
 @FAST
 def test_exponent_encodings_round_trip(name, x):
@@ -155,7 +156,7 @@ def test_streaming_decode_of_concatenated_numbers(name, values):
 
 def test_vocabulary_sizes_and_no_duplicates():
     sizes = {name: len(enc.vocabulary()) for name, enc in ENCODINGS.items()}
-    assert sizes == {"P10": 213, "P1000": 1203, "B1999": 2200, "FP15": 29001, "INT": 1002}
+    assert sizes == {"P10": 213, "P10P": 233, "P1000": 1203, "B1999": 2200, "FP15": 29001, "INT": 1002}
     for encoding in ENCODINGS.values():
         assert len(set(encoding.vocabulary())) == len(encoding.vocabulary())
 
@@ -169,6 +170,10 @@ def test_vocabulary_sizes_and_no_duplicates():
     ("P10", ["+", "0", "1", "4", "E0"], "token 1 '0': mantissa 14 has a leading zero"),
     ("P10", ["-", "0", "0", "0", "E0"], "no negative zero"),
     ("P10", ["+", "3", "1"], "token 3: found end of sequence: expected a digit token"),
+    ("P10P", ["+", "3a", "1", "4c", "E-2"], "token 2 '1': expected a digit token 0b..9b"),
+    ("P10P", ["+", "3a", "4c", "1b", "E-2"], "token 2 '4c': expected a digit token 0b..9b"),
+    ("P10P", ["+", "0a", "1b", "4c", "E0"], "token 1 '0a': mantissa 14 has a leading zero"),
+    ("P10", ["+", "3a", "1b", "4c", "E-2"], "token 1 '3a': expected a digit token 0..9"),
     ("P1000", ["+", "1000", "E0"], "token 1 '1000': expected a mantissa token"),
     ("P1000", ["+", "0", "E3"], "token 2 'E3': zero must be written with exponent E0"),
     ("P1000", ["+", "314", "E101"], "token 2 'E101': expected an exponent token"),

@@ -14,6 +14,7 @@ import torch
 
 from seq2math.data.batching import Example, pad_batch
 from seq2math.model.decoding import beam_search, greedy
+from seq2math.model.positions import readable_positions
 from seq2math.tokens.vocab import Vocab
 
 #: default position count of a model whose config does not say
@@ -38,14 +39,14 @@ def model_max_len(model: torch.nn.Module) -> int:
 
 
 def source_capacity(config) -> int | None:
-    """The longest source a model can read: its position table (less <sep> and one output token for
-    decoder-only models); None when unbounded (RNN)."""
+    """The longest source a model can read in evaluation: its positions (``model.positions.readable_positions``:
+    twice the trained ``max_len`` for sinusoidal and rotary positions), less <sep> and one output token for
+    decoder-only models; None when unbounded (RNN)."""
     arch = getattr(config, "arch", None)
-    if arch == "seq2seq":
-        return config.max_len
-    if arch == "decoder":
-        return config.max_len - 2
-    return None
+    if arch not in ("seq2seq", "decoder"):
+        return None
+    readable = readable_positions(config.max_len, getattr(config, "positions", "sinusoidal"))
+    return readable if arch == "seq2seq" else readable - 2
 
 
 def _readable(vocab: Vocab, source: list[str], capacity: int | None) -> bool:
@@ -81,7 +82,7 @@ def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]
 
     src = pad_batch([vocab.encode(s, strict=False) for s in sources], vocab.pad_id).to(device)  # [B, S]
     if getattr(config, "arch", None) == "decoder":  # source <sep> output share the positions
-        max_len = min(max_len, config.max_len - src.size(1) - 1)
+        max_len = min(max_len, source_capacity(config) + 2 - src.size(1) - 1)
     if beam <= 1:
         return [[Hypothesis(vocab.decode(ids))] for ids in greedy(model, src, max_len, deadline=deadline)]
     found = beam_search(model, src, beam_size=beam, max_len=max_len, length_penalty=length_penalty, n_best=beam,

@@ -3,6 +3,13 @@
 Every model passes explicit position ids of shape ``(B, T)`` rather than assuming
 ``0..T-1``: the decoder-only model packs a padded source and a target in one sequence,
 and incremental decoding feeds one position at a time, so positions differ per row.
+
+Sinusoidal and rotary positions are functions of the position, not trained vectors, so a model in
+evaluation mode reads up to ``EXTRAPOLATION`` times the ``max_len`` it was trained with; training stays
+within ``max_len``. Whether the model's answers past its trained length are any good is for the verifier
+to say: the Lyapunov mixture model, trained on 768 monomial tokens, proposes the V that ``guided`` proves
+for bpoly system 156 of our test set (810 tokens), which it could not read before (docs/results.md,
+session 23).
 """
 
 from __future__ import annotations
@@ -13,15 +20,26 @@ import torch
 from torch import Tensor, nn
 
 
-def check_positions(positions: Tensor, max_len: int) -> None:
-    """Clear error instead of an index error deep inside an embedding lookup."""
+#: how many times its trained ``max_len`` a model with sinusoidal or rotary positions reads in evaluation mode
+EXTRAPOLATION = 2
+
+
+def readable_positions(max_len: int, positions: str) -> int:
+    """The positions a model of this ``max_len`` and kind of ``positions`` reads in evaluation mode."""
+    return max_len if positions == "learned" else EXTRAPOLATION * max_len
+
+
+def check_positions(positions: Tensor, max_len: int, readable: int | None = None) -> None:
+    """Clear error instead of an index error deep inside an embedding lookup: positions reach at most
+    ``max_len`` (trained), or ``readable`` where given (evaluation mode, ``readable_positions``)."""
     if not positions.numel():
         return
     # reading a value breaks a compiled graph; compiled code runs whole sequences (0..T-1): its last is T-1
     last = positions.size(-1) - 1 if torch.compiler.is_compiling() else int(positions.max())
-    if last >= max_len:
+    if last >= (readable or max_len):
+        beyond = f", read up to {readable} in evaluation" if readable else ""
         raise ValueError(f"sequence needs position {last} but the model has "
-                         f"max_len={max_len} positions (raise model.max_len or shorten the input)")
+                         f"max_len={max_len} positions{beyond} (raise model.max_len or shorten the input)")
 
 
 def sinusoid_table(max_len: int, dim: int) -> Tensor:
@@ -35,15 +53,17 @@ def sinusoid_table(max_len: int, dim: int) -> Tensor:
 
 
 class SinusoidalPositions(nn.Module):
-    """Fixed sinusoids, not saved in checkpoints (they are a function of the config)."""
+    """Fixed sinusoids, not saved in checkpoints (they are a function of the config); ``max_len`` positions in
+    training, ``EXTRAPOLATION`` times as many in evaluation."""
 
     def __init__(self, d_model: int, max_len: int):
         super().__init__()
         self.max_len = max_len
-        self.register_buffer("table", sinusoid_table(max_len, d_model), persistent=False)
+        self.register_buffer("table", sinusoid_table(readable_positions(max_len, "sinusoidal"), d_model),
+                             persistent=False)
 
     def forward(self, positions: Tensor) -> Tensor:
-        check_positions(positions, self.max_len)
+        check_positions(positions, self.max_len, None if self.training else len(self.table))
         return self.table[positions]  # (B, T, D)
 
 
@@ -77,13 +97,14 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(f"rotary positions need an even head size, got {head_dim}")
         self.max_len = max_len
         inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)  # (hd/2,)
-        angles = torch.arange(max_len, dtype=torch.float32).unsqueeze(1) * inv_freq  # (P, hd/2)
+        readable = readable_positions(max_len, "rotary")                                       # in evaluation
+        angles = torch.arange(readable, dtype=torch.float32).unsqueeze(1) * inv_freq  # (P, hd/2)
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
     def forward(self, x: Tensor, positions: Tensor) -> Tensor:
         """Rotate ``x`` of shape (B, H, T, hd) at ``positions`` of shape (B, T)."""
-        check_positions(positions, self.max_len)
+        check_positions(positions, self.max_len, None if self.training else len(self.cos))
         cos = self.cos[positions].unsqueeze(1).to(x.dtype)  # (B, 1, T, hd/2)
         sin = self.sin[positions].unsqueeze(1).to(x.dtype)  # (B, 1, T, hd/2)
         first, second = x.chunk(2, dim=-1)  # 2 x (B, H, T, hd/2)

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 #: the float encodings a task option may name (see seq2math.tokens.numbers)
-EncodingName = Literal["P10", "P1000", "B1999", "FP15"]
+EncodingName = Literal["P10", "P10P", "P1000", "B1999", "FP15"]
 #: metric name -> largest relative L1 error that passes it
 TOLERANCES = {"5%": 0.05, "2%": 0.02, "1%": 0.01, "0.5%": 0.005}
 #: floor of the reference norm: an all-zero reference gives the absolute L1 error, not a division by zero

@@ -3,7 +3,7 @@
 vocab.py     ``Vocab`` (token <-> id) and the one home of the special tokens and their ids
              (``PAD_ID`` .. ``MASK_ID``)
 reading.py   what every token reader shares: the position where it stopped, canonical integers
-numbers.py   number encodings P10, P1000, B1999, FP15 and INT (``get_encoding``)
+numbers.py   number encodings P10, P10P, P1000, B1999, FP15 and INT (``get_encoding``)
 matrices.py  matrices and vectors as tokens: ``V{rows} V{cols}`` + entries
 prefix.py    the prefix (Polish) format of expressions and systems, both ways
 infix.py     reading human (infix) syntax, with position-accurate errors (writing is

@@ -12,6 +12,7 @@ up to 1000 moves to the next decade: 999.5 -> 1.00e3 (``+ 100 E1`` in P1000).
 encoding   tokens per number      3.14159          -0.5             zero
 =========  =====================  ===============  ===============  ================
 P10        5 (sign, 3 digits, E)  ``+ 3 1 4 E-2``  ``- 5 0 0 E-3``  ``+ 0 0 0 E0``
+P10P       5 (P10, digits placed) ``+ 3a 1b 4c E-2`` ``- 5a 0b 0c E-3`` ``+ 0a 0b 0c E0``
 P1000      3 (sign, digit, E)     ``+ 314 E-2``    ``- 500 E-3``    ``+ 0 E0``
 B1999      2 (signed digit, E)    ``N314 E-2``     ``N-500 E-3``    ``N0 E0``
 FP15       1                      ``N314e7``       ``N-500e6``      ``N0e0``
@@ -24,6 +25,10 @@ with k in 0..15, so normal values cover 1e-7 <= |x| < 1e9. Smaller values are su
 tokens ``N{m}e0`` with 1 <= |m| <= 99 (value m*1e-9, rounded half to even, so fewer
 significant digits) and below 0.5e-9 they round to zero; values that round to 1e9 or more
 become the overflow tokens ``Ninf`` / ``N-inf`` (decoded as +-inf).
+
+P10P is P10 with each digit's place in its token (a: leading, b: second, c: third), so that a model
+finds "the second digit of that number" by content, and only the number itself by position: the
+place-value hint of "abacus" embeddings (McLeish et al. 2024) as an encoding (docs/experiments.md).
 
 Integers (``INT``): a sign token then base-B digits, most significant first
 (B = 1000: 2005 -> ``INT+ 2 5``, -1000 -> ``INT- 1 0``, 0 -> ``INT+ 0``).
@@ -165,16 +170,20 @@ class P10(NumberEncoding):
 
     def encode(self, x: float) -> list[str]:
         sign, mantissa, exponent = _split_for_exponent_range(x)
-        return ["+" if sign > 0 else "-", *str(mantissa).rjust(3, "0"), f"E{exponent}"]
+        digits = (digit + place for digit, place in zip(str(mantissa).rjust(3, "0"), self.PLACES))
+        return ["+" if sign > 0 else "-", *digits, f"E{exponent}"]
+
+    #: what follows the digit in each of the three digit tokens (P10P: the digit's place)
+    PLACES = ("", "", "")
 
     def read(self, tokens, pos):
         sign = _read_sign(tokens, pos)
         mantissa = 0
-        for i in range(pos + 1, pos + 4):
+        for i, place in enumerate(self.PLACES, start=pos + 1):
             token = tokens[i] if i < len(tokens) else ""
-            if len(token) != 1 or not token.isdigit() or not token.isascii():
-                raise expected_error(tokens, i, "a digit token 0..9")
-            mantissa = 10 * mantissa + int(token)
+            if len(token) != 1 + len(place) or not token[0].isdigit() or not token.isascii() or token[1:] != place:
+                raise expected_error(tokens, i, f"a digit token 0{place}..9{place}")
+            mantissa = 10 * mantissa + int(token[0])
         exponent = _read_exponent(tokens, pos + 4)
         _check_mantissa(tokens, pos + 1, mantissa, exponent, pos + 4)
         _check_no_negative_zero(tokens, pos, sign, mantissa)
@@ -182,6 +191,16 @@ class P10(NumberEncoding):
 
     def vocabulary(self):
         return ["+", "-", *map(str, range(10)), *_exponent_tokens()]
+
+
+class P10P(P10):
+    """P10 with the digits' places in their tokens: ``+ 3a 1b 4c E-2``."""
+
+    name = "P10P"
+    PLACES = ("a", "b", "c")
+
+    def vocabulary(self):
+        return ["+", "-", *(f"{d}{place}" for place in self.PLACES for d in range(10)), *_exponent_tokens()]
 
 
 class P1000(NumberEncoding):
@@ -342,8 +361,9 @@ def _check_no_negative_zero(tokens, pos, sign: int, mantissa: int) -> None:
         raise ParseError(f"{describe_position(tokens, pos)}: zero is written with '+' (no negative zero)")
 
 
-ENCODINGS: dict[str, NumberEncoding] = {enc.name: enc for enc in (P10(), P1000(), B1999(), FP15(), IntegerEncoding())}
-FLOAT_ENCODINGS = ("P10", "P1000", "B1999", "FP15")
+ENCODINGS: dict[str, NumberEncoding] = {enc.name: enc for enc in (P10(), P10P(), P1000(), B1999(), FP15(),
+                                                                  IntegerEncoding())}
+FLOAT_ENCODINGS = ("P10", "P10P", "P1000", "B1999", "FP15")
 
 
 def get_encoding(name: str) -> NumberEncoding:
