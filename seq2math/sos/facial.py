@@ -158,17 +158,26 @@ def simple_rational(value: float, tolerance: float, max_denominator: int) -> Fra
     return None
 
 
+def echelon_form(U: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The column space of ``U`` (s, d) as C = U·U[p]⁻¹ (s, d), the identity on the d pivot rows p (sorted,
+    chosen by a pivoted QR for conditioning): the reduced row-echelon basis, in floats; None when U[p] is
+    singular."""
+    _, _, pivots = sla.qr(U.T, pivoting=True)
+    pivots = np.sort(pivots[:U.shape[1]])
+    try:
+        return U @ np.linalg.inv(U[pivots]), pivots
+    except np.linalg.LinAlgError:
+        return None
+
+
 def rational_range(gram: np.ndarray, rank: int, tolerance: float = 1e-6, max_denominator: int = 10000
                    ) -> list[list[QQ]] | None:
     """A rational basis B (s, rank) of the top-``rank`` eigenspace, in reduced row-echelon form."""
     values, vectors = np.linalg.eigh((gram + gram.T) / 2)
-    U = vectors[:, ::-1][:, :rank]                                     # (s, rank), largest first
-    _, _, pivots = sla.qr(U.T, pivoting=True)
-    pivots = np.sort(pivots[:rank])
-    try:
-        B = U @ np.linalg.inv(U[pivots])                               # (s, rank), identity on pivot rows
-    except np.linalg.LinAlgError:
+    echelon = echelon_form(vectors[:, ::-1][:, :rank])                 # of the top eigenvectors, largest first
+    if echelon is None:
         return None
+    B, pivots = echelon
     tolerance *= max(1.0, float(np.max(np.abs(B))))
     rows = []
     for a in range(len(B)):
@@ -198,13 +207,11 @@ def kernel_range(gram: np.ndarray, rank: int, tolerance: float = 1e-3, max_denom
     size, dimension = len(values), len(values) - rank
     if dimension <= 0 or rank <= 0:
         return None
-    K = vectors[:, :dimension]                                         # (s, d), smallest eigenvalues first
-    _, _, pivots = sla.qr(K.T, pivoting=True)
-    pivots = [int(v) for v in np.sort(pivots[:dimension])]
-    try:
-        C = K @ np.linalg.inv(K[pivots])                               # (s, d), identity on the pivot rows
-    except np.linalg.LinAlgError:
+    echelon = echelon_form(vectors[:, :dimension])                     # of the kernel, smallest eigenvalues first
+    if echelon is None:
         return None
+    C, pivots = echelon
+    pivots = [int(v) for v in pivots]
     is_pivot = set(pivots)
     others = [a for a in range(size) if a not in is_pivot]
     B = [[QQ(0)] * len(others) for _ in range(size)]

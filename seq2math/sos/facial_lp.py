@@ -24,12 +24,11 @@ from fractions import Fraction
 
 import flint
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from seq2math.sos import exact as X
-from seq2math.sos.facial import FACE_SECONDS, QQ, Exps, expired, face_certificate, simple_rational
+from seq2math.sos.facial import FACE_SECONDS, QQ, Exps, echelon_form, expired, face_certificate, simple_rational
 
 #: the diagonally dominant stage (``dd_face_certificate``): LP rounds at most, seconds at least per condition,
 #: and the largest Gram basis it takes on (its LP has one unknown per basis pair)
@@ -66,12 +65,10 @@ def _rational_span(vectors: np.ndarray, tolerance: float = 1e-6) -> list[list[QQ
     """The column space of ``vectors`` (s, d), orthonormal, as d rational vectors in reduced row-echelon form
     (small-denominator entries), or None when an entry is not such a rational."""
     size, dimension = vectors.shape
-    _, _, pivots = sla.qr(vectors.T, pivoting=True)
-    pivots = np.sort(pivots[:dimension])
-    try:
-        C = vectors @ np.linalg.inv(vectors[pivots])                    # (s, d), identity on the pivot rows
-    except np.linalg.LinAlgError:
+    echelon = echelon_form(vectors)
+    if echelon is None:
         return None
+    C, _ = echelon
     out = []
     for c in range(dimension):
         vector = []
