@@ -24,8 +24,9 @@ def test_too_long_source_gets_an_empty_hypothesis():
 
 
 def test_sinusoidal_and_rotary_models_read_past_their_trained_positions_only_in_evaluation():
-    """A source between max_len and twice it is decoded (the positions are functions, the verifier judges
-    the answers); training on it is refused, and learned positions, trained vectors, never extrapolate."""
+    """Asked to extrapolate, a model decodes a source between max_len and twice it (the positions are
+    functions, the verifier judges the answers); training on it is refused, and learned positions, trained
+    vectors, never extrapolate."""
     torch.manual_seed(0)
     vocab = Vocab(["a", "b"])
     long = [["a", "b"] * 9]                                        # 18 tokens, max_len 12
@@ -33,8 +34,10 @@ def test_sinusoidal_and_rotary_models_read_past_their_trained_positions_only_in_
                                       ("seq2seq", "learned", 12)]:
         config = ModelConfig.from_preset("tiny", arch=arch, positions=positions, max_len=12)
         model = build_model(config, len(vocab), vocab.pad_id).eval()
-        assert source_capacity(model.config) == capacity
-        out = decode_sources(model, vocab, long, beam=2, max_len=4, device="cpu")
+        assert source_capacity(model.config, extrapolate=True) == capacity
+        assert source_capacity(model.config) == (12 if arch == "seq2seq" else 10)
+        assert decode_sources(model, vocab, long, beam=2, max_len=4, device="cpu") == [[Hypothesis([])]]
+        out = decode_sources(model, vocab, long, beam=2, max_len=4, device="cpu", extrapolate=True)
         assert (out[0] == [Hypothesis([])]) == (positions == "learned"), (arch, positions)
         src = torch.tensor([vocab.encode(long[0])])
         model.train()

@@ -192,11 +192,18 @@ def test_several_models_propose_in_turn_and_a_later_models_hypothesis_is_proved(
         mm.resolve_model_paths(f"{lyapunov_run}+{tmp_path / 'nowhere'}")
     beams = iter([[(["^", "x0", "INT+", "2"], -0.1), (["+", "x0"], -0.2)],    # the first model: wrong
                   [(GOOD_V, -0.5)]])                                         # the second: right
-    monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam, **_: [next(beams)])
+    extrapolated = []
+
+    def decode(loaded, sources, beam, extrapolate=False, **_):
+        extrapolated.append(extrapolate)
+        return [next(beams)]
+
+    monkeypatch.setattr(mm, "decode_hypotheses", decode)
     system = parse_infix_system("x0' = -x0; x1' = -x1")
     outcome = solve_system(system, [make_method("model", model=f"{lyapunov_run}+{second}", beam=2)])
     assert outcome.found and outcome.tried[0].candidates == 2           # x0^2 (refuted), then GOOD_V
     assert str(outcome.V) == str(mm.parse_full_expression(GOOD_V))
+    assert extrapolated == [False, True]          # only the last model reads past its trained positions
 
 
 def test_a_non_polynomial_system_is_decoded_by_the_non_polynomial_model(lyapunov_run, tmp_path, monkeypatch):

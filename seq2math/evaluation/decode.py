@@ -38,14 +38,15 @@ def model_max_len(model: torch.nn.Module) -> int:
     return getattr(getattr(model, "config", None), "max_len", DEFAULT_MAX_LEN)
 
 
-def source_capacity(config) -> int | None:
-    """The longest source a model can read in evaluation: its positions (``model.positions.readable_positions``:
-    twice the trained ``max_len`` for sinusoidal and rotary positions), less <sep> and one output token for
-    decoder-only models; None when unbounded (RNN)."""
+def source_capacity(config, extrapolate: bool = False) -> int | None:
+    """The longest source a model can read: its trained positions, or with ``extrapolate`` those it reads in
+    evaluation (``model.positions.readable_positions``: twice the trained ``max_len`` for sinusoidal and rotary
+    positions), less <sep> and one output token for decoder-only models; None when unbounded (RNN)."""
     arch = getattr(config, "arch", None)
     if arch not in ("seq2seq", "decoder"):
         return None
-    readable = readable_positions(config.max_len, getattr(config, "positions", "sinusoidal"))
+    positions = getattr(config, "positions", "sinusoidal")
+    readable = readable_positions(config.max_len, positions) if extrapolate else config.max_len
     return readable if arch == "seq2seq" else readable - 2
 
 
@@ -61,20 +62,21 @@ def _readable(vocab: Vocab, source: list[str], capacity: int | None) -> bool:
 
 def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]], beam: int, max_len: int,
                    device: torch.device | str, length_penalty: float = 1.0,
-                   deadline: float | None = None) -> list[list[Hypothesis]]:
+                   deadline: float | None = None, extrapolate: bool = False) -> list[list[Hypothesis]]:
     """Best-first hypotheses (``beam`` of them; one for greedy) for each source.
 
     A source the model cannot read (longer than its positions allow, or with no form in its
     representation) gets a single empty hypothesis, which every verifier scores as invalid,
-    instead of ending the whole evaluation. Past ``deadline`` (``time.perf_counter()``) decoding
+    instead of ending the whole evaluation; with ``extrapolate`` a model with sinusoidal or rotary positions
+    reads sources up to twice its trained positions (``source_capacity``). Past ``deadline`` (``time.perf_counter()``) decoding
     stops with what is finished (``seq2math.model.decoding``).
     """
     config = getattr(model, "config", None)
-    capacity = source_capacity(config)
+    capacity = source_capacity(config, extrapolate)
     fits = [i for i, s in enumerate(sources) if _readable(vocab, s, capacity)]
     if len(fits) < len(sources):
         decoded = decode_sources(model, vocab, [sources[i] for i in fits], beam, max_len, device,
-                                 length_penalty, deadline) if fits else []
+                                 length_penalty, deadline, extrapolate) if fits else []
         out: list[list[Hypothesis]] = [[Hypothesis([])] for _ in sources]
         for i, hypotheses in zip(fits, decoded):
             out[i] = hypotheses
@@ -82,7 +84,7 @@ def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]
 
     src = pad_batch([vocab.encode(s, strict=False) for s in sources], vocab.pad_id).to(device)  # [B, S]
     if getattr(config, "arch", None) == "decoder":  # source <sep> output share the positions
-        max_len = min(max_len, source_capacity(config) + 2 - src.size(1) - 1)
+        max_len = min(max_len, source_capacity(config, extrapolate) + 2 - src.size(1) - 1)
     if beam <= 1:
         return [[Hypothesis(vocab.decode(ids))] for ids in greedy(model, src, max_len, deadline=deadline)]
     found = beam_search(model, src, beam_size=beam, max_len=max_len, length_penalty=length_penalty, n_best=beam,
