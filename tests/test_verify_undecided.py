@@ -113,6 +113,29 @@ def test_hard_limit_kills_a_stuck_call_and_returns_results_and_errors():
     assert isinstance(failure, JobError) and "ZeroDivisionError" in failure.message
 
 
+def test_a_dead_childs_last_words_are_in_its_error_and_not_on_the_terminal(capfd):
+    """What native code prints before it aborts (Rust: "memory allocation of N bytes failed") is part of the
+    error of the child that died; a child that finishes prints nothing on the parent's standard error."""
+    import os
+    import sys
+
+    from seq2math.jobs.workers import JobError, call_with_hard_limit
+
+    def abort():
+        os.write(2, b"memory allocation of 1191233169288 bytes failed\n")
+        os.abort()
+
+    def chatty():
+        print("a warning nobody asked for", file=sys.stderr, flush=True)
+        return 7
+
+    died = call_with_hard_limit(abort, 10.0)
+    assert isinstance(died, JobError) and died.died
+    assert died.message.endswith(": memory allocation of 1191233169288 bytes failed")
+    assert call_with_hard_limit(chatty, 10.0) == 7
+    assert capfd.readouterr().err == ""
+
+
 def test_a_timeout_gives_the_same_exact_answer_on_degenerate_pairs():
     for system_text, V_text in FORMERLY_UNDECIDED[:3]:
         system, V = as_polynomials(parse_infix_system(system_text), parse_infix(V_text))

@@ -9,6 +9,7 @@ start-up cost is paid once per worker, not per job. Results come back in input o
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing as mp
 import os
 import pickle
@@ -16,6 +17,7 @@ import resource
 import select
 import signal
 import sys
+import tempfile
 import time
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
@@ -218,6 +220,18 @@ def _limit_memory(extra_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+#: how much of a dead child's standard error its ``JobError`` quotes
+CHILD_STDERR_CHARS = 400
+
+
+def quiet_stderr(fd: int) -> None:
+    """In a forked child: standard error, the file descriptor and Python's ``sys.stderr`` alike, goes to ``fd``;
+    the fault handler (on under pytest) stays silent, since the parent reports the child's death itself."""
+    os.dup2(fd, 2)
+    sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")
+    faulthandler.disable()
+
+
 def call_with_hard_limit(function: Callable[[], Any], seconds: float | None,
                          memory_limit: int | None = None) -> Any:
     """``function()`` in a forked child killed after ``seconds`` (None: no time limit): its result,
@@ -230,13 +244,20 @@ def call_with_hard_limit(function: Callable[[], Any], seconds: float | None,
     ``multiprocessing``) so that this also works inside the daemonic workers of ``run_jobs``,
     which may not have children; the result comes back pickled through a pipe, so it must be
     picklable (the function need not be).
+
+    The child writes its standard error to a temporary file, not to the terminal: what the solvers'
+    native code prints before it fails (a Rust panic's message, "memory allocation of N bytes failed")
+    is then part of the ``JobError`` of a child that died (its last ``CHILD_STDERR_CHARS`` characters), and
+    a report over hundreds of systems is not interleaved with it.
     """
+    errors = tempfile.TemporaryFile()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:                                                   # the child: compute, send, exit at once
         os.close(read_end)
         try:
             try:
+                quiet_stderr(errors.fileno())
                 after_fork()
                 if memory_limit is not None:
                     _limit_memory(memory_limit)
@@ -266,6 +287,9 @@ def call_with_hard_limit(function: Callable[[], Any], seconds: float | None,
         if not finished:
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
+        errors.seek(max(0, os.fstat(errors.fileno()).st_size - CHILD_STDERR_CHARS))
+        printed = errors.read().decode(errors="replace").strip()
+        errors.close()
     if not finished:
         return TIMED_OUT
     try:
@@ -273,7 +297,8 @@ def call_with_hard_limit(function: Callable[[], Any], seconds: float | None,
     except Exception as err:  # noqa: BLE001 — a child that died mid-write (or before writing)
         if memory_limit is not None and (not chunks or os.WIFSIGNALED(status)):
             return MEMORY_OUT
-        return JobError(f"no result from the child process ({type(err).__name__})", died=True)
+        said = f": {' '.join(printed.split())}" if printed else ""
+        return JobError(f"no result from the child process ({type(err).__name__}){said}", died=True)
     if memory_limit is not None and isinstance(result, JobError) and result.error_type == "MemoryError":
         return MEMORY_OUT
     return result
