@@ -45,9 +45,15 @@ def source_capacity(config, extrapolate: bool = False) -> int | None:
     arch = getattr(config, "arch", None)
     if arch not in ("seq2seq", "decoder"):
         return None
-    positions = getattr(config, "positions", "sinusoidal")
-    readable = readable_positions(config.max_len, positions) if extrapolate else config.max_len
-    return readable if arch == "seq2seq" else readable - 2
+    return position_count(config, extrapolate) - (2 if arch == "decoder" else 0)
+
+
+def position_count(config, extrapolate: bool = False) -> int:
+    """The positions a model uses when decoding: its trained ``max_len``, or with ``extrapolate`` those it reads
+    in evaluation (``model.positions.readable_positions``)."""
+    if not extrapolate:
+        return config.max_len
+    return readable_positions(config.max_len, getattr(config, "positions", "sinusoidal"))
 
 
 def _readable(vocab: Vocab, source: list[str], capacity: int | None) -> bool:
@@ -68,8 +74,8 @@ def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]
     A source the model cannot read (longer than its positions allow, or with no form in its
     representation) gets a single empty hypothesis, which every verifier scores as invalid,
     instead of ending the whole evaluation; with ``extrapolate`` a model with sinusoidal or rotary positions
-    reads sources up to twice its trained positions (``source_capacity``). Past ``deadline`` (``time.perf_counter()``) decoding
-    stops with what is finished (``seq2math.model.decoding``).
+    reads sources up to twice its trained positions (``source_capacity``). Past ``deadline``
+    (``time.perf_counter()``) decoding stops with what is finished (``seq2math.model.decoding``).
     """
     config = getattr(model, "config", None)
     capacity = source_capacity(config, extrapolate)
@@ -84,7 +90,7 @@ def decode_sources(model: torch.nn.Module, vocab: Vocab, sources: list[list[str]
 
     src = pad_batch([vocab.encode(s, strict=False) for s in sources], vocab.pad_id).to(device)  # [B, S]
     if getattr(config, "arch", None) == "decoder":  # source <sep> output share the positions
-        max_len = min(max_len, source_capacity(config, extrapolate) + 2 - src.size(1) - 1)
+        max_len = min(max_len, position_count(config, extrapolate) - src.size(1) - 1)
     if beam <= 1:
         return [[Hypothesis(vocab.decode(ids))] for ids in greedy(model, src, max_len, deadline=deadline)]
     found = beam_search(model, src, beam_size=beam, max_len=max_len, length_penalty=length_penalty, n_best=beam,

@@ -190,7 +190,8 @@ class P10(NumberEncoding):
         return _value(sign, mantissa, exponent), pos + 5
 
     def vocabulary(self):
-        return ["+", "-", *map(str, range(10)), *_exponent_tokens()]
+        digits = dict.fromkeys(f"{d}{place}" for place in self.PLACES for d in range(10))   # P10: 0..9 once
+        return ["+", "-", *digits, *_exponent_tokens()]
 
 
 class P10P(P10):
@@ -198,9 +199,6 @@ class P10P(P10):
 
     name = "P10P"
     PLACES = ("a", "b", "c")
-
-    def vocabulary(self):
-        return ["+", "-", *(f"{d}{place}" for place in self.PLACES for d in range(10)), *_exponent_tokens()]
 
 
 class P1000(NumberEncoding):
