@@ -67,3 +67,27 @@ def test_several_files_each_take_their_share_and_one_file_keeps_its_old_stream(t
     # the first file's positions are those a one-file mixture at 0.3 takes
     one = MixedSource(generated, [[(["a"], ["b"])]], [0.3], seed=3)
     assert [i for i, e in enumerate(drawn) if e == ["a"]] == [i for i in range(3000) if one.example(i)[0] == ["a"]]
+
+
+def test_min_target_len_redraws_the_short_answers_of_the_generated_stream_only(tmp_path, tiny_run_config):
+    from conftest import TINY_LYAPUNOV, TINY_LYAPUNOV_MODEL
+
+    task = make_task("lyapunov", TINY_LYAPUNOV)
+    plain = [GeneratedSource(task, seed=3).example(i) for i in range(40)]
+    lengths = sorted(len(target) for _, target in plain)
+    shortest = lengths[len(lengths) // 2]                 # half the plain stream is shorter or as long
+    assert lengths[0] < shortest
+    long_only = GeneratedSource(task, seed=3, min_target_len=shortest)
+    drawn = [long_only.example(i) for i in range(40)]
+    assert all(len(target) >= shortest for _, target in drawn)
+    # a first draw long enough is kept as it was: the stream is the plain stream with the short draws skipped
+    assert all(drawn[i] == plain[i] for i in range(40) if len(plain[i][1]) >= shortest)
+    assert drawn == [long_only.example(i) for i in range(40)]      # resumes see the same stream
+
+    vocab = Vocab(task.vocabulary())
+    config = tiny_run_config(task={"name": "lyapunov", **TINY_LYAPUNOV}, model=TINY_LYAPUNOV_MODEL,
+                             min_target_len=shortest)
+    assert training_source(config, task, vocab).min_target_len == shortest
+    config.train.min_target_len = -1
+    with pytest.raises(ValueError, match="train.min_target_len is a number of answer tokens"):
+        training_source(config, task, vocab)

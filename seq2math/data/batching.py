@@ -38,9 +38,11 @@ Example = tuple[list[str], list[str]]
 
 
 def stream_example(task: Task, stream: int, seed: int, index: int, max_source_len: int | None = None,
-                   max_target_len: int | None = None, measure: Callable[[list[str]], int] = len) -> Example:
-    """Example ``index`` of a generated stream; draws that are too long are rejected like ``None``.
-    ``measure`` counts the tokens the model sees (``Vocab.model_length`` under a representation)."""
+                   max_target_len: int | None = None, measure: Callable[[list[str]], int] = len,
+                   min_target_len: int = 0) -> Example:
+    """Example ``index`` of a generated stream; draws that are too long, or whose answer is shorter than
+    ``min_target_len`` tokens, are rejected like ``None``. ``measure`` counts the tokens the model sees
+    (``Vocab.model_length`` under a representation)."""
     rng = np.random.default_rng([stream, int(seed), int(index)])
     for _ in range(MAX_ATTEMPTS):
         example = task.generate(rng)
@@ -51,9 +53,12 @@ def stream_example(task: Task, stream: int, seed: int, index: int, max_source_le
             continue
         if max_target_len is not None and measure(target) + 1 > max_target_len:  # + <eos>
             continue
+        if min_target_len and measure(target) < min_target_len:
+            continue
         return example
-    raise RuntimeError(f"task {task.name}: {MAX_ATTEMPTS} draws in a row were rejected or longer than "
-                       f"the model allows (source {max_source_len}, target {max_target_len} tokens)")
+    shortest = f", answers of at least {min_target_len} tokens" if min_target_len else ""
+    raise RuntimeError(f"task {task.name}: {MAX_ATTEMPTS} draws in a row were rejected or outside the lengths "
+                       f"allowed (source at most {max_source_len}, target at most {max_target_len} tokens{shortest})")
 
 
 def validation_examples(task: Task, count: int, seed: int, max_source_len: int | None = None,
@@ -108,10 +113,11 @@ class GeneratedSource:
     max_source_len: int | None = None
     max_target_len: int | None = None
     measure: Callable[[list[str]], int] = len
+    min_target_len: int = 0
 
     def example(self, position: int) -> Example:
         return stream_example(self.task, TRAIN_STREAM, self.seed, position, self.max_source_len,
-                              self.max_target_len, self.measure)
+                              self.max_target_len, self.measure, self.min_target_len)
 
 
 class FileSource:

@@ -50,6 +50,9 @@ class TrainConfig:
     max_time: str | None = None               # per session (a resume gets its own): "90s", "10m", "2h"
     data: str | None = None                   # training file; None = generate on the fly
     task_options: dict[str, Any] = field(default_factory=dict)  # task options of the training stream only
+    min_target_len: int = 0                   # generated training answers shorter than this (in the model's
+                                              # tokens) are redrawn: weights the stream toward long answers;
+                                              # validation and train.mix_data files keep every length
     mix_data: str | None = None               # a file mixed into the generated stream (the PolyMixture recipe); several: "a.txt:0.35,b.txt:0.03"
     mix_fraction: float = 0.0                 # share of training positions that take a mix_data example
     representation: str = "prefix"            # how the model sees tokens: prefix | monomial (lyapunov;

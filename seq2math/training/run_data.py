@@ -3,7 +3,8 @@
 The training stream is a file (``train.data``, read through a line index: never whole in
 memory) visited in a seeded order every epoch, or
 examples generated on the fly by the task, with ``train.task_options`` on top of the task's
-options (validation and ``evaluate`` keep the task's). The validation set is a file
+options (validation and ``evaluate`` keep the task's) and, with ``train.min_target_len``, only the
+draws whose answer is at least that long. The validation set is a file
 (``train.valid_data``) or a seeded generated set (``train.valid_seed``, default ``seed + 1``)
 that never shares an example with the training stream (see ``seq2math.data.batching``).
 Examples longer than the model's positions allow are left out of both. ``training_batches``
@@ -74,7 +75,12 @@ def training_source(config: RunConfig, task: Task, vocab: Vocab, announce: bool 
             raise ValueError("train.mix_data mixes a file into the generated stream; with train.data, "
                              "mix the files beforehand (seq2math data mix)")
         return FileSource(index_example_file(task, t.data, on_error="raise", **limits), t.seed)
-    generated = GeneratedSource(stream_task(config, task, vocab, announce), t.seed, **limits)
+    if t.min_target_len < 0:
+        raise ValueError(f"train.min_target_len is a number of answer tokens (0 = every length), got {t.min_target_len}")
+    generated = GeneratedSource(stream_task(config, task, vocab, announce), t.seed, **limits,
+                                min_target_len=t.min_target_len)
+    if announce and t.min_target_len:
+        print(f"train: generated examples with answers of at least {t.min_target_len} tokens", file=sys.stderr)
     if not t.mix_data:
         return generated
     files = mix_specification(t.mix_data, t.mix_fraction)
