@@ -69,7 +69,7 @@ def test_several_files_each_take_their_share_and_one_file_keeps_its_old_stream(t
     assert [i for i, e in enumerate(drawn) if e == ["a"]] == [i for i in range(3000) if one.example(i)[0] == ["a"]]
 
 
-def test_min_target_len_redraws_the_short_answers_of_the_generated_stream_only(tmp_path, tiny_run_config):
+def test_min_target_len_redraws_the_short_answers_of_the_generated_stream_only(tiny_run_config):
     from conftest import TINY_LYAPUNOV, TINY_LYAPUNOV_MODEL
 
     task = make_task("lyapunov", TINY_LYAPUNOV)
