@@ -206,6 +206,58 @@ def test_several_models_propose_in_turn_and_a_later_models_hypothesis_is_proved(
     assert extrapolated == [False, True]          # only the last model reads past its trained positions
 
 
+def test_models_trained_on_systems_like_this_one_propose_first(tmp_path):
+    """``routed``: a model whose generated training stream held the system's size and degree proposes before
+    one that never saw such systems; a model trained on a file counts as holding every system, and the model
+    that reads past its trained positions is the one with the most of them, whatever the order."""
+    import seq2math.lyapunov.methods.model as mm
+    from seq2math.tokens.infix import parse_infix_system
+
+    def model(name: str, variables: int, degree: int, max_len: int, data: str | None = None,
+              mode: str = "backward") -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        task = {"mode": mode, "max_variables": variables, "max_system_degree": degree,
+                "forward_max_variables": variables, "forward_max_degree": degree}
+        config = {"task": task, "model": {"max_len": max_len}, "train": {"data": data}}
+        (path / "config.json").write_text(json.dumps({"command": "test", "config": config}))
+        return path
+
+    small, large = model("small", 3, 5, 320), model("large", 5, 15, 768)
+    forward, from_file = model("forward", 2, 3, 320, mode="forward"), model("file", 2, 2, 320, data="x.txt")
+    assert mm.trained_range(small) == (3, 5) and mm.trained_range(forward) == (2, 3)
+    assert mm.trained_range(from_file) is None
+
+    def order(text: str, paths: list[Path]) -> list[str]:
+        return [path.name for path in mm.routed(paths, mm.polynomial_equations(parse_infix_system(text)))]
+
+    textbook = "x0' = -x0 + x1; x1' = -x0 - x1^3"
+    assert order(textbook, [small, large]) == ["small", "large"]             # inside both: as given
+    assert order(textbook, [large, small]) == ["large", "small"]
+    assert order("x0' = -x0^7; x1' = -x1", [small, large]) == ["large", "small"]        # degree 7 > 5
+    assert order("x0' = -x0; x1' = -x1; x2' = -x2; x3' = -x3", [small, large]) == ["large", "small"]  # 4 > 3
+    assert order("x0' = -x0^3 - x1; x1' = x0 - x1", [forward, small]) == ["forward", "small"]
+    assert order("x0' = -x0^5; x1' = -x1", [forward, small, large]) == ["small", "large", "forward"]
+    assert order("x0' = -x0^9; x1' = -x1", [from_file, small]) == ["file", "small"]
+    assert mm.longest_reader([large, small]) == large and mm.longest_reader([small, large]) == large
+    assert mm.longest_reader([small, forward]) == forward                     # a tie: the last
+
+
+def test_the_default_ensemble_lets_the_mixture_model_propose_first_on_a_bpoly_system():
+    """The shipped small model (3 variables, degree 5) proposes first on a textbook system, the mixture model
+    first on our BPoly test system 21 (degree 14), which the small model's beam would otherwise hold up."""
+    from seq2math.lyapunov.batch import parse_benchmark_line
+    from seq2math.lyapunov.methods import make_method
+    from seq2math.tokens.infix import parse_infix_system
+
+    method = make_method("model")
+    if SHIPPED_MIXTURE not in method.paths:
+        pytest.skip("no committed mixture checkpoint")
+    assert method.paths_for(parse_infix_system("x0' = -x0 + x1; x1' = -x0 - x1^3")) == [SHIPPED, SHIPPED_MIXTURE]
+    line = (Path(__file__).parent / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[20]
+    assert method.paths_for(parse_benchmark_line(line)[1]) == [SHIPPED_MIXTURE, SHIPPED]
+
+
 def test_a_non_polynomial_system_is_decoded_by_the_non_polynomial_model(lyapunov_run, tmp_path, monkeypatch):
     """With no model named, a non-polynomial system goes to NONPOLY_MODEL (when it exists) and a polynomial one
     to the shipped models, each group decoded in one batch; guided never decodes a non-polynomial system."""

@@ -13,6 +13,7 @@ score); unreadable ones, repeats and ones of absurd degree are skipped before ve
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from seq2math.jobs.progress import Progress
 from seq2math.lyapunov.methods.base import Method, MethodOptions, Search, register_method
 from seq2math.symbolic.degree import degree_bound
 from seq2math.symbolic.expr import NotPolynomialError, from_poly, to_poly, variables
-from seq2math.symbolic.poly import Poly, in_ring
+from seq2math.symbolic.poly import Poly, in_ring, total_degree
 from seq2math.tokens.prefix import (
     PrefixParseError,
     expression_tokens,
@@ -71,11 +72,76 @@ def nonpoly_model_paths(model: str | Path | None, polynomial_paths: list[Path]) 
     return polynomial_paths
 
 
-def is_polynomial_system(system: list) -> bool:
-    """Whether every equation of ``system`` expands to a polynomial."""
+def polynomial_equations(system: list) -> list[Poly] | None:
+    """The equations of ``system`` as polynomials of one ring, or None when one is not a polynomial."""
     from seq2math.lyapunov.check import as_polynomials
 
-    return as_polynomials(system, system[0]) is not None
+    polynomials = as_polynomials(system, system[0])
+    return None if polynomials is None else polynomials[0]
+
+
+def is_polynomial_system(system: list) -> bool:
+    """Whether every equation of ``system`` expands to a polynomial."""
+    return polynomial_equations(system) is not None
+
+
+_CONFIGS: dict[str, dict[str, Any]] = {}
+
+
+def model_config(path: Path) -> dict[str, Any]:
+    """The resolved run configuration (task, model, train) of a run directory or export as plain JSON, read once per
+    process without importing torch (``training.checkpoint.read_run_config`` does: ``start`` routes before it
+    knows whether a model will be loaded)."""
+    key = str(path.resolve())
+    if key not in _CONFIGS:
+        payload = json.loads((path / "config.json").read_text())
+        _CONFIGS[key] = payload.get("config", payload)
+    return _CONFIGS[key]
+
+
+def trained_range(path: Path) -> tuple[int, int] | None:
+    """(variables, system degree): the largest a model's generated training stream held, from its task settings
+    (the backward generator's ``max_variables`` and ``max_system_degree``, the forward one's
+    ``forward_max_variables`` and ``forward_max_degree``); None when unknown: trained on a file
+    (``train.data``) or on non-polynomial systems. Files mixed into the stream (``train.mix_data``) are not
+    counted: they are a minority next to the generated stream."""
+    config = model_config(path)
+    task, train = config.get("task") or {}, config.get("train") or {}
+    if train.get("data") or task.get("nonpoly"):
+        return None
+    if task.get("mode", "backward") == "backward":
+        keys = ("max_variables", "max_system_degree")
+    else:
+        keys = ("forward_max_variables", "forward_max_degree")
+    if not all(isinstance(task.get(key), int) for key in keys):
+        return None
+    return task[keys[0]], task[keys[1]]
+
+
+def routed(paths: list[Path], equations: list[Poly]) -> list[Path]:
+    """``paths`` with the models whose training range (``trained_range``) holds the system first, in their order,
+    then the others, in theirs. The default ensemble proposes with the small model first, which settles small
+    textbook systems before the mixture model is loaded; on a BPoly-like system (up to 5 variables, degree 15:
+    194 of our 200 bpoly test systems lie outside the small model's 3 variables and degree 5) the small
+    model's 50 wrong guesses would otherwise spend the time limit before the mixture model proposes
+    (docs/results.md, session 25). A model of unknown range counts as holding every system."""
+    n = len(equations)
+    degree = max((total_degree(f) for f in equations), default=0)
+
+    def holds(path: Path) -> bool:
+        limits = trained_range(path)
+        return limits is None or (n <= limits[0] and degree <= limits[1])
+
+    inside = [path for path in paths if holds(path)]
+    return inside + [path for path in paths if path not in inside]
+
+
+def longest_reader(paths: list[Path]) -> Path:
+    """The model of an ensemble that reads sources longer than it was trained on (``extrapolate``): the one with
+    the most trained positions (``model.max_len``), the last of them on a tie, whatever the order the models
+    propose in (``routed``)."""
+    positions = [int((model_config(path).get("model") or {}).get("max_len", 0)) for path in paths]
+    return paths[max(range(len(paths)), key=lambda i: (positions[i], i))]
 
 
 def interleaved(beams: list[list]) -> list:
@@ -94,10 +160,11 @@ def ensemble_hypotheses(options: MethodOptions, paths: list[Path], systems: list
     """Per system, the beam of each of ``paths`` (``ranked_hypotheses``, decoded in batches), in order; a
     model not started before ``deadline`` contributes nothing. ``interleaved`` merges them (``guided``)."""
     per_model = []
-    for index, path in enumerate(paths):
+    reader = longest_reader(paths)
+    for path in paths:
         if per_model and deadline is not None and time.perf_counter() > deadline:
             break
-        per_model.append(ranked_hypotheses(options, path, systems, deadline, extrapolate=index == len(paths) - 1))
+        per_model.append(ranked_hypotheses(options, path, systems, deadline, extrapolate=path == reader))
     return [list(beams) for beams in zip(*per_model)]
 
 
@@ -116,8 +183,8 @@ class LazyBeams:
             if index == len(self.decoded):
                 if index and self.deadline is not None and time.perf_counter() > self.deadline:
                     return
-                last = index == len(self.paths) - 1
-                self.decoded.append(ranked_hypotheses(self.options, path, [self.system], self.deadline, last)[0])
+                reads = path == longest_reader(self.paths)
+                self.decoded.append(ranked_hypotheses(self.options, path, [self.system], self.deadline, reads)[0])
             yield self.decoded[index]
 
 
@@ -211,8 +278,8 @@ def ranked_hypotheses(options: MethodOptions, path: Path, systems: list[list], d
                       extrapolate: bool = False) -> list[list[tuple[list[str], float | None]]]:
     """The beam of each system (tokens, score), best first, decoded once per process.
 
-    ``extrapolate``: read sources up to twice the model's trained positions. The ensemble's last model does
-    (``ensemble_hypotheses``, ``LazyBeams``; by default the mixture model, whose positions are the longest): a
+    ``extrapolate``: read sources up to twice the model's trained positions. The ensemble's model with the most
+    positions does (``longest_reader``; by default the mixture model): a
     source too long for every model is then still read by one (bpoly system 156 of our test set, 810 monomial
     tokens against 768 trained positions, is proved by ``guided`` from that beam, docs/results.md, session 23),
     while the small model does not spend the method's time decoding sources it was never trained near.
@@ -274,7 +341,7 @@ class ModelMethod(Method):
     workers); ``start`` decodes one system when nothing was prepared. Under the barrier check the
     V proved under the lyapunov check, when there is one, is tried first (a Lyapunov function is
     a barrier function too). Several models (``resolve_model_paths``: the shipped ones by default)
-    propose in order, each its whole beam (``LazyBeams``: a model is loaded and decoded only when the ones
+    propose in turn, those trained on systems like this one first (``routed``), each its whole beam (``LazyBeams``: a model is loaded and decoded only when the ones
     before it have nothing left to propose; ``guided`` takes every model's hypotheses by rank, ``interleaved``).
     """
 
@@ -287,8 +354,9 @@ class ModelMethod(Method):
         self.nonpoly_paths = nonpoly_model_paths(self.options.model, self.paths)
 
     def paths_for(self, system: list) -> list[Path]:
-        """The models that propose for ``system``."""
-        return self.paths if is_polynomial_system(system) else self.nonpoly_paths
+        """The models that propose for ``system``, in order: those trained on systems like it first (``routed``)."""
+        equations = polynomial_equations(system)
+        return self.nonpoly_paths if equations is None else routed(self.paths, equations)
 
     def prepare(self, systems: list[list], deadline: float | None = None
                 ) -> list[list[list[tuple[list[str], float | None]]]]:
@@ -297,9 +365,8 @@ class ModelMethod(Method):
         groups: dict[tuple[Path, ...], list[int]] = {}
         out: list = [[] for _ in systems]
         for index, system in enumerate(systems):
-            polynomial = is_polynomial_system(system)
-            if polynomial or not self.polynomial_only:
-                groups.setdefault(tuple(self.paths if polynomial else self.nonpoly_paths), []).append(index)
+            if not self.polynomial_only or is_polynomial_system(system):
+                groups.setdefault(tuple(self.paths_for(system)), []).append(index)
         for paths, indices in groups.items():
             beams = ensemble_hypotheses(self.options, list(paths), [systems[i] for i in indices], deadline)
             for index, beam in zip(indices, beams):
