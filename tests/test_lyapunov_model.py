@@ -210,7 +210,8 @@ def test_models_trained_on_systems_like_this_one_propose_first(tmp_path):
     """``routed``: a model whose generated training stream held the system's size and degree proposes before
     one that never saw such systems; a model trained on a file counts as holding every system, and the model
     that reads past its trained positions is the one with the most of them, whatever the order."""
-    import seq2math.lyapunov.methods.model as mm
+    import seq2math.lyapunov.methods.ensemble as mm
+    from seq2math.lyapunov.methods.model import polynomial_equations
     from seq2math.tokens.infix import parse_infix_system
 
     def model(name: str, variables: int, degree: int, max_len: int, data: str | None = None,
@@ -229,7 +230,7 @@ def test_models_trained_on_systems_like_this_one_propose_first(tmp_path):
     assert mm.trained_range(from_file) is None
 
     def order(text: str, paths: list[Path]) -> list[str]:
-        return [path.name for path in mm.routed(paths, mm.polynomial_equations(parse_infix_system(text)))]
+        return [path.name for path in mm.routed(paths, polynomial_equations(parse_infix_system(text)))]
 
     textbook = "x0' = -x0 + x1; x1' = -x0 - x1^3"
     assert order(textbook, [small, large]) == ["small", "large"]             # inside both: as given

@@ -7,6 +7,8 @@ Files, in reading order:
 - ``solve.py``: the solve loop: ``prove`` (check, certificate, re-check of one candidate),
   ``attempt_method`` (one method under one check), ``solve_system`` (methods in order);
 - ``model.py``: ``model``, a trained transformer's beam;
+- ``ensemble.py``: which of several models proposes first for a system (``routed``) and which reads
+  past its trained positions (``longest_reader``);
 - ``findlyap.py``: ``findlyap`` (the SOSTOOLS-style baseline) and ``sos`` (its rounded V);
 - ``guided.py``: ``guided``, the findlyap program on the monomials of the model's hypotheses;
 - ``neural/``: ``neural``, the learner–verifier baseline (``neural/method.py`` registers it).
