@@ -282,8 +282,9 @@ class ModelMethod(Method):
     workers); ``start`` decodes one system when nothing was prepared. Under the barrier check the
     V proved under the lyapunov check, when there is one, is tried first (a Lyapunov function is
     a barrier function too). Several models (``resolve_model_paths``: the shipped ones by default)
-    propose in turn, those trained on systems like this one first (``routed``), each its whole beam (``LazyBeams``: a model is loaded and decoded only when the ones
-    before it have nothing left to propose; ``guided`` takes every model's hypotheses by rank, ``interleaved``).
+    propose in turn, those trained on systems like this one first (``routed``), each its whole beam
+    (``LazyBeams``: a model is loaded and decoded only when the ones before it have nothing left to
+    propose; ``guided`` takes every model's hypotheses by rank, ``interleaved``).
     """
 
     name = "model"
