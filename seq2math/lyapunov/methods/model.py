@@ -297,7 +297,10 @@ class ModelMethod(Method):
 
     def paths_for(self, system: list) -> list[Path]:
         """The models that propose for ``system``, in order: those trained on systems like it first (``routed``)."""
-        equations = polynomial_equations(system)
+        return self.paths_for_equations(polynomial_equations(system))
+
+    def paths_for_equations(self, equations: list[Poly] | None) -> list[Path]:
+        """``paths_for`` of a system already read as polynomials (``polynomial_equations``; None: not polynomial)."""
         return self.nonpoly_paths if equations is None else routed(self.paths, equations)
 
     def prepare(self, systems: list[list], deadline: float | None = None
@@ -307,8 +310,9 @@ class ModelMethod(Method):
         groups: dict[tuple[Path, ...], list[int]] = {}
         out: list = [[] for _ in systems]
         for index, system in enumerate(systems):
-            if not self.polynomial_only or is_polynomial_system(system):
-                groups.setdefault(tuple(self.paths_for(system)), []).append(index)
+            equations = polynomial_equations(system)
+            if equations is not None or not self.polynomial_only:
+                groups.setdefault(tuple(self.paths_for_equations(equations)), []).append(index)
         for paths, indices in groups.items():
             beams = ensemble_hypotheses(self.options, list(paths), [systems[i] for i in indices], deadline)
             for index, beam in zip(indices, beams):
@@ -318,16 +322,18 @@ class ModelMethod(Method):
     def start(self, system: list, time_limit: float | None, prepared: Any = None) -> Search:
         if prepared is not None:
             return Search(system, prepared)
+        equations = polynomial_equations(system)
+        paths = self.paths_for_equations(equations)
         if time_limit is not None and time_limit < MODEL_LOAD_SECONDS / 2 and not all(
-                is_loaded(path, self.options.device, self.options.checkpoint) for path in self.paths_for(system)):
+                is_loaded(path, self.options.device, self.options.checkpoint) for path in paths):
             # loading torch and the checkpoint cannot be interrupted; a load may borrow from the later
             # methods' shares, but a share under half of it is skipped: the load would eat the whole budget
             return Search(system, [], reason=f"{self.name}: skipped: loading the model takes about "
                           f"{MODEL_LOAD_SECONDS:g} s, more than the {time_limit:.2g} s this method has "
                           f"(raise --time-limit)", interrupted=True)
         deadline = None if time_limit is None else time.perf_counter() + time_limit
-        if not self.polynomial_only or is_polynomial_system(system):
-            return Search(system, LazyBeams(self.options, self.paths_for(system), system, deadline))
+        if equations is not None or not self.polynomial_only:
+            return Search(system, LazyBeams(self.options, paths, system, deadline))
         return Search(system, [])
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
