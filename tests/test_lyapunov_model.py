@@ -211,7 +211,7 @@ def test_models_trained_on_systems_like_this_one_propose_first(tmp_path):
     """``routed``: a model whose generated training stream held the system's size and degree proposes before
     one that never saw such systems; a model trained on a file counts as holding every system, and the model
     that reads past its trained positions is the one with the most of them, whatever the order."""
-    import seq2math.lyapunov.methods.ensemble as mm
+    import seq2math.lyapunov.methods.ensemble as ensemble
     from seq2math.lyapunov.methods.model import polynomial_equations
     from seq2math.tokens.infix import parse_infix_system
 
@@ -227,11 +227,11 @@ def test_models_trained_on_systems_like_this_one_propose_first(tmp_path):
 
     small, large = model("small", 3, 5, 320), model("large", 5, 15, 768)
     forward, from_file = model("forward", 2, 3, 320, mode="forward"), model("file", 2, 2, 320, data="x.txt")
-    assert mm.trained_range(small) == (3, 5) and mm.trained_range(forward) == (2, 3)
-    assert mm.trained_range(from_file) is None
+    assert ensemble.trained_range(small) == (3, 5) and ensemble.trained_range(forward) == (2, 3)
+    assert ensemble.trained_range(from_file) is None
 
     def order(text: str, paths: list[Path]) -> list[str]:
-        return [path.name for path in mm.routed(paths, polynomial_equations(parse_infix_system(text)))]
+        return [path.name for path in ensemble.routed(paths, polynomial_equations(parse_infix_system(text)))]
 
     textbook = "x0' = -x0 + x1; x1' = -x0 - x1^3"
     assert order(textbook, [small, large]) == ["small", "large"]             # inside both: as given
@@ -241,8 +241,8 @@ def test_models_trained_on_systems_like_this_one_propose_first(tmp_path):
     assert order("x0' = -x0^3 - x1; x1' = x0 - x1", [forward, small]) == ["forward", "small"]
     assert order("x0' = -x0^5; x1' = -x1", [forward, small, large]) == ["small", "large", "forward"]
     assert order("x0' = -x0^9; x1' = -x1", [from_file, small]) == ["file", "small"]
-    assert mm.longest_reader([large, small]) == large and mm.longest_reader([small, large]) == large
-    assert mm.longest_reader([small, forward]) == forward                     # a tie: the last
+    assert ensemble.longest_reader([large, small]) == large and ensemble.longest_reader([small, large]) == large
+    assert ensemble.longest_reader([small, forward]) == forward                     # a tie: the last
 
 
 def test_the_default_ensemble_lets_the_mixture_model_propose_first_on_a_bpoly_system():
