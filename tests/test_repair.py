@@ -33,8 +33,10 @@ def test_a_near_miss_on_the_right_monomials_is_repaired(hypothesis):
 
 
 def test_a_support_that_cannot_work_gives_nothing():
-    """Without x1 in V, ∂₁V = 0 and ẋ1 has terms that no G·∇V can make: nothing is proposed."""
+    """Without x1 in V, ∂₁V = 0 and ẋ1 has terms that no G·∇V can make: nothing is proposed. Nor from a
+    hypothesis with a coefficient past the float64 range, which the fit cannot start from (no OverflowError)."""
     assert repaired_candidates(SYSTEM, X0**6 + 3 * X0**2) == []
+    assert repaired_candidates(SYSTEM, 10**400 * X0**6 + 2 * X1**4 - X0 * X1**2 + X0**2) == []
 
 
 def test_numbers_near_v_on_a_completed_basis_are_fitted_to_the_exact_v():

@@ -105,6 +105,23 @@ def test_cpu_threads_honours_a_request_and_never_goes_below_one(monkeypatch):
     assert training.cpu_threads() == 4 and training.cpu_threads(world_size=2) == 2
     monkeypatch.setattr(training, "busy_cores", lambda window=0.25: 1.2)
     assert training.cpu_threads() == 3
+    # in a worker of run_jobs: never more than its share of the cores, even with every core idle
+    monkeypatch.setattr(training, "busy_cores", lambda window=0.25: 0.0)
+    monkeypatch.setattr(training, "worker_threads", lambda: 2)
+    assert training.cpu_threads() == 2 and training.cpu_threads(world_size=4) == 1 and training.cpu_threads(3) == 3
+
+
+def test_each_worker_of_a_pool_gets_its_share_of_the_cores():
+    """``solve FILE --workers 2`` on two cores: each worker loads torch when its first line needs the model, and
+    looked at idle cores while its sibling was still starting, so both took two threads (session 27: the model
+    method 4x slower). A pool worker's share is cores // workers; outside a pool there is none."""
+    from seq2math.jobs.workers import TIMED_OUT, run_jobs, worker_threads
+
+    cores = len(os.sched_getaffinity(0))
+    shares = [r for _, r in run_jobs(lambda _: worker_threads(), [0, 1, 2], workers=2, timeout=30)]
+    assert TIMED_OUT not in shares and shares == [max(1, cores // 2)] * 3
+    assert [r for _, r in run_jobs(lambda _: worker_threads(), [0], workers=1, timeout=30)] == [cores]
+    assert worker_threads() is None
 
 
 def test_busy_cores_reads_proc_stat_now_not_the_lagging_load_average(monkeypatch):

@@ -220,3 +220,42 @@ def test_float_violations_are_refutations_only_when_ball_arithmetic_confirms_the
     x = [Fraction(v) for v in wrong.counterexample["point"]]
     vdot = parse_infix("2*x0*(-sin(x0)) + 2*x1*(-x1)")
     assert point_value(vdot, x) > 0
+
+
+def test_a_coefficient_past_the_float_range_is_undecided_or_refuted_never_a_crash():
+    """A model once proposed V = 1601603203...(hundreds of digits): flint refuses to turn such a rational into a
+    float. The numerical search reads the condition scaled to coefficients of at most 1 (``NumericPoly`` alone reads
+    them as ±inf), an exact refutation still stands, and otherwise the check says why it cannot go on (the SOS
+    programs are solved in floats) instead of raising OverflowError."""
+    from seq2math.symbolic.poly import FLOAT_LIMIT, NumericPoly, beyond_float_range, saturated_float
+
+    huge = 10 ** 400
+    x0, x1 = ring(2).gens()
+    assert saturated_float(FLOAT_LIMIT * 2) == np.inf and saturated_float(-FLOAT_LIMIT) == -np.inf
+    assert saturated_float(ring(1).constant(3).coeffs()[0]) == 3.0
+    assert beyond_float_range(huge * x0 ** 2 + x1 ** 2) and not beyond_float_range(10 ** 300 * x0 ** 2)
+    assert np.array_equal(NumericPoly(huge * x0 ** 2 - huge * x1).coefficients, [np.inf, -np.inf])
+    assert NumericPoly(huge * x0 ** 2)(np.array([[0.5, 3.0]]))[0] == np.inf
+    system = parse_infix_system("x0' = -x0; x1' = -x1")
+    for check in ("lyapunov", "barrier"):
+        result = check_candidate(system, huge * x0 ** 2 + x1 ** 2, check)
+        assert result.valid is None and "float64 range" in result.reason
+        refuted = check_candidate(system, x1 ** 2 - huge * x0 ** 2, check)     # -inf off x0 = 0: confirmed exactly
+        assert refuted.valid is False and "counterexample" in refuted.reason
+    assert check_candidate(system, ring(2).constant(huge), "lyapunov").valid is False       # V(0) != 0
+
+
+def test_a_system_past_the_float_range_is_not_found_with_the_reason_by_every_method(tmp_path, capsys):
+    """``solve`` (and ``report``, through ``run_cell``) on such a system: every method says why, none raises."""
+    from seq2math.lyapunov.methods import make_method
+    from seq2math.lyapunov.report import run_cell
+
+    text = "x0' = -10^400*x0; x1' = -x1"
+    code = main(["solve", text, "--methods", "quadratic,findlyap,sos", "--json", "--time-limit", "20"])
+    assert code == 1                                                                   # not found
+    record = json.loads(capsys.readouterr().out)
+    assert record["found"] is False and [t["method"] for t in record["tried"]] == ["quadratic", "findlyap", "sos"]
+    assert all("equation 1 (x0') has a coefficient past the float64 range" in t["last_reason"] for t in record["tried"])
+    cell = run_cell(make_method("findlyap"), parse_infix_system(text), 5.0, tmp_path / "line-1")
+    assert [cell[check]["certified"] for check in ("lyapunov", "barrier")] == [None, None]
+    assert "float64 range" in cell["barrier"]["reason"]

@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterable, Iterator
 TIMED_OUT = object()
 _THREAD_POOL_STARTED = False
 _TORCH_PINNED = False
+#: in a worker process of ``run_jobs``: the cores it may use (``worker_threads``); None elsewhere
+_WORKER_THREADS: int | None = None
 #: what ``call_with_hard_limit`` returns when the child ran out of its memory limit
 MEMORY_OUT = object()
 
@@ -75,14 +77,24 @@ def one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
+def worker_threads() -> int | None:
+    """In a worker of ``run_jobs`` with N workers: the cores each may use, this machine's cores // N (at least
+    one); None in any other process. Torch's threads are capped by it (``training.runtime.cpu_threads``): two
+    workers that each loaded a model while the other was still idle took both cores each, and their OpenMP
+    threads spun against each other (the model method 4x slower, docs/reliability.md)."""
+    return _WORKER_THREADS
+
+
 def torch_threads_pinned() -> bool:
     """Whether this process is a child forked after torch ran, held at one thread by ``after_fork``."""
     return _TORCH_PINNED
 
 
-def _worker_loop(connection, function: Callable[[Any], Any]) -> None:
+def _worker_loop(connection, function: Callable[[Any], Any], threads: int) -> None:
+    global _WORKER_THREADS
     after_fork()
     one_blas_thread()
+    _WORKER_THREADS = threads
     while True:
         try:
             item = connection.recv()
@@ -97,9 +109,9 @@ def _worker_loop(connection, function: Callable[[Any], Any]) -> None:
 
 
 class _Worker:
-    def __init__(self, context, function):
+    def __init__(self, context, function, threads: int):
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_worker_loop, args=(child, function), daemon=True)
+        self.process = context.Process(target=_worker_loop, args=(child, function, threads), daemon=True)
         self.process.start()
         child.close()
         self.job: int | None = None
@@ -125,7 +137,9 @@ def run_jobs(function: Callable[[Any], Any], items: Iterable[Any], workers: int 
                 yield item, JobError.of(err)
         return
     context = mp.get_context("fork")
-    pool = [_Worker(context, function) for _ in range(max(1, workers))]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // max(1, workers))
+    pool = [_Worker(context, function, threads) for _ in range(max(1, workers))]
     pending = iter(enumerate(items))
     inputs: dict[int, Any] = {}
     done: dict[int, Any] = {}
@@ -157,12 +171,12 @@ def run_jobs(function: Callable[[Any], Any], items: Iterable[Any], workers: int 
                     except EOFError:
                         done[worker.job] = JobError("worker process died", died=True)
                         worker.kill()
-                        pool[i] = worker = _Worker(context, function)
+                        pool[i] = worker = _Worker(context, function, threads)
                     worker.job = None
                 elif time.monotonic() >= worker.deadline:
                     done[worker.job] = TIMED_OUT
                     worker.kill()
-                    pool[i] = _Worker(context, function)
+                    pool[i] = _Worker(context, function, threads)
             while next_out in done:
                 yield inputs.pop(next_out), done.pop(next_out)
                 next_out += 1

@@ -46,7 +46,7 @@ from seq2math.lyapunov.settle import MIN_STAGE_SECONDS, settle
 from seq2math.sos.gradient import gradient_certificate
 from seq2math.sos.sdp import solve_sos
 from seq2math.symbolic.expr import NotPolynomialError, from_poly, to_poly
-from seq2math.symbolic.poly import NumericPoly, Poly, in_ring
+from seq2math.symbolic.poly import NumericPoly, Poly, beyond_float_range, in_ring
 from seq2math.symbolic.polytools import exact_value, rationalise
 
 #: the numerical search's points tried in exact rationals (worst first), and the decimals they are rounded to
@@ -224,6 +224,10 @@ def _check_polynomial(system: list[Poly], V: Poly, options: CheckOptions) -> Che
     witness = None if options.falsified else falsify_exactly(conditions, n, options.seed)
     if witness is not None:
         return CheckResult(False, check, "counterexample: " + witness["statement"], "exact counterexample", witness)
+    huge = [c.name for c in conditions if beyond_float_range(c.polynomial)]
+    if huge:     # the SOS programs are solved in floats: such a coefficient cannot even be written down
+        return CheckResult(None, check, f"undecided: the {huge[0]} condition has a coefficient past the float64 "
+                           f"range (|c| >= 1.8e308), which the SOS solver cannot represent; no counterexample found")
     early = _gradient_form(conditions, V, options)
     order = [c.name for c in conditions]
     conditions = [c for c in conditions if c.name not in early]
@@ -270,7 +274,10 @@ def falsify_exactly(conditions: list[Condition], nvars: int, seed: int = 0) -> d
     searched = []
     for condition in conditions:
         if condition.name != ASYMPTOTIC:          # never decides validity: a point against it refutes nothing
-            numeric = NumericPoly(condition.polynomial)
+            polynomial = condition.polynomial
+            if beyond_float_range(polynomial):    # the same signs with coefficients of at most 1 (confirmed exactly)
+                polynomial = polynomial * (1 / max(abs(c) for c in polynomial.coeffs()))
+            numeric = NumericPoly(polynomial)
             searched.append(SignCondition(condition.name, numeric, numeric.magnitude, condition.definite))
     by_name = {condition.name: condition for condition in conditions}
     for name, x, _ in find_violations(searched, nvars, rng)[:CONFIRMED_POINTS]:

@@ -43,7 +43,7 @@ from seq2math.jobs.progress import Progress
 from seq2math.jobs.workers import TIMED_OUT, JobError, run_jobs
 from seq2math.lyapunov.batch import InputError, parse_problem, read_lines
 from seq2math.lyapunov.methods.base import METHODS, Method, MethodOptions, make_method, method_names
-from seq2math.lyapunov.methods.solve import attempt_method
+from seq2math.lyapunov.methods.solve import Attempt, attempt_method, float_range_reason
 from seq2math.lyapunov.result import CHECKS
 
 #: the `proof` of a non-polynomial V proved globally by a prover of the chain (check.NONPOLY_PROVERS)
@@ -163,6 +163,10 @@ def run_cell(method: Method, system: list, time_limit: float, certificate_stem: 
     the V it accepts under ``certificate_stem``.CHECK.json and re-proves that file.
     """
     started = time.perf_counter()
+    too_large = float_range_reason(system)
+    if too_large:                                # no method can write the system down in floats
+        undecided = {check: Attempt(method.name, check, reason=too_large, interrupted=True) for check in CHECKS}
+        return {check: attempt.record() for check, attempt in undecided.items()} | {"seconds": 0.0}
     search = method.start(system, time_limit, prepared)
     record: dict[str, Any] = dict(search.record)
     for check in CHECKS:

@@ -69,6 +69,23 @@ def fmpq_to_fraction(c: flint.fmpq) -> Fraction:
     return Fraction(int(c.p), int(c.q))
 
 
+#: the largest finite float64, as an exact rational: a coefficient at or past it has no float value
+FLOAT_LIMIT = flint.fmpq(int(np.finfo(np.float64).max))
+
+
+def saturated_float(c: flint.fmpq) -> float:
+    """``float(c)``, or ±inf for a rational past the float64 range (flint raises OverflowError there)."""
+    if abs(c) < FLOAT_LIMIT:
+        return float(c)
+    return float("inf") if c > 0 else float("-inf")
+
+
+def beyond_float_range(p: Poly) -> bool:
+    """Whether some coefficient of ``p`` is past the float64 range (a model can propose V = 10^400 + ...):
+    numerical searches and SOS solvers cannot represent it."""
+    return any(abs(c) >= FLOAT_LIMIT for c in p.coeffs())
+
+
 def gradient(p: Poly, n: int | None = None) -> list[Poly]:
     """[∂p/∂x0, ..., ∂p/∂x{n-1}]."""
     n = nvars(p) if n is None else n
@@ -143,7 +160,8 @@ class NumericPoly:
 
     Vectorised: one table of powers per variable, then one gather and product per variable,
     then a dot product with the coefficients. Coefficients are rounded to float64 once (use
-    flint for exact values); overflow gives ±inf or nan, without a warning.
+    flint for exact values; one past the float range becomes ±inf); overflow gives ±inf or nan,
+    without a warning.
     """
 
     def __init__(self, p: Poly):
@@ -151,7 +169,7 @@ class NumericPoly:
         self.nvars = nvars(p)
         exponents = [tuple(m) for m, _ in items]
         self.exponents = np.array(exponents, dtype=np.int64).reshape(len(items), self.nvars)  # [T, n]
-        self.coefficients = np.array([float(c) for _, c in items])  # [T]
+        self.coefficients = np.array([saturated_float(c) for _, c in items])  # [T]
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         return self._values(X, self.coefficients)

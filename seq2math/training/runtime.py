@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from seq2math.jobs.workers import torch_threads_pinned
+from seq2math.jobs.workers import torch_threads_pinned, worker_threads
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -73,13 +73,17 @@ def cpu_threads(requested: int = 0, world_size: int = 1, window: float = 0.25) -
 
     PyTorch defaults to one thread per core; when other processes already keep cores busy,
     its OpenMP threads spin waiting for each other: on a shared 2-core machine with one core
-    busy, one thread ran a training step 3.5x faster than two (0.6 s against 2.2 s).
+    busy, one thread ran a training step 3.5x faster than two (0.6 s against 2.2 s). In a worker of
+    ``jobs.workers.run_jobs`` never more than its share of the cores (``worker_threads``): its sibling
+    workers may be idle at the moment it looks, and busy a second later.
     """
     if requested > 0:
         return requested
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     busy = busy_cores(window)
-    return max(1, int(cores - busy + 0.5) // max(world_size, 1))
+    idle = max(1, int(cores - busy + 0.5) // max(world_size, 1))
+    share = worker_threads()
+    return idle if share is None else min(idle, share)
 
 
 def limit_cpu_threads(device: torch.device | str, requested: int = 0, world_size: int = 1,

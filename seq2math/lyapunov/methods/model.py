@@ -8,7 +8,7 @@ and keep one that verifies.
 The system is written the way the training data were: polynomial equations in the canonical
 term order of ``poly_tokens`` (what the backward generator writes), so a system typed by a
 user in any order reaches the model in the form it learnt. Hypotheses come best-first (beam
-score); unreadable ones, repeats and ones of absurd degree are skipped before verification.
+score); unreadable ones, repeats, constants and ones of absurd degree are skipped before verification.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def ranked_hypotheses(options: MethodOptions, path: Path, systems: list[list], d
 
 
 def read_hypotheses(decoded: list[tuple[list[str], float | None]], nvars: int | None = None) -> list[Proposal]:
-    """Parse ranked hypotheses; mark unreadable ones, repeats and absurd degrees (never raises)."""
+    """Parse ranked hypotheses; mark unreadable ones, repeats, constants and absurd degrees (never raises)."""
 
     seen: set[tuple[str, ...]] = set()
     proposals = []
@@ -268,6 +268,8 @@ def read_hypotheses(decoded: list[tuple[list[str], float | None]], nvars: int | 
             bound = degree_bound(proposal.V)
             if extra:
                 proposal.problem, proposal.V = f"uses x{max(extra)} with {nvars} variables", None
+            elif not variables(proposal.V):      # V(0) = 0 fails, or V = c proves nothing about the system
+                proposal.problem, proposal.V = "a constant", None
             elif bound > MAX_PROPOSED_DEGREE:
                 proposal.problem, proposal.V = f"degree up to {bound} > {MAX_PROPOSED_DEGREE}", None
         proposals.append(proposal)

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from scipy.optimize import least_squares
 
 from seq2math.sos.newton import full_basis
-from seq2math.symbolic.poly import Poly, ring
+from seq2math.symbolic.poly import Poly, beyond_float_range, ring
 
 #: Levenberg–Marquardt steps per fit (from random coefficients, 30 steps end exact about twice as often as 10:
 #: docs/baselines.md, session 16), and the relative residual below which the fit is exact
@@ -57,7 +57,10 @@ ANTISYMMETRIC_STEPS = 200
 
 def repaired_candidates(system: list[Poly], hypothesis: Poly, deadline: float | None = None) -> list[Poly]:
     """Polynomials with the hypothesis's monomials whose coefficients fit f = −G∇V exactly, or [] (also when
-    ``deadline``, a ``time.perf_counter()`` value, passes during the fit)."""
+    ``deadline``, a ``time.perf_counter()`` value, passes during the fit; and for a hypothesis with a coefficient
+    past the float64 range, which the fit cannot start from)."""
+    if beyond_float_range(hypothesis):
+        return []
     terms = [(tuple(int(v) for v in m), float(c)) for m, c in zip(hypothesis.monoms(), hypothesis.coeffs())
              if sum(m) >= 2]
     return fitted_candidates(system, [m for m, _ in terms], np.array([c for _, c in terms]), deadline)

@@ -34,7 +34,7 @@ from seq2math.lyapunov.result import CHECKS, CheckResult
 from seq2math.sos import certificates
 from seq2math.sos.sdp import is_solver_panic
 from seq2math.symbolic.expr import as_expr, from_poly, to_infix
-from seq2math.symbolic.poly import Poly
+from seq2math.symbolic.poly import Poly, beyond_float_range
 from seq2math.tokens.prefix import expression_tokens
 
 #: the methods of ``seq2math solve`` and ``seq2math.solve`` when none are named: ``quadratic`` settles a quadratic
@@ -296,6 +296,17 @@ def method_deadline(methods: list[Method], index: int, deadline: float | None, s
     return time.perf_counter() + left * weights[0] / sum(weights)
 
 
+def float_range_reason(system: list) -> str:
+    """Why no method can work on a polynomial ``system`` with a coefficient past the float64 range ("" when every
+    coefficient fits): the SOS programs, the fits and the checker's solver all work in floats."""
+    polys = as_polynomials(system, system[0])
+    for i, f in enumerate(polys[0] if polys is not None else []):
+        if beyond_float_range(f):
+            return (f"equation {i + 1} (x{i}') has a coefficient past the float64 range (|c| >= 1.8e308), which "
+                    "the SOS programs and the checker's solver cannot represent: rescale the system")
+    return ""
+
+
 def solve_system(system: list, methods: list[Method], check: str = "lyapunov", time_limit: float | None = None,
                  require_certificate: bool = False, shared: bool = False) -> SolveOutcome:
     """Try each method in order within ``time_limit`` seconds in all; the first accepted V wins
@@ -312,7 +323,11 @@ def solve_system(system: list, methods: list[Method], check: str = "lyapunov", t
         start = time.perf_counter()
         deadline = None if time_limit is None else start + time_limit
         tried: list[Attempt] = []
+        too_large = float_range_reason(system) if polynomial else ""
         for method in methods:
+            if too_large:
+                tried.append(Attempt(method.name, check, reason=too_large, interrupted=True))    # undecided
+                continue
             if method not in active:
                 tried.append(Attempt(method.name, check, reason=not_polynomial_reason(method.name, system)))
                 continue
