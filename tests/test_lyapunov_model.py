@@ -142,13 +142,17 @@ def test_malformed_hypotheses_are_invalid_and_never_crash():
     assert summary["invalid_top1"] == 1.0 and summary["invalid_hypotheses"] == 1.0 and summary["any"]["lyapunov"] == 0
 
 
-def test_read_hypotheses_marks_repeats_syntax_and_degree():
+def test_read_hypotheses_marks_repeats_syntax_degree_and_constants():
     from seq2math.lyapunov.methods.model import read_hypotheses
 
+    # a constant (the long-answer model once decoded an integer of hundreds of digits) is no Lyapunov function
     proposals = read_hypotheses([(GOOD_V, -0.1), (GOOD_V, -0.2), (["+", "x0"], -0.3),
-                                 (["^", "x0", "INT+", "999"], -0.4), (["x2"], -0.5)], nvars=2)
+                                 (["^", "x0", "INT+", "999"], -0.4), (["x2"], -0.5),
+                                 (["INT+", "16", "32", "32"], -0.6)], nvars=2)
     assert proposals[0].V is not None and proposals[0].problem == ""
-    assert [p.problem.split(":")[0].split(" ")[0] for p in proposals[1:]] == ["repeat", "invalid", "degree", "uses"]
+    assert [p.problem.split(":")[0].split(" ")[0] for p in proposals[1:]] == ["repeat", "invalid", "degree", "uses",
+                                                                               "a"]
+    assert proposals[-1].problem == "a constant" and proposals[-1].V is None
 
 
 def test_solve_with_model_then_sos_falls_back_to_sos(lyapunov_run, capsys, textbook):
@@ -245,19 +249,23 @@ def test_models_trained_on_systems_like_this_one_propose_first(tmp_path):
     assert ensemble.longest_reader([small, forward]) == forward                     # a tie: the last
 
 
-def test_the_default_ensemble_lets_the_mixture_model_propose_first_on_a_bpoly_system():
-    """The shipped small model (3 variables, degree 5) proposes first on a textbook system, the mixture model
-    first on our BPoly test system 21 (degree 14), which the small model's beam would otherwise hold up."""
+def test_the_default_ensemble_lets_the_mixture_models_propose_first_on_a_bpoly_system():
+    """The shipped small model (3 variables, degree 5) proposes first on a textbook system, the mixture model and
+    its long-answer branch first on our BPoly test system 21 (degree 14), which the small model's beam would
+    otherwise hold up; the branch, last of the two with the most trained positions, reads the longest sources."""
     from seq2math.lyapunov.batch import parse_benchmark_line
     from seq2math.lyapunov.methods import make_method
+    from seq2math.lyapunov.methods.ensemble import longest_reader
     from seq2math.tokens.infix import parse_infix_system
 
     method = make_method("model")
-    if SHIPPED_MIXTURE not in method.paths:
-        pytest.skip("no committed mixture checkpoint")
-    assert method.paths_for(parse_infix_system("x0' = -x0 + x1; x1' = -x0 - x1^3")) == [SHIPPED, SHIPPED_MIXTURE]
+    if SHIPPED_MIXTURE not in method.paths or SHIPPED_LONG not in method.paths:
+        pytest.skip("no committed mixture checkpoints")
+    textbook = parse_infix_system("x0' = -x0 + x1; x1' = -x0 - x1^3")
+    assert method.paths_for(textbook) == [SHIPPED, SHIPPED_MIXTURE, SHIPPED_LONG]
     line = (Path(__file__).parent / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[20]
-    assert method.paths_for(parse_benchmark_line(line)[1]) == [SHIPPED_MIXTURE, SHIPPED]
+    assert method.paths_for(parse_benchmark_line(line)[1]) == [SHIPPED_MIXTURE, SHIPPED_LONG, SHIPPED]
+    assert longest_reader(method.paths) == SHIPPED_LONG
 
 
 def test_a_non_polynomial_system_is_decoded_by_the_non_polynomial_model(lyapunov_run, tmp_path, monkeypatch):
@@ -389,6 +397,8 @@ def test_a_solver_panic_is_undecided_not_a_crash():
 SHIPPED = Path(seq2math.__file__).resolve().parent / "checkpoints" / "lyapunov-tiny"
 #: the mixture checkpoint committed next to it (BPoly-like systems; docs/training.md)
 SHIPPED_MIXTURE = SHIPPED.parent / "lyapunov-mixture"
+#: the mixture model's branch fine-tuned on long answers, committed next to them (docs/training.md)
+SHIPPED_LONG = SHIPPED.parent / "lyapunov-mixture-long"
 
 
 def test_the_committed_nonpoly_checkpoint_solves_a_non_polynomial_test_system():
@@ -444,21 +454,26 @@ def test_the_committed_checkpoint_alone_certifies_an_easy_system(capsys):
         assert recheck(certificate_document(polys, V, "lyapunov", proved.certificate["conditions"]))[0]
 
 
-def test_the_committed_mixture_model_certifies_a_bpoly_system_that_the_small_one_does_not():
-    """Line 43 of our BPoly test set (V = 2x0^10 + 2x1^2): the mixture checkpoint's first hypothesis is
-    proved; the small-system checkpoint's beam holds no proved V; the default (both in turn) finds it."""
+@pytest.mark.parametrize("index, proposer, other", [
+    (42, SHIPPED_MIXTURE, SHIPPED),       # line 43 (V = 2x0^10 + 2x1^2): the mixture model's first hypothesis
+    (15, SHIPPED_LONG, SHIPPED_MIXTURE),  # line 16: the long-answer branch (session 27: 158/200 against 145)
+])
+def test_each_committed_mixture_checkpoint_certifies_a_bpoly_system_the_one_before_it_does_not(index, proposer,
+                                                                                                other):
+    """A line of our BPoly test set whose V is in ``proposer``'s beam of 3 and not in ``other``'s: each shipped
+    checkpoint earns its place in the default ensemble, which (all of them in turn) finds a V too."""
     from seq2math.api import solve
     from seq2math.lyapunov.batch import parse_problem
     from seq2math.training.export import MAX_EXPORT_BYTES
 
-    assert sum(f.stat().st_size for f in SHIPPED_MIXTURE.iterdir()) <= MAX_EXPORT_BYTES
-    line = (Path(__file__).parent / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[42]
+    assert sum(f.stat().st_size for f in proposer.iterdir()) <= MAX_EXPORT_BYTES
+    line = (Path(__file__).parent / "data" / "lyapunov-bpoly-test200.txt").read_text().splitlines()[index]
     system, _ = parse_problem(line.split("|", 1)[1], False)
-    mixture = solve(system, methods="model", model=SHIPPED_MIXTURE, beam=3, time_limit=60)
-    assert mixture.found and mixture.proof.startswith("sos-exact") and mixture.certificate is not None
-    assert not solve(system, methods="model", model=SHIPPED, beam=3, time_limit=60).found
-    both = solve(system, methods="model", beam=3, time_limit=60)
-    assert both.found and str(both.V) == str(mixture.V)
+    found = solve(system, methods="model", model=proposer, beam=3, time_limit=60)
+    assert found.found and found.proof.startswith("sos-exact") and found.certificate is not None
+    assert not solve(system, methods="model", model=other, beam=3, time_limit=60).found
+    every = solve(system, methods="model", beam=3, time_limit=60)
+    assert every.found and every.certificate is not None
 
 
 def test_a_non_polynomial_test_line_reaches_the_model_token_for_token():

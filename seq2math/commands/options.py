@@ -180,7 +180,8 @@ def add_model(parser: argparse.ArgumentParser, *, shipped_default: bool = True, 
     """
     default = " (default: the shipped checkpoint seq2math/checkpoints/lyapunov-tiny)" if shipped_default else ""
     if ensemble:
-        shipped = " and ".join(path.name for path in SHIPPED_MODELS)
+        names = [path.name for path in SHIPPED_MODELS]
+        shipped = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
         fill_default, default = False, (f" (default: the shipped checkpoints {shipped} in seq2math/checkpoints, "
                                         f"their hypotheses in turn, and {NONPOLY_MODEL.name} for a non-polynomial "
                                         "system when it is shipped; RUN+RUN names several models)")

@@ -20,8 +20,11 @@ PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 DEFAULT_MODEL = PACKAGE_CHECKPOINTS / "lyapunov-tiny"
 #: the models that the ``model`` and ``guided`` methods of ``solve``, ``report`` and the API use when none is
 #: named, those of them that exist, in this order (``model`` proposes each one's whole beam in turn, ``guided`` takes them
-#: by rank; docs/api.md): the small-system model, then the mixture model trained on the paper's distributions
-SHIPPED_MODELS = (DEFAULT_MODEL, PACKAGE_CHECKPOINTS / "lyapunov-mixture")
+#: by rank; docs/api.md): the small-system model, the mixture model trained on the paper's distributions, then
+#: its branch fine-tuned on long answers (V of at least 30 tokens; the three: 158 of our 200 bpoly test systems
+#: against 145 for the first two, docs/results.md, session 27)
+SHIPPED_MODELS = (DEFAULT_MODEL, PACKAGE_CHECKPOINTS / "lyapunov-mixture",
+                  PACKAGE_CHECKPOINTS / "lyapunov-mixture-long")
 #: the model that the ``model`` method uses for a non-polynomial system when none is named and it exists
 #: (trained on the non-polynomial backward generator, docs/training.md); otherwise ``SHIPPED_MODELS`` propose
 NONPOLY_MODEL = PACKAGE_CHECKPOINTS / "lyapunov-nonpoly"
