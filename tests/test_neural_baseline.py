@@ -91,6 +91,26 @@ def test_undecided_candidate_is_reported_as_numerical_and_the_loop_goes_on():
         assert recheck_region(more.V_poly, _polys(THREE), 0.01, 10.0, more.region_certificate)[0]
 
 
+def test_the_region_solve_keeps_its_time_limit(monkeypatch):
+    """The region program of a large V can run minutes past Clarabel's own time limit (bpoly system 1: 188 s for
+    a 10 s neural baseline); ``bounded_region_certificate`` kills it in its child, and answers as before otherwise."""
+    import time
+
+    import seq2math.lyapunov.methods.neural.region_sos as region_sos
+
+    x0, x1 = ring(2).gens()
+    certificate, _ = region_sos.bounded_region_certificate(x0**2 + x1**2, _polys(LINEAR), 0.01, 10.0, 10.0)
+    assert certificate is not None and recheck_region(x0**2 + x1**2, _polys(LINEAR), 0.01, 10.0, certificate)[0]
+    import seq2math.jobs.workers as workers
+
+    monkeypatch.setattr(region_sos, "region_certificate", lambda *args: time.sleep(120))
+    monkeypatch.setattr(workers, "can_fork_safely", lambda: True)    # the sleeping child runs no solver
+    started = time.perf_counter()
+    certificate, detail = region_sos.bounded_region_certificate(x0**2 + x1**2, _polys(LINEAR), 0.01, 10.0, 0.5)
+    assert certificate is None and detail == "sos: time limit (0.5 s)"
+    assert time.perf_counter() - started < 0.5 + region_sos.HARD_LIMIT_GRACE + 5
+
+
 def test_region_certificate_is_sound_and_tamper_evident():
     x0, x1 = ring(2).gens()
     V = x0**2 + x1**2

@@ -73,6 +73,29 @@ def _rounded(value: float) -> flint.fmpq:
     return flint.fmpq(int(round(value * COEFFICIENT_GRID)), COEFFICIENT_GRID)
 
 
+#: seconds a hard-limited region solve may run past its time limit before its child is killed (Clarabel checks its
+#: own limit between iterations; one iteration of a large program, or its set-up, can take minutes)
+HARD_LIMIT_GRACE = 2.0
+
+
+def bounded_region_certificate(V: Poly, system: list[Poly], inner: float, outer: float, time_limit: float
+                               ) -> tuple[dict | None, str]:
+    """``region_certificate`` in a forked child killed ``HARD_LIMIT_GRACE`` seconds after ``time_limit`` (in this
+    process where a fork is not safe: ``jobs.workers.can_fork_safely``). On the first system of our bpoly test set
+    the neural learner's V gave a region program whose solve ran 3 minutes past a 10 s limit (session 27)."""
+    from seq2math.jobs.workers import TIMED_OUT, JobError, call_with_hard_limit, can_fork_safely
+
+    if not can_fork_safely():
+        return region_certificate(V, system, inner, outer, time_limit)
+    answer = call_with_hard_limit(lambda: region_certificate(V, system, inner, outer, time_limit),
+                                  time_limit + HARD_LIMIT_GRACE)
+    if answer is TIMED_OUT:
+        return None, f"sos: time limit ({time_limit:.3g} s)"
+    if isinstance(answer, JobError):
+        return None, f"sos: the solve failed ({answer.message})"
+    return answer
+
+
 def region_certificate(V: Poly, system: list[Poly], inner: float, outer: float, time_limit: float | None
                        ) -> tuple[dict | None, str]:
     """(certificate, detail); the certificate is None when no exact one was found."""

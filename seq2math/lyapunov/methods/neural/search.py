@@ -45,7 +45,7 @@ from seq2math.lyapunov.methods.neural.network import (
     system_function,
 )
 from seq2math.lyapunov.methods.neural.options import NeuralOptions
-from seq2math.lyapunov.methods.neural.region_sos import region_certificate
+from seq2math.lyapunov.methods.neural.region_sos import bounded_region_certificate
 from seq2math.sos.prover import Verdict
 from seq2math.symbolic.expr import from_poly, to_infix
 from seq2math.symbolic.poly import Poly
@@ -224,8 +224,8 @@ def _settle_candidate(result: NeuralResult, network: SquareNetwork, system: list
         result.found_region, result.region_proof = True, "sos-exact (global asymptotic decrease)"
         result.reason = "region proved by the global certificate"
         return "stop"
-    certificate, detail = region_certificate(V, system, options.inner_radius, options.radius,
-                                             max(1.0, deadline - time.perf_counter()))
+    certificate, detail = bounded_region_certificate(V, system, options.inner_radius, options.radius,
+                                                     max(1.0, deadline - time.perf_counter()))
     if certificate is not None:
         entry["verifier"] = detail
         result.found_region, result.region_proof, result.region_certificate = True, "sos-exact (annulus)", certificate
