@@ -101,10 +101,8 @@ def test_the_region_solve_keeps_its_time_limit(monkeypatch):
     x0, x1 = ring(2).gens()
     certificate, _ = region_sos.bounded_region_certificate(x0**2 + x1**2, _polys(LINEAR), 0.01, 10.0, 10.0)
     assert certificate is not None and recheck_region(x0**2 + x1**2, _polys(LINEAR), 0.01, 10.0, certificate)[0]
-    import seq2math.jobs.workers as workers
-
     monkeypatch.setattr(region_sos, "region_certificate", lambda *args: time.sleep(120))
-    monkeypatch.setattr(workers, "can_fork_safely", lambda: True)    # the sleeping child runs no solver
+    monkeypatch.setattr(region_sos, "can_fork_safely", lambda: True)    # the sleeping child runs no solver
     started = time.perf_counter()
     certificate, detail = region_sos.bounded_region_certificate(x0**2 + x1**2, _polys(LINEAR), 0.01, 10.0, 0.5)
     assert certificate is None and detail == "sos: time limit (0.5 s)"

@@ -21,6 +21,7 @@ from fractions import Fraction
 import flint
 import numpy as np
 
+from seq2math.jobs.workers import TIMED_OUT, JobError, call_with_hard_limit, can_fork_safely
 from seq2math.sos import exact as X
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic.poly import Poly, lie_derivative, ring
@@ -83,8 +84,6 @@ def bounded_region_certificate(V: Poly, system: list[Poly], inner: float, outer:
     """``region_certificate`` in a forked child killed ``HARD_LIMIT_GRACE`` seconds after ``time_limit`` (in this
     process where a fork is not safe: ``jobs.workers.can_fork_safely``). On the first system of our bpoly test set
     the neural learner's V gave a region program whose solve ran 3 minutes past a 10 s limit (session 27)."""
-    from seq2math.jobs.workers import TIMED_OUT, JobError, call_with_hard_limit, can_fork_safely
-
     if not can_fork_safely():
         return region_certificate(V, system, inner, outer, time_limit)
     answer = call_with_hard_limit(lambda: region_certificate(V, system, inner, outer, time_limit),
