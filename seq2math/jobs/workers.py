@@ -77,6 +77,11 @@ def one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def worker_threads() -> int | None:
     """In a worker of ``run_jobs`` with N workers: the cores each may use, this machine's cores // N (at least
     one); None in any other process. Torch's threads are capped by it (``training.runtime.cpu_threads``): two
@@ -137,8 +142,7 @@ def run_jobs(function: Callable[[Any], Any], items: Iterable[Any], workers: int 
                 yield item, JobError.of(err)
         return
     context = mp.get_context("fork")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // max(1, workers))
+    threads = max(1, usable_cores() // max(1, workers))
     pool = [_Worker(context, function, threads) for _ in range(max(1, workers))]
     pending = iter(enumerate(items))
     inputs: dict[int, Any] = {}

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from seq2math.jobs.workers import torch_threads_pinned, worker_threads
+from seq2math.jobs.workers import torch_threads_pinned, usable_cores, worker_threads
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -79,7 +79,7 @@ def cpu_threads(requested: int = 0, world_size: int = 1, window: float = 0.25) -
     """
     if requested > 0:
         return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     busy = busy_cores(window)
     idle = max(1, int(cores - busy + 0.5) // max(world_size, 1))
     share = worker_threads()
