@@ -136,6 +136,30 @@ def test_barrier_is_weaker_than_lyapunov():
     assert V(*point) == 0 and any(point)
 
 
+def test_a_constant_is_no_barrier_function_even_with_a_valid_looking_certificate():
+    """V = 5 meets both barrier conditions of every system (5 >= 0, -dV/dt = 0), so it would certify an
+    unstable system; the check refutes it outright, for polynomial and non-polynomial systems, and the
+    re-check of a certificate file whose every condition is otherwise exact refuses it too."""
+    from seq2math.sos import certificates
+    from seq2math.tokens.infix import parse_infix, parse_infix_system
+    x0, x1 = ring(2).gens()
+    unstable = [x0, x1]
+    five = 0 * x0 + 5
+    result = check_candidate(unstable, five, "barrier")
+    assert result.valid is False and "constant" in result.reason and result.proof == "exact"
+    assert check_candidate(unstable, x0**2, "barrier").valid is False       # a non-constant V is still refuted
+    sine = parse_infix_system("x0' = sin(x0); x1' = x1")
+    assert check_candidate(sine, parse_infix("5"), "barrier").valid is False
+    conditions = [{"name": "positive", "method": "sos-exact", "polynomial": [[[0, 0], "5"]],
+                   "basis": [[0, 0]], "gram": [["5"]]},
+                  {"name": "decrease", "method": "sos-exact", "polynomial": [], "basis": [], "gram": []}]
+    document = certificates.certificate_document(unstable, five, "barrier", conditions)
+    for part in conditions:                              # each condition alone is exactly right ...
+        assert certificates._recheck_condition(part, unstable, five, definite=False)[0]
+    ok, why = certificates.recheck(document)             # ... but the certificate proves nothing
+    assert not ok and "constant" in why
+
+
 def test_non_polynomial_pairs_unproved_get_numerical_answers_never_valid():
     from seq2math.lyapunov.check import check_nonpolynomial
     from seq2math.tokens.infix import parse_infix, parse_infix_system

@@ -5,7 +5,8 @@ Checks (docs/verification.md):
 - ``lyapunov``: V(0) = 0; V − Σᵢ Σₖ εᵢₖ xᵢ^(2k) is SOS with εᵢₖ ≥ 0, Σₖ εᵢₖ > 0 (so V is
   positive definite and radially unbounded); −V̇ is SOS. ``asymptotic=True`` also tries
   −V̇ − Σ δᵢₖ xᵢ^(2k) SOS (global asymptotic stability), reported as its own flag.
-- ``barrier``: V is SOS (V ≥ 0) and −V̇ is SOS.
+- ``barrier``: V is SOS (V ≥ 0) and −V̇ is SOS, V not constant: a constant meets both conditions for every
+  system and says nothing about this one, so it is refuted outright (``constant_barrier_reason``).
 
 A polynomial candidate goes through, in order: V(0); numerical falsification
 (``falsify.py``) with exact confirmation of the point; the gradient form of −V̇
@@ -14,7 +15,7 @@ SOS program for the conditions left (``conditions.py``); then each condition is 
 z3 (``settle.py``) into a typed outcome (``outcomes.py``), and ``result.from_settled``
 turns the outcomes into the answer.
 
-Answers: ``valid=False`` only with an exact rational counterexample (or V(0) ≠ 0);
+Answers: ``valid=False`` only with an exact rational counterexample (or V(0) ≠ 0, or a constant barrier V);
 ``valid=True`` only when every condition is proved exactly — a rational Gram matrix
 checked by exact LDLᵀ, or z3 ``unsat`` — unless ``proof="numerical"`` accepts a solver's
 SOS answer (then ``proof`` says so). Anything else is ``None`` with the reason.
@@ -46,7 +47,7 @@ from seq2math.lyapunov.settle import MIN_STAGE_SECONDS, settle
 from seq2math.sos.gradient import gradient_certificate
 from seq2math.sos.sdp import solve_sos
 from seq2math.symbolic.expr import NotPolynomialError, from_poly, to_poly
-from seq2math.symbolic.poly import NumericPoly, Poly, beyond_float_range, in_ring
+from seq2math.symbolic.poly import NumericPoly, Poly, beyond_float_range, in_ring, total_degree
 from seq2math.symbolic.polytools import exact_value, rationalise
 
 #: the numerical search's points tried in exact rationals (worst first), and the decimals they are rounded to
@@ -86,6 +87,20 @@ def as_polynomials(system, V) -> tuple[list[Poly], Poly] | None:
         return None
 
 
+def constant_barrier_reason(system, V) -> str | None:
+    """Why V cannot be a barrier function of ``system`` because it is a constant, or None.
+
+    Both barrier conditions (V ≥ 0, −V̇ = 0 ≥ 0) hold for a constant c ≥ 0 whatever the system, so such a
+    certificate would prove nothing; the paper's barrier functions are never constant (docs/verification.md)."""
+    try:
+        polynomial = V if isinstance(V, Poly) else to_poly(V, len(system))
+    except NotPolynomialError:
+        return None
+    if total_degree(polynomial) > 0:
+        return None
+    return f"V = {exact_value(polynomial, (flint.fmpq(0),) * len(system))} is a constant: it meets the barrier conditions for every system and proves nothing about this one"
+
+
 def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = None, proof: str = "exact",
                     asymptotic: bool = False, use_z3: bool = True, certificate: bool = False,
                     seed: int = 0, hard_timeout: bool = True, memory_limit: int | None = None,
@@ -110,8 +125,11 @@ def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = 
     options = CheckOptions(check=check, deadline=None if timeout is None else start + timeout, proof=proof,
                            asymptotic=asymptotic, use_z3=use_z3, want_certificate=certificate, seed=seed,
                            hard_limit=hard_timeout, memory_limit=memory_limit, falsified=falsified)
-    polys = as_polynomials(system, V)
-    if polys is None:
+    constant = constant_barrier_reason(system, V) if check == "barrier" else None
+    polys = None if constant else as_polynomials(system, V)
+    if constant:
+        result = CheckResult(False, check, constant, "exact")
+    elif polys is None:
         result = check_nonpolynomial(system, V, options.check, options.seed, options.deadline)
     elif ((timeout is not None and hard_timeout) or memory_limit is not None) and can_fork_safely():
         result = _check_in_child(polys[0], polys[1], options, timeout if hard_timeout else None)
