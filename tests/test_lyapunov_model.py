@@ -18,6 +18,8 @@ from seq2math.tasks.base import make_task
 
 SYSTEM = ["INT+", "2", "<SPECIAL_3>", "*", "INT-", "1", "x0", "<SPECIAL_3>", "*", "INT-", "1", "x1"]  # ẋ = −x
 GOOD_V = ["+", "^", "x0", "INT+", "2", "^", "x1", "INT+", "2"]
+#: x0^2 - x1^2: no Lyapunov function, but f = (-x0, -x1) is -G grad V for G = diag(1/2, -1/2)
+SADDLE_V = ["+", "^", "x0", "INT+", "2", "*", "INT-", "1", "^", "x1", "INT+", "2"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -166,17 +168,42 @@ def test_solve_with_model_then_sos_falls_back_to_sos(lyapunov_run, capsys, textb
 
 
 def test_model_method_proposes_in_rank_order_and_its_proposals_are_proved(lyapunov_run, monkeypatch):
-    """With a decoder that ranks a wrong V before the right one, solve proves the second."""
+    """With a decoder that ranks a wrong V before the right one, solve proves the second (both fit the gradient
+    form f = −G∇V exactly, so the screen of ``exact_fits`` leaves their order alone)."""
     import seq2math.lyapunov.methods.model as mm
     from seq2math.lyapunov.methods import make_method, solve_system
     from seq2math.tokens.infix import parse_infix_system
 
     monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam, **_: [
-        [(["^", "x0", "INT+", "2"], -0.1), (["+", "x0"], -0.2), (GOOD_V, -0.3)]])
+        [(SADDLE_V, -0.1), (["+", "x0"], -0.2), (GOOD_V, -0.3)]])
     system = parse_infix_system("x0' = -x0; x1' = -x1")
     outcome = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=3)])
     assert outcome.found and outcome.method == "model" and outcome.tried[0].candidates == 2
     assert outcome.verification.proof.startswith("sos-exact")
+
+
+def test_hypotheses_that_fit_the_gradient_form_exactly_are_proposed_first(lyapunov_run, monkeypatch):
+    """x0^2 + x1^4 ranks first and is a Lyapunov function of x' = (-x0, -x1) too, but f is not -G grad V for any
+    polynomial G with it (the second equation would need G = -1/(4 x1^2)); x0^2 + x1^2 fits with G = I/2, so it is
+    proposed, and proved, first. A non-polynomial system or hypothesis is never screened."""
+    import seq2math.lyapunov.methods.model as mm
+    from seq2math.lyapunov.methods import make_method, solve_system
+    from seq2math.lyapunov.methods.repair import gradient_form_residual
+    from seq2math.symbolic.expr import to_poly
+    from seq2math.tokens.infix import parse_infix, parse_infix_system
+
+    quartic = ["+", "^", "x0", "INT+", "2", "^", "x1", "INT+", "4"]
+    system = parse_infix_system("x0' = -x0; x1' = -x1")
+    equations = mm.polynomial_equations(system)
+    assert gradient_form_residual(equations, to_poly(parse_infix("x0^2 + x1^2"), 2)) < 1e-9
+    assert gradient_form_residual(equations, to_poly(parse_infix("x0^2 + x1^4"), 2)) > 0.1
+    hypotheses = [parse_infix("x0^2 + x1^4"), parse_infix("sin(x0)^2 + x1^2"), parse_infix("x0^2 + x1^2")]
+    assert mm.exact_fits(equations, hypotheses) == [hypotheses[2]]
+    assert mm.exact_fits(None, hypotheses) == []
+    monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam, **_: [[(quartic, -0.1), (GOOD_V, -0.2)]])
+    outcome = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=2)])
+    assert outcome.found and outcome.tried[0].candidates == 1
+    assert str(outcome.V) == str(mm.parse_full_expression(GOOD_V))
 
 
 def test_several_models_propose_in_turn_and_a_later_models_hypothesis_is_proved(lyapunov_run, tmp_path,
@@ -194,7 +221,7 @@ def test_several_models_propose_in_turn_and_a_later_models_hypothesis_is_proved(
     assert mm.resolve_model_paths(f"{lyapunov_run}+{second}") == [lyapunov_run, second]
     with pytest.raises(ValueError, match="nowhere"):
         mm.resolve_model_paths(f"{lyapunov_run}+{tmp_path / 'nowhere'}")
-    beams = iter([[(["^", "x0", "INT+", "2"], -0.1), (["+", "x0"], -0.2)],    # the first model: wrong
+    beams = iter([[(SADDLE_V, -0.1), (["+", "x0"], -0.2)],                   # the first model: wrong
                   [(GOOD_V, -0.5)]])                                         # the second: right
     extrapolated = []
 
@@ -205,7 +232,7 @@ def test_several_models_propose_in_turn_and_a_later_models_hypothesis_is_proved(
     monkeypatch.setattr(mm, "decode_hypotheses", decode)
     system = parse_infix_system("x0' = -x0; x1' = -x1")
     outcome = solve_system(system, [make_method("model", model=f"{lyapunov_run}+{second}", beam=2)])
-    assert outcome.found and outcome.tried[0].candidates == 2           # x0^2 (refuted), then GOOD_V
+    assert outcome.found and outcome.tried[0].candidates == 2           # x0^2 - x1^2 (refuted), then GOOD_V
     assert str(outcome.V) == str(mm.parse_full_expression(GOOD_V))
     assert extrapolated == [False, True]          # only one model reads past its trained positions: the one with
     #                                               the most of them, on a tie (two copies here) the last

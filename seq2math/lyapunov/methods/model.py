@@ -9,6 +9,10 @@ The system is written the way the training data were: polynomial equations in th
 term order of ``poly_tokens`` (what the backward generator writes), so a system typed by a
 user in any order reaches the model in the form it learnt. Hypotheses come best-first (beam
 score); unreadable ones, repeats, constants and ones of absurd degree are skipped before verification.
+Those whose coefficients fit the gradient form f = −G∇V exactly (``exact_fits``: one least-squares solve
+each, the form of every backward-generated system with its V) are proposed before the others: a wrong
+hypothesis that the falsifier cannot refute costs the solve loop up to ``CANDIDATE_SECONDS`` of SOS, an
+exact fit is usually proved in milliseconds by the check's gradient-form stage (docs/results.md, session 28).
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ from seq2math.training.config import DEFAULT_MODEL, NONPOLY_MODEL, SHIPPED_MODEL
 MAX_PROPOSED_DEGREE = 40
 #: decoded beams remembered per process (``model`` and ``guided`` share one decoding of a system)
 MAX_CACHED_BEAMS = 4096
+#: a hypothesis whose gradient-form residual (``exact_fits``) is below this is proposed before the others; the
+#: screen may use this share of the time left (about a millisecond per hypothesis of two or three variables)
+EXACT_FIT = 1e-6
+SCREEN_SHARE = 0.2
 _LOADED: dict[tuple[str, str, str], Any] = {}
 _DECODED: dict[tuple, list[tuple[list[str], float | None]]] = {}
 
@@ -284,9 +292,10 @@ class ModelMethod(Method):
     workers); ``start`` decodes one system when nothing was prepared. Under the barrier check the
     V proved under the lyapunov check, when there is one, is tried first (a Lyapunov function is
     a barrier function too). Several models (``resolve_model_paths``: the shipped ones by default)
-    propose in turn, those trained on systems like this one first (``routed``), each its whole beam
-    (``LazyBeams``: a model is loaded and decoded only when the ones before it have nothing left to
-    propose; ``guided`` takes every model's hypotheses by rank, ``interleaved``).
+    propose in turn, those trained on systems like this one first (``routed``): first each model's exact fits
+    of the gradient form (``exact_fits``), then each model's other hypotheses, in beam order (``LazyBeams``: a
+    model is loaded and decoded only when the ones before it have no exact fit left to propose; ``guided``
+    takes every model's hypotheses by rank, ``interleaved``).
     """
 
     name = "model"
@@ -343,20 +352,59 @@ class ModelMethod(Method):
             return                               # decoding used up the time (the loop checks the rest)
         if check == "barrier" and "lyapunov" in search.proved:
             yield search.proved["lyapunov"]
-        # model by model, each beam best first: the next model is decoded only when this one's hypotheses are spent
+        # first the hypotheses that fit the gradient form f = −G∇V exactly (``exact_fits``), model by model, each
+        # as soon as its beam is decoded; then every other one, model by model, each beam best first. The next
+        # model is decoded only when this one's exact fits are spent
         proposals: list[Proposal] = []
+        rest: list[Any] = []
         seen: set[tuple[str, ...]] = set()
+        equations = polynomial_equations(search.system)
+        screen_until = None if deadline is None else time.perf_counter() + SCREEN_SHARE * (deadline - time.perf_counter())
         for beam in search.state or []:
+            fresh = []
             for proposal in read_hypotheses(beam, len(search.system)):
                 proposals.append(proposal)
                 if proposal.V is not None and tuple(proposal.tokens) not in seen:
                     seen.add(tuple(proposal.tokens))
-                    yield proposal.V
+                    fresh.append(proposal.V)
+            fits = exact_fits(equations, fresh, screen_until)
+            yield from fits
+            rest.extend(V for V, fit in zip(fresh, fits_mask(fresh, fits)) if not fit)
+        yield from rest
         if not proposals:                        # skipped, or no hypothesis finished before the deadline
             search.reason = search.reason or f"{self.name}: no hypothesis finished within the time limit"
             search.interrupted = True
             return
         search.reason = unusable_reason(proposals, len(system_source(search.system)))
+
+
+def exact_fits(equations: list[Poly] | None, hypotheses: list[Any], until: float | None = None) -> list[Any]:
+    """The polynomial hypotheses, in order, whose gradient-form residual (``repair.gradient_form_residual``) is
+    below ``EXACT_FIT``: V fits f = −G∇V exactly, as the generator's V does for every backward-generated system.
+    On the systems of a bpoly development set where the ensemble ran out of time, each proved hypothesis was the
+    only exact fit of its 72–90 (docs/results.md, session 28). No screen after ``until`` (a perf_counter value)."""
+    from seq2math.lyapunov.methods.repair import gradient_form_residual
+
+    if equations is None:
+        return []
+    n, out = len(equations), []
+    for V in hypotheses:
+        if until is not None and time.perf_counter() > until:
+            break
+        try:
+            polynomial = in_ring(V, n) if isinstance(V, Poly) else to_poly(V, n)
+        except NotPolynomialError:
+            continue
+        residual = gradient_form_residual(equations, polynomial)
+        if residual is not None and residual < EXACT_FIT:
+            out.append(V)
+    return out
+
+
+def fits_mask(hypotheses: list[Any], fits: list[Any]) -> list[bool]:
+    """For each hypothesis, whether it is one of ``fits`` (the same object)."""
+    chosen = {id(V) for V in fits}
+    return [id(V) in chosen for V in hypotheses]
 
 
 def unusable_reason(proposals: list[Proposal], source_length: int) -> str:
