@@ -369,7 +369,7 @@ class ModelMethod(Method):
                     fresh.append(proposal.V)
             fits = exact_fits(equations, fresh, screen_until)
             yield from fits
-            rest.extend(V for V, fit in zip(fresh, fits_mask(fresh, fits)) if not fit)
+            rest.extend(V for V in fresh if not any(V is fit for fit in fits))
         yield from rest
         if not proposals:                        # skipped, or no hypothesis finished before the deadline
             search.reason = search.reason or f"{self.name}: no hypothesis finished within the time limit"
@@ -399,12 +399,6 @@ def exact_fits(equations: list[Poly] | None, hypotheses: list[Any], until: float
         if residual is not None and residual < EXACT_FIT:
             out.append(V)
     return out
-
-
-def fits_mask(hypotheses: list[Any], fits: list[Any]) -> list[bool]:
-    """For each hypothesis, whether it is one of ``fits`` (the same object)."""
-    chosen = {id(V) for V in fits}
-    return [id(V) in chosen for V in hypotheses]
 
 
 def unusable_reason(proposals: list[Proposal], source_length: int) -> str:
