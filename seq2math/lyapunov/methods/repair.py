@@ -61,9 +61,20 @@ def repaired_candidates(system: list[Poly], hypothesis: Poly, deadline: float | 
     past the float64 range, which the fit cannot start from)."""
     if beyond_float_range(hypothesis):
         return []
-    terms = [(tuple(int(v) for v in m), float(c)) for m, c in zip(hypothesis.monoms(), hypothesis.coeffs())
-             if sum(m) >= 2]
-    return fitted_candidates(system, [m for m, _ in terms], np.array([c for _, c in terms]), deadline)
+    return fitted_candidates(system, *_terms_of_degree_two_up(hypothesis), deadline)
+
+
+def _terms_of_degree_two_up(V: Poly) -> tuple[list[tuple[int, ...]], np.ndarray]:
+    """(the monomials of V of degree ≥ 2, their coefficients as floats): the support and numbers a fit starts from."""
+    terms = [(tuple(int(v) for v in m), float(c)) for m, c in zip(V.monoms(), V.coeffs()) if sum(m) >= 2]
+    return [m for m, _ in terms], np.array([c for _, c in terms])
+
+
+def _least_squares_multipliers(W: sp.csr_matrix, F: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """(WᵀW, the G that minimises ‖F + W·G‖ with a ridge of ``ridge`` times WᵀW's largest diagonal entry)."""
+    WtW = (W.T @ W).toarray()
+    G = -sla.solve(WtW + ridge * (np.max(np.diag(WtW)) + 1e-300) * np.eye(W.shape[1]), W.T @ F, assume_a="pos")
+    return WtW, G
 
 
 def gradient_form_residual(system: list[Poly], V: Poly) -> float | None:
@@ -77,18 +88,16 @@ def gradient_form_residual(system: list[Poly], V: Poly) -> float | None:
     about a millisecond for two variables, 0.1 s for five. Nothing is decided by it: it only orders the proposals."""
     if beyond_float_range(V) or any(beyond_float_range(f) for f in system):
         return None
-    terms = [(tuple(int(v) for v in m), float(c)) for m, c in zip(V.monoms(), V.coeffs()) if sum(m) >= 2]
-    if not terms:
+    support, coefficients = _terms_of_degree_two_up(V)
+    if not support:
         return None
-    problem = _fit_problem(system, [m for m, _ in terms])
+    problem = _fit_problem(system, support)
     if problem is None:
         return None
     rows, alphas, cols, vals, F, K = problem
-    W = _assemble((F.shape[0], K), rows, cols, vals * np.array([c for _, c in terms])[alphas])
-    WtW = (W.T @ W).toarray()
-    ridge = 1e-12 * (np.max(np.diag(WtW)) + 1e-300)
+    W = _assemble((F.shape[0], K), rows, cols, vals * coefficients[alphas])
     try:
-        G = -sla.solve(WtW + ridge * np.eye(K), W.T @ F, assume_a="pos")
+        _, G = _least_squares_multipliers(W, F, 1e-12)
     except (np.linalg.LinAlgError, ValueError):
         return None
     return float(np.sqrt(_cost(F, W, G)) / np.linalg.norm(F))
@@ -108,8 +117,7 @@ def fitted_candidates(system: list[Poly], support: list[tuple[int, ...]], start:
     M, S, norm_f = F.shape[0], len(support), np.linalg.norm(F)
     c = start / np.linalg.norm(start)
     W = _assemble((M, K), rows, cols, vals * c[alphas])        # sparse: a few terms per column
-    WtW = (W.T @ W).toarray()                                  # the best G for the starting numbers (ridge 1e-10)
-    G = -sla.solve(WtW + 1e-10 * (np.max(np.diag(WtW)) + 1e-300) * np.eye(K), W.T @ F, assume_a="pos")
+    WtW, G = _least_squares_multipliers(W, F, 1e-10)           # the best G for the starting numbers
     damping = 1e-3
     cost = _cost(F, W, G)
     for _ in range(ITERATIONS):                                # Levenberg–Marquardt on (c, G) together
