@@ -125,8 +125,8 @@ def check_candidate(system, V, check: str = "lyapunov", timeout: float | None = 
     options = CheckOptions(check=check, deadline=None if timeout is None else start + timeout, proof=proof,
                            asymptotic=asymptotic, use_z3=use_z3, want_certificate=certificate, seed=seed,
                            hard_limit=hard_timeout, memory_limit=memory_limit, falsified=falsified)
-    constant = constant_barrier_reason(system, V) if check == "barrier" else None
-    polys = None if constant else as_polynomials(system, V)
+    polys = as_polynomials(system, V)
+    constant = constant_barrier_reason(system, V if polys is None else polys[1]) if check == "barrier" else None
     if constant:
         result = CheckResult(False, check, constant, "exact")
     elif polys is None:
