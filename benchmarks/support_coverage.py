@@ -25,7 +25,8 @@ from pathlib import Path
 
 from seq2math.lyapunov.batch import parse_benchmark_line
 from seq2math.lyapunov.methods.guided import UNION_SIZE, completed_basis, gram_closure, hypothesis_supports
-from seq2math.lyapunov.methods.model import decode_hypotheses, load_model, read_hypotheses, system_source
+from seq2math.lyapunov.methods.hypotheses import read_hypotheses
+from seq2math.lyapunov.methods.model import decode_hypotheses, load_model, system_source
 from seq2math.symbolic.expr import to_poly
 
 

@@ -154,7 +154,8 @@ def default_methods(options: MethodOptions) -> tuple[list[Method], list[str]]:
 
 def solve(system: Any, methods: str | Sequence[str | Method] | None = None, check: str = "lyapunov",
           time_limit: float | None = 60.0, model: str | Path | None = None, beam: int = 50, max_degree: int = 6,
-          seed: int = 0, require_certificate: bool = False, memory_limit: int | None = None) -> Solution:
+          seed: int = 0, require_certificate: bool = False, memory_limit: int | None = None,
+          views: int = MethodOptions.views) -> Solution:
     """Find V for ``system`` and prove it: each method proposes, the solve loop proves, first proved wins.
 
     ``methods`` are tried in order, each within its share of ``time_limit`` seconds
@@ -162,8 +163,9 @@ def solve(system: Any, methods: str | Sequence[str | Method] | None = None, chec
     default, None, is ``quadratic → model → guided → sos``: ``quadratic`` settles a quadratic V of a small
     system first (at most a second, without torch), the trained model proposes, ``guided`` fits SOS
     coefficients on its monomials, ``sos`` searches without it (without a trained model, only
-    ``quadratic`` and ``sos`` run and ``tried`` says why). ``model``/``beam`` configure the model
-    method (default: the shipped checkpoint), ``max_degree`` the sos and findlyap searches,
+    ``quadratic`` and ``sos`` run and ``tried`` says why). ``model``/``beam``/``views`` configure the model
+    method (default: the shipped checkpoint; ``views``: how many orderings and sign flips of the variables it
+    reads, docs/api.md), ``max_degree`` the sos and findlyap searches,
     ``seed`` the neural one. With ``require_certificate`` only a V whose exact certificate was
     re-proved counts (non-polynomial systems are then never solved). ``memory_limit`` (bytes)
     caps each SOS search and check, which run in child processes (docs/reliability.md)::
@@ -180,7 +182,7 @@ def solve(system: Any, methods: str | Sequence[str | Method] | None = None, chec
         raise ValueError(f"time_limit must be positive, got {time_limit}")
     equations = read_system(system)
     options = MethodOptions(max_degree=max_degree, model=None if model is None else str(model), beam=beam, seed=seed,
-                            memory_limit=memory_limit)
+                            memory_limit=memory_limit, views=views)
     skipped: list[str] = []
     if methods is None:
         chosen, skipped = default_methods(options)

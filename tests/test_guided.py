@@ -19,7 +19,7 @@ from seq2math.lyapunov.check import check_candidate
 from seq2math.lyapunov.methods import make_method, solve_system
 from seq2math.lyapunov.methods.findlyap import Attempt, build_program, solve_program
 from seq2math.lyapunov.methods.guided import completed_basis, gram_closure, guided_bases, hypothesis_supports
-from seq2math.lyapunov.methods.model import read_hypotheses
+from seq2math.lyapunov.methods.hypotheses import read_hypotheses
 from seq2math.lyapunov.methods.screen import may_be_feasible
 from seq2math.lyapunov.report import ReportOptions, parse_methods, run_report
 from seq2math.sos import certificates
@@ -42,12 +42,12 @@ def tokens(V) -> list[str]:
 
 @pytest.fixture
 def stub_beam(monkeypatch):
-    """Replace the decoder by one that returns the given polynomials for every system; counts its calls."""
+    """Replace the decoder by one that returns the given polynomials for every system; records each source decoded."""
     calls = []
 
     def install(*hypotheses):
         def decode(loaded, sources, beam, **_):
-            calls.append(len(sources))
+            calls.extend(tuple(source) for source in sources)
             return [[(tokens(V), -0.1 * (k + 1)) for k, V in enumerate(hypotheses)] for _ in sources]
 
         monkeypatch.setattr(mm, "decode_hypotheses", decode)
@@ -148,7 +148,9 @@ def test_a_near_miss_is_repaired_and_proved_exactly(lyapunov_run, stub_beam, tex
     V = outcome.V
     assert set(V.monoms()) <= set(completed_basis(frozenset(NEAR_MISS.monoms()), 2))
     assert check_candidate(textbook.system, V, "lyapunov").valid is True
-    assert calls == [1]                      # guided reused the beam decoded for model (one decoding per process)
+    own = tuple(mm.system_source(textbook.system))
+    assert calls.count(own) == 1             # guided reused the beam decoded for model (one decoding per process)
+    assert len(calls) == len(set(calls))     # the model's other views of the system, each decoded once too
 
 
 def test_model_and_guided_share_one_decoding(lyapunov_run, stub_beam, textbook):
@@ -156,7 +158,7 @@ def test_model_and_guided_share_one_decoding(lyapunov_run, stub_beam, textbook):
     methods = [make_method(name, model=str(lyapunov_run), beam=2) for name in ("model", "guided")]
     outcome = solve_system(textbook.system, methods, time_limit=20)
     assert outcome.found and outcome.method == "guided" and len(outcome.tried) == 2
-    assert calls == [1]
+    assert calls.count(tuple(mm.system_source(textbook.system))) == 1
 
 
 def test_guided_never_gets_a_rejected_V_certified(lyapunov_run, stub_beam, textbook, monkeypatch):

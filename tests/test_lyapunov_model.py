@@ -15,6 +15,7 @@ from seq2math.evaluation.decode import Hypothesis
 from seq2math.evaluation.metrics import example_record, summarize
 from seq2math.evaluation.pool import verify_ranked
 from seq2math.tasks.base import make_task
+from seq2math.tokens.prefix import parse_full_expression
 
 SYSTEM = ["INT+", "2", "<SPECIAL_3>", "*", "INT-", "1", "x0", "<SPECIAL_3>", "*", "INT-", "1", "x1"]  # ẋ = −x
 GOOD_V = ["+", "^", "x0", "INT+", "2", "^", "x1", "INT+", "2"]
@@ -145,7 +146,7 @@ def test_malformed_hypotheses_are_invalid_and_never_crash():
 
 
 def test_read_hypotheses_marks_repeats_syntax_degree_and_constants():
-    from seq2math.lyapunov.methods.model import read_hypotheses
+    from seq2math.lyapunov.methods.hypotheses import read_hypotheses
 
     # a constant (the long-answer model once decoded an integer of hundreds of digits) is no Lyapunov function
     proposals = read_hypotheses([(GOOD_V, -0.1), (GOOD_V, -0.2), (["+", "x0"], -0.3),
@@ -203,7 +204,7 @@ def test_hypotheses_that_fit_the_gradient_form_exactly_are_proposed_first(lyapun
     monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam, **_: [[(quartic, -0.1), (GOOD_V, -0.2)]])
     outcome = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=2)])
     assert outcome.found and outcome.tried[0].candidates == 1
-    assert str(outcome.V) == str(mm.parse_full_expression(GOOD_V))
+    assert str(outcome.V) == str(parse_full_expression(GOOD_V))
 
 
 def test_several_models_propose_in_turn_and_a_later_models_hypothesis_is_proved(lyapunov_run, tmp_path,
@@ -233,7 +234,7 @@ def test_several_models_propose_in_turn_and_a_later_models_hypothesis_is_proved(
     system = parse_infix_system("x0' = -x0; x1' = -x1")
     outcome = solve_system(system, [make_method("model", model=f"{lyapunov_run}+{second}", beam=2)])
     assert outcome.found and outcome.tried[0].candidates == 2           # x0^2 - x1^2 (refuted), then GOOD_V
-    assert str(outcome.V) == str(mm.parse_full_expression(GOOD_V))
+    assert str(outcome.V) == str(parse_full_expression(GOOD_V))
     assert extrapolated == [False, True]          # only one model reads past its trained positions: the one with
     #                                               the most of them, on a tie (two copies here) the last
 
@@ -516,3 +517,28 @@ def test_a_non_polynomial_test_line_reaches_the_model_token_for_token():
     polynomial = [is_polynomial_system(parse_benchmark_line(line)[1]) for line in lines]
     assert all(same for same, poly in zip(exact, polynomial) if not poly) and not all(polynomial)
 
+
+
+def test_an_exact_fit_decoded_from_another_view_of_the_system_is_proposed_after_its_own_beam(lyapunov_run,
+                                                                                          monkeypatch):
+    """x' = (-x0, -x1^3): the stub model proposes the saddle x0^2 - x1^2 for the system as typed (an exact fit,
+    refuted) and x0^4 + x1^2 for every other view; in the reversed view (y0 = x1, y1 = x0) that is
+    V = x0^2 + x1^4, which fits the gradient form and is proved on the system as typed. Views give nothing when
+    the method reads the system as typed only (``views=1``)."""
+    import seq2math.lyapunov.methods.model as mm
+    from seq2math.lyapunov.methods import make_method, solve_system
+    from seq2math.tokens.infix import parse_infix_system
+
+    system = parse_infix_system("x0' = -x0; x1' = -x1^3")
+    own = mm.system_source(system)
+    swapped = ["+", "^", "x0", "INT+", "4", "^", "x1", "INT+", "2"]
+    monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam, **_: [
+        [(SADDLE_V, -0.1)] if source == own else [(swapped, -0.1)] for source in sources])
+    outcome = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=1)])
+    assert outcome.found and outcome.tried[0].candidates == 2
+    assert str(outcome.V) == str(mm.to_poly(parse_full_expression(["+", "^", "x0", "INT+", "2", "^", "x1",
+                                                                        "INT+", "4"]), 2))
+    alone = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=1, views=1)])
+    assert not alone.found and alone.tried[0].candidates == 1
+    with pytest.raises(Exception, match="views must be at least 1"):
+        make_method("model", model=str(lyapunov_run), views=0)

@@ -10,6 +10,7 @@ from seq2math.commands.options import (
     add_resume,
     add_shard,
     add_time_limit,
+    add_views,
     note_old_spelling,
     resolve_memory_limit,
 )
@@ -41,6 +42,7 @@ def add_arguments(parser) -> None:
     add_time_limit(parser, what="per system and check", default=60.0)
     add_memory_limit(parser, what="per SOS search and check")
     parser.add_argument("--beam", type=int, default=50, help="model: hypotheses per system (default 50)")
+    add_views(parser)
     parser.add_argument("--max-degree", type=int, default=6, help="findlyap/sos: largest degree of V (default 6)")
     parser.add_argument("--limit", type=int, help="only the first N systems of each file")
     parser.add_argument("--workers", type=int, default=1, help="checking processes (default 1)")
@@ -84,14 +86,14 @@ def run(args) -> int:
         run_report,
     )
 
-    for name in ("beam", "workers"):
+    for name in ("beam", "workers", "views"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.time_limit <= 0:
         raise ConfigError(f"--time-limit must be positive, got {args.time_limit}")
     try:
         specs = parse_methods(args.methods)
-        options = ReportOptions(time_limit=args.time_limit, beam=args.beam, workers=args.workers,
+        options = ReportOptions(time_limit=args.time_limit, beam=args.beam, workers=args.workers, views=args.views,
                                 max_degree=args.max_degree, limit=args.limit, seed=args.seed,
                                 memory_limit=resolve_memory_limit(args.memory_limit, args.workers))
         report = run_report(args.test, specs, options, args.out, progress=not args.quiet,

@@ -12,6 +12,7 @@ from seq2math.commands.options import (
     add_resolver,
     add_shard,
     add_time_limit,
+    add_views,
     resolve_memory_limit,
 )
 
@@ -52,6 +53,7 @@ def add_arguments(parser) -> None:
                         "on the model's monomials; sos = SOS search without the model)")
     add_model(parser, what="model method", ensemble=True)
     parser.add_argument("--beam", type=int, default=50, help="model method: hypotheses decoded per system (default 50)")
+    add_views(parser)
     parser.add_argument("--check", choices=["lyapunov", "barrier"], default="lyapunov", help="check to pass")
     parser.add_argument("--max-degree", type=int, default=6, help="sos method: largest degree of V (even)")
     add_time_limit(parser, what="per system", default=60.0)
@@ -98,7 +100,7 @@ def _solve(system, args):
             except ValueError as err:
                 raise ConfigError(f"input error: {err}") from None
         return solve(system, methods=args.methods, check=args.check, time_limit=args.time_limit, model=args.model,
-                     beam=args.beam, max_degree=args.max_degree,
+                     beam=args.beam, max_degree=args.max_degree, views=args.views,
                      memory_limit=resolve_memory_limit(args.memory_limit, getattr(args, "workers", 1)))
     except ConfigError:
         raise
@@ -162,7 +164,8 @@ def run(args) -> int:
 
     try:                                              # fail early on unknown names or a missing model
         if args.methods is not None:
-            make_methods(args.methods, MethodOptions(max_degree=args.max_degree, model=args.model, beam=args.beam))
+            make_methods(args.methods, MethodOptions(max_degree=args.max_degree, model=args.model, beam=args.beam,
+                                                       views=args.views))
     except ValueError as err:
         raise ConfigError(str(err)) from None
     hard_limit = None if args.time_limit is None else args.time_limit * 1.5 + 5
@@ -180,7 +183,7 @@ def run(args) -> int:
     try:
         start_shard(args.out, shard, "solve", args.file, {
             "summary": "found", "methods": args.methods, "check": args.check, "infix": args.infix,
-            "model": args.model, "beam": args.beam, "max_degree": args.max_degree, "time_limit": args.time_limit})
+            "model": args.model, "beam": args.beam, "views": args.views, "max_degree": args.max_degree, "time_limit": args.time_limit})
     except ValueError as err:
         raise ConfigError(str(err)) from None
     records = run_file(_FileJob(args), args.file, args.out, args.resume, args.workers, hard_limit, failed, "solve",

@@ -54,6 +54,7 @@ NONPOLY_PROOFS = ("substitution+sos", "cvc5")
 class ReportOptions:
     time_limit: float = 60.0       # seconds per system and check, every method
     beam: int = 50                 # hypotheses per system for model methods
+    views: int = MethodOptions.views  # model: orderings and sign flips of each system's variables read
     workers: int = 1
     max_degree: int = 6            # findlyap / sos: largest degree of V
     limit: int | None = None       # first N systems of each file
@@ -62,7 +63,7 @@ class ReportOptions:
 
     def method_options(self, model: str | None = None) -> MethodOptions:
         return MethodOptions(max_degree=self.max_degree, beam=self.beam, seed=self.seed, model=model,
-                             memory_limit=self.memory_limit)
+                             memory_limit=self.memory_limit, views=self.views)
 
 
 @dataclass(frozen=True)

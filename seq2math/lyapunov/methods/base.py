@@ -45,12 +45,15 @@ class MethodOptions:
     beam: int = 50                 # model: hypotheses decoded per system
     device: str = "cpu"            # model: where the network runs
     checkpoint: str = "best"       # model: which weights of a run directory ("best" or "last")
+    views: int = 4                 # model: the system as typed and signed permutations of its variables read
     seed: int = 0                  # neural: seed of the samples and the initial weights
     memory_limit: int | None = None  # every SOS search and check: bytes it may allocate (None: no limit)
 
     def validate(self) -> None:
         if self.max_degree < 2 or self.max_degree % 2:
             raise ConfigError(f"max_degree must be even and at least 2, got {self.max_degree}")
+        if self.views < 1:
+            raise ConfigError(f"views must be at least 1 (the system as typed), got {self.views}")
         if self.beam < 1:
             raise ConfigError(f"beam must be at least 1, got {self.beam}")
         if self.checkpoint not in ("best", "last"):

@@ -64,7 +64,8 @@ from seq2math.lyapunov.methods.findlyap import (
     rounded_candidates,
     solve_program,
 )
-from seq2math.lyapunov.methods.model import ModelMethod, Proposal, interleaved, read_hypotheses
+from seq2math.lyapunov.methods.hypotheses import Proposal, read_hypotheses
+from seq2math.lyapunov.methods.model import ModelMethod, interleaved
 from seq2math.lyapunov.methods.repair import (
     ANTISYMMETRIC_MAX_VARIABLES,
     antisymmetric_fitted_candidates,

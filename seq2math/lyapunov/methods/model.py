@@ -13,38 +13,30 @@ Those whose coefficients fit the gradient form f = −G∇V exactly (``exact_fit
 each, the form of every backward-generated system with its V) are proposed before the others: a wrong
 hypothesis that the falsifier cannot refute costs the solve loop up to ``CANDIDATE_SECONDS`` of SOS, an
 exact fit is usually proved in milliseconds by the check's gradient-form stage (docs/results.md, session 28).
+When nothing of the system as typed is proved, the exact fits of a few other views of it come last (``views``).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from seq2math.jobs.progress import Progress
 from seq2math.lyapunov.methods.base import Method, MethodOptions, Search, register_method
 from seq2math.lyapunov.methods.ensemble import longest_reader, routed
-from seq2math.symbolic.degree import degree_bound
-from seq2math.symbolic.expr import NotPolynomialError, from_poly, to_poly, variables
+from seq2math.lyapunov.methods.hypotheses import Proposal, exact_fits, read_hypotheses, unusable_reason
+from seq2math.lyapunov.methods.views import View, from_view, identity, system_in_view, views_of
+from seq2math.symbolic.expr import NotPolynomialError, from_poly, to_poly
 from seq2math.symbolic.poly import Poly, in_ring
-from seq2math.tokens.prefix import (
-    PrefixParseError,
-    expression_tokens,
-    integer_tokens,
-    parse_full_expression,
-    poly_tokens,
-)
+from seq2math.tokens.prefix import expression_tokens, integer_tokens, poly_tokens
 from seq2math.tokens.vocab import EQUATION_SEPARATOR
 from seq2math.training.config import DEFAULT_MODEL, NONPOLY_MODEL, SHIPPED_MODELS
 
-#: candidates whose degree may exceed this are not proposed (an x0^999 would never verify in time)
-MAX_PROPOSED_DEGREE = 40
 #: decoded beams remembered per process (``model`` and ``guided`` share one decoding of a system)
 MAX_CACHED_BEAMS = 4096
-#: a hypothesis whose gradient-form residual (``exact_fits``) is below this is proposed before the others; the
-#: screen may use this share of the time left (about a millisecond per hypothesis of two or three variables)
-EXACT_FIT = 1e-6
+#: the exact-fit screen (``hypotheses.exact_fits``) may use this share of the time left (about a millisecond per
+#: hypothesis of two or three variables)
 SCREEN_SHARE = 0.2
 _LOADED: dict[tuple[str, str, str], Any] = {}
 _DECODED: dict[tuple, list[tuple[list[str], float | None]]] = {}
@@ -121,20 +113,39 @@ class LazyBeams:
     """The beams of ``paths`` for one system, each decoded when first asked for, in order (``ranked_hypotheses``:
     once per process), none started after ``deadline``: the ``model`` method proposes the first model's whole
     beam before the next model is loaded and decoded. The shipped small model proves the textbook system
-    with its 11th hypothesis, and the mixture model is then never loaded (docs/api.md)."""
+    with its 11th hypothesis, and the mixture model is then never loaded (docs/api.md).
 
-    def __init__(self, options: MethodOptions, paths: list[Path], system: list, deadline: float | None):
+    ``views`` (``views.views_of``; the identity first) are the system as typed and the signed permutations of
+    its variables that are read after it: ``in_views`` decodes each view's beams, model by model, after every
+    model's beam of the system as typed. ``prepared``: the beams of the system as typed, already decoded."""
+
+    def __init__(self, options: MethodOptions, paths: list[Path], system: list, deadline: float | None,
+                 views: list[View] | None = None, prepared: list | None = None):
         self.options, self.paths, self.system, self.deadline = options, paths, system, deadline
-        self.decoded: list[list[tuple[list[str], float | None]]] = []
+        self.views = views or [identity(len(system))]
+        self.decoded: dict[int, list[tuple[list[str], float | None]]] = dict(enumerate(prepared or []))
 
     def __iter__(self) -> Iterator[list[tuple[list[str], float | None]]]:
-        for index, path in enumerate(self.paths):
-            if index == len(self.decoded):
-                if index and self.deadline is not None and time.perf_counter() > self.deadline:
+        """The beams of the system as typed, model by model."""
+        for _, beam in self.in_views(self.deadline, other=False):
+            yield beam
+
+    def in_views(self, deadline: float | None, other: bool = False
+                 ) -> Iterator[tuple[View, list[tuple[list[str], float | None]]]]:
+        """(view, beam) of each model for the system as typed, or with ``other`` for each other view, view by view
+        and model by model; no decoding starts after ``deadline``, except the first model's beam of the system
+        as typed (it proposes nothing otherwise)."""
+        reader = longest_reader(self.paths)
+        pairs = [(view, path) for view in self.views for path in self.paths]
+        first = len(self.paths) if other else 0
+        for index in range(first, len(pairs) if other else len(self.paths)):
+            view, path = pairs[index]
+            if index not in self.decoded:
+                if index and deadline is not None and time.perf_counter() > deadline:
                     return
-                reads = path == longest_reader(self.paths)
-                self.decoded.append(ranked_hypotheses(self.options, path, [self.system], self.deadline, reads)[0])
-            yield self.decoded[index]
+                system = self.system if view.is_identity else system_in_view(polynomial_equations(self.system), view)
+                self.decoded[index] = ranked_hypotheses(self.options, path, [system], deadline, path == reader)[0]
+            yield view, self.decoded[index]
 
 
 def load_model(model: str | Path | None = None, device: str = "cpu", which: str = "best"):
@@ -181,16 +192,6 @@ def system_source(system: list) -> list[str]:
         out.append(EQUATION_SEPARATOR)
         out.extend(tokens)
     return out
-
-
-@dataclass
-class Proposal:
-    """One decoded hypothesis: its tokens, beam score and, when readable, the expression."""
-
-    tokens: list[str]
-    score: float | None
-    V: Any = None
-    problem: str = ""  # why it is not proposed ("invalid syntax: ...", "repeat", "degree ...")
 
 
 def decode_hypotheses(loaded, sources: list[list[str]], beam: int, batch_size: int = 16,
@@ -255,35 +256,6 @@ def ranked_hypotheses(options: MethodOptions, path: Path, systems: list[list], d
     return [beams[key] for key in keys]
 
 
-def read_hypotheses(decoded: list[tuple[list[str], float | None]], nvars: int | None = None) -> list[Proposal]:
-    """Parse ranked hypotheses; mark unreadable ones, repeats, constants and absurd degrees (never raises)."""
-
-    seen: set[tuple[str, ...]] = set()
-    proposals = []
-    for tokens, score in decoded:
-        proposal = Proposal(list(tokens), score)
-        key = tuple(tokens)
-        if key in seen:
-            proposal.problem = "repeat"
-        else:
-            seen.add(key)
-            try:
-                proposal.V = parse_full_expression(list(tokens))
-            except (PrefixParseError, ValueError, RecursionError) as err:
-                proposal.problem = f"invalid syntax: {err}"
-        if proposal.V is not None:
-            extra = [v for v in variables(proposal.V) if nvars is not None and v >= nvars]
-            bound = degree_bound(proposal.V)
-            if extra:
-                proposal.problem, proposal.V = f"uses x{max(extra)} with {nvars} variables", None
-            elif not variables(proposal.V):      # V(0) = 0 fails, or V = c proves nothing about the system
-                proposal.problem, proposal.V = "a constant", None
-            elif bound > MAX_PROPOSED_DEGREE:
-                proposal.problem, proposal.V = f"degree up to {bound} > {MAX_PROPOSED_DEGREE}", None
-        proposals.append(proposal)
-    return proposals
-
-
 @register_method
 class ModelMethod(Method):
     """A trained transformer proposes V by beam search, best beam score first.
@@ -295,7 +267,9 @@ class ModelMethod(Method):
     propose in turn, those trained on systems like this one first (``routed``): first each model's exact fits
     of the gradient form (``exact_fits``), then each model's other hypotheses, in beam order (``LazyBeams``: a
     model is loaded and decoded only when the ones before it have no exact fit left to propose; ``guided``
-    takes every model's hypotheses by rank, ``interleaved``).
+    takes every model's hypotheses by rank, ``interleaved``). Then, for a polynomial system, the exact fits of
+    the beams of ``options.views − 1`` other views of it (``views``: its variables reordered and sign-flipped),
+    mapped back to its own variables: 159 → 171 of our 200 bpoly test systems (docs/results.md, session 29).
     """
 
     name = "model"
@@ -331,10 +305,10 @@ class ModelMethod(Method):
         return out
 
     def start(self, system: list, time_limit: float | None, prepared: Any = None) -> Search:
-        if prepared is not None:
-            return Search(system, prepared)
         equations = polynomial_equations(system)
         paths = self.paths_for_equations(equations)
+        if prepared is not None:
+            return Search(system, self.beams(system, equations, paths, None, prepared) if prepared else [])
         if time_limit is not None and time_limit < MODEL_LOAD_SECONDS / 2 and not all(
                 is_loaded(path, self.options.device, self.options.checkpoint) for path in paths):
             # loading torch and the checkpoint cannot be interrupted; a load may borrow from the later
@@ -344,8 +318,15 @@ class ModelMethod(Method):
                           f"(raise --time-limit)", interrupted=True)
         deadline = None if time_limit is None else time.perf_counter() + time_limit
         if equations is not None or not self.polynomial_only:
-            return Search(system, LazyBeams(self.options, paths, system, deadline))
+            return Search(system, self.beams(system, equations, paths, deadline))
         return Search(system, [])
+
+    def beams(self, system: list, equations: list[Poly] | None, paths: list[Path], deadline: float | None,
+              prepared: list | None = None) -> LazyBeams:
+        """The beams the method reads for ``system``: the polynomial system in ``options.views`` views
+        (``views.views_of``), a non-polynomial one as typed only."""
+        views = views_of(len(system), self.options.views if equations is not None else 1)
+        return LazyBeams(self.options, paths, system, deadline, views, prepared)
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
         if deadline is not None and time.perf_counter() > deadline:
@@ -359,6 +340,7 @@ class ModelMethod(Method):
         rest: list[Any] = []
         seen: set[tuple[str, ...]] = set()
         equations = polynomial_equations(search.system)
+        seen_views: set[str] = set()
         screen_until = None if deadline is None else time.perf_counter() + SCREEN_SHARE * (deadline - time.perf_counter())
         for beam in search.state or []:
             fresh = []
@@ -368,47 +350,27 @@ class ModelMethod(Method):
                     seen.add(tuple(proposal.tokens))
                     fresh.append(proposal.V)
             fits = exact_fits(equations, fresh, screen_until)
+            seen_views.update(str(to_poly(V, len(search.system))) for V in fits)   # a view's fit may repeat one
             yield from fits
             rest.extend(V for V in fresh if not any(V is fit for fit in fits))
         yield from rest
+        # then the exact fits of the other views (``views``), mapped back to the system's variables: after the
+        # system as typed, so a system that is not of the gradient form (no exact fits) loses no time to them
+        if equations is not None and isinstance(search.state, LazyBeams):
+            n = len(search.system)
+            for view, beam in search.state.in_views(deadline, other=True):
+                fresh = []
+                for proposal in read_hypotheses(beam, n):
+                    try:
+                        V = from_view(to_poly(proposal.V, n), view, n) if proposal.V is not None else None
+                    except NotPolynomialError:
+                        continue
+                    if V is not None and str(V) not in seen_views:
+                        seen_views.add(str(V))
+                        fresh.append(V)
+                yield from exact_fits(equations, fresh, deadline)
         if not proposals:                        # skipped, or no hypothesis finished before the deadline
             search.reason = search.reason or f"{self.name}: no hypothesis finished within the time limit"
             search.interrupted = True
             return
         search.reason = unusable_reason(proposals, len(system_source(search.system)))
-
-
-def exact_fits(equations: list[Poly] | None, hypotheses: list[Any], until: float | None = None) -> list[Any]:
-    """The polynomial hypotheses, in order, whose gradient-form residual (``repair.gradient_form_residual``) is
-    below ``EXACT_FIT``: V fits f = −G∇V exactly, as the generator's V does for every backward-generated system.
-    On the systems of a bpoly development set where the ensemble ran out of time and a hypothesis was valid, it
-    was one of the one or two exact fits of its 72–99 (docs/results.md, session 28). No screen after ``until``
-    (a perf_counter value)."""
-    from seq2math.lyapunov.methods.repair import gradient_form_residual
-
-    if equations is None:
-        return []
-    n, out = len(equations), []
-    for V in hypotheses:
-        if until is not None and time.perf_counter() > until:
-            break
-        try:
-            polynomial = in_ring(V, n) if isinstance(V, Poly) else to_poly(V, n)
-        except NotPolynomialError:
-            continue
-        residual = gradient_form_residual(equations, polynomial)
-        if residual is not None and residual < EXACT_FIT:
-            out.append(V)
-    return out
-
-
-def unusable_reason(proposals: list[Proposal], source_length: int) -> str:
-    """Why a beam proposes nothing ("" when some hypothesis is a readable V): the decoder returns one
-    empty hypothesis for a source longer than the model's positions (``evaluation.decode``)."""
-    if any(proposal.V is not None for proposal in proposals):
-        return ""
-    if all(not proposal.tokens for proposal in proposals):
-        return (f"model: no hypothesis: the system's source has {source_length} tokens, more than the model "
-                f"can read (a model trained on longer systems is needed)")
-    problems = [proposal.problem for proposal in proposals if proposal.problem]
-    return f"model: none of the {len(proposals)} hypotheses is a usable V ({problems[0] if problems else 'empty'})"
