@@ -25,8 +25,9 @@ def test_views_are_distinct_identity_first_and_as_many_as_asked():
     three = views_of(3, 4)
     assert len(set(three)) == 4 and three[0].is_identity and not any(v.is_identity for v in three[1:])
     assert three[1] == View((2, 1, 0), (1, 1, 1)) and three[2] == View((1, 2, 0), (1, 1, 1))
-    two = views_of(2, 9)           # reversed and shifted by one are the same swap: four distinct views in all
-    assert len(two) == len(set(two)) == 4
+    two = views_of(2, 9)           # reversed = shifted by one, shifted by two = identity: five distinct views
+    assert len(two) == len(set(two)) == 5
+    assert len(views_of(4, 9)) == 7
     assert views_of(1, 9) == [identity(1), View((0,), (-1,))]
 
 
