@@ -117,12 +117,14 @@ class LazyBeams:
 
     ``views`` (``views.views_of``; the identity first) are the system as typed and the signed permutations of
     its variables that are read after it: ``in_views`` decodes each view's beams, model by model, after every
-    model's beam of the system as typed. ``prepared``: the beams of the system as typed, already decoded."""
+    model's beam of the system as typed (``equations``: the system as polynomials, which the other views need).
+    ``prepared``: the beams of the system as typed, already decoded."""
 
     def __init__(self, options: MethodOptions, paths: list[Path], system: list, deadline: float | None,
-                 views: list[View] | None = None, prepared: list | None = None):
+                 views: list[View] | None = None, prepared: list | None = None, equations: list[Poly] | None = None):
         self.options, self.paths, self.system, self.deadline = options, paths, system, deadline
-        self.views = views or [identity(len(system))]
+        self.views = views if views and equations is not None else [identity(len(system))]
+        self.equations = equations
         self.decoded: dict[int, list[tuple[list[str], float | None]]] = dict(enumerate(prepared or []))
 
     def __iter__(self) -> Iterator[list[tuple[list[str], float | None]]]:
@@ -143,7 +145,7 @@ class LazyBeams:
             if index not in self.decoded:
                 if index and deadline is not None and time.perf_counter() > deadline:
                     return
-                system = self.system if view.is_identity else system_in_view(polynomial_equations(self.system), view)
+                system = self.system if view.is_identity else system_in_view(self.equations, view)
                 self.decoded[index] = ranked_hypotheses(self.options, path, [system], deadline, path == reader)[0]
             yield view, self.decoded[index]
 
@@ -324,9 +326,9 @@ class ModelMethod(Method):
     def beams(self, system: list, equations: list[Poly] | None, paths: list[Path], deadline: float | None,
               prepared: list | None = None) -> LazyBeams:
         """The beams the method reads for ``system``: the polynomial system in ``options.views`` views
-        (``views.views_of``), a non-polynomial one as typed only."""
-        views = views_of(len(system), self.options.views if equations is not None else 1)
-        return LazyBeams(self.options, paths, system, deadline, views, prepared)
+        (``views.views_of``), a non-polynomial one (``equations`` None) as typed only (``LazyBeams``)."""
+        return LazyBeams(self.options, paths, system, deadline, views_of(len(system), self.options.views), prepared,
+                         equations)
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
         if deadline is not None and time.perf_counter() > deadline:
