@@ -542,3 +542,28 @@ def test_an_exact_fit_decoded_from_another_view_of_the_system_is_proposed_after_
     assert not alone.found and alone.tried[0].candidates == 1
     with pytest.raises(Exception, match="views must be at least 1"):
         make_method("model", model=str(lyapunov_run), views=0)
+
+
+@pytest.mark.parametrize("own_fit", [False, True])
+def test_another_views_exact_fits_come_before_the_other_hypotheses_only_when_the_own_beam_holds_no_fit(
+        lyapunov_run, monkeypatch, own_fit):
+    """x' = (-x0, -x1^3): x0^2 + x1^6 is a Lyapunov function that does not fit the gradient form (x1^3 is no
+    polynomial multiple of x1^5 modulo x0), the reversed view's x0^4 + x1^2 gives the fit x0^2 + x1^4. With no
+    exact fit in the system's own beam the view's fit is proposed first; with one (the saddle, refuted) the
+    own beam's other hypotheses keep their place before the views (a forward system's proofs come from them)."""
+    import seq2math.lyapunov.methods.model as mm
+    from seq2math.lyapunov.methods import make_method, solve_system
+    from seq2math.tokens.infix import parse_infix_system
+
+    system = parse_infix_system("x0' = -x0; x1' = -x1^3")
+    own = mm.system_source(system)
+    not_a_fit = ["+", "^", "x0", "INT+", "2", "^", "x1", "INT+", "6"]
+    swapped = ["+", "^", "x0", "INT+", "4", "^", "x1", "INT+", "2"]
+    beam = [(SADDLE_V, -0.1), (not_a_fit, -0.2)] if own_fit else [(not_a_fit, -0.1)]
+    monkeypatch.setattr(mm, "decode_hypotheses", lambda loaded, sources, beam_size, **_: [
+        beam if source == own else [(swapped, -0.1)] for source in sources])
+    outcome = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=len(beam))])
+    expected = not_a_fit if own_fit else ["+", "^", "x0", "INT+", "2", "^", "x1", "INT+", "4"]
+    assert outcome.found and outcome.tried[0].candidates == (2 if own_fit else 1)
+    found = mm.to_poly(outcome.V, 2) if own_fit else outcome.V      # a view's V comes mapped back, a polynomial
+    assert str(found) == str(mm.to_poly(parse_full_expression(expected), 2))

@@ -269,9 +269,10 @@ class ModelMethod(Method):
     propose in turn, those trained on systems like this one first (``routed``): first each model's exact fits
     of the gradient form (``exact_fits``), then each model's other hypotheses, in beam order (``LazyBeams``: a
     model is loaded and decoded only when the ones before it have no exact fit left to propose; ``guided``
-    takes every model's hypotheses by rank, ``interleaved``). Then, for a polynomial system, the exact fits of
-    the beams of ``options.views − 1`` other views of it (``views``: its variables reordered and sign-flipped),
-    mapped back to its own variables: 159 → 171 of our 200 bpoly test systems (docs/results.md, session 29).
+    takes every model's hypotheses by rank, ``interleaved``). For a polynomial system, the exact fits of the
+    beams of ``options.views − 1`` other views of it (``views``: its variables reordered and sign-flipped),
+    mapped back to its own variables, come after those other hypotheses, or before them when the system's own
+    beams hold no exact fit (``view_fits``; docs/results.md, sessions 29–30).
     """
 
     name = "model"
@@ -330,6 +331,25 @@ class ModelMethod(Method):
         return LazyBeams(self.options, paths, system, deadline, views_of(len(system), self.options.views), prepared,
                          equations)
 
+    def view_fits(self, search: Search, equations: list[Poly] | None, seen: set[str], deadline: float | None
+                  ) -> Iterator[Poly]:
+        """The exact fits of the beams of the system's other views (``LazyBeams.in_views``, decoded when first
+        asked for), mapped back to its own variables, none already in ``seen`` (polynomials as strings)."""
+        if equations is None or not isinstance(search.state, LazyBeams):
+            return
+        n = len(search.system)
+        for view, beam in search.state.in_views(deadline, other=True):
+            fresh = []
+            for proposal in read_hypotheses(beam, n):
+                try:
+                    V = from_view(to_poly(proposal.V, n), view, n) if proposal.V is not None else None
+                except NotPolynomialError:
+                    continue
+                if V is not None and str(V) not in seen:
+                    seen.add(str(V))
+                    fresh.append(V)
+            yield from exact_fits(equations, fresh, deadline)
+
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
         if deadline is not None and time.perf_counter() > deadline:
             return                               # decoding used up the time (the loop checks the rest)
@@ -343,6 +363,7 @@ class ModelMethod(Method):
         seen: set[tuple[str, ...]] = set()
         equations = polynomial_equations(search.system)
         seen_views: set[str] = set()
+        fitted = False
         screen_until = None if deadline is None else time.perf_counter() + SCREEN_SHARE * (deadline - time.perf_counter())
         for beam in search.state or []:
             fresh = []
@@ -352,25 +373,19 @@ class ModelMethod(Method):
                     seen.add(tuple(proposal.tokens))
                     fresh.append(proposal.V)
             fits = exact_fits(equations, fresh, screen_until)
+            fitted = fitted or bool(fits)
             seen_views.update(str(to_poly(V, len(search.system))) for V in fits)   # a view's fit may repeat one
             yield from fits
             rest.extend(V for V in fresh if not any(V is fit for fit in fits))
+        # then the exact fits of the other views (``views``), mapped back to the system's variables: before the
+        # other hypotheses when the system's own beams hold no exact fit (on backward-generated systems only exact
+        # fits were ever proved: docs/results.md, session 30), after them otherwise (a forward system's many
+        # exact fits of a linear part say nothing, and its proofs also come from the other hypotheses)
+        views = self.view_fits(search, equations, seen_views, deadline)
+        if not fitted:
+            yield from views
         yield from rest
-        # then the exact fits of the other views (``views``), mapped back to the system's variables: after the
-        # system as typed, so a system that is not of the gradient form (no exact fits) loses no time to them
-        if equations is not None and isinstance(search.state, LazyBeams):
-            n = len(search.system)
-            for view, beam in search.state.in_views(deadline, other=True):
-                fresh = []
-                for proposal in read_hypotheses(beam, n):
-                    try:
-                        V = from_view(to_poly(proposal.V, n), view, n) if proposal.V is not None else None
-                    except NotPolynomialError:
-                        continue
-                    if V is not None and str(V) not in seen_views:
-                        seen_views.add(str(V))
-                        fresh.append(V)
-                yield from exact_fits(equations, fresh, deadline)
+        yield from views                         # nothing when already spent
         if not proposals:                        # skipped, or no hypothesis finished before the deadline
             search.reason = search.reason or f"{self.name}: no hypothesis finished within the time limit"
             search.interrupted = True
