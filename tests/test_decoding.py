@@ -154,6 +154,35 @@ def test_batched_cached_beams_equal_single_uncached_beams(arch, positions):
         assert [h.score for h in single] == pytest.approx([h.score for h in batched[row]], abs=1e-5)
 
 
+def test_a_cross_attention_cache_keeps_one_entry_per_input_through_beam_steps():
+    """The encoder's keys are stored once per input, not once per beam: a reorder into equal blocks of rows
+    keeps one entry per block, anything else falls back to one entry per row; either way a step attends
+    exactly as with the keys copied to every row."""
+    from seq2math.model.attention import KVCache, MultiHeadAttention
+
+    torch.manual_seed(0)
+    keys, values = torch.randn(3, 2, 5, 4), torch.randn(3, 2, 5, 4)     # 3 inputs, 2 heads, 5 source tokens
+    cache = KVCache(keys=keys, values=values, static=True)
+    cache.reorder(torch.arange(3).repeat_interleave(4))                   # the beam starts: 4 rows per input
+    assert cache.rows == 4 and cache.keys is keys
+    cache.reorder(torch.tensor([1, 0, 3, 3, 8, 9, 8, 8]))                # input 1 finished
+    assert cache.rows == 4 and torch.equal(cache.keys, keys[[0, 2]]) and torch.equal(cache.values, values[[0, 2]])
+    cache.reorder(torch.tensor([0, 5, 6]))                               # blocks of 1 and 2 rows
+    assert cache.rows == 1 and torch.equal(cache.keys, keys[[0, 2, 2]])
+
+    attention = MultiHeadAttention(8, 2).eval()
+    query, padding = torch.randn(6, 1, 8), torch.zeros(6, 5, dtype=torch.bool)
+    padding[3:, 3:] = True                                               # the second input is shorter
+    shared = KVCache(keys=keys[:2], values=values[:2], static=True, rows=3)
+    copied = KVCache(keys=keys[:2].repeat_interleave(3, 0), values=values[:2].repeat_interleave(3, 0), static=True)
+    with torch.no_grad():
+        fast, _ = attention(query, key_padding_mask=padding, cache=shared)
+        reference, _ = attention(query, key_padding_mask=padding, cache=copied)
+        weighed, weights = attention(query, key_padding_mask=padding, cache=shared, need_weights=True)
+    assert torch.allclose(fast, reference, atol=1e-6) and torch.allclose(weighed, reference, atol=1e-6)
+    assert weights.shape == (6, 2, 1, 5) and float(weights[3:, :, :, 3:].abs().max()) == 0
+
+
 def test_late_stopping_never_returns_a_worse_best_hypothesis():
     model, src = random_model("seq2seq", seed=6), sources(7, batch=6)
     early = beam_search(model, src, beam_size=3, max_len=12, length_penalty=1.5, early_stopping=True)

@@ -5,7 +5,11 @@
    without cache (every step re-runs the decoder over the whole prefix), on one random
    model: generated tokens per second and the ratio. Decoding is forced to ``--max-len``
    tokens (no <eos> stops it) so both runs do exactly the same number of steps.
-2. Teacher-forced forward passes with ``F.scaled_dot_product_attention`` against the eager
+2. The cross-attention cache shared by the beams of an input (one copy of the encoder's keys per input,
+   the beams attend as that input's queries) against the keys copied to every beam
+   (``attention.SHARE_CROSS_KEYS``), at ``--beam`` and at the Lyapunov setting: one source of
+   ``--long-src`` tokens at beam 50 (a bpoly system of 3–5 variables has 1,000–1,400 source tokens).
+3. Teacher-forced forward passes with ``F.scaled_dot_product_attention`` against the eager
    ``softmax(QK^T) V`` path, same weights: sequences per second and the ratio; then one
    causal self-attention layer alone on longer sequences (``--attention-len``), where the
    attention itself, not the projections, dominates.
@@ -18,7 +22,8 @@ import time
 from seq2math.config import ConfigError
 from seq2math.model import ModelConfig, build_model, count_parameters
 
-HELP = "beam search with vs without KV cache, and SDPA vs eager attention (ratios, same run)"
+HELP = ("beam search with vs without KV cache, cross-attention keys shared by the beams vs copied, and SDPA vs "
+        "eager attention (ratios, same run)")
 
 
 def add_arguments(parser) -> None:
@@ -29,6 +34,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--src-len", type=int, default=48, help="source length in tokens")
     parser.add_argument("--max-len", type=int, default=48, help="generated tokens per hypothesis")
     parser.add_argument("--vocab", type=int, default=1100, help="vocabulary size (P1000 is ~1,050)")
+    parser.add_argument("--long-src", type=int, default=1024,
+                        help="source length of the shared cross-attention test at beam 50 (default 1024)")
     parser.add_argument("--attention-len", type=int, default=256, help="sequence length of the attention-only test")
     parser.add_argument("--repeats", type=int, default=2, help="timed repetitions (best kept)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps")
@@ -55,15 +62,16 @@ def run(args) -> int:
     from seq2math.model.decoding import beam_search
 
 
-    if min(args.batch, args.beam, args.src_len, args.max_len, args.repeats, args.attention_len) < 1:
-        raise ConfigError("--batch, --beam, --src-len, --max-len, --repeats and --attention-len must be >= 1")
+    if min(args.batch, args.beam, args.src_len, args.max_len, args.repeats, args.attention_len, args.long_src) < 1:
+        raise ConfigError("--batch, --beam, --src-len, --max-len, --repeats, --attention-len and --long-src must "
+                          "be >= 1")
     device = torch.device(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.manual_seed(args.seed)
     config = ModelConfig.from_preset(args.preset, arch=args.arch, dropout=0.0,
-                                     max_len=max(1024, args.src_len + args.max_len + 2))
+                                     max_len=max(1024, args.src_len + args.max_len + 2, args.long_src + 2))
     model = build_model(config, args.vocab).to(device).eval()
     src = torch.randint(6, args.vocab, (args.batch, args.src_len), device=device)
     print(f"model: preset={args.preset} arch={args.arch} parameters={count_parameters(model):,} "
@@ -85,6 +93,9 @@ def run(args) -> int:
 
     if args.arch == "rnn":
         return 0
+    if args.arch == "seq2seq":
+        long_src = torch.randint(6, args.vocab, (1, args.long_src), device=device)
+        _shared_keys(model, [(src, args.beam), (long_src, 50)], args, synchronize)
     eager_model = build_model(dataclasses.replace(config, attention_impl="eager"), args.vocab).to(device).eval()
     eager_model.load_state_dict(model.state_dict())
     tgt_in = torch.randint(6, args.vocab, (args.batch * args.beam, args.max_len), device=device)
@@ -107,6 +118,30 @@ def run(args) -> int:
     print(f"  speed-up of SDPA: {eager / fast:.2f}x")
     _attention_only(args, config, device, synchronize)
     return 0
+
+
+def _shared_keys(model, settings: list, args, synchronize) -> None:
+    """Cached beam search with the cross-attention keys shared by an input's beams against copied to each."""
+    from seq2math.model import attention
+    from seq2math.model.decoding import beam_search
+
+    for source, beam in settings:
+        def decode():
+            return beam_search(model, source, beam, args.max_len, eos_id=-1)
+
+        times = {}
+        for shared in (True, False):
+            attention.SHARE_CROSS_KEYS = shared
+            try:
+                decode()
+                times[shared] = _best_time(decode, args.repeats, synchronize)
+            finally:
+                attention.SHARE_CROSS_KEYS = True
+        tokens = source.size(0) * beam * args.max_len
+        print(f"cross-attention keys  batch={source.size(0)} beam={beam} src={source.size(1)} steps={args.max_len}")
+        print(f"  shared per input  {tokens / times[True]:10.0f} tokens/s  ({times[True]:.3f} s)")
+        print(f"  copied per beam   {tokens / times[False]:10.0f} tokens/s  ({times[False]:.3f} s)")
+        print(f"  speed-up of sharing: {times[False] / times[True]:.2f}x")
 
 
 def _attention_only(args, config, device, synchronize) -> None:

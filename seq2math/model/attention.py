@@ -23,17 +23,26 @@ from .linear import Linear
 from .positions import RotaryEmbedding
 
 
+#: a static (cross-attention) cache keeps one entry per input shared by its rows (``KVCache``); False copies the
+#: keys to every row as before session 30: ``seq2math bench model`` measures the one against the other
+SHARE_CROSS_KEYS = True
+
+
 @dataclass
 class KVCache:
     """Keys and values of one attention layer kept between decoding steps.
 
     Self-attention appends the new step's keys/values; cross-attention fills it once with
-    the projected encoder output (``static``) and reuses it for every step.
+    the projected encoder output (``static``) and reuses it for every step. A static cache keeps one entry
+    per input, shared by its ``rows`` consecutive batch rows (beam search: the K beams of an input), so a
+    beam step neither copies nor reads the encoder's keys K times over: the K rows attend to them as K
+    queries of one input (``MultiHeadAttention.forward``; docs/performance.md, session 30).
     """
 
-    keys: Tensor | None = None  # (B, H, Tk, hd)
-    values: Tensor | None = None  # (B, H, Tk, hd)
+    keys: Tensor | None = None  # (B, H, Tk, hd); static: (entries, H, S, hd)
+    values: Tensor | None = None  # (B, H, Tk, hd); static: (entries, H, S, hd)
     static: bool = False
+    rows: int = 1  # static: batch rows per entry, consecutive
 
     def append(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
         if self.keys is None:
@@ -45,9 +54,20 @@ class KVCache:
 
     def reorder(self, index: Tensor) -> None:
         """Keep rows ``index`` of the batch (beam search: the surviving beams' parents)."""
-        if self.keys is not None:
-            self.keys = self.keys.index_select(0, index)
-            self.values = self.values.index_select(0, index)
+        if self.keys is None:
+            return
+        if not self.static or not SHARE_CROSS_KEYS:
+            self.keys, self.values = self.keys.index_select(0, index), self.values.index_select(0, index)
+            return
+        entries = torch.div(index, self.rows, rounding_mode="floor")  # the entry of each new row
+        kept, counts = torch.unique_consecutive(entries, return_counts=True)
+        if entries.numel() and bool((counts == counts[0]).all()):
+            rows = int(counts[0])  # blocks of equal length: one entry per block
+        else:
+            kept, rows = entries, 1  # anything else: one entry per row
+        if kept.numel() != self.keys.size(0) or not torch.equal(kept, torch.arange(kept.numel(), device=kept.device)):
+            self.keys, self.values = self.keys.index_select(0, kept), self.values.index_select(0, kept)
+        self.rows = rows
 
 
 def allowed_mask(query_len: int, key_len: int, key_padding_mask: Tensor | None, causal: bool,
@@ -131,6 +151,18 @@ class MultiHeadAttention(nn.Module):
         """Keys and values of an encoder output, computed once per input for cross-attention."""
         return self.split_heads(self.k_proj(memory)), self.split_heads(self.v_proj(memory))  # 2 x (B, H, S, hd)
 
+    def _attend_shared(self, query: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None,
+                       rows: int) -> tuple[Tensor, None]:
+        """One decoding step of cross-attention where each ``rows`` consecutive rows of ``query`` (B, 1, D) share
+        one entry of keys/values (entries, H, S, hd): those rows are that entry's ``rows`` queries."""
+        batch, _, d_model = query.shape
+        entries = batch // rows
+        q = self.q_proj(query).view(entries, rows, self.n_heads, self.head_dim).transpose(1, 2)  # (A, H, r, hd)
+        padding = None if key_padding_mask is None else key_padding_mask[::rows]  # (A, S): an entry's rows share it
+        allowed = allowed_mask(rows, k.size(2), padding, False, query.device)
+        out, _ = attend(q, k, v, allowed, self.dropout if self.training else 0.0, eager=self.impl == "eager")
+        return self.out_proj(out.transpose(1, 2).reshape(batch, 1, d_model)), None
+
     def forward(self, query: Tensor, memory: Tensor | None = None, *,
                 key_padding_mask: Tensor | None = None, causal: bool = False,
                 rotary: RotaryEmbedding | None = None, positions: Tensor | None = None,
@@ -146,7 +178,11 @@ class MultiHeadAttention(nn.Module):
         batch, query_len, d_model = query.shape
         q = self.split_heads(self.q_proj(query))  # (B, H, Tq, hd)
         if cache is not None and cache.static:  # cross-attention, memory projected once
-            k, v = cache.keys, cache.values  # (B, H, S, hd)
+            k, v = cache.keys, cache.values  # (entries, H, S, hd)
+            if cache.rows > 1 and query_len == 1 and not need_weights:
+                return self._attend_shared(query, k, v, key_padding_mask, cache.rows)
+            if cache.rows > 1:
+                k, v = k.repeat_interleave(cache.rows, dim=0), v.repeat_interleave(cache.rows, dim=0)  # (B, H, S, hd)
         elif memory is None:  # self-attention
             k, v = self.split_heads(self.k_proj(query)), self.split_heads(self.v_proj(query))  # (B, H, Tq, hd)
             if rotary is not None:
