@@ -52,22 +52,31 @@ class KVCache:
             self.values = torch.cat((self.values, values), dim=2)  # (B, H, Tk + t, hd)
         return self.keys, self.values
 
-    def reorder(self, index: Tensor) -> None:
-        """Keep rows ``index`` of the batch (beam search: the surviving beams' parents)."""
+    def reorder(self, index: Tensor, plan: tuple[Tensor, int] | None = None) -> tuple[Tensor, int] | None:
+        """Keep rows ``index`` of the batch (beam search: the surviving beams' parents). A static cache returns
+        its ``plan`` (the entries kept, rows per entry: ``shared_plan``), which the other layers' static caches,
+        holding the same rows, take instead of working it out again."""
         if self.keys is None:
-            return
+            return plan
         if not self.static or not SHARE_CROSS_KEYS:
             self.keys, self.values = self.keys.index_select(0, index), self.values.index_select(0, index)
-            return
-        entries = torch.div(index, self.rows, rounding_mode="floor")  # the entry of each new row
-        kept, counts = torch.unique_consecutive(entries, return_counts=True)
-        if entries.numel() and bool((counts == counts[0]).all()):
-            rows = int(counts[0])  # blocks of equal length: one entry per block
-        else:
-            kept, rows = entries, 1  # anything else: one entry per row
+            return plan
+        kept, rows = plan if plan is not None else shared_plan(index, self.rows)
         if kept.numel() != self.keys.size(0) or not torch.equal(kept, torch.arange(kept.numel(), device=kept.device)):
             self.keys, self.values = self.keys.index_select(0, kept), self.values.index_select(0, kept)
         self.rows = rows
+        return kept, rows
+
+
+def shared_plan(index: Tensor, rows: int) -> tuple[Tensor, int]:
+    """(the entries to keep, rows per entry) of a static cache whose entries each hold ``rows`` consecutive rows,
+    after keeping rows ``index``: one entry per block when the new rows form blocks of equal length from one
+    entry each (beam search always makes them), else one entry per row."""
+    entries = torch.div(index, rows, rounding_mode="floor")  # the entry of each new row
+    kept, counts = torch.unique_consecutive(entries, return_counts=True)
+    if entries.numel() and bool((counts == counts[0]).all()):
+        return kept, int(counts[0])
+    return entries, 1
 
 
 def allowed_mask(query_len: int, key_len: int, key_padding_mask: Tensor | None, causal: bool,

@@ -57,9 +57,10 @@ class LayerCache:
         self.self_attention = KVCache()
         self.cross_attention = KVCache()
 
-    def reorder(self, index: Tensor) -> None:
+    def reorder(self, index: Tensor, plan: tuple[Tensor, int] | None = None) -> tuple[Tensor, int] | None:
+        """Keep rows ``index``; ``plan``: the cross-attention cache's, shared by every layer (``KVCache.reorder``)."""
         self.self_attention.reorder(index)
-        self.cross_attention.reorder(index)
+        return self.cross_attention.reorder(index, plan)
 
 
 class TransformerBlock(nn.Module):

@@ -53,8 +53,9 @@ class TransformerState:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, value.index_select(0, index))
+        plan = None                                # the cross-attention entries to keep: worked out once
         for cache in self.caches or []:
-            cache.reorder(index)
+            plan = cache.reorder(index, plan)
         return self
 
 
