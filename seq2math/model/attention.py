@@ -160,15 +160,16 @@ class MultiHeadAttention(nn.Module):
         """Keys and values of an encoder output, computed once per input for cross-attention."""
         return self.split_heads(self.k_proj(memory)), self.split_heads(self.v_proj(memory))  # 2 x (B, H, S, hd)
 
-    def _attend_shared(self, query: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None,
+    def _attend_shared(self, q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None,
                        rows: int) -> tuple[Tensor, None]:
-        """One decoding step of cross-attention where each ``rows`` consecutive rows of ``query`` (B, 1, D) share
-        one entry of keys/values (entries, H, S, hd): those rows are that entry's ``rows`` queries."""
-        batch, _, d_model = query.shape
+        """One decoding step of cross-attention where each ``rows`` consecutive rows of the queries ``q``
+        (B, H, 1, hd) share one entry of keys/values (entries, H, S, hd): those rows are that entry's ``rows``
+        queries."""
+        batch, d_model = q.size(0), self.n_heads * self.head_dim
         entries = batch // rows
-        q = self.q_proj(query).view(entries, rows, self.n_heads, self.head_dim).transpose(1, 2)  # (A, H, r, hd)
+        q = q.transpose(1, 2).reshape(entries, rows, self.n_heads, self.head_dim).transpose(1, 2)  # (A, H, r, hd)
         padding = None if key_padding_mask is None else key_padding_mask[::rows]  # (A, S): an entry's rows share it
-        allowed = allowed_mask(rows, k.size(2), padding, False, query.device)
+        allowed = allowed_mask(rows, k.size(2), padding, False, q.device)
         out, _ = attend(q, k, v, allowed, self.dropout if self.training else 0.0, eager=self.impl == "eager")
         return self.out_proj(out.transpose(1, 2).reshape(batch, 1, d_model)), None
 
@@ -189,7 +190,7 @@ class MultiHeadAttention(nn.Module):
         if cache is not None and cache.static:  # cross-attention, memory projected once
             k, v = cache.keys, cache.values  # (entries, H, S, hd)
             if cache.rows > 1 and query_len == 1 and not need_weights:
-                return self._attend_shared(query, k, v, key_padding_mask, cache.rows)
+                return self._attend_shared(q, k, v, key_padding_mask, cache.rows)
             if cache.rows > 1:
                 k, v = k.repeat_interleave(cache.rows, dim=0), v.repeat_interleave(cache.rows, dim=0)  # (B, H, S, hd)
         elif memory is None:  # self-attention
