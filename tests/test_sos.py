@@ -104,3 +104,18 @@ def test_parametric_program_finds_a_quadratic_lyapunov_function():
     assert a == pytest.approx(b, rel=1e-5)
     for m, n in itertools.product(range(2), range(2)):
         assert np.all(np.linalg.eigvalsh(solution.grams[1]) > -1e-7)
+
+
+def test_the_full_basis_is_every_monomial_in_its_degrees_in_order_even_with_many_variables():
+    """Every exponent vector with min_degree ≤ |m| ≤ max_degree, once, by degree then by the largest exponents
+    first; built degree by degree, so a lifted non-polynomial condition's 12 variables give C(16, 4) = 1,820
+    monomials of degree ≤ 4 without walking the 5^12 vectors of [0, 4]^12."""
+    import math
+
+    for n, top, low in [(1, 3, 0), (2, 4, 0), (3, 3, 2), (4, 2, 1), (5, 3, 3), (3, 2, 4)]:
+        expected = sorted((m for m in itertools.product(range(top + 1), repeat=n) if low <= sum(m) <= top),
+                          key=lambda m: (sum(m), tuple(-x for x in m)))
+        assert [tuple(int(v) for v in row) for row in full_basis(n, top, low)] == expected
+    wide = full_basis(12, 4)
+    assert wide.shape == (math.comb(16, 4), 12) and len({tuple(row) for row in wide.tolist()}) == len(wide)
+    assert wide.sum(axis=1).max() == 4

@@ -91,7 +91,18 @@ def diagonal_prune(basis: np.ndarray, exponents: np.ndarray) -> np.ndarray:
 
 
 def full_basis(nvars: int, max_degree: int, min_degree: int = 0) -> np.ndarray:
-    """Every monomial of degree min_degree..max_degree (the straightforward basis, for benchmarks)."""
-    rows = [m for m in itertools.product(range(max_degree + 1), repeat=nvars) if min_degree <= sum(m) <= max_degree]
+    """Every monomial of degree min_degree..max_degree (the straightforward basis, for benchmarks), built degree
+    by degree: C(n + d, d) rows, not the (d + 1)^n of every exponent vector (a lifted non-polynomial condition has
+    10–15 variables: 5^12 = 244 million vectors for 1,820 monomials of degree ≤ 4)."""
+    rows = [m for degree in range(max(0, min_degree), max_degree + 1) for m in _of_degree(nvars, degree)]
     rows.sort(key=lambda m: (sum(m), tuple(-x for x in m)))
     return np.array(rows, dtype=np.int64).reshape(-1, nvars)
+
+
+def _of_degree(nvars: int, degree: int) -> list[tuple[int, ...]]:
+    """Every exponent vector of ``nvars`` entries summing to ``degree``."""
+    if nvars == 0:
+        return [()] if degree == 0 else []
+    if nvars == 1:
+        return [(degree,)]
+    return [(first,) + rest for first in range(degree + 1) for rest in _of_degree(nvars - 1, degree - first)]
