@@ -97,8 +97,9 @@ def _newton_basis(cond: Condition) -> np.ndarray:
     return half_newton_basis(np.array(sorted(support), dtype=np.int64).reshape(-1, k))
 
 
-def _program(cond: Condition, degree: int):
-    """The SOS program of one condition at degree D, and what each parameter stands for.
+def _program(cond: Condition, degree: int, basis: np.ndarray | None = None):
+    """The SOS program of one condition at degree D, and what each parameter stands for (``basis``: at degree 0,
+    the Newton basis when ``search`` has built it already).
 
     When p vanishes to second order at x = 0 whatever the lifted variables are, every square of the
     certificate must vanish there too (on the lifted set): the Gram bases then keep only monomials
@@ -109,7 +110,7 @@ def _program(cond: Condition, degree: int):
     newton = degree == 0
     low = 1 if _x_order(cond) >= 2 else 0
     if degree == 0:                   # equalities only, on the Newton basis of p (no inequality multipliers)
-        main_basis = _newton_basis(cond)
+        main_basis = _newton_basis(cond) if basis is None else basis
         degree = int(main_basis.sum(axis=1).max()) * 2
     else:
         main_basis = np.array([m for m in _monomials(k, degree // 2) if _x_degree(m, cond.n) >= low],
@@ -167,12 +168,13 @@ def _program(cond: Condition, degree: int):
 def search(cond: Condition, degree: int, deadline: float | None) -> dict | str:
     """A certificate part for the condition at this degree (exact, not yet re-checked), or why not."""
     k = len(cond.names)
-    basis_size = len(_newton_basis(cond)) if degree == 0 else len(_monomials(k, degree // 2))
+    newton = _newton_basis(cond) if degree == 0 else None     # built once: qhull in many lifted dimensions is slow
+    basis_size = len(newton) if newton is not None else len(_monomials(k, degree // 2))
     if basis_size == 0:
         return f"{_label(degree)}: empty basis (no sum of squares has this support)"
     if basis_size > MAX_BASIS:
         return f"too large: {k} lifted variables at degree {degree} ({basis_size} monomials > {MAX_BASIS})"
-    program, epsilon, multipliers, lambdas = _program(cond, degree)
+    program, epsilon, multipliers, lambdas = _program(cond, degree, newton)
     remaining = None if deadline is None else max(0.05, deadline - time.perf_counter())
     solution = solve_sos(program, time_limit=remaining)
     if solution.status is not SolverStatus.SOLVED:
