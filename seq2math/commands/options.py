@@ -262,7 +262,7 @@ def add_views(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--views", type=int, default=MethodOptions.views, metavar="N",
                         help=f"model: read the system as typed and up to N-1 reorderings and sign flips of its "
-                             f"variables, proposing their exact gradient-form fits after the system's own beam "
+                             f"variables, proposing their exact gradient-form fits after the system's own ones "
                              f"(default {MethodOptions.views}; 1: as typed only)")
 
 

@@ -35,7 +35,7 @@ from seq2math.sos import exact as X
 from seq2math.sos import facial
 from seq2math.sos.newton import full_basis, hull_membership
 from seq2math.sos.sdp import SQRT2, svec_pairs
-from seq2math.symbolic.poly import FLOAT_LIMIT, Poly, beyond_float_range, ring
+from seq2math.symbolic.poly import Poly, beyond_float_range, ring
 
 QQ = flint.fmpq
 #: at most this many basis polynomials x^m·∂ₖV (the Gram matrix is this size; its dense coefficient matching
@@ -124,7 +124,7 @@ def gradient_certificate(p: Poly, V: Poly | None, deadline: float | None = None,
     Returns ``{"polynomial": ..., "basis": ..., "gram": ..., "reduction": "gradient"}`` (``exact.poly_to_json``
     and ``exact.gram_to_json``), already re-proved by ``exact.verify_gram``."""
     target = {tuple(int(v) for v in e): c for e, c in zip(p.monoms(), p.coeffs()) if c != 0}
-    if not target or any(abs(c) >= FLOAT_LIMIT for c in target.values()):
+    if not target or beyond_float_range(p):
         return None                                                # nothing to prove, or no float program
     gradient = _gradient(V) if gradient is None else gradient
     p_float = {k: float(v) for k, v in target.items()}

@@ -94,15 +94,19 @@ def full_basis(nvars: int, max_degree: int, min_degree: int = 0) -> np.ndarray:
     """Every monomial of degree min_degree..max_degree (the straightforward basis, for benchmarks), built degree
     by degree: C(n + d, d) rows, not the (d + 1)^n of every exponent vector (a lifted non-polynomial condition has
     10–15 variables: 5^12 = 244 million vectors for 1,820 monomials of degree ≤ 4)."""
-    rows = [m for degree in range(max(0, min_degree), max_degree + 1) for m in _of_degree(nvars, degree)]
+    rows = exponent_vectors(nvars, max_degree, min_degree)
     rows.sort(key=lambda m: (sum(m), tuple(-x for x in m)))
     return np.array(rows, dtype=np.int64).reshape(-1, nvars)
 
 
-def _of_degree(nvars: int, degree: int) -> list[tuple[int, ...]]:
-    """Every exponent vector of ``nvars`` entries summing to ``degree``."""
+def exponent_vectors(nvars: int, max_degree: int, min_degree: int = 0) -> list[tuple[int, ...]]:
+    """Every exponent vector of ``nvars`` entries with min_degree ≤ sum ≤ max_degree (none when max_degree < 0), by
+    total degree: C(n + d, d) of them, each a placement of n − 1 bars among the total plus n − 1 slots."""
     if nvars == 0:
-        return [()] if degree == 0 else []
-    if nvars == 1:
-        return [(degree,)]
-    return [(first,) + rest for first in range(degree + 1) for rest in _of_degree(nvars - 1, degree - first)]
+        return [()] if min_degree <= 0 <= max_degree else []
+    found = []
+    for total in range(max(min_degree, 0), max(max_degree, -1) + 1):
+        for cut in itertools.combinations(range(total + nvars - 1), nvars - 1):
+            bounds = (-1,) + cut + (total + nvars - 1,)
+            found.append(tuple(bounds[i + 1] - bounds[i] - 1 for i in range(nvars)))
+    return found

@@ -13,7 +13,8 @@ Those whose coefficients fit the gradient form f = −G∇V exactly (``exact_fit
 each, the form of every backward-generated system with its V) are proposed before the others: a wrong
 hypothesis that the falsifier cannot refute costs the solve loop up to ``CANDIDATE_SECONDS`` of SOS, an
 exact fit is usually proved in milliseconds by the check's gradient-form stage (docs/results.md, session 28).
-When nothing of the system as typed is proved, the exact fits of a few other views of it come last (``views``).
+The exact fits of a few other views of a polynomial system come after the other hypotheses, or right after the
+exact fits when the system's own beams hold none (``views``, ``ModelMethod.view_fits``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ r² replaced by q for r = √q). A found part is exact (rounded, LDLᵀ-checked)
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import replace
 from fractions import Fraction
@@ -22,7 +21,7 @@ from seq2math.lyapunov.provers.lifting import uses
 from seq2math.lyapunov.provers.signs import lower_bound
 from seq2math.sos import exact as X
 from seq2math.sos.gradient import gradient_certificate
-from seq2math.sos.newton import half_newton_basis
+from seq2math.sos.newton import exponent_vectors, half_newton_basis
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic import poly as P
 
@@ -42,12 +41,7 @@ Exps = tuple[int, ...]
 
 def _monomials(nvars: int, degree: int) -> list[Exps]:
     """All exponent tuples of total degree ≤ degree (degree < 0: none)."""
-    found = []
-    for total in range(max(degree, -1) + 1):
-        for cut in itertools.combinations(range(total + nvars - 1), nvars - 1):
-            bounds = (-1,) + cut + (total + nvars - 1,)
-            found.append(tuple(bounds[i + 1] - bounds[i] - 1 for i in range(nvars)))
-    return found
+    return exponent_vectors(nvars, degree)
 
 
 def _float_terms(q: P.Poly) -> dict[Exps, float]:
