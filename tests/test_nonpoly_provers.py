@@ -214,3 +214,31 @@ def test_evaluate_counts_numerical_only_apart():
     report = summarize(task, records, beam=1)
     assert report["numerical_top1"] == 0.5 and report["top1"]["lyapunov"] == 0.5
     assert "numerical only" in format_table(report)
+
+
+def test_putinar_equality_multipliers_are_read_off_the_gram_products():
+    # the λ multipliers m of an equality h are the monomials with m·h inside the Gram products: the shortcut
+    # (shift the products back by one monomial of h) finds exactly what walking every monomial of the degree finds,
+    # in the same order (the program's columns)
+    import random
+
+    from seq2math.lyapunov.provers import putinar
+    from seq2math.symbolic.poly import ring
+
+    rng = random.Random(1)
+    checked = 0
+    for _ in range(200):
+        k = rng.randint(2, 5)
+        n = rng.randint(1, k)
+        R = ring(k)
+        basis = [tuple(rng.randint(0, 3) for _ in range(k)) for _ in range(rng.randint(1, 8))]
+        sums = {tuple(a + b for a, b in zip(u, v)) for u in basis for v in basis}
+        h = sum(rng.randint(1, 3) * R.from_dict({tuple(rng.randint(0, 2) for _ in range(k)): 1})
+                for _ in range(rng.randint(1, 3)))
+        max_degree, low = rng.randint(0, 8), rng.choice([0, 2])
+        shifts = [tuple(int(v) for v in m) for m in h.monoms()]
+        walked = [m for m in putinar._monomials(k, max_degree) if putinar._x_degree(m, n) >= low
+                  and all(tuple(a + b for a, b in zip(m, s)) in sums for s in shifts)]
+        assert putinar._fitting_shifts(h, sums, max_degree, n, low) == walked
+        checked += bool(walked)
+    assert checked > 20                                       # many cases have multipliers to find

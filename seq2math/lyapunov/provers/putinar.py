@@ -9,6 +9,7 @@ r² replaced by q for r = √q). A found part is exact (rounded, LDLᵀ-checked)
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from fractions import Fraction
@@ -42,6 +43,22 @@ Exps = tuple[int, ...]
 def _monomials(nvars: int, degree: int) -> list[Exps]:
     """All exponent tuples of total degree ≤ degree (degree < 0: none)."""
     return exponent_vectors(nvars, degree)
+
+
+def _fitting_shifts(h: P.Poly, sums: set[Exps], max_degree: int, n: int, min_x_degree: int) -> list[Exps]:
+    """The monomials m of degree ≤ max_degree and x-degree ≥ min_x_degree with m·h inside the Gram products
+    ``sums``, in ``_monomials`` order (degree, then exponents): read off ``sums`` shifted back by one monomial of h,
+    not by walking every monomial of that degree (C(k + d, d) of them: millions for 12 lifted variables)."""
+    shifts = [tuple(int(v) for v in m) for m in h.monoms()]
+    if not shifts:
+        return []
+    found = set()
+    for product in sums:
+        m = tuple(a - b for a, b in zip(product, shifts[0]))
+        if (min(m, default=0) >= 0 and sum(m) <= max_degree and _x_degree(m, n) >= min_x_degree
+                and all(tuple(a + b for a, b in zip(m, shift)) in sums for shift in shifts[1:])):
+            found.add(m)
+    return sorted(found, key=lambda m: (sum(m), m))
 
 
 def _float_terms(q: P.Poly) -> dict[Exps, float]:
@@ -146,10 +163,7 @@ def _program(cond: Condition, degree: int, basis: np.ndarray | None = None):
         if degree - _degree(h) < 0:
             continue
         terms = {}
-        shifts = [tuple(int(v) for v in m) for m in h.monoms()]
-        fits = [m for m in _monomials(k, degree - _degree(h)) if _x_degree(m, cond.n) >= 2 * low
-                and all(tuple(a + b for a, b in zip(m, shift)) in sums for shift in shifts)]
-        for exps in fits:
+        for exps in _fitting_shifts(h, sums, degree - _degree(h), cond.n, 2 * low):
             main[count] = {e: -v for e, v in _float_terms(_monomial(R, exps) * h).items()}
             terms[count] = exps
             count += 1
@@ -163,7 +177,7 @@ def search(cond: Condition, degree: int, deadline: float | None) -> dict | str:
     """A certificate part for the condition at this degree (exact, not yet re-checked), or why not."""
     k = len(cond.names)
     newton = _newton_basis(cond) if degree == 0 else None     # built once: qhull in many lifted dimensions is slow
-    basis_size = len(newton) if newton is not None else len(_monomials(k, degree // 2))
+    basis_size = len(newton) if newton is not None else math.comb(k + degree // 2, k)
     if basis_size == 0:
         return f"{_label(degree)}: empty basis (no sum of squares has this support)"
     if basis_size > MAX_BASIS:
