@@ -25,7 +25,6 @@ All propose nothing for a non-polynomial system.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from seq2math.lyapunov.check import CHECK_GRACE, CHECK_GRACE_SHARE, as_polynomia
 from seq2math.lyapunov.methods.base import Method, Search, register_method, seconds_left
 from seq2math.lyapunov.methods.screen import may_be_feasible
 from seq2math.lyapunov.result import CheckResult
+from seq2math.sos.newton import exponent_vectors
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic.expr import NotPolynomialError, to_infix, to_poly
 from seq2math.symbolic.poly import Poly, in_ring, lie_derivative, ring, total_degree
@@ -84,7 +84,8 @@ class FindlyapResult:
 
 
 def monomials(nvars: int, low: int, high: int) -> list[tuple[int, ...]]:
-    return [m for m in itertools.product(range(high + 1), repeat=nvars) if low <= sum(m) <= high]
+    """Every exponent vector of degree low..high, in lexicographic order (the program's columns)."""
+    return sorted(exponent_vectors(nvars, high, low))
 
 
 def _float_terms(p: Poly) -> dict[tuple[int, ...], float]:

@@ -15,7 +15,6 @@ the one that scales to 3 variables, where z3's nlsat often times out.
 
 from __future__ import annotations
 
-import itertools
 from fractions import Fraction
 
 import flint
@@ -23,6 +22,7 @@ import numpy as np
 
 from seq2math.jobs.workers import TIMED_OUT, JobError, call_with_hard_limit, can_fork_safely
 from seq2math.sos import exact as X
+from seq2math.sos.newton import exponent_vectors
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic.poly import Poly, lie_derivative, ring
 
@@ -48,8 +48,7 @@ def _constraints(nvars: int, inner: float, outer: float) -> tuple[Poly, Poly, Po
 
 def _monomials(nvars: int, degree: int) -> list[Poly]:
     R = ring(nvars)
-    exponents = [m for m in itertools.product(range(degree + 1), repeat=nvars) if sum(m) <= degree]
-    return [R.from_dict({m: 1}) for m in exponents]
+    return [R.from_dict({m: 1}) for m in sorted(exponent_vectors(nvars, degree))]
 
 
 def _program(p: Poly, nvars: int, inner: float, outer: float) -> tuple[SOSProgram, list[Poly]]:
