@@ -176,7 +176,7 @@ def _program(cond: Condition, degree: int, basis: np.ndarray | None = None):
 def search(cond: Condition, degree: int, deadline: float | None) -> dict | str:
     """A certificate part for the condition at this degree (exact, not yet re-checked), or why not."""
     k = len(cond.names)
-    newton = _newton_basis(cond) if degree == 0 else None     # built once: qhull in many lifted dimensions is slow
+    newton = _newton_basis(cond) if degree == 0 else None     # built once per search: a hull of many lifted dimensions costs
     basis_size = len(newton) if newton is not None else math.comb(k + degree // 2, k)
     if basis_size == 0:
         return f"{_label(degree)}: empty basis (no sum of squares has this support)"
