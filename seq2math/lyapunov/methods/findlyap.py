@@ -84,8 +84,7 @@ class FindlyapResult:
 
 
 def monomials(nvars: int, low: int, high: int) -> list[tuple[int, ...]]:
-    """Every exponent vector of degree low..high, in lexicographic order (the program's columns)."""
-    return sorted(exponent_vectors(nvars, high, low))
+    return sorted(exponent_vectors(nvars, high, low))            # degree low..high, lexicographic: the columns
 
 
 def _float_terms(p: Poly) -> dict[tuple[int, ...], float]:
