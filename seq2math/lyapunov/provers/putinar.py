@@ -108,9 +108,9 @@ def _newton_basis(cond: Condition) -> np.ndarray:
     return half_newton_basis(np.array(sorted(support), dtype=np.int64).reshape(-1, k))
 
 
-def _program(cond: Condition, degree: int, basis: np.ndarray | None = None):
+def _program(cond: Condition, degree: int, basis: np.ndarray | None):
     """The SOS program of one condition at degree D, and what each parameter stands for (``basis``: at degree 0,
-    the Newton basis when ``search`` has built it already).
+    the Newton basis ``search`` built for its size check; None otherwise).
 
     When p vanishes to second order at x = 0 whatever the lifted variables are, every square of the
     certificate must vanish there too (on the lifted set): the Gram bases then keep only monomials
@@ -121,7 +121,7 @@ def _program(cond: Condition, degree: int, basis: np.ndarray | None = None):
     newton = degree == 0
     low = 1 if _x_order(cond) >= 2 else 0
     if degree == 0:                   # equalities only, on the Newton basis of p (no inequality multipliers)
-        main_basis = _newton_basis(cond) if basis is None else basis
+        main_basis = basis
         degree = int(main_basis.sum(axis=1).max()) * 2
     else:
         main_basis = np.array([m for m in _monomials(k, degree // 2) if _x_degree(m, cond.n) >= low],
