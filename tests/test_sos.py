@@ -153,3 +153,11 @@ def test_the_full_basis_is_every_monomial_in_its_degrees_in_order_even_with_many
     wide = full_basis(12, 4)
     assert wide.shape == (math.comb(16, 4), 12) and len({tuple(row) for row in wide.tolist()}) == len(wide)
     assert wide.sum(axis=1).max() == 4
+
+
+def test_bench_newton_prints_both_ways_and_their_agreement(capsys):
+    from seq2math.cli import main
+
+    assert main(["bench", "newton", "--dimensions", "3,4", "--points", "20", "--queries", "200", "--repeats", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 3 ") or line.startswith("| 4 ")]
+    assert len(rows) == 2 and all(row.rstrip().endswith("| yes |") and "x |" in row for row in rows)

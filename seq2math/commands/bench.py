@@ -18,6 +18,7 @@ BENCHMARKS = {
     "workers": "seq2math.benchmarks.workers",
     "blas": "seq2math.benchmarks.blas",
     "solve": "seq2math.benchmarks.solve",
+    "newton": "seq2math.benchmarks.newton",
 }
 
 
