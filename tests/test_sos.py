@@ -7,7 +7,6 @@ import itertools
 import numpy as np
 import pytest
 
-from seq2math.sos import newton
 from seq2math.sos.newton import diagonal_prune, full_basis, half_newton_basis, hull_membership
 from seq2math.sos.sdp import SolverStatus, SOSCondition, SOSProgram, solve_sos
 from seq2math.symbolic.poly import ring
@@ -47,16 +46,13 @@ def test_degenerate_support_on_a_line_and_a_point():
     assert [tuple(m) for m in half_newton_basis(np.array([[2, 4]]))] == [(1, 2)]
 
 
-def _both_ways(monkeypatch, points, queries, rank):
+def _both_ways(points, queries, rank):
     """hull_membership decided by qhull's facets and by the linear programs used above HULL_MAX_RANK."""
-    monkeypatch.setattr(newton, "HULL_MAX_RANK", rank)
-    by_facets = hull_membership(points, queries)
-    monkeypatch.setattr(newton, "HULL_MAX_RANK", rank - 1)
-    return by_facets, hull_membership(points, queries)
+    return hull_membership(points, queries, rank), hull_membership(points, queries, rank - 1)
 
 
 @pytest.mark.parametrize("dimension, seed", [(3, 0), (4, 1), (6, 2), (7, 3)])
-def test_hull_membership_by_separating_hyperplanes_agrees_with_the_facets(monkeypatch, dimension, seed):
+def test_hull_membership_by_separating_hyperplanes_agrees_with_the_facets(dimension, seed):
     # lattice points as a support gives them: the doubled points and sums of two on the hull or its faces, other
     # lattice points inside or out; both ways of deciding must give the same mask
     rng = np.random.default_rng(seed)
@@ -64,16 +60,16 @@ def test_hull_membership_by_separating_hyperplanes_agrees_with_the_facets(monkey
     lattice = np.array(list(itertools.product(range(5), repeat=dimension)))
     others = lattice[rng.choice(len(lattice), min(400, len(lattice)), replace=False)]
     queries = np.vstack([2 * points, points[:-1] + points[1:], 2 * others])
-    by_facets, by_programs = _both_ways(monkeypatch, 2 * points, queries, dimension)
+    by_facets, by_programs = _both_ways(2 * points, queries, dimension)
     assert by_facets[: 2 * len(points) - 1].all() and by_facets.sum() < len(queries)
     assert (by_programs == by_facets).all()
 
 
-def test_hull_membership_in_a_lower_dimensional_affine_hull_by_programs(monkeypatch):
+def test_hull_membership_in_a_lower_dimensional_affine_hull_by_programs():
     # a form's support in 7 variables: points on the hyperplane sum = 6, affine dimension 6
     points = np.array([m for m in itertools.product(range(7), repeat=7) if sum(m) == 6 and max(m) <= 2])
     queries = np.array([m for m in itertools.product(range(4), repeat=7) if sum(m) in (5, 6)])
-    by_facets, by_programs = _both_ways(monkeypatch, points, queries, 6)
+    by_facets, by_programs = _both_ways(points, queries, 6)
     assert (by_programs == by_facets).all()
     assert not by_facets[queries.sum(axis=1) == 5].any()              # off the affine hull
     on = queries.sum(axis=1) == 6

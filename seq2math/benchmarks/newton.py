@@ -37,23 +37,18 @@ def run(args) -> int:
     rng = np.random.default_rng(args.seed)
     print("| dimension | points | queries | inside | facets (qhull) s | hyperplanes (LPs) s | ratio | same mask |")
     print("|---|---|---|---|---|---|---|---|")
-    default = newton.HULL_MAX_RANK
     for r in dimensions:
         points = 2 * rng.integers(0, 4, size=(args.points, r))
         queries = 2 * rng.integers(0, 4, size=(args.queries, r))
         timings, masks = {}, {}
-        try:
-            for way, limit in (("facets", r), ("programs", r - 1)):
-                newton.HULL_MAX_RANK = limit
-                masks[way] = newton.hull_membership(points, queries)      # untimed: imports, first calls
-                runs = []
-                for _ in range(args.repeats):
-                    started = time.perf_counter()
-                    masks[way] = newton.hull_membership(points, queries)
-                    runs.append(time.perf_counter() - started)
-                timings[way] = statistics.median(runs)
-        finally:
-            newton.HULL_MAX_RANK = default
+        for way, limit in (("facets", r), ("programs", r - 1)):
+            masks[way] = newton.hull_membership(points, queries, limit)      # untimed: imports, first calls
+            runs = []
+            for _ in range(args.repeats):
+                started = time.perf_counter()
+                masks[way] = newton.hull_membership(points, queries, limit)
+                runs.append(time.perf_counter() - started)
+            timings[way] = statistics.median(runs)
         same = bool((masks["facets"] == masks["programs"]).all())
         print(f"| {r} | {args.points} | {args.queries} | {int(masks['facets'].sum())} | {timings['facets']:.3f} | "
               f"{timings['programs']:.3f} | {timings['facets'] / timings['programs']:.1f}x | {'yes' if same else 'NO'} |")

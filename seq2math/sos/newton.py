@@ -23,9 +23,9 @@ _TOL = 1e-9
 HULL_MAX_RANK = 5
 
 
-def hull_membership(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
+def hull_membership(points: np.ndarray, queries: np.ndarray, facets_up_to: int | None = None) -> np.ndarray:
     """Boolean mask: which rows of ``queries`` lie in conv(points) (any dimension, degenerate too): by the facets
-    of the hull up to dimension ``HULL_MAX_RANK``, by separating hyperplanes above it."""
+    of the hull up to dimension ``facets_up_to`` (default ``HULL_MAX_RANK``), by separating hyperplanes above it."""
     points = points.astype(float)
     queries = queries.astype(float)
     center = points.mean(axis=0)
@@ -43,7 +43,7 @@ def hull_membership(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
         lo, hi = p_coords.min(), p_coords.max()
         inside = (q_coords[:, 0] >= lo - 1e-7) & (q_coords[:, 0] <= hi + 1e-7)
         return in_affine_hull & inside
-    if rank > HULL_MAX_RANK:
+    if rank > (HULL_MAX_RANK if facets_up_to is None else facets_up_to):
         return in_affine_hull & ~_separated(p_coords, q_coords, in_affine_hull)
     from scipy.spatial import ConvexHull, QhullError  # here: qhull costs import time only when needed
 
