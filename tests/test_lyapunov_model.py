@@ -567,3 +567,39 @@ def test_another_views_exact_fits_come_before_the_other_hypotheses_only_when_the
     assert outcome.found and outcome.tried[0].candidates == (2 if own_fit else 1)
     found = mm.to_poly(outcome.V, 2) if own_fit else outcome.V      # a view's V comes mapped back, a polynomial
     assert str(found) == str(mm.to_poly(parse_full_expression(expected), 2))
+
+
+def test_a_non_polynomial_systems_reordered_view_proposes_its_whole_beam_after_the_systems_own(lyapunov_run,
+                                                                                              monkeypatch):
+    """f = -G∇V for V = x0^2 + 3x0x1 + 3x1^2 and G = [[2 + sin x1, -5], [5, 1]], which the simple candidates of the
+    ``nonpoly`` method do not prove: the stub proposes 12 saddles k(x0^2 - x1^2) for the system as typed (refuted)
+    and W = 3y0^2 + 3y0y1 + y1^2 for the reversed view (y0 = x1, y1 = x0), which is V mapped back, proved on the
+    system as typed. A non-polynomial system has no exact fits: its hypotheses come in blocks of ``VIEW_BLOCK``
+    (10), its own then the view's, so W is the 11th; with ``views=1`` there is none."""
+    import seq2math.lyapunov.methods.model as mm
+    from seq2math.lyapunov.methods import make_method, solve_system
+    from seq2math.tokens.infix import parse_infix_system
+
+    system = parse_infix_system("x0' = -(2 + sin(x1))*(2*x0 + 3*x1) + 5*(3*x0 + 6*x1); "
+                                "x1' = -5*(2*x0 + 3*x1) - (3*x0 + 6*x1)")
+    own = mm.system_source(system)
+    in_view = ["+", "*", "INT+", "3", "^", "x0", "INT+", "2", "+", "*", "INT+", "3", "*", "x0", "x1",
+               "^", "x1", "INT+", "2"]
+    saddles = [(["*", "INT+", str(k), "+", "^", "x0", "INT+", "2", "*", "INT-", "1", "^", "x1", "INT+", "2"], -0.1 * k)
+               for k in range(1, 13)]
+    sources = []
+
+    def decode(loaded, batch, beam, **_):
+        sources.extend(batch)
+        return [saddles if source == own else [(in_view, -0.1)] for source in batch]
+
+    monkeypatch.setattr(mm, "decode_hypotheses", decode)
+    outcome = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=12)])
+    assert outcome.found and [a.method for a in outcome.tried] == ["nonpoly", "model"]
+    assert mm.VIEW_BLOCK == 10 and outcome.tried[1].candidates == 11
+    assert mm.to_poly(outcome.V, 2) == mm.to_poly(parse_full_expression(["+", "^", "x0", "INT+", "2", "+", "*",
+                                                                         "INT+", "3", "*", "x0", "x1", "*", "INT+",
+                                                                         "3", "^", "x1", "INT+", "2"]), 2)
+    assert len(sources) == 2 and sources[0] == own and "sin" in sources[1] and sources[1] != own
+    alone = solve_system(system, [make_method("model", model=str(lyapunov_run), beam=12, views=1)])
+    assert not alone.found and alone.tried[1].candidates == 12

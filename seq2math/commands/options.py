@@ -257,13 +257,14 @@ def add_memory_limit(parser: argparse.ArgumentParser, *, what: str = "per check"
 
 
 def add_views(parser: argparse.ArgumentParser) -> None:
-    """``--views N``: how many views of each polynomial system the model method reads (``MethodOptions.views``)."""
+    """``--views N``: how many views of each system the model method reads (``MethodOptions.views``)."""
     from seq2math.lyapunov.methods.base import MethodOptions
 
     parser.add_argument("--views", type=int, default=MethodOptions.views, metavar="N",
                         help=f"model: read the system as typed and up to N-1 reorderings and sign flips of its "
-                             f"variables, proposing their exact gradient-form fits after the system's own ones "
-                             f"(default {MethodOptions.views}; 1: as typed only)")
+                             f"variables, proposing their exact gradient-form fits after the system's own ones (a "
+                             f"non-polynomial system: reorderings only, all their hypotheses in blocks after its "
+                             f"own; default {MethodOptions.views}; 1: as typed only)")
 
 
 def resolve_memory_limit(value: int | None, workers: int = 1) -> int | None:

@@ -14,7 +14,8 @@ each, the form of every backward-generated system with its V) are proposed befor
 hypothesis that the falsifier cannot refute costs the solve loop up to ``CANDIDATE_SECONDS`` of SOS, an
 exact fit is usually proved in milliseconds by the check's gradient-form stage (docs/results.md, session 28).
 The exact fits of a few other views of a polynomial system come after the other hypotheses, or right after the
-exact fits when the system's own beams hold none (``views``, ``ModelMethod.view_fits``).
+exact fits when the system's own beams hold none (``views``, ``ModelMethod.view_fits``); a non-polynomial system's
+views (its variables reordered) propose all their hypotheses, in blocks after its own (``ModelMethod.with_views``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ MAX_CACHED_BEAMS = 4096
 #: the exact-fit screen (``hypotheses.exact_fits``) may use this share of the time left (about a millisecond per
 #: hypothesis of two or three variables)
 SCREEN_SHARE = 0.2
+#: a non-polynomial system's hypotheses go in blocks of this many, its own then each view's (``with_views``): on a
+#: development set 95% of the model's proofs were among the first 9 of its own (docs/results.md, session 33)
+VIEW_BLOCK = 10
 _LOADED: dict[tuple[str, str, str], Any] = {}
 _DECODED: dict[tuple, list[tuple[list[str], float | None]]] = {}
 
@@ -118,13 +122,14 @@ class LazyBeams:
 
     ``views`` (``views.views_of``; the identity first) are the system as typed and the signed permutations of
     its variables that are read after it: ``in_views`` decodes each view's beams, model by model, after every
-    model's beam of the system as typed (``equations``: the system as polynomials, which the other views need).
-    ``prepared``: the beams of the system as typed, already decoded."""
+    model's beam of the system as typed (``equations``: the system as polynomials, which the other views of a
+    polynomial system are made of; None: a non-polynomial system, whose views rename the variables of its
+    expression trees). ``prepared``: the beams of the system as typed, already decoded."""
 
     def __init__(self, options: MethodOptions, paths: list[Path], system: list, deadline: float | None,
                  views: list[View] | None = None, prepared: list | None = None, equations: list[Poly] | None = None):
         self.options, self.paths, self.system, self.deadline = options, paths, system, deadline
-        self.views = views if views and equations is not None else [identity(len(system))]
+        self.views = views or [identity(len(system))]
         self.equations = equations
         self.decoded: dict[int, list[tuple[list[str], float | None]]] = dict(enumerate(prepared or []))
 
@@ -146,7 +151,8 @@ class LazyBeams:
             if index not in self.decoded:
                 if index and deadline is not None and time.perf_counter() > deadline:
                     return
-                system = self.system if view.is_identity else system_in_view(self.equations, view)
+                system = self.system if view.is_identity else \
+                    system_in_view(self.system if self.equations is None else self.equations, view)
                 self.decoded[index] = ranked_hypotheses(self.options, path, [system], deadline, path == reader)[0]
             yield view, self.decoded[index]
 
@@ -327,10 +333,10 @@ class ModelMethod(Method):
 
     def beams(self, system: list, equations: list[Poly] | None, paths: list[Path], deadline: float | None,
               prepared: list | None = None) -> LazyBeams:
-        """The beams the method reads for ``system``: the polynomial system in ``options.views`` views
-        (``views.views_of``), a non-polynomial one (``equations`` None) as typed only (``LazyBeams``)."""
-        return LazyBeams(self.options, paths, system, deadline, views_of(len(system), self.options.views), prepared,
-                         equations)
+        """The beams the method reads for ``system`` in ``options.views`` views (``views.views_of``; for a
+        non-polynomial one, ``equations`` None, reorderings of its variables only: ``LazyBeams``)."""
+        views = views_of(len(system), self.options.views, signs=equations is not None)
+        return LazyBeams(self.options, paths, system, deadline, views, prepared, equations)
 
     def view_fits(self, search: Search, equations: list[Poly] | None, seen: set[str], deadline: float | None
                   ) -> Iterator[Poly]:
@@ -350,6 +356,26 @@ class ModelMethod(Method):
                     seen.add(str(V))
                     fresh.append(V)
             yield from exact_fits(equations, fresh, deadline)
+
+    def with_views(self, search: Search, own: list[Any], deadline: float | None) -> Iterator[Any]:
+        """A non-polynomial system's own hypotheses ``own`` and every readable one of its other views' beams
+        (mapped back to its variables, no repeats), in blocks: the first ``VIEW_BLOCK`` of its own, then the first
+        ``VIEW_BLOCK`` of each view's (decoded when reached), then the rest of each in the same order. There is no
+        exact fit to screen them with; on a non-polynomial development set the reorderings proved 6 of the 35
+        systems that the system as typed did not (docs/results.md, session 33)."""
+        yield from own[:VIEW_BLOCK]
+        rests, seen, n = [own[VIEW_BLOCK:]], {str(V) for V in own}, len(search.system)
+        for view, beam in search.state.in_views(deadline, other=True) if isinstance(search.state, LazyBeams) else []:
+            mapped = []
+            for proposal in read_hypotheses(beam, n):
+                V = None if proposal.V is None else from_view(proposal.V, view, n)
+                if V is not None and str(V) not in seen:
+                    seen.add(str(V))
+                    mapped.append(V)
+            yield from mapped[:VIEW_BLOCK]
+            rests.append(mapped[VIEW_BLOCK:])
+        for rest in rests:
+            yield from rest
 
     def propose(self, search: Search, check: str, deadline: float | None) -> Iterator[Any]:
         if deadline is not None and time.perf_counter() > deadline:
@@ -385,8 +411,8 @@ class ModelMethod(Method):
         views = self.view_fits(search, equations, seen_views, deadline)
         if not fitted:
             yield from views
-        yield from rest
-        yield from views                         # nothing when already spent
+        yield from rest if equations is not None else self.with_views(search, rest, deadline)
+        yield from views                         # nothing when already spent, or not polynomial
         if not proposals:                        # skipped, or no hypothesis finished before the deadline
             search.reason = search.reason or f"{self.name}: no hypothesis finished within the time limit"
             search.interrupted = True
