@@ -338,40 +338,40 @@ class ModelMethod(Method):
         views = views_of(len(system), self.options.views, signs=equations is not None)
         return LazyBeams(self.options, paths, system, deadline, views, prepared, equations)
 
-    def view_fits(self, search: Search, equations: list[Poly] | None, seen: set[str], deadline: float | None
-                  ) -> Iterator[Poly]:
-        """The exact fits of the beams of the system's other views (``LazyBeams.in_views``, decoded when first
-        asked for), mapped back to its own variables, none already in ``seen`` (polynomials as strings)."""
-        if equations is None or not isinstance(search.state, LazyBeams):
+    def view_hypotheses(self, search: Search, seen: set[str], deadline: float | None, polynomial: bool
+                        ) -> Iterator[list[Any]]:
+        """For each other view of the system (``LazyBeams.in_views``, decoded when first asked for), the readable
+        hypotheses of its beams mapped back to the system's own variables (as polynomials when ``polynomial``),
+        best first, none already in ``seen`` (strings)."""
+        if not isinstance(search.state, LazyBeams):
             return
         n = len(search.system)
         for view, beam in search.state.in_views(deadline, other=True):
             fresh = []
-            for proposal in read_hypotheses(beam, n):
+            for proposal in (p for p in read_hypotheses(beam, n) if p.V is not None):
                 try:
-                    V = from_view(to_poly(proposal.V, n), view, n) if proposal.V is not None else None
+                    V = from_view(to_poly(proposal.V, n) if polynomial else proposal.V, view, n)
                 except NotPolynomialError:
                     continue
-                if V is not None and str(V) not in seen:
+                if str(V) not in seen:
                     seen.add(str(V))
                     fresh.append(V)
-            yield from exact_fits(equations, fresh, deadline)
+            yield fresh
+
+    def view_fits(self, search: Search, equations: list[Poly] | None, seen: set[str], deadline: float | None
+                  ) -> Iterator[Poly]:
+        """The exact fits of the hypotheses of the system's other views (``view_hypotheses``)."""
+        if equations is not None:
+            for fresh in self.view_hypotheses(search, seen, deadline, polynomial=True):
+                yield from exact_fits(equations, fresh, deadline)
 
     def with_views(self, search: Search, own: list[Any], deadline: float | None) -> Iterator[Any]:
-        """A non-polynomial system's own hypotheses ``own`` and every readable one of its other views' beams
-        (mapped back to its variables, no repeats), in blocks: the first ``VIEW_BLOCK`` of its own, then the first
-        ``VIEW_BLOCK`` of each view's (decoded when reached), then the rest of each in the same order. There is no
-        exact fit to screen them with; on a non-polynomial development set the reorderings proved 6 of the 35
-        systems that the system as typed did not (docs/results.md, session 33)."""
+        """A non-polynomial system's own hypotheses ``own`` and its other views' (``view_hypotheses``), with no exact
+        fit to screen them: in blocks, the first ``VIEW_BLOCK`` of its own, then the first ``VIEW_BLOCK`` of each
+        view's (decoded when reached), then the rest of each in the same order (docs/results.md, session 33)."""
         yield from own[:VIEW_BLOCK]
-        rests, seen, n = [own[VIEW_BLOCK:]], {str(V) for V in own}, len(search.system)
-        for view, beam in search.state.in_views(deadline, other=True) if isinstance(search.state, LazyBeams) else []:
-            mapped = []
-            for proposal in read_hypotheses(beam, n):
-                V = None if proposal.V is None else from_view(proposal.V, view, n)
-                if V is not None and str(V) not in seen:
-                    seen.add(str(V))
-                    mapped.append(V)
+        rests = [own[VIEW_BLOCK:]]
+        for mapped in self.view_hypotheses(search, {str(V) for V in own}, deadline, polynomial=False):
             yield from mapped[:VIEW_BLOCK]
             rests.append(mapped[VIEW_BLOCK:])
         for rest in rests:
